@@ -1,0 +1,106 @@
+"""The simplest executor: runs each job's tool in a thread of this process. It is
+what the CLI and a kernel without a server use for free tools, and the reference
+for what any executor must do with a job (``run_job``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from ..jobs.errors import ValidationError
+from ..jobs.service import JobService
+from ..tools.base import RunContext
+from ..tools.registry import ToolRegistry
+
+log = logging.getLogger(__name__)
+
+#: Progress reports closer together than this are merged; the last one always lands.
+PROGRESS_INTERVAL_S = 0.05
+
+
+class _Throttle:
+    def __init__(self, service: JobService, job_id: str) -> None:
+        self.service = service
+        self.job_id = job_id
+        self.last = 0.0
+
+    def __call__(self, fraction: float, message: str | None) -> None:
+        now = time.monotonic()
+        if fraction < 1.0 and now - self.last < PROGRESS_INTERVAL_S:
+            return
+        self.last = now
+        self.service.progress(self.job_id, fraction, message)
+
+
+def run_job(service: JobService, tools: ToolRegistry, job_id: str) -> None:
+    """Start the job, run its tool in the job's directory, record the outcome.
+
+    A tool that rejects its input while running fails the job (refunded: an input
+    error costs nothing); any other exception is a failure of the run, also refunded.
+    """
+    job = service.start(job_id)
+    if job is None:
+        return
+    try:
+        tool = tools.get(job.tool)
+        settings = tool.parse_settings(job.settings)
+        context = RunContext(
+            workdir=service.files.job_dir(job_id), report=_Throttle(service, job_id)
+        )
+        result = tool.run(job.inputs, settings, context)
+    except ValidationError as exc:
+        service.fail(job_id, exc.message)
+    except Exception as exc:
+        log.exception("job %s failed", job_id)
+        service.fail(job_id, f"{type(exc).__name__}: {exc}")
+    else:
+        service.complete(job_id, result)
+
+
+class InProcessExecutor:
+    """Runs jobs on a small thread pool. Cancelling marks the job; a running tool
+    finishes its current step and its outcome is then ignored (cancel that stops a
+    tool mid-step needs a process per job, which the Dask executor provides)."""
+
+    def __init__(self, service: JobService, tools: ToolRegistry, *, workers: int = 2) -> None:
+        self.service = service
+        self.tools = tools
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="piq-job")
+        self._futures: dict[str, Future[None]] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, job_id: str) -> None:
+        future = self._pool.submit(run_job, self.service, self.tools, job_id)
+        with self._lock:
+            self._futures[job_id] = future
+        future.add_done_callback(lambda _f: self._forget(job_id))
+
+    def _forget(self, job_id: str) -> None:
+        with self._lock:
+            self._futures.pop(job_id, None)
+
+    def cancel(self, job_id: str) -> None:
+        with self._lock:
+            future = self._futures.get(job_id)
+        if future is not None:
+            future.cancel()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until every submitted job has finished."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = list(self._futures.values())
+            if not pending:
+                return
+            for future in pending:
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    future.result(timeout=remaining)
+                except Exception:
+                    log.debug("a job future ended with an error", exc_info=True)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=False)

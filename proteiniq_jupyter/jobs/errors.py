@@ -1,0 +1,64 @@
+"""Domain errors. Each carries the API error code and HTTP status it maps to, so
+every face (HTTP, CLI, magics) reports the same problem the same way."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class PiqError(Exception):
+    code: ClassVar[str] = "internal_error"
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class ValidationError(PiqError):
+    """Bad input. ``details["errors"]`` lists each problem with its place."""
+
+    code = "validation_error"
+    http_status = 400
+
+    def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message, details={"errors": errors or [{"message": message}]})
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        errors: list[dict[str, Any]] = self.details["errors"]
+        return errors
+
+
+class InsufficientCredits(PiqError):
+    code = "insufficient_credits"
+    http_status = 402
+
+
+class ConcurrentJobLimitExceeded(PiqError):
+    code = "concurrent_job_limit_exceeded"
+    http_status = 402
+
+
+class Forbidden(PiqError):
+    code = "forbidden"
+    http_status = 403
+
+
+class NotFound(PiqError):
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(PiqError):
+    code = "conflict"
+    http_status = 409
+
+
+class JobNotCompleted(PiqError):
+    code = "job_not_completed"
+    http_status = 409

@@ -1,0 +1,339 @@
+"""The nouns of the domain: plain, immutable values that every layer passes around."""
+
+from __future__ import annotations
+
+import mimetypes
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from .status import JobStatus
+
+JsonDict = dict[str, Any]
+
+
+def new_id(prefix: str) -> str:
+    """An unguessable identifier: 128 random bits, since a public link is the id."""
+    return f"{prefix}_{secrets.token_hex(16)}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+    @property
+    def manages_workspace(self) -> bool:
+        return self in (Role.OWNER, Role.ADMIN)
+
+    @property
+    def may_submit(self) -> bool:
+        return self is not Role.VIEWER
+
+
+class Visibility(StrEnum):
+    PRIVATE = "private"
+    PUBLIC = "public"
+    LOGGED_IN = "logged_in"
+    INVITED = "invited"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: str
+    name: str
+    plan: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    username: str
+    email: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Member:
+    """A user as seen inside one workspace."""
+
+    user: User
+    workspace_id: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class JobInput:
+    """One item of a job's input, shaped as ``input.inputs[]`` of the ProteinIQ API."""
+
+    id: str
+    slot_id: str
+    kind: str
+    format: str
+    content: str
+    label: str | None = None
+
+    def to_api(self) -> JsonDict:
+        data: JsonDict = {
+            "id": self.id,
+            "slotId": self.slot_id,
+            "kind": self.kind,
+            "format": self.format,
+            "content": self.content,
+            "source": {"type": "text"},
+        }
+        if self.label is not None:
+            data["label"] = self.label
+        return data
+
+    @classmethod
+    def from_api(cls, data: JsonDict) -> JobInput:
+        return cls(
+            id=str(data.get("id") or data.get("slotId") or ""),
+            slot_id=str(data.get("slotId") or data.get("slot_id") or ""),
+            kind=str(data.get("kind") or ""),
+            format=str(data.get("format") or ""),
+            content=str(data.get("content") or ""),
+            label=data.get("label"),
+        )
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    """One file a job produced, as listed in its manifest."""
+
+    name: str
+    format: str
+    size: int
+    content_type: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.content_type:
+            object.__setattr__(self, "content_type", content_type_for(self.name))
+
+    def to_api(self) -> JsonDict:
+        return {
+            "name": self.name,
+            "format": self.format,
+            "size": self.size,
+            "content_type": self.content_type,
+        }
+
+    @classmethod
+    def from_api(cls, data: JsonDict) -> ResultFile:
+        return cls(
+            name=str(data["name"]),
+            format=str(data["format"]),
+            size=int(data["size"]),
+            content_type=str(data.get("content_type") or ""),
+        )
+
+
+_CONTENT_TYPES = {
+    ".pdb": "chemical/x-pdb",
+    ".cif": "chemical/x-mmcif",
+    ".mmcif": "chemical/x-mmcif",
+    ".sdf": "chemical/x-mdl-sdfile",
+    ".mol2": "chemical/x-mol2",
+    ".pdbqt": "chemical/x-pdbqt",
+    ".fasta": "text/x-fasta",
+    ".smi": "chemical/x-daylight-smiles",
+    ".json": "application/json",
+    ".csv": "text/csv",
+    ".txt": "text/plain",
+    ".npz": "application/octet-stream",
+}
+
+
+def content_type_for(name: str) -> str:
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    return _CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a tool returns: ``fields`` describe the job as one row (these become CSV
+    columns); ``rows`` is an optional table when a job yields one row per item
+    (per sequence, per pose, per molecule)."""
+
+    fields: JsonDict = field(default_factory=dict)
+    rows: list[JsonDict] = field(default_factory=list)
+    files: list[ResultFile] = field(default_factory=list)
+
+    def to_api(self) -> JsonDict:
+        return {
+            "fields": self.fields,
+            "rows": self.rows,
+            "files": [f.to_api() for f in self.files],
+        }
+
+    @classmethod
+    def from_api(cls, data: JsonDict) -> ToolResult:
+        return cls(
+            fields=dict(data.get("fields") or {}),
+            rows=list(data.get("rows") or []),
+            files=[ResultFile.from_api(f) for f in data.get("files") or []],
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    workspace_id: str
+    submitter_id: str
+    tool: str
+    name: str
+    status: JobStatus
+    inputs: tuple[JobInput, ...]
+    settings: JsonDict
+    created_at: datetime
+    updated_at: datetime
+    visibility: Visibility = Visibility.PRIVATE
+    progress: float = 0.0
+    progress_message: str | None = None
+    status_reason: str | None = None
+    error: str | None = None
+    result: ToolResult | None = None
+    estimated_credits: int = 0
+    credits_charged: int = 0
+    attempts: int = 0
+    batch_id: str | None = None
+    origin_job_id: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or utcnow()
+        return max(0.0, (end - self.started_at).total_seconds())
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One row of a job's event log. ``seq`` increases across the whole store, so it
+    doubles as the id of a live event."""
+
+    seq: int
+    job_id: str
+    workspace_id: str
+    kind: str
+    status: JobStatus
+    data: JsonDict
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Invite:
+    email: str
+    user_id: str | None
+
+    @property
+    def pending(self) -> bool:
+        return self.user_id is None
+
+
+@dataclass(frozen=True)
+class Share:
+    job_id: str
+    visibility: Visibility
+    invites: tuple[Invite, ...]
+
+
+@dataclass(frozen=True)
+class EstimateLine:
+    label: str
+    quantity: float
+    unit_credits: int
+    credits: int
+
+    def to_api(self) -> JsonDict:
+        return {
+            "label": self.label,
+            "quantity": self.quantity,
+            "unit_credits": self.unit_credits,
+            "credits": self.credits,
+        }
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A cost with the lines that make it up. One calculator gives both the quote
+    and the charge, so they cannot disagree."""
+
+    lines: tuple[EstimateLine, ...] = ()
+
+    @property
+    def credits(self) -> int:
+        return sum(line.credits for line in self.lines)
+
+    @property
+    def is_free(self) -> bool:
+        return self.credits == 0
+
+
+@dataclass(frozen=True)
+class Quote:
+    tool: str
+    estimate: Estimate
+    available_credits: int
+    blocking_errors: tuple[JsonDict, ...]
+    active_concurrent_jobs: int
+    max_concurrent_jobs: int | None
+
+    @property
+    def estimated_credits(self) -> int:
+        return self.estimate.credits
+
+    @property
+    def billable_credits(self) -> int:
+        return self.estimate.credits
+
+    def to_api(self) -> JsonDict:
+        return {
+            "object": "job_quote",
+            "tool": self.tool,
+            "estimated_credits": self.estimated_credits,
+            "available_credits": self.available_credits,
+            "billable_credits": self.billable_credits,
+            "breakdown": [line.to_api() for line in self.estimate.lines],
+            "blocking_errors": list(self.blocking_errors),
+            "limits": {
+                "active_concurrent_jobs": self.active_concurrent_jobs,
+                "max_concurrent_jobs": self.max_concurrent_jobs,
+            },
+            "billing": {"mode": "fixed"},
+        }
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: str
+    workspace_id: str
+    submitter_id: str
+    tool: str
+    name: str
+    created_at: datetime
+    reserved_credits: int
+    child_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a keyset-paginated list."""
+
+    items: list[Any]
+    next_cursor: str | None
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_cursor is not None

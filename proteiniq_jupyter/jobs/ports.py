@@ -1,0 +1,170 @@
+"""What the domain needs from the layers below it, stated as protocols so that
+``jobs/`` depends on no database, no executor and no tool implementation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from .model import (
+    Batch,
+    Estimate,
+    Invite,
+    Job,
+    JobEvent,
+    JobInput,
+    JsonDict,
+    Member,
+    Role,
+    User,
+    Workspace,
+)
+from .status import JobStatus
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """What a job list asks for. With no ``batch_id`` the list is a history page and
+    leaves batch children out; with one it lists that batch's children."""
+
+    tool: str | None = None
+    statuses: tuple[JobStatus, ...] = ()
+    submitter_id: str | None = None
+    name_contains: str | None = None
+    batch_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    id: int
+    workspace_id: str
+    kind: str
+    delta: int
+    key: str
+    job_id: str | None
+    batch_id: str | None
+    actor_id: str | None
+    note: str | None
+    created_at: datetime
+
+
+class StoreTransaction(Protocol):
+    """One database transaction. Writes become visible together on commit."""
+
+    # workspaces and people
+    def lock_workspace(self, workspace_id: str) -> None: ...
+    def get_workspace(self, workspace_id: str) -> Workspace | None: ...
+    def insert_workspace(self, workspace: Workspace) -> None: ...
+    def get_user(self, user_id: str) -> User | None: ...
+    def get_user_by_username(self, username: str) -> User | None: ...
+    def get_user_by_email(self, email: str) -> User | None: ...
+    def insert_user(self, user: User) -> None: ...
+    def set_user_email(self, user_id: str, email: str | None) -> None: ...
+    def get_role(self, workspace_id: str, user_id: str) -> Role | None: ...
+    def set_member(self, workspace_id: str, user_id: str, role: Role, at: datetime) -> None: ...
+    def list_members(self, workspace_id: str) -> list[Member]: ...
+    def memberships(self, user_id: str) -> list[Member]: ...
+
+    # jobs
+    def insert_job(
+        self, job: Job, idempotency_key: str | None, request_hash: str | None
+    ) -> None: ...
+    def get_job(self, job_id: str, *, for_update: bool = False) -> Job | None: ...
+    def find_idempotent(self, workspace_id: str, key: str) -> tuple[Job, str | None] | None: ...
+    def update_job(self, job: Job) -> None: ...
+    def delete_job(self, job_id: str) -> None: ...
+    def list_jobs(
+        self,
+        workspace_id: str,
+        job_filter: JobFilter,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Job]: ...
+    def count_jobs(self, workspace_id: str, statuses: Sequence[JobStatus]) -> int: ...
+
+    # events
+    def append_event(
+        self,
+        job: Job,
+        kind: str,
+        data: JsonDict,
+        at: datetime,
+    ) -> JobEvent: ...
+    def list_events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]: ...
+
+    # sharing
+    def list_invites(self, job_id: str) -> list[Invite]: ...
+    def set_invites(self, job_id: str, emails: Sequence[str], at: datetime) -> None: ...
+    def is_invited(self, job_id: str, email: str) -> bool: ...
+
+    # credits
+    def ledger_append(
+        self,
+        workspace_id: str,
+        kind: str,
+        delta: int,
+        key: str,
+        *,
+        at: datetime,
+        job_id: str | None = None,
+        batch_id: str | None = None,
+        actor_id: str | None = None,
+        note: str | None = None,
+    ) -> bool: ...
+    def ledger_has(self, key: str) -> bool: ...
+    def ledger_balance(self, workspace_id: str) -> int: ...
+    def ledger_entries(
+        self, workspace_id: str, *, job_id: str | None = None
+    ) -> list[LedgerEntry]: ...
+
+    # batches
+    def insert_batch(self, batch: Batch) -> None: ...
+    def get_batch(self, batch_id: str) -> Batch | None: ...
+
+
+class Store(Protocol):
+    def write(self) -> AbstractContextManager[StoreTransaction]:
+        """A transaction that will write (takes the write lock up front on SQLite)."""
+        ...
+
+    def read(self) -> AbstractContextManager[StoreTransaction]: ...
+
+
+class JobFiles(Protocol):
+    """Where a job's files live; they go when the job goes."""
+
+    def job_dir(self, job_id: str) -> Path: ...
+    def delete(self, job_id: str) -> None: ...
+
+
+class Executor(Protocol):
+    """Runs accepted jobs. The engine hands it a job id once the job is PENDING, and
+    asks it to stop one that is cancelled."""
+
+    def submit(self, job_id: str) -> None: ...
+    def cancel(self, job_id: str) -> None: ...
+
+
+# A tool's parsed settings (a pydantic model in practice); the domain only stores
+# ``model_dump(mode="json")`` of it.
+Settings = Any
+
+
+class ToolSpec(Protocol):
+    """What the domain asks of a tool before a job exists."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    def parse_settings(self, raw: JsonDict | None) -> Settings: ...
+    def validate(self, inputs: Sequence[JobInput], settings: Settings) -> None: ...
+    def estimate(self, inputs: Sequence[JobInput], settings: Settings) -> Estimate: ...
+
+
+class ToolCatalog(Protocol):
+    def get(self, tool_id: str) -> ToolSpec: ...

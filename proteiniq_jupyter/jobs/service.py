@@ -1,0 +1,788 @@
+"""JobService: every business rule of the job system in one place.
+
+Faces (HTTP handlers, the CLI, magics, widgets) parse a request, call one method
+here and render what comes back. Executors call the engine-facing methods
+(``start``, ``progress``, ``complete``, ``fail``, ``time_out``) to report what
+really happened. Every status change goes through ``_transition``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from . import credits
+from .access import Actor, Permissions, needs_invite_lookup, permissions
+from .errors import (
+    ConcurrentJobLimitExceeded,
+    Conflict,
+    Forbidden,
+    JobNotCompleted,
+    NotFound,
+    ValidationError,
+)
+from .events import EventBus
+from .export import to_csv, to_json
+from .model import (
+    Estimate,
+    Job,
+    JobEvent,
+    JobInput,
+    JsonDict,
+    Member,
+    Page,
+    Quote,
+    Role,
+    Share,
+    ToolResult,
+    User,
+    Visibility,
+    Workspace,
+    new_id,
+    utcnow,
+)
+from .ports import Executor, JobFiles, JobFilter, LedgerEntry, Store, StoreTransaction, ToolCatalog
+from .status import CANCELLABLE, RETRYABLE, JobStatus, check_transition
+
+MAX_NAME_LENGTH = 300
+MAX_PAGE = 100
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    starting_credits: int = 500
+    max_concurrent_jobs: int | None = None
+    max_attempts: int = 3
+    plan: str = "personal"
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job as one actor may see it: contents are emptied when only the row shows."""
+
+    job: Job
+    permissions: Permissions
+
+
+@dataclass(frozen=True)
+class Account:
+    workspace: Workspace
+    role: Role
+    available_credits: int
+    active_jobs: int
+    max_concurrent_jobs: int | None
+
+    def to_api(self) -> JsonDict:
+        remaining = (
+            None
+            if self.max_concurrent_jobs is None
+            else max(0, self.max_concurrent_jobs - self.active_jobs)
+        )
+        return {
+            "object": "account",
+            "workspace": {
+                "id": self.workspace.id,
+                "name": self.workspace.name,
+                "plan": self.workspace.plan,
+                "credits": {"available": self.available_credits},
+            },
+            "role": str(self.role),
+            "limits": {
+                "active_jobs": self.active_jobs,
+                "concurrent_jobs": {"max": self.max_concurrent_jobs, "remaining": remaining},
+            },
+        }
+
+
+@dataclass
+class _Outbox:
+    """Events written in a transaction, published only once it has committed."""
+
+    events: list[JobEvent] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+def encode_cursor(job: Job) -> str:
+    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, job_id = raw.split("|", 1)
+        return datetime.fromisoformat(created), job_id
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError(
+            "starting_after is not a cursor from this server",
+            errors=[{"field": "starting_after", "message": "not a cursor from this server"}],
+        ) from None
+
+
+def request_hash(tool: str, inputs: Sequence[JobInput], settings: JsonDict | None) -> str:
+    body = {"tool": tool, "inputs": [i.to_api() for i in inputs], "settings": settings or {}}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _redacted(job: Job) -> Job:
+    return replace(job, inputs=(), settings={}, result=None, error=None)
+
+
+class JobService:
+    def __init__(
+        self,
+        store: Store,
+        tools: ToolCatalog,
+        files: JobFiles,
+        *,
+        config: ServiceConfig | None = None,
+        bus: EventBus | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.tools = tools
+        self.files = files
+        self.config = config or ServiceConfig()
+        self.bus = bus or EventBus()
+        self.clock = clock
+        self.executor: Executor | None = None
+
+    def attach_executor(self, executor: Executor) -> None:
+        self.executor = executor
+
+    # -- plumbing -----------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[tuple[StoreTransaction, _Outbox]]:
+        outbox = _Outbox()
+        with self.store.write() as tx:
+            yield tx, outbox
+        self.bus.publish(outbox.events)
+        for action in outbox.after_commit:
+            action()
+
+    def _transition(
+        self,
+        tx: StoreTransaction,
+        outbox: _Outbox,
+        job: Job,
+        target: JobStatus,
+        **changes: Any,
+    ) -> Job:
+        """The one function that changes a status: checks legality, applies the
+        credit rule for the new status, writes the job and logs the event."""
+        check_transition(job.id, job.status, target)
+        now = self.clock()
+        job = replace(job, status=target, updated_at=now, **changes)
+        if target is JobStatus.PROCESSING:
+            charged = credits.charge(tx, job, now)
+            job = replace(
+                job,
+                credits_charged=job.credits_charged + charged,
+                attempts=job.attempts + 1,
+                started_at=job.started_at or now,
+                status_reason=None,
+            )
+        if target.is_terminal:
+            job = credits.settle(tx, replace(job, finished_at=now), now)
+        tx.update_job(job)
+        outbox.events.append(tx.append_event(job, "status", _status_data(job), now))
+        return job
+
+    def _load(self, tx: StoreTransaction, job_id: str, *, for_update: bool = False) -> Job:
+        job = tx.get_job(job_id, for_update=for_update)
+        if job is None:
+            raise NotFound(f"no job {job_id}", details={"job_id": job_id})
+        return job
+
+    def _permissions(self, tx: StoreTransaction, actor: Actor, job: Job) -> Permissions:
+        invited = needs_invite_lookup(actor, job) and tx.is_invited(job.id, actor.email or "")
+        return permissions(actor, job, invited=invited)
+
+    def _visible(self, tx: StoreTransaction, actor: Actor, job_id: str) -> tuple[Job, Permissions]:
+        job = self._load(tx, job_id)
+        perms = self._permissions(tx, actor, job)
+        if not perms.see_row:
+            raise NotFound(f"no job {job_id}", details={"job_id": job_id})
+        return job, perms
+
+    def _with_contents(self, tx: StoreTransaction, actor: Actor, job_id: str) -> Job:
+        job, perms = self._visible(tx, actor, job_id)
+        if not perms.see_contents:
+            raise NotFound(f"no job {job_id}", details={"job_id": job_id})
+        return job
+
+    def _changeable(self, tx: StoreTransaction, actor: Actor, job_id: str) -> Job:
+        job, perms = self._visible(tx, actor, job_id)
+        if not perms.change:
+            raise Forbidden(
+                f"only the submitter or a workspace admin may change job {job_id}",
+                details={"job_id": job_id},
+            )
+        return job
+
+    @staticmethod
+    def _member(actor: Actor) -> tuple[str, str, Role]:
+        if actor.user is None or actor.workspace_id is None or actor.role is None:
+            raise Forbidden("sign in to a workspace first")
+        return actor.workspace_id, actor.user.id, actor.role
+
+    # -- people and workspaces ---------------------------------------------
+
+    def sign_in(
+        self, username: str, *, email: str | None = None, workspace_id: str | None = None
+    ) -> Actor:
+        """The actor for a deployment identity. A first sign-in creates the user and
+        a personal workspace holding the starting grant."""
+        username = username.strip()
+        if not username:
+            raise ValidationError("a user name is required")
+        if email is not None and not _EMAIL.match(email):
+            raise ValidationError(f"{email!r} is not an email address")
+        with self._write() as (tx, _):
+            user = tx.get_user_by_username(username)
+            if user is None:
+                now = self.clock()
+                user = User(id=new_id("usr"), username=username, email=email, created_at=now)
+                tx.insert_user(user)
+                workspace = Workspace(
+                    id=new_id("ws"),
+                    name=f"{username}'s workspace",
+                    plan=self.config.plan,
+                    created_at=now,
+                )
+                tx.insert_workspace(workspace)
+                tx.set_member(workspace.id, user.id, Role.OWNER, now)
+                if self.config.starting_credits > 0:
+                    credits.grant(
+                        tx,
+                        workspace.id,
+                        self.config.starting_credits,
+                        grant_key=f"{workspace.id}:starting-grant",
+                        at=now,
+                        note="starting grant",
+                    )
+            elif email is not None and (user.email or "").lower() != email.lower():
+                tx.set_user_email(user.id, email)
+                user = replace(user, email=email.lower())
+            memberships = tx.memberships(user.id)
+        chosen = _choose_membership(memberships, workspace_id)
+        return Actor(user=user, workspace_id=chosen.workspace_id, role=chosen.role)
+
+    def add_member(
+        self, actor: Actor, username: str, role: Role, *, email: str | None = None
+    ) -> Member:
+        """Add (or change the role of) a teammate. Admins cannot make owners or admins."""
+        workspace_id, _, actor_role = self._member(actor)
+        if not actor_role.manages_workspace:
+            raise Forbidden("only a workspace owner or admin may add members")
+        if actor_role is Role.ADMIN and role in (Role.OWNER, Role.ADMIN):
+            raise Forbidden("an admin cannot make owners or admins")
+        joined = self.sign_in(username, email=email)
+        assert joined.user is not None
+        with self._write() as (tx, _):
+            current = tx.get_role(workspace_id, joined.user.id)
+            if actor_role is Role.ADMIN and current in (Role.OWNER, Role.ADMIN):
+                raise Forbidden("an admin cannot change an owner or another admin")
+            tx.set_member(workspace_id, joined.user.id, role, self.clock())
+        return Member(user=joined.user, workspace_id=workspace_id, role=role)
+
+    def members(self, actor: Actor) -> list[Member]:
+        workspace_id, _, _ = self._member(actor)
+        with self.store.read() as tx:
+            return tx.list_members(workspace_id)
+
+    # -- credits ------------------------------------------------------------
+
+    def account(self, actor: Actor) -> Account:
+        workspace_id, _, role = self._member(actor)
+        with self.store.read() as tx:
+            workspace = tx.get_workspace(workspace_id)
+            assert workspace is not None
+            return Account(
+                workspace=workspace,
+                role=role,
+                available_credits=credits.available(tx, workspace_id),
+                active_jobs=tx.count_jobs(workspace_id, sorted(CANCELLABLE)),
+                max_concurrent_jobs=self.config.max_concurrent_jobs,
+            )
+
+    def grant_credits(self, actor: Actor, amount: int, *, note: str | None = None) -> int:
+        """Add credits to the workspace; returns the new balance."""
+        workspace_id, user_id, role = self._member(actor)
+        if not role.manages_workspace:
+            raise Forbidden("only a workspace owner or admin may grant credits")
+        if not isinstance(amount, int) or amount <= 0:
+            raise ValidationError(
+                f"amount must be a positive whole number of credits, got {amount!r}"
+            )
+        with self._write() as (tx, _):
+            tx.lock_workspace(workspace_id)
+            credits.grant(
+                tx,
+                workspace_id,
+                amount,
+                grant_key=new_id("grant"),
+                at=self.clock(),
+                actor_id=user_id,
+                note=note,
+            )
+            return credits.available(tx, workspace_id)
+
+    def ledger(self, actor: Actor, *, job_id: str | None = None) -> list[LedgerEntry]:
+        workspace_id, _, _ = self._member(actor)
+        with self.store.read() as tx:
+            return tx.ledger_entries(workspace_id, job_id=job_id)
+
+    # -- quoting and submitting --------------------------------------------
+
+    def _prepare(
+        self, tool_id: str, inputs: Sequence[JobInput], settings: JsonDict | None
+    ) -> tuple[Any, JsonDict, int, Any]:
+        """Validate a request against its tool: the parsed settings (defaults filled
+        in), and the estimate. Raises ValidationError; touches nothing."""
+        try:
+            tool = self.tools.get(tool_id)
+        except NotFound as exc:
+            raise ValidationError(
+                exc.message, errors=[{"field": "tool", "message": exc.message}]
+            ) from None
+        parsed = tool.parse_settings(settings)
+        tool.validate(inputs, parsed)
+        estimate = tool.estimate(inputs, parsed)
+        return tool, dict(parsed.model_dump(mode="json")), estimate.credits, estimate
+
+    def quote(
+        self, actor: Actor, tool_id: str, inputs: Sequence[JobInput], settings: JsonDict | None
+    ) -> Quote:
+        """What a run would cost and whether it could start now. Problems are listed
+        as blocking errors rather than raised, so a form can show them all."""
+        workspace_id, _, _ = self._member(actor)
+        blocking: list[JsonDict] = []
+        estimate = Estimate()
+        try:
+            _, _, _, estimate = self._prepare(tool_id, inputs, settings)
+        except ValidationError as exc:
+            blocking.extend({"code": exc.code, **error} for error in exc.errors)
+        with self.store.read() as tx:
+            available = credits.available(tx, workspace_id)
+            active = tx.count_jobs(workspace_id, sorted(CANCELLABLE))
+        if estimate.credits > available:
+            blocking.append(
+                {
+                    "code": "insufficient_credits",
+                    "message": f"needs {estimate.credits} credits, {available} available",
+                }
+            )
+        limit = self.config.max_concurrent_jobs
+        if limit is not None and active >= limit:
+            blocking.append(
+                {
+                    "code": "concurrent_job_limit_exceeded",
+                    "message": f"{active} jobs are running; the limit is {limit}",
+                }
+            )
+        return Quote(
+            tool=tool_id,
+            estimate=estimate,
+            available_credits=available,
+            blocking_errors=tuple(blocking),
+            active_concurrent_jobs=active,
+            max_concurrent_jobs=limit,
+        )
+
+    def submit(
+        self,
+        actor: Actor,
+        tool_id: str,
+        inputs: Sequence[JobInput],
+        settings: JsonDict | None = None,
+        *,
+        name: str | None = None,
+        idempotency_key: str | None = None,
+        origin_job_id: str | None = None,
+    ) -> Job:
+        """Accept a job: validated, priced and its credits held, or refused with
+        nothing created. A repeated idempotency key returns the first job."""
+        workspace_id, user_id, role = self._member(actor)
+        if not role.may_submit:
+            raise Forbidden("a viewer cannot run jobs")
+        inputs = tuple(inputs)
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
+            raise ValidationError("Idempotency-Key must be 1 to 255 characters")
+        fingerprint = request_hash(tool_id, inputs, settings) if idempotency_key else None
+        if idempotency_key:
+            with self.store.read() as tx:
+                earlier = tx.find_idempotent(workspace_id, idempotency_key)
+            if earlier is not None:
+                return _same_request(earlier, fingerprint)
+        tool, parsed, cost, _ = self._prepare(tool_id, inputs, settings)
+        now = self.clock()
+        job = Job(
+            id=new_id("job"),
+            workspace_id=workspace_id,
+            submitter_id=user_id,
+            tool=tool_id,
+            name=_job_name(name, tool.name, now),
+            status=JobStatus.PENDING,
+            inputs=inputs,
+            settings=parsed,
+            created_at=now,
+            updated_at=now,
+            estimated_credits=cost,
+            origin_job_id=origin_job_id,
+        )
+        with self._write() as (tx, outbox):
+            tx.lock_workspace(workspace_id)
+            if idempotency_key:
+                earlier = tx.find_idempotent(workspace_id, idempotency_key)
+                if earlier is not None:
+                    return _same_request(earlier, fingerprint)
+            self._check_concurrency(tx, workspace_id)
+            credits.reserve(tx, job, now)
+            tx.insert_job(job, idempotency_key, fingerprint)
+            outbox.events.append(tx.append_event(job, "created", _status_data(job), now))
+            if self.executor is not None:
+                executor = self.executor
+                outbox.after_commit.append(lambda: executor.submit(job.id))
+        return job
+
+    def _check_concurrency(self, tx: StoreTransaction, workspace_id: str) -> None:
+        limit = self.config.max_concurrent_jobs
+        if limit is None:
+            return
+        active = tx.count_jobs(workspace_id, sorted(CANCELLABLE))
+        if active >= limit:
+            raise ConcurrentJobLimitExceeded(
+                f"{active} jobs are already running or waiting; the workspace limit is {limit}",
+                details={"active_concurrent_jobs": active, "max_concurrent_jobs": limit},
+            )
+
+    # -- reading ------------------------------------------------------------
+
+    def get(self, actor: Actor, job_id: str) -> JobView:
+        with self.store.read() as tx:
+            job, perms = self._visible(tx, actor, job_id)
+        return JobView(job if perms.see_contents else _redacted(job), perms)
+
+    def list_jobs(
+        self,
+        actor: Actor,
+        job_filter: JobFilter | None = None,
+        *,
+        starting_after: str | None = None,
+        limit: int = 20,
+    ) -> Page:
+        """A page of the workspace's history, newest first (``Page.items`` are
+        JobViews). Rows of jobs whose contents the actor may not see are emptied."""
+        workspace_id, _, _ = self._member(actor)
+        if not 1 <= limit <= MAX_PAGE:
+            raise ValidationError(
+                f"limit must be between 1 and {MAX_PAGE}",
+                errors=[{"field": "limit", "message": f"must be between 1 and {MAX_PAGE}"}],
+            )
+        after = decode_cursor(starting_after) if starting_after else None
+        job_filter = job_filter or JobFilter()
+        with self.store.read() as tx:
+            if job_filter.batch_id is not None:
+                batch = tx.get_batch(job_filter.batch_id)
+                if batch is None or batch.workspace_id != workspace_id:
+                    raise NotFound(f"no batch {job_filter.batch_id}")
+            rows = tx.list_jobs(workspace_id, job_filter, after, limit + 1)
+            views = []
+            for job in rows[:limit]:
+                perms = self._permissions(tx, actor, job)
+                views.append(JobView(job if perms.see_contents else _redacted(job), perms))
+        next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        return Page(items=views, next_cursor=next_cursor)
+
+    def events(self, actor: Actor, job_id: str, *, after_seq: int = 0) -> list[JobEvent]:
+        """The job's event log, in order: replaying it gives its whole history."""
+        with self.store.read() as tx:
+            self._visible(tx, actor, job_id)
+            return tx.list_events(job_id, after_seq)
+
+    def result(self, actor: Actor, job_id: str) -> Job:
+        """A job whose results exist, or JobNotCompleted saying what it is doing."""
+        with self.store.read() as tx:
+            job = self._with_contents(tx, actor, job_id)
+        if job.result is None:
+            raise JobNotCompleted(
+                f"job {job_id} is {job.status} and has no result yet",
+                details={"current_status": str(job.status)},
+            )
+        return job
+
+    def export(self, actor: Actor, job_id: str, fmt: str) -> str:
+        with self.store.read() as tx:
+            job = self._with_contents(tx, actor, job_id)
+        if fmt == "csv":
+            return to_csv([job])
+        if fmt == "json":
+            return json.dumps(to_json(job, exported_at=self.clock()), indent=2)
+        raise ValidationError(
+            f"unknown export format {fmt!r}; use csv or json",
+            errors=[{"field": "format", "message": "use csv or json"}],
+        )
+
+    # -- changing -----------------------------------------------------------
+
+    def rename(self, actor: Actor, job_id: str, name: str) -> Job:
+        name = name.strip()
+        if not name or len(name) > MAX_NAME_LENGTH:
+            raise ValidationError(
+                f"a job name must be 1 to {MAX_NAME_LENGTH} characters",
+                errors=[{"field": "name", "message": f"1 to {MAX_NAME_LENGTH} characters"}],
+            )
+        with self._write() as (tx, outbox):
+            job = self._changeable(tx, actor, job_id)
+            now = self.clock()
+            job = replace(job, name=name, updated_at=now)
+            tx.update_job(job)
+            outbox.events.append(tx.append_event(job, "renamed", {"name": name}, now))
+        return job
+
+    def delete(self, actor: Actor, job_id: str) -> None:
+        """Remove the job, its event log, its invites and its files. A job still
+        running must be cancelled first. Ledger entries stay: the ledger is the
+        workspace's append-only account, and the balance must keep adding up."""
+        with self._write() as (tx, outbox):
+            job = self._changeable(tx, actor, job_id)
+            if job.status.is_live:
+                raise Conflict(
+                    f"job {job_id} is {job.status}; cancel it before deleting it",
+                    details={"current_status": str(job.status)},
+                )
+            tx.delete_job(job_id)
+            outbox.after_commit.append(lambda: self.files.delete(job_id))
+
+    def cancel(self, actor: Actor, job_id: str) -> Job:
+        with self._write() as (tx, outbox):
+            self._changeable(tx, actor, job_id)
+            job = self._load(tx, job_id, for_update=True)
+            if job.status not in CANCELLABLE:
+                raise Conflict(
+                    f"job {job_id} is {job.status} and can no longer be cancelled",
+                    details={"current_status": str(job.status)},
+                )
+            job = self._transition(tx, outbox, job, JobStatus.CANCELLED, status_reason="cancelled")
+            if self.executor is not None:
+                executor = self.executor
+                outbox.after_commit.append(lambda: executor.cancel(job_id))
+        return job
+
+    def retry(self, actor: Actor, job_id: str) -> Job:
+        """A failed, timed-out or cancelled job run again as a new job with the same
+        inputs and settings, charged as usual."""
+        with self.store.read() as tx:
+            job = self._changeable(tx, actor, job_id)
+        if job.status not in RETRYABLE:
+            raise Conflict(
+                f"job {job_id} is {job.status}; only FAILED, TIMEOUT or CANCELLED jobs "
+                "can be retried",
+                details={"current_status": str(job.status)},
+            )
+        return self.submit(
+            actor,
+            job.tool,
+            job.inputs,
+            job.settings,
+            name=_derived_name(job.name, "retry"),
+            origin_job_id=job.id,
+        )
+
+    def duplicate(
+        self,
+        actor: Actor,
+        job_id: str,
+        *,
+        settings: JsonDict | None = None,
+        name: str | None = None,
+    ) -> Job:
+        """A completed job run again as a new job, optionally with other settings."""
+        with self.store.read() as tx:
+            job = self._changeable(tx, actor, job_id)
+        if job.status is not JobStatus.COMPLETED:
+            raise Conflict(
+                f"job {job_id} is {job.status}; only COMPLETED jobs can be duplicated",
+                details={"current_status": str(job.status)},
+            )
+        return self.submit(
+            actor,
+            job.tool,
+            job.inputs,
+            {**job.settings, **(settings or {})},
+            name=name or _derived_name(job.name, "copy"),
+            origin_job_id=job.id,
+        )
+
+    def get_share(self, actor: Actor, job_id: str) -> Share:
+        with self.store.read() as tx:
+            job = self._changeable(tx, actor, job_id)
+            return Share(job.id, job.visibility, tuple(tx.list_invites(job_id)))
+
+    def share(
+        self,
+        actor: Actor,
+        job_id: str,
+        visibility: Visibility | str,
+        *,
+        invite: Sequence[str] = (),
+        uninvite: Sequence[str] = (),
+    ) -> Share:
+        """Set who may see the job. Invited emails add to the list; an email with no
+        account yet stays pending until someone signs up with it."""
+        try:
+            visibility = Visibility(visibility)
+        except ValueError:
+            raise ValidationError(
+                f"visibility must be one of {', '.join(v.value for v in Visibility)}",
+                errors=[{"field": "visibility", "message": f"unknown value {visibility!r}"}],
+            ) from None
+        bad = [email for email in invite if not _EMAIL.match(email)]
+        if bad:
+            raise ValidationError(
+                f"not an email address: {', '.join(bad)}",
+                errors=[{"field": "invite", "message": f"not an email address: {e}"} for e in bad],
+            )
+        with self._write() as (tx, outbox):
+            job = self._changeable(tx, actor, job_id)
+            now = self.clock()
+            current = {i.email for i in tx.list_invites(job_id)}
+            emails = (current | {e.lower() for e in invite}) - {e.lower() for e in uninvite}
+            tx.set_invites(job_id, sorted(emails), now)
+            job = replace(job, visibility=visibility, updated_at=now)
+            tx.update_job(job)
+            invites = tuple(tx.list_invites(job_id))
+            outbox.events.append(
+                tx.append_event(
+                    job,
+                    "shared",
+                    {"visibility": str(visibility), "invited": [i.email for i in invites]},
+                    now,
+                )
+            )
+        return Share(job.id, visibility, invites)
+
+    # -- engine-facing ------------------------------------------------------
+
+    def job_for_run(self, job_id: str) -> Job:
+        """The whole job, for an executor (no actor: the engine runs what it accepted)."""
+        with self.store.read() as tx:
+            return self._load(tx, job_id)
+
+    def start(self, job_id: str) -> Job | None:
+        """A worker really starts the job: PROCESSING, charged on the first attempt.
+        Returns None when the job is no longer waiting (cancelled, or taken)."""
+        with self._write() as (tx, outbox):
+            job = tx.get_job(job_id, for_update=True)
+            if job is None or job.status not in (JobStatus.PENDING, JobStatus.RETRY):
+                return None
+            tx.lock_workspace(job.workspace_id)
+            return self._transition(tx, outbox, job, JobStatus.PROCESSING, progress=0.0)
+
+    def progress(self, job_id: str, fraction: float, message: str | None = None) -> None:
+        with self._write() as (tx, outbox):
+            job = tx.get_job(job_id, for_update=True)
+            if job is None or job.status is not JobStatus.PROCESSING:
+                return
+            now = self.clock()
+            job = replace(
+                job,
+                progress=min(1.0, max(0.0, fraction)),
+                progress_message=message,
+                updated_at=now,
+            )
+            tx.update_job(job)
+            outbox.events.append(tx.append_event(job, "progress", _status_data(job), now))
+
+    def complete(self, job_id: str, result: ToolResult) -> Job | None:
+        return self._finish(job_id, JobStatus.COMPLETED, result=result, progress=1.0)
+
+    def fail(self, job_id: str, error: str, *, transient: bool = False) -> Job | None:
+        """A job that went wrong. A transient platform fault (a worker died) goes to
+        RETRY while attempts remain; otherwise FAILED, and the charge is refunded."""
+        with self.store.read() as tx:
+            job = tx.get_job(job_id)
+        if job is None:
+            return None
+        if (
+            transient
+            and job.status is JobStatus.PROCESSING
+            and job.attempts < self.config.max_attempts
+        ):
+            return self._finish(job_id, JobStatus.RETRY, status_reason=error)
+        return self._finish(job_id, JobStatus.FAILED, error=error)
+
+    def time_out(self, job_id: str, limit_s: float) -> Job | None:
+        return self._finish(
+            job_id, JobStatus.TIMEOUT, error=f"stopped after its time limit of {limit_s:g} s"
+        )
+
+    def _finish(self, job_id: str, target: JobStatus, **changes: Any) -> Job | None:
+        """Move a job to ``target`` if it may still go there (a job cancelled while
+        its tool was finishing stays cancelled). Returns None otherwise."""
+        with self._write() as (tx, outbox):
+            job = tx.get_job(job_id, for_update=True)
+            if job is None or job.status.is_terminal:
+                return None
+            tx.lock_workspace(job.workspace_id)
+            return self._transition(tx, outbox, job, target, **changes)
+
+
+def _status_data(job: Job) -> JsonDict:
+    return {
+        "status": str(job.status),
+        "name": job.name,
+        "tool": job.tool,
+        "progress": job.progress,
+        "progress_message": job.progress_message,
+        "status_reason": job.status_reason,
+        "error": job.error,
+        "credits_charged": job.credits_charged,
+        "attempts": job.attempts,
+    }
+
+
+def _same_request(earlier: tuple[Job, str | None], fingerprint: str | None) -> Job:
+    job, stored = earlier
+    if stored is not None and fingerprint is not None and stored != fingerprint:
+        raise Conflict(
+            "this Idempotency-Key was already used for a different request",
+            details={"job_id": job.id},
+        )
+    return job
+
+
+def _job_name(name: str | None, tool_name: str, now: datetime) -> str:
+    if name is None:
+        return f"{tool_name} {now:%Y-%m-%d %H:%M:%S}"
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise ValidationError(
+            f"a job name must be 1 to {MAX_NAME_LENGTH} characters",
+            errors=[{"field": "name", "message": f"1 to {MAX_NAME_LENGTH} characters"}],
+        )
+    return name
+
+
+def _derived_name(name: str, suffix: str) -> str:
+    return f"{name} ({suffix})"[:MAX_NAME_LENGTH]
+
+
+def _choose_membership(memberships: list[Member], workspace_id: str | None) -> Member:
+    if workspace_id is None:
+        owned = [m for m in memberships if m.role is Role.OWNER]
+        return (owned or memberships)[0]
+    for member in memberships:
+        if member.workspace_id == workspace_id:
+            return member
+    raise NotFound(f"no workspace {workspace_id} for this user")

@@ -1,0 +1,540 @@
+"""The SQLAlchemy implementation of the store protocols (``jobs.ports``)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, RowMapping, and_, delete, func, insert, or_, select
+from sqlalchemy import update as sql_update
+
+from ..jobs.model import (
+    Batch,
+    Invite,
+    Job,
+    JobEvent,
+    JobInput,
+    JsonDict,
+    Member,
+    Role,
+    ToolResult,
+    User,
+    Visibility,
+    Workspace,
+)
+from ..jobs.ports import JobFilter, LedgerEntry
+from ..jobs.status import JobStatus
+from . import tables as t
+from .database import create_db_engine, migrate
+
+
+def _job_from_row(row: RowMapping) -> Job:
+    inputs = row.get("inputs")
+    result = row.get("result")
+    return Job(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        submitter_id=row["submitter_id"],
+        tool=row["tool"],
+        name=row["name"],
+        status=JobStatus(row["status"]),
+        inputs=tuple(JobInput.from_api(i) for i in inputs) if inputs else (),
+        settings=dict(row["settings"] or {}),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        visibility=Visibility(row["visibility"]),
+        progress=row["progress"],
+        progress_message=row["progress_message"],
+        status_reason=row["status_reason"],
+        error=row["error"],
+        result=ToolResult.from_api(result) if result else None,
+        estimated_credits=row["estimated_credits"],
+        credits_charged=row["credits_charged"],
+        attempts=row["attempts"],
+        batch_id=row["batch_id"],
+        origin_job_id=row["origin_job_id"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+def _job_values(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "workspace_id": job.workspace_id,
+        "submitter_id": job.submitter_id,
+        "batch_id": job.batch_id,
+        "origin_job_id": job.origin_job_id,
+        "tool": job.tool,
+        "name": job.name,
+        "status": str(job.status),
+        "visibility": str(job.visibility),
+        "inputs": [i.to_api() for i in job.inputs],
+        "settings": job.settings,
+        "result": job.result.to_api() if job.result else None,
+        "progress": job.progress,
+        "progress_message": job.progress_message,
+        "status_reason": job.status_reason,
+        "error": job.error,
+        "estimated_credits": job.estimated_credits,
+        "credits_charged": job.credits_charged,
+        "attempts": job.attempts,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }
+
+
+# Lists never carry inputs: they can be whole structure files, and a history page
+# shows none of them.
+_LIST_COLUMNS = [c for c in t.jobs.c if c.name not in ("inputs", "idempotency_key", "request_hash")]
+_MUTABLE = frozenset(
+    {
+        "name",
+        "status",
+        "visibility",
+        "result",
+        "progress",
+        "progress_message",
+        "status_reason",
+        "error",
+        "credits_charged",
+        "attempts",
+        "updated_at",
+        "started_at",
+        "finished_at",
+    }
+)
+
+
+def _event_from_row(row: RowMapping) -> JobEvent:
+    return JobEvent(
+        seq=row["seq"],
+        job_id=row["job_id"],
+        workspace_id=row["workspace_id"],
+        kind=row["kind"],
+        status=JobStatus(row["status"]),
+        data=dict(row["data"]),
+        created_at=row["created_at"],
+    )
+
+
+def _user_from_row(row: RowMapping) -> User:
+    return User(
+        id=row["id"], username=row["username"], email=row["email"], created_at=row["created_at"]
+    )
+
+
+class SqlTransaction:
+    """A ``jobs.ports.StoreTransaction`` over one SQLAlchemy connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._postgres = conn.dialect.name == "postgresql"
+
+    # -- workspaces and people ---------------------------------------------
+
+    def lock_workspace(self, workspace_id: str) -> None:
+        # SQLite write transactions already hold the database's write lock.
+        if self._postgres:
+            self.conn.execute(
+                select(t.workspaces.c.id).where(t.workspaces.c.id == workspace_id).with_for_update()
+            )
+
+    def get_workspace(self, workspace_id: str) -> Workspace | None:
+        row = (
+            self.conn.execute(select(t.workspaces).where(t.workspaces.c.id == workspace_id))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return Workspace(
+            id=row["id"], name=row["name"], plan=row["plan"], created_at=row["created_at"]
+        )
+
+    def insert_workspace(self, workspace: Workspace) -> None:
+        self.conn.execute(
+            insert(t.workspaces).values(
+                id=workspace.id,
+                name=workspace.name,
+                plan=workspace.plan,
+                created_at=workspace.created_at,
+            )
+        )
+
+    def _one_user(self, *where: Any) -> User | None:
+        row = self.conn.execute(select(t.users).where(*where)).mappings().first()
+        return None if row is None else _user_from_row(row)
+
+    def get_user(self, user_id: str) -> User | None:
+        return self._one_user(t.users.c.id == user_id)
+
+    def get_user_by_username(self, username: str) -> User | None:
+        return self._one_user(t.users.c.username == username)
+
+    def get_user_by_email(self, email: str) -> User | None:
+        return self._one_user(t.users.c.email == email.lower())
+
+    def insert_user(self, user: User) -> None:
+        self.conn.execute(
+            insert(t.users).values(
+                id=user.id,
+                username=user.username,
+                email=user.email.lower() if user.email else None,
+                created_at=user.created_at,
+            )
+        )
+
+    def set_user_email(self, user_id: str, email: str | None) -> None:
+        self.conn.execute(
+            sql_update(t.users)
+            .where(t.users.c.id == user_id)
+            .values(email=email.lower() if email else None)
+        )
+
+    def get_role(self, workspace_id: str, user_id: str) -> Role | None:
+        role = self.conn.execute(
+            select(t.members.c.role).where(
+                t.members.c.workspace_id == workspace_id, t.members.c.user_id == user_id
+            )
+        ).scalar()
+        return None if role is None else Role(role)
+
+    def set_member(self, workspace_id: str, user_id: str, role: Role, at: datetime) -> None:
+        updated = self.conn.execute(
+            sql_update(t.members)
+            .where(t.members.c.workspace_id == workspace_id, t.members.c.user_id == user_id)
+            .values(role=str(role))
+        )
+        if updated.rowcount == 0:
+            self.conn.execute(
+                insert(t.members).values(
+                    workspace_id=workspace_id, user_id=user_id, role=str(role), created_at=at
+                )
+            )
+
+    def _members(self, *where: Any) -> list[Member]:
+        rows = self.conn.execute(
+            select(t.users, t.members.c.workspace_id, t.members.c.role)
+            .join(t.members, t.members.c.user_id == t.users.c.id)
+            .where(*where)
+            .order_by(t.members.c.created_at, t.users.c.username)
+        ).mappings()
+        return [
+            Member(user=_user_from_row(r), workspace_id=r["workspace_id"], role=Role(r["role"]))
+            for r in rows
+        ]
+
+    def list_members(self, workspace_id: str) -> list[Member]:
+        return self._members(t.members.c.workspace_id == workspace_id)
+
+    def memberships(self, user_id: str) -> list[Member]:
+        return self._members(t.members.c.user_id == user_id)
+
+    # -- jobs ---------------------------------------------------------------
+
+    def insert_job(self, job: Job, idempotency_key: str | None, request_hash: str | None) -> None:
+        self.conn.execute(
+            insert(t.jobs).values(
+                **_job_values(job), idempotency_key=idempotency_key, request_hash=request_hash
+            )
+        )
+
+    def get_job(self, job_id: str, *, for_update: bool = False) -> Job | None:
+        query = select(t.jobs).where(t.jobs.c.id == job_id)
+        if for_update and self._postgres:
+            query = query.with_for_update()
+        row = self.conn.execute(query).mappings().first()
+        return None if row is None else _job_from_row(row)
+
+    def find_idempotent(self, workspace_id: str, key: str) -> tuple[Job, str | None] | None:
+        row = (
+            self.conn.execute(
+                select(t.jobs).where(
+                    t.jobs.c.workspace_id == workspace_id, t.jobs.c.idempotency_key == key
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else (_job_from_row(row), row["request_hash"])
+
+    def update_job(self, job: Job) -> None:
+        values = {k: v for k, v in _job_values(job).items() if k in _MUTABLE}
+        self.conn.execute(sql_update(t.jobs).where(t.jobs.c.id == job.id).values(**values))
+
+    def delete_job(self, job_id: str) -> None:
+        self.conn.execute(delete(t.job_invites).where(t.job_invites.c.job_id == job_id))
+        self.conn.execute(delete(t.job_events).where(t.job_events.c.job_id == job_id))
+        self.conn.execute(delete(t.jobs).where(t.jobs.c.id == job_id))
+
+    def list_jobs(
+        self,
+        workspace_id: str,
+        job_filter: JobFilter,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Job]:
+        c = t.jobs.c
+        where: list[Any] = []
+        if job_filter.batch_id is not None:
+            where.append(c.batch_id == job_filter.batch_id)
+        else:
+            where.append(c.workspace_id == workspace_id)
+            where.append(c.batch_id.is_(None))
+        if job_filter.tool is not None:
+            where.append(c.tool == job_filter.tool)
+        if job_filter.statuses:
+            statuses = [str(s) for s in job_filter.statuses]
+            where.append(c.status == statuses[0] if len(statuses) == 1 else c.status.in_(statuses))
+        if job_filter.submitter_id is not None:
+            where.append(c.submitter_id == job_filter.submitter_id)
+        if job_filter.name_contains:
+            pattern = job_filter.name_contains.replace("\\", "\\\\")
+            pattern = pattern.replace("%", "\\%").replace("_", "\\_")
+            where.append(c.name.ilike(f"%{pattern}%", escape="\\"))
+        if after is not None:
+            created, job_id = after
+            where.append(or_(c.created_at < created, and_(c.created_at == created, c.id < job_id)))
+        query = (
+            select(*_LIST_COLUMNS)
+            .where(*where)
+            .order_by(c.created_at.desc(), c.id.desc())
+            .limit(limit)
+        )
+        return [_job_from_row(row) for row in self.conn.execute(query).mappings()]
+
+    def count_jobs(self, workspace_id: str, statuses: Sequence[JobStatus]) -> int:
+        return int(
+            self.conn.execute(
+                select(func.count())
+                .select_from(t.jobs)
+                .where(
+                    t.jobs.c.workspace_id == workspace_id,
+                    t.jobs.c.status.in_([str(s) for s in statuses]),
+                )
+            ).scalar_one()
+        )
+
+    # -- events -------------------------------------------------------------
+
+    def append_event(self, job: Job, kind: str, data: JsonDict, at: datetime) -> JobEvent:
+        seq = self.conn.execute(
+            insert(t.job_events)
+            .values(
+                job_id=job.id,
+                workspace_id=job.workspace_id,
+                kind=kind,
+                status=str(job.status),
+                data=data,
+                created_at=at,
+            )
+            .returning(t.job_events.c.seq)
+        ).scalar_one()
+        return JobEvent(
+            seq=seq,
+            job_id=job.id,
+            workspace_id=job.workspace_id,
+            kind=kind,
+            status=job.status,
+            data=data,
+            created_at=at,
+        )
+
+    def list_events(self, job_id: str, after_seq: int = 0) -> list[JobEvent]:
+        rows = self.conn.execute(
+            select(t.job_events)
+            .where(t.job_events.c.job_id == job_id, t.job_events.c.seq > after_seq)
+            .order_by(t.job_events.c.seq)
+        ).mappings()
+        return [_event_from_row(r) for r in rows]
+
+    # -- sharing ------------------------------------------------------------
+
+    def list_invites(self, job_id: str) -> list[Invite]:
+        rows = self.conn.execute(
+            select(t.job_invites.c.email, t.users.c.id)
+            .select_from(t.job_invites.outerjoin(t.users, t.users.c.email == t.job_invites.c.email))
+            .where(t.job_invites.c.job_id == job_id)
+            .order_by(t.job_invites.c.email)
+        ).all()
+        return [Invite(email=email, user_id=user_id) for email, user_id in rows]
+
+    def set_invites(self, job_id: str, emails: Sequence[str], at: datetime) -> None:
+        self.conn.execute(delete(t.job_invites).where(t.job_invites.c.job_id == job_id))
+        if emails:
+            self.conn.execute(
+                insert(t.job_invites),
+                [{"job_id": job_id, "email": e.lower(), "created_at": at} for e in emails],
+            )
+
+    def is_invited(self, job_id: str, email: str) -> bool:
+        return (
+            self.conn.execute(
+                select(t.job_invites.c.job_id).where(
+                    t.job_invites.c.job_id == job_id, t.job_invites.c.email == email.lower()
+                )
+            ).first()
+            is not None
+        )
+
+    # -- credits ------------------------------------------------------------
+
+    def ledger_has(self, key: str) -> bool:
+        return (
+            self.conn.execute(select(t.ledger.c.id).where(t.ledger.c.key == key)).first()
+            is not None
+        )
+
+    def ledger_append(
+        self,
+        workspace_id: str,
+        kind: str,
+        delta: int,
+        key: str,
+        *,
+        at: datetime,
+        job_id: str | None = None,
+        batch_id: str | None = None,
+        actor_id: str | None = None,
+        note: str | None = None,
+    ) -> bool:
+        """Append one entry unless its key is already there. Callers hold the
+        workspace lock, so check-then-insert cannot race; the unique key is the
+        backstop."""
+        if self.ledger_has(key):
+            return False
+        self.conn.execute(
+            insert(t.ledger).values(
+                workspace_id=workspace_id,
+                kind=kind,
+                delta=delta,
+                key=key,
+                job_id=job_id,
+                batch_id=batch_id,
+                actor_id=actor_id,
+                note=note,
+                created_at=at,
+            )
+        )
+        return True
+
+    def ledger_balance(self, workspace_id: str) -> int:
+        return int(
+            self.conn.execute(
+                select(func.coalesce(func.sum(t.ledger.c.delta), 0)).where(
+                    t.ledger.c.workspace_id == workspace_id
+                )
+            ).scalar_one()
+        )
+
+    def ledger_entries(self, workspace_id: str, *, job_id: str | None = None) -> list[LedgerEntry]:
+        query = select(t.ledger).where(t.ledger.c.workspace_id == workspace_id)
+        if job_id is not None:
+            query = query.where(t.ledger.c.job_id == job_id)
+        rows = self.conn.execute(query.order_by(t.ledger.c.id)).mappings()
+        return [
+            LedgerEntry(
+                id=r["id"],
+                workspace_id=r["workspace_id"],
+                kind=r["kind"],
+                delta=r["delta"],
+                key=r["key"],
+                job_id=r["job_id"],
+                batch_id=r["batch_id"],
+                actor_id=r["actor_id"],
+                note=r["note"],
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+
+    # -- batches ------------------------------------------------------------
+
+    def insert_batch(self, batch: Batch) -> None:
+        self.conn.execute(
+            insert(t.batches).values(
+                id=batch.id,
+                workspace_id=batch.workspace_id,
+                submitter_id=batch.submitter_id,
+                tool=batch.tool,
+                name=batch.name,
+                reserved_credits=batch.reserved_credits,
+                created_at=batch.created_at,
+            )
+        )
+
+    def get_batch(self, batch_id: str) -> Batch | None:
+        row = (
+            self.conn.execute(select(t.batches).where(t.batches.c.id == batch_id))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        children = self.conn.execute(
+            select(t.jobs.c.id)
+            .where(t.jobs.c.batch_id == batch_id)
+            .order_by(t.jobs.c.created_at, t.jobs.c.id)
+        ).scalars()
+        return Batch(
+            id=row["id"],
+            workspace_id=row["workspace_id"],
+            submitter_id=row["submitter_id"],
+            tool=row["tool"],
+            name=row["name"],
+            created_at=row["created_at"],
+            reserved_credits=row["reserved_credits"],
+            child_ids=tuple(children),
+        )
+
+
+class SqlStore:
+    """A ``jobs.ports.Store`` over one database, migrated to the newest schema."""
+
+    def __init__(self, engine: Engine, *, run_migrations: bool = True) -> None:
+        self.engine = engine
+        if run_migrations:
+            migrate(engine)
+
+    @classmethod
+    def open(cls, url: str) -> SqlStore:
+        return cls(create_db_engine(url))
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[SqlTransaction]:
+        with self.engine.connect().execution_options(piq_write=True) as conn, conn.begin():
+            yield SqlTransaction(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[SqlTransaction]:
+        with self.engine.connect() as conn, conn.begin():
+            yield SqlTransaction(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class DirectoryJobFiles:
+    """Each job's files in ``<root>/<job id>/``; deleting the job deletes the folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def job_dir(self, job_id: str) -> Path:
+        if not job_id or "/" in job_id or job_id.startswith("."):
+            raise ValueError(f"not a job id: {job_id!r}")
+        return self.root / job_id
+
+    def delete(self, job_id: str) -> None:
+        shutil.rmtree(self.job_dir(job_id), ignore_errors=True)

@@ -1,0 +1,203 @@
+"""The relational schema. Alembic migrations create it; these Table objects are what
+queries are written against."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# An integer primary key that is 64-bit on PostgreSQL and SQLite's ROWID alias.
+Seq = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(40)
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("plan", String(40), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("username", String(200), nullable=False, unique=True),
+    Column("email", String(320), unique=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("workspace_id", ID, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "user_id"),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, ForeignKey("workspaces.id"), nullable=False),
+    Column("submitter_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("tool", String(100), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("reserved_credits", Integer, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "workspace_id", "created_at", "id"),
+)
+
+_TOP_LEVEL = text("batch_id IS NULL")
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, ForeignKey("workspaces.id"), nullable=False),
+    Column("submitter_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("batch_id", ID, ForeignKey("batches.id")),
+    Column("origin_job_id", ID),
+    Column("tool", String(100), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("visibility", String(20), nullable=False),
+    Column("inputs", JSON, nullable=False),
+    Column("settings", JSON, nullable=False),
+    Column("result", JSON),
+    Column("progress", Float, nullable=False),
+    Column("progress_message", Text),
+    Column("status_reason", Text),
+    Column("error", Text),
+    Column("estimated_credits", Integer, nullable=False),
+    Column("credits_charged", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("idempotency_key", String(255)),
+    Column("request_hash", String(64)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime()),
+    Column("finished_at", UTCDateTime()),
+    UniqueConstraint("workspace_id", "idempotency_key"),
+    # Team history and per-tool history leave batch children out: partial indexes
+    # hold exactly the rows those pages read.
+    Index(
+        "ix_jobs_team",
+        "workspace_id",
+        "created_at",
+        "id",
+        sqlite_where=_TOP_LEVEL,
+        postgresql_where=_TOP_LEVEL,
+    ),
+    Index(
+        "ix_jobs_tool",
+        "workspace_id",
+        "tool",
+        "created_at",
+        "id",
+        sqlite_where=_TOP_LEVEL,
+        postgresql_where=_TOP_LEVEL,
+    ),
+    Index("ix_jobs_status", "workspace_id", "status", "created_at", "id"),
+    Index("ix_jobs_submitter", "workspace_id", "submitter_id", "created_at", "id"),
+    Index("ix_jobs_batch", "batch_id", "created_at", "id"),
+)
+
+job_events = Table(
+    "job_events",
+    metadata,
+    # Store-wide, strictly increasing: the id of a live event.
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("job_id", ID, nullable=False),
+    Column("workspace_id", ID, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "job_id", "seq"),
+    Index(None, "workspace_id", "seq"),
+    sqlite_autoincrement=True,
+)
+
+job_invites = Table(
+    "job_invites",
+    metadata,
+    Column("job_id", ID, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("email", String(320), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "email"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("workspace_id", ID, ForeignKey("workspaces.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    # Signed change to the available balance: grant +, reserve -, release +,
+    # charge -, refund +. Available credits are the sum.
+    Column("delta", Integer, nullable=False),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("job_id", ID),
+    Column("batch_id", ID),
+    Column("actor_id", ID),
+    Column("note", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "workspace_id", "id"),
+    Index(None, "job_id"),
+    sqlite_autoincrement=True,
+)

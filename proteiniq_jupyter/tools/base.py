@@ -1,0 +1,251 @@
+"""The tool contract: what every tool declares and the one method it implements.
+
+A tool is a class. The engine reads its declaration (slots, settings model, limits,
+GPU need, time limit, credit model) to validate input before a job exists, to quote
+it, and to describe it to forms and the API; ``run`` does the work in the job's own
+directory and reports progress through the context.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pydantic
+
+from ..jobs.errors import ValidationError
+from ..jobs.model import Estimate, JobInput, JsonDict, ResultFile, ToolResult
+
+
+@dataclass(frozen=True)
+class InputSlot:
+    """One kind of input a tool takes (``input.slots[]`` in the catalogue)."""
+
+    id: str
+    kind: str  # protein, structure, molecule, ligand, text ...
+    formats: tuple[str, ...]
+    label: str
+    description: str = ""
+    required: bool = True
+    max_items: int = 1
+
+    def to_api(self) -> JsonDict:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "formats": list(self.formats),
+            "label": self.label,
+            "description": self.description,
+            "required": self.required,
+            "max_items": self.max_items,
+        }
+
+
+@dataclass(frozen=True)
+class OutputField:
+    """A result field the tool promises (a CSV column)."""
+
+    name: str
+    description: str
+    unit: str | None = None
+
+    def to_api(self) -> JsonDict:
+        return {"name": self.name, "description": self.description, "unit": self.unit}
+
+
+class NoSettings(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+@dataclass
+class RunContext:
+    """What a running tool may use: its working directory and a progress callback."""
+
+    workdir: Path
+    report: Callable[[float, str | None], None] = field(default=lambda _f, _m: None)
+
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        self.report(min(1.0, max(0.0, fraction)), message)
+
+    def write_file(self, name: str, content: str | bytes, format: str) -> ResultFile:
+        """Write one output file into the job's directory and return its manifest entry."""
+        if "/" in name or name.startswith("."):
+            raise ValueError(f"output file name {name!r} must be a plain file name")
+        path = self.workdir / name
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_bytes(content)
+        return ResultFile(name=name, format=format, size=path.stat().st_size)
+
+
+def input_error(
+    message: str,
+    *,
+    index: int | None = None,
+    slot: str | None = None,
+    **place: Any,
+) -> dict[str, Any]:
+    """One entry of a ValidationError's ``errors`` list, naming where the problem is."""
+    error: dict[str, Any] = {"message": message}
+    if index is not None:
+        error["field"] = f"input.inputs[{index}].content"
+    if slot is not None:
+        error["slot"] = slot
+    error.update({k: v for k, v in place.items() if v is not None})
+    return error
+
+
+class Tool(ABC):
+    """Base class of every tool. Subclasses set the class attributes and ``run``."""
+
+    id: ClassVar[str]
+    name: ClassVar[str]
+    description: ClassVar[str]
+    category: ClassVar[str]
+    subcategory: ClassVar[str | None] = None
+    tags: ClassVar[tuple[str, ...]] = ()
+    version: ClassVar[str] = "1"
+    beta: ClassVar[bool] = False
+    gpu: ClassVar[bool] = False
+    time_limit_s: ClassVar[float] = 600.0
+    slots: ClassVar[tuple[InputSlot, ...]]
+    outputs: ClassVar[tuple[OutputField, ...]] = ()
+    settings_model: ClassVar[type[pydantic.BaseModel]] = NoSettings
+    limits: ClassVar[JsonDict] = {}
+    #: A short description of how cost is computed; ``is_free`` is derived.
+    credit_description: ClassVar[str] = "free"
+
+    # -- declared behaviour -------------------------------------------------
+
+    def parse_settings(self, raw: JsonDict | None) -> pydantic.BaseModel:
+        """Settings validated against the tool's model; a bad field names itself."""
+        try:
+            return self.settings_model.model_validate(raw or {})
+        except pydantic.ValidationError as exc:
+            errors = [
+                {
+                    "field": "settings." + ".".join(str(p) for p in err["loc"]),
+                    "message": f"settings.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}",
+                }
+                for err in exc.errors()
+            ]
+            raise ValidationError("; ".join(e["message"] for e in errors), errors=errors) from None
+
+    def validate(self, inputs: Sequence[JobInput], settings: pydantic.BaseModel) -> None:
+        """Check the inputs against the slots, then the tool's own content checks.
+
+        Raises ValidationError listing every problem with its place; nothing has been
+        created or charged when this raises.
+        """
+        errors: list[dict[str, Any]] = []
+        known = {slot.id: slot for slot in self.slots}
+        counts: dict[str, int] = {}
+        for index, item in enumerate(inputs):
+            slot = known.get(item.slot_id)
+            if slot is None:
+                errors.append(
+                    input_error(
+                        f"input {index + 1}: unknown slot {item.slot_id!r}; "
+                        f"{self.id} takes {', '.join(sorted(known))}",
+                        index=index,
+                    )
+                )
+                continue
+            counts[slot.id] = counts.get(slot.id, 0) + 1
+            if item.format and item.format not in slot.formats:
+                errors.append(
+                    input_error(
+                        f"input {index + 1} ({slot.id}): format {item.format!r} is not "
+                        f"accepted; use one of {', '.join(slot.formats)}",
+                        index=index,
+                        slot=slot.id,
+                    )
+                )
+            if not item.content.strip():
+                errors.append(
+                    input_error(
+                        f"input {index + 1} ({slot.id}): the content is empty",
+                        index=index,
+                        slot=slot.id,
+                    )
+                )
+        for slot in self.slots:
+            n = counts.get(slot.id, 0)
+            if slot.required and n == 0:
+                errors.append(
+                    input_error(f"missing input for slot {slot.id!r} ({slot.label})", slot=slot.id)
+                )
+            if n > slot.max_items:
+                errors.append(
+                    input_error(
+                        f"slot {slot.id!r} takes at most {slot.max_items} item(s), got {n}",
+                        slot=slot.id,
+                    )
+                )
+        if errors:
+            raise ValidationError("; ".join(e["message"] for e in errors), errors=errors)
+        self.check_inputs(inputs, settings)
+
+    def check_inputs(  # noqa: B027 - optional hook, most tools override it
+        self, inputs: Sequence[JobInput], settings: pydantic.BaseModel
+    ) -> None:
+        """Tool-specific content checks (parse the sequence, the SMILES, the file).
+        Raise ValidationError naming the record, line and character at fault."""
+
+    def estimate(self, inputs: Sequence[JobInput], settings: pydantic.BaseModel) -> Estimate:
+        """The cost of a run. Free unless a tool says otherwise."""
+        return Estimate()
+
+    @abstractmethod
+    def run(
+        self, inputs: Sequence[JobInput], settings: pydantic.BaseModel, context: RunContext
+    ) -> ToolResult:
+        """Do the work. Write files with ``context.write_file``; report progress."""
+
+    # -- helpers for subclasses --------------------------------------------
+
+    @staticmethod
+    def slot_items(inputs: Sequence[JobInput], slot_id: str) -> list[tuple[int, JobInput]]:
+        return [(i, item) for i, item in enumerate(inputs) if item.slot_id == slot_id]
+
+    # -- catalogue ----------------------------------------------------------
+
+    @classmethod
+    def is_free(cls) -> bool:
+        return cls.credit_description == "free"
+
+    @classmethod
+    def summary(cls) -> JsonDict:
+        return {
+            "id": cls.id,
+            "object": "tool",
+            "name": cls.name,
+            "description": cls.description,
+            "category": cls.category,
+            "tags": list(cls.tags),
+            "credit_model": {"is_free": cls.is_free(), "description": cls.credit_description},
+        }
+
+    @classmethod
+    def detail(cls) -> JsonDict:
+        data = cls.summary()
+        data.update(
+            {
+                "subcategory": cls.subcategory,
+                "version": cls.version,
+                "beta": cls.beta,
+                "processing": {"gpu": cls.gpu, "time_limit_s": cls.time_limit_s},
+                "input": {
+                    "slots": [slot.to_api() for slot in cls.slots],
+                    "settings": cls.settings_model.model_json_schema(),
+                },
+                "output": {"fields": [f.to_api() for f in cls.outputs]},
+                "limits": dict(cls.limits),
+            }
+        )
+        return data
