@@ -78,9 +78,7 @@ def tools() -> ToolRegistry:
 
 @pytest.fixture
 def service(store: SqlStore, tools: ToolRegistry, tmp_path: Path) -> JobService:
-    return JobService(
-        store, tools, DirectoryJobFiles(tmp_path / "files"), config=ServiceConfig()
-    )
+    return JobService(store, tools, DirectoryJobFiles(tmp_path / "files"), config=ServiceConfig())
 
 
 @pytest.fixture

@@ -51,7 +51,14 @@ class Echo(Tool):
         length = sum(len(i.content) for i in inputs)
         blocks = -(-length // 10)
         return Estimate(
-            (EstimateLine("characters (per 10)", blocks * settings.repeat, 10, blocks * 10 * settings.repeat),)
+            (
+                EstimateLine(
+                    "characters (per 10)",
+                    blocks * settings.repeat,
+                    10,
+                    blocks * 10 * settings.repeat,
+                ),
+            )
         )
 
     def run(

@@ -1,5 +1,5 @@
-from proteiniq_jupyter.jobs.status import JobStatus
 from proteiniq_jupyter.execution.inprocess import run_job
+from proteiniq_jupyter.jobs.status import JobStatus
 
 from .conftest import text_input
 
