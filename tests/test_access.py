@@ -177,3 +177,23 @@ def test_bad_share_requests(service, people):
         service.share(people["submitter"], job.id, "everyone")
     with pytest.raises(ValidationError, match="not-an-email"):
         service.share(people["submitter"], job.id, "invited", invite=["not-an-email"])
+
+
+def test_first_sign_ins_racing_make_one_user(service):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        actors = list(pool.map(lambda _: service.sign_in("zoe"), range(8)))
+    assert len({a.user_id for a in actors}) == 1
+    assert len({a.workspace_id for a in actors}) == 1
+    assert service.account(actors[0]).available_credits == 500
+
+
+def test_an_email_belongs_to_one_user(service, alice):
+    from proteiniq_jupyter.jobs.errors import Conflict
+
+    with pytest.raises(Conflict, match="another user"):
+        service.sign_in("mallory", email="ALICE@lab.example")
+    with pytest.raises(ValidationError):
+        service.sign_in("mallory", email="not an email")
+    assert service.sign_in("alice", email="alice@lab.example").user_id == alice.user_id

@@ -59,6 +59,11 @@ class Conflict(PiqError):
     http_status = 409
 
 
+class DuplicateRecord(Conflict):
+    """The store refused a write that would break a uniqueness rule (two writers
+    raced to create the same thing)."""
+
+
 class JobNotCompleted(PiqError):
     code = "job_not_completed"
     http_status = 409

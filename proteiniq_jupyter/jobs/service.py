@@ -23,6 +23,7 @@ from .access import Actor, Permissions, needs_invite_lookup, permissions
 from .errors import (
     ConcurrentJobLimitExceeded,
     Conflict,
+    DuplicateRecord,
     Forbidden,
     JobNotCompleted,
     NotFound,
@@ -247,7 +248,18 @@ class JobService:
             raise ValidationError("a user name is required")
         if email is not None and not _EMAIL.match(email):
             raise ValidationError(f"{email!r} is not an email address")
+        try:
+            return self._sign_in(username, email, workspace_id)
+        except DuplicateRecord:
+            # Two first sign-ins of one user raced; the other one created it.
+            return self._sign_in(username, email, workspace_id)
+
+    def _sign_in(self, username: str, email: str | None, workspace_id: str | None) -> Actor:
         with self._write() as (tx, _):
+            if email is not None:
+                holder = tx.get_user_by_email(email)
+                if holder is not None and holder.username != username:
+                    raise Conflict(f"the email {email} belongs to another user")
             user = tx.get_user_by_username(username)
             if user is None:
                 now = self.clock()
@@ -705,36 +717,41 @@ class JobService:
             outbox.events.append(tx.append_event(job, "progress", _status_data(job), now))
 
     def complete(self, job_id: str, result: ToolResult) -> Job | None:
-        return self._finish(job_id, JobStatus.COMPLETED, result=result, progress=1.0)
+        return self._finish(
+            job_id, lambda _job: (JobStatus.COMPLETED, {"result": result, "progress": 1.0})
+        )
 
     def fail(self, job_id: str, error: str, *, transient: bool = False) -> Job | None:
         """A job that went wrong. A transient platform fault (a worker died) goes to
         RETRY while attempts remain; otherwise FAILED, and the charge is refunded."""
-        with self.store.read() as tx:
-            job = tx.get_job(job_id)
-        if job is None:
-            return None
-        if (
-            transient
-            and job.status is JobStatus.PROCESSING
-            and job.attempts < self.config.max_attempts
-        ):
-            return self._finish(job_id, JobStatus.RETRY, status_reason=error)
-        return self._finish(job_id, JobStatus.FAILED, error=error)
+
+        def outcome(job: Job) -> tuple[JobStatus, JsonDict]:
+            if (
+                transient
+                and job.status is JobStatus.PROCESSING
+                and job.attempts < self.config.max_attempts
+            ):
+                return JobStatus.RETRY, {"status_reason": error}
+            return JobStatus.FAILED, {"error": error}
+
+        return self._finish(job_id, outcome)
 
     def time_out(self, job_id: str, limit_s: float) -> Job | None:
-        return self._finish(
-            job_id, JobStatus.TIMEOUT, error=f"stopped after its time limit of {limit_s:g} s"
-        )
+        error = f"stopped after its time limit of {limit_s:g} s"
+        return self._finish(job_id, lambda _job: (JobStatus.TIMEOUT, {"error": error}))
 
-    def _finish(self, job_id: str, target: JobStatus, **changes: Any) -> Job | None:
-        """Move a job to ``target`` if it may still go there (a job cancelled while
-        its tool was finishing stays cancelled). Returns None otherwise."""
+    def _finish(
+        self, job_id: str, outcome: Callable[[Job], tuple[JobStatus, JsonDict]]
+    ) -> Job | None:
+        """Move a live job to the status ``outcome`` picks for it, decided on the
+        locked row. A job already final (cancelled while its tool was finishing)
+        stays as it is, and None is returned."""
         with self._write() as (tx, outbox):
             job = tx.get_job(job_id, for_update=True)
             if job is None or job.status.is_terminal:
                 return None
             tx.lock_workspace(job.workspace_id)
+            target, changes = outcome(job)
             return self._transition(tx, outbox, job, target, **changes)
 
 

@@ -11,7 +11,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, RowMapping, and_, delete, func, insert, or_, select
 from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
 
+from ..jobs.errors import DuplicateRecord
 from ..jobs.model import (
     Batch,
     Invite,
@@ -513,8 +515,11 @@ class SqlStore:
 
     @contextmanager
     def write(self) -> Iterator[SqlTransaction]:
-        with self.engine.connect().execution_options(piq_write=True) as conn, conn.begin():
-            yield SqlTransaction(conn)
+        try:
+            with self.engine.connect().execution_options(piq_write=True) as conn, conn.begin():
+                yield SqlTransaction(conn)
+        except IntegrityError as exc:
+            raise DuplicateRecord(f"the database refused a duplicate: {exc.orig}") from exc
 
     @contextmanager
     def read(self) -> Iterator[SqlTransaction]:
