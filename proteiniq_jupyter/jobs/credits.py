@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from .errors import InsufficientCredits
-from .model import Job
+from .model import Batch, Job
 from .ports import StoreTransaction
 from .status import JobStatus
 
@@ -81,6 +81,22 @@ def reserve(tx: StoreTransaction, job: Job, at: datetime) -> None:
         at=at,
         job_id=job.id,
         batch_id=job.batch_id,
+    )
+
+
+def reserve_batch(tx: StoreTransaction, batch: Batch, at: datetime) -> None:
+    """Hold a whole batch's total at once (the caller has checked the balance under
+    the workspace lock). Each child's charge or release later gives back its share
+    of this hold, so when every child has ended the hold is fully released."""
+    if batch.reserved_credits == 0:
+        return
+    tx.ledger_append(
+        batch.workspace_id,
+        EntryKind.RESERVE,
+        -batch.reserved_credits,
+        key(batch.id, EntryKind.RESERVE),
+        at=at,
+        batch_id=batch.id,
     )
 
 

@@ -209,6 +209,10 @@ class Job:
     origin_job_id: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    #: Who holds the job now (an engine that dispatched it, or the worker running
+    #: it) and until when; an expired lease means the holder is gone.
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
 
     @property
     def duration_s(self) -> float | None:
@@ -325,6 +329,48 @@ class Batch:
     created_at: datetime
     reserved_credits: int
     child_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """A batch with what its children add up to."""
+
+    batch: Batch
+    counts: dict[str, int]
+    progress: float
+    credits_charged: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def status(self) -> str:
+        """PROCESSING while any child is live; otherwise COMPLETED when every child
+        completed, FAILED when none did, PARTIAL in between."""
+        live = sum(self.counts.get(str(s), 0) for s in JobStatus if s.is_live)
+        if live:
+            return "PROCESSING"
+        completed = self.counts.get(str(JobStatus.COMPLETED), 0)
+        if completed == self.total:
+            return "COMPLETED"
+        return "FAILED" if completed == 0 else "PARTIAL"
+
+    def to_api(self) -> JsonDict:
+        return {
+            "object": "batch",
+            "id": self.batch.id,
+            "name": self.batch.name,
+            "tool": self.batch.tool,
+            "status": self.status,
+            "created_at": self.batch.created_at.isoformat(),
+            "progress": self.progress,
+            "counts": self.counts,
+            "total": self.total,
+            "reserved_credits": self.batch.reserved_credits,
+            "credits_charged": self.credits_charged,
+            "job_ids": list(self.batch.child_ids),
+        }
 
 
 @dataclass(frozen=True)

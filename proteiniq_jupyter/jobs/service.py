@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import credits
@@ -25,6 +25,7 @@ from .errors import (
     Conflict,
     DuplicateRecord,
     Forbidden,
+    InsufficientCredits,
     JobNotCompleted,
     NotFound,
     ValidationError,
@@ -32,6 +33,8 @@ from .errors import (
 from .events import EventBus
 from .export import to_csv, to_json
 from .model import (
+    Batch,
+    BatchSummary,
     Estimate,
     Job,
     JobEvent,
@@ -63,6 +66,9 @@ class ServiceConfig:
     max_concurrent_jobs: int | None = None
     max_attempts: int = 3
     plan: str = "personal"
+    #: Batch children of one workspace that may be live at once; the rest wait QUEUED.
+    batch_concurrency: int = 3
+    max_batch_items: int = 100
 
 
 @dataclass(frozen=True)
@@ -111,9 +117,21 @@ class _Outbox:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
-def encode_cursor(job: Job) -> str:
-    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
+def _cursor(created_at: datetime, row_id: str) -> str:
+    raw = f"{created_at.isoformat()}|{row_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def encode_cursor(job: Job) -> str:
+    return _cursor(job.created_at, job.id)
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationError(
+            f"limit must be between 1 and {MAX_PAGE}",
+            errors=[{"field": "limit", "message": f"must be between 1 and {MAX_PAGE}"}],
+        )
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
@@ -192,11 +210,32 @@ class JobService:
                 started_at=job.started_at or now,
                 status_reason=None,
             )
+        if target.is_terminal or target is JobStatus.RETRY:
+            job = replace(job, lease_owner=None, lease_expires_at=None)
         if target.is_terminal:
             job = credits.settle(tx, replace(job, finished_at=now), now)
         tx.update_job(job)
         outbox.events.append(tx.append_event(job, "status", _status_data(job), now))
+        if target.is_terminal and job.batch_id is not None:
+            self._promote_queued(tx, outbox, job.workspace_id)
         return job
+
+    def _promote_queued(self, tx: StoreTransaction, outbox: _Outbox, workspace_id: str) -> None:
+        """Let waiting batch children in while the workspace has free batch slots."""
+        live = (JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.RETRY)
+        free = self.config.batch_concurrency - tx.count_jobs(
+            workspace_id, live, batch_children=True
+        )
+        if free <= 0:
+            return
+        for queued in tx.oldest_jobs(workspace_id, JobStatus.QUEUED, free, batch_children=True):
+            promoted = self._transition(tx, outbox, queued, JobStatus.PENDING)
+            self._dispatch_after_commit(outbox, promoted.id)
+
+    def _dispatch_after_commit(self, outbox: _Outbox, job_id: str) -> None:
+        if self.executor is not None:
+            executor = self.executor
+            outbox.after_commit.append(lambda: executor.submit(job_id))
 
     def _load(self, tx: StoreTransaction, job_id: str, *, for_update: bool = False) -> Job:
         job = tx.get_job(job_id, for_update=for_update)
@@ -462,9 +501,7 @@ class JobService:
             credits.reserve(tx, job, now)
             tx.insert_job(job, idempotency_key, fingerprint)
             outbox.events.append(tx.append_event(job, "created", _status_data(job), now))
-            if self.executor is not None:
-                executor = self.executor
-                outbox.after_commit.append(lambda: executor.submit(job.id))
+            self._dispatch_after_commit(outbox, job.id)
         return job
 
     def _check_concurrency(self, tx: StoreTransaction, workspace_id: str) -> None:
@@ -477,6 +514,188 @@ class JobService:
                 f"{active} jobs are already running or waiting; the workspace limit is {limit}",
                 details={"active_concurrent_jobs": active, "max_concurrent_jobs": limit},
             )
+
+    # -- batches --------------------------------------------------------------
+
+    def submit_batch(
+        self,
+        actor: Actor,
+        tool_id: str,
+        items: Sequence[Sequence[JobInput]],
+        settings: JsonDict | None = None,
+        *,
+        name: str | None = None,
+    ) -> BatchSummary:
+        """One job per item, run as a batch: every item validated first (a bad one
+        refuses the whole batch, naming it), the total held up front, children
+        beyond the workspace's batch concurrency QUEUED until a slot opens."""
+        workspace_id, user_id, role = self._member(actor)
+        if not role.may_submit:
+            raise Forbidden("a viewer cannot run jobs")
+        limit = self._batch_limit(tool_id)
+        if not 1 <= len(items) <= limit:
+            raise ValidationError(
+                f"a {tool_id} batch takes 1 to {limit} items, got {len(items)}",
+                errors=[{"field": "items", "message": f"1 to {limit} items"}],
+            )
+        prepared = []
+        errors: list[JsonDict] = []
+        for number, item in enumerate(items, start=1):
+            try:
+                tool, parsed, cost, _ = self._prepare(tool_id, item, settings)
+            except ValidationError as exc:
+                errors.extend(
+                    {**e, "item": number, "message": f"item {number}: {e['message']}"}
+                    for e in exc.errors
+                )
+            else:
+                prepared.append((tuple(item), parsed, cost))
+        if errors:
+            raise ValidationError("; ".join(e["message"] for e in errors), errors=errors)
+        now = self.clock()
+        batch = Batch(
+            id=new_id("batch"),
+            workspace_id=workspace_id,
+            submitter_id=user_id,
+            tool=tool_id,
+            name=_job_name(name, f"{tool.name} batch", now),
+            created_at=now,
+            reserved_credits=sum(cost for _, _, cost in prepared),
+        )
+        with self._write() as (tx, outbox):
+            tx.lock_workspace(workspace_id)
+            balance = credits.available(tx, workspace_id)
+            if balance < batch.reserved_credits:
+                raise InsufficientCredits(
+                    f"this batch needs {batch.reserved_credits} credits and the workspace "
+                    f"has {balance} available",
+                    details={
+                        "required_credits": batch.reserved_credits,
+                        "available_credits": balance,
+                    },
+                )
+            tx.insert_batch(batch)
+            credits.reserve_batch(tx, batch, now)
+            for number, (inputs, parsed, cost) in enumerate(prepared, start=1):
+                child = Job(
+                    id=new_id("job"),
+                    workspace_id=workspace_id,
+                    submitter_id=user_id,
+                    tool=tool_id,
+                    name=f"{batch.name} #{number}",
+                    status=JobStatus.QUEUED,
+                    inputs=inputs,
+                    settings=parsed,
+                    created_at=now,
+                    updated_at=now,
+                    estimated_credits=cost,
+                    batch_id=batch.id,
+                )
+                tx.insert_job(child, None, None)
+                outbox.events.append(tx.append_event(child, "created", _status_data(child), now))
+            self._promote_queued(tx, outbox, workspace_id)
+        return self.get_batch(actor, batch.id)
+
+    def _batch_limit(self, tool_id: str) -> int:
+        try:
+            declared = self.tools.get(tool_id).limits.get("max_batch_items")
+        except NotFound:
+            declared = None
+        return int(declared) if declared else self.config.max_batch_items
+
+    def get_batch(self, actor: Actor, batch_id: str) -> BatchSummary:
+        workspace_id, _, _ = self._member(actor)
+        with self.store.read() as tx:
+            batch = tx.get_batch(batch_id)
+            if batch is None or batch.workspace_id != workspace_id:
+                raise NotFound(f"no batch {batch_id}", details={"batch_id": batch_id})
+            children = tx.batch_children(batch_id)
+        counts: dict[str, int] = {}
+        for child in children:
+            counts[str(child.status)] = counts.get(str(child.status), 0) + 1
+        done = [1.0 if c.status.is_terminal else c.progress for c in children]
+        return BatchSummary(
+            batch=batch,
+            counts=counts,
+            progress=sum(done) / len(done) if done else 0.0,
+            credits_charged=sum(c.credits_charged for c in children),
+        )
+
+    def list_batches(
+        self, actor: Actor, *, starting_after: str | None = None, limit: int = 20
+    ) -> tuple[list[BatchSummary], str | None]:
+        workspace_id, _, _ = self._member(actor)
+        _check_limit(limit)
+        after = decode_cursor(starting_after) if starting_after else None
+        with self.store.read() as tx:
+            rows = tx.list_batches(workspace_id, after, limit + 1)
+        summaries = [self.get_batch(actor, b.id) for b in rows[:limit]]
+        more = len(rows) > limit
+        return summaries, (
+            _cursor(rows[limit - 1].created_at, rows[limit - 1].id) if more else None
+        )
+
+    def cancel_batch(self, actor: Actor, batch_id: str) -> BatchSummary:
+        """Cancel every child still waiting or running."""
+        self._changeable_batch(actor, batch_id)
+        with self.store.read() as tx:
+            live = [c.id for c in tx.batch_children(batch_id) if c.status in CANCELLABLE]
+        for job_id in live:
+            try:
+                self.cancel(actor, job_id)
+            except Conflict:
+                continue  # it finished meanwhile
+        return self.get_batch(actor, batch_id)
+
+    def retry_failed_children(self, actor: Actor, batch_id: str) -> list[Job]:
+        """Run again, in the same batch, only the children that failed, timed out
+        or were cancelled (once each: a child already re-run is not re-run again).
+        Each new child holds its own credits, charged as usual."""
+        workspace_id = self._changeable_batch(actor, batch_id).workspace_id
+        with self.store.read() as tx:
+            children = tx.batch_children(batch_id)
+        rerun = {c.origin_job_id for c in children if c.origin_job_id}
+        failed = [c for c in children if c.status in RETRYABLE and c.id not in rerun]
+        created: list[Job] = []
+        with self._write() as (tx, outbox):
+            tx.lock_workspace(workspace_id)
+            now = self.clock()
+            for old in failed:
+                child = replace(
+                    old,
+                    id=new_id("job"),
+                    name=_derived_name(old.name, "retry"),
+                    status=JobStatus.QUEUED,
+                    created_at=now,
+                    updated_at=now,
+                    progress=0.0,
+                    progress_message=None,
+                    status_reason=None,
+                    error=None,
+                    result=None,
+                    credits_charged=0,
+                    attempts=0,
+                    origin_job_id=old.id,
+                    started_at=None,
+                    finished_at=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    visibility=Visibility.PRIVATE,
+                )
+                credits.reserve(tx, child, now)
+                tx.insert_job(child, None, None)
+                outbox.events.append(tx.append_event(child, "created", _status_data(child), now))
+                created.append(child)
+            self._promote_queued(tx, outbox, workspace_id)
+            fresh = [tx.get_job(job.id) for job in created]
+        return [job for job in fresh if job is not None]
+
+    def _changeable_batch(self, actor: Actor, batch_id: str) -> Batch:
+        summary = self.get_batch(actor, batch_id)
+        _, user_id, role = self._member(actor)
+        if summary.batch.submitter_id != user_id and not role.manages_workspace:
+            raise Forbidden(f"only the submitter or a workspace admin may change batch {batch_id}")
+        return summary.batch
 
     # -- reading ------------------------------------------------------------
 
@@ -496,11 +715,7 @@ class JobService:
         """A page of the workspace's history, newest first (``Page.items`` are
         JobViews). Rows of jobs whose contents the actor may not see are emptied."""
         workspace_id, _, _ = self._member(actor)
-        if not 1 <= limit <= MAX_PAGE:
-            raise ValidationError(
-                f"limit must be between 1 and {MAX_PAGE}",
-                errors=[{"field": "limit", "message": f"must be between 1 and {MAX_PAGE}"}],
-            )
+        _check_limit(limit)
         after = decode_cursor(starting_after) if starting_after else None
         job_filter = job_filter or JobFilter()
         with self.store.read() as tx:
@@ -691,20 +906,96 @@ class JobService:
         with self.store.read() as tx:
             return self._load(tx, job_id)
 
-    def start(self, job_id: str) -> Job | None:
-        """A worker really starts the job: PROCESSING, charged on the first attempt.
-        Returns None when the job is no longer waiting (cancelled, or taken)."""
+    def start(
+        self, job_id: str, *, lease_owner: str | None = None, lease_ttl_s: float = 30.0
+    ) -> Job | None:
+        """A worker really starts the job: PROCESSING, charged on the first attempt,
+        held by ``lease_owner`` until its lease runs out unless renewed. Returns None
+        when the job is no longer waiting (cancelled, or another worker has it)."""
         with self._write() as (tx, outbox):
             job = tx.get_job(job_id, for_update=True)
             if job is None or job.status not in (JobStatus.PENDING, JobStatus.RETRY):
                 return None
             tx.lock_workspace(job.workspace_id)
-            return self._transition(tx, outbox, job, JobStatus.PROCESSING, progress=0.0)
+            now = self.clock()
+            return self._transition(
+                tx,
+                outbox,
+                job,
+                JobStatus.PROCESSING,
+                progress=0.0,
+                progress_message=None,
+                lease_owner=lease_owner,
+                lease_expires_at=now + timedelta(seconds=lease_ttl_s) if lease_owner else None,
+            )
 
-    def progress(self, job_id: str, fraction: float, message: str | None = None) -> None:
+    def renew_leases(self, owner: str, job_ids: Sequence[str], ttl_s: float) -> set[str]:
+        """Extend ``owner``'s leases; returns the ids it still holds (a job it lost
+        was recovered elsewhere, and its holder must stop working on it)."""
+        with self.store.write() as tx:
+            return tx.renew_leases(owner, job_ids, self.clock() + timedelta(seconds=ttl_s))
+
+    def claim_for_dispatch(self, owner: str, ttl_s: float, *, limit: int = 100) -> list[Job]:
+        """Waiting jobs that nobody holds (accepted while no engine ran, or held by an
+        engine that is gone) are taken by ``owner`` to dispatch. Each is taken by
+        one engine only."""
+        with self._write() as (tx, _):
+            now = self.clock()
+            waiting = tx.unheld_jobs((JobStatus.PENDING, JobStatus.RETRY), now, limit)
+            expires = now + timedelta(seconds=ttl_s)
+            claimed = [replace(job, lease_owner=owner, lease_expires_at=expires) for job in waiting]
+            for job in claimed:
+                tx.update_job(job)
+        return claimed
+
+    def recover_lost(self, *, limit: int = 100) -> list[Job]:
+        """PROCESSING jobs whose holder stopped renewing its lease (a worker or an
+        engine died): RETRY while attempts remain, else FAILED and refunded."""
+        with self.store.read() as tx:
+            lost = tx.unheld_jobs((JobStatus.PROCESSING,), self.clock(), limit)
+        recovered = []
+        for job in lost:
+            outcome = self.fail(
+                job.id,
+                "the worker running it stopped responding",
+                transient=True,
+                only_if_lease_expired=True,
+            )
+            if outcome is not None:
+                recovered.append(outcome)
+        return recovered
+
+    def promote_queued(self, workspace_id: str) -> None:
+        with self._write() as (tx, outbox):
+            tx.lock_workspace(workspace_id)
+            self._promote_queued(tx, outbox, workspace_id)
+
+    def set_waiting_reason(self, job_id: str, reason: str | None) -> None:
+        """Say why a waiting job has not started (no GPU worker, all workers busy)."""
+        with self._write() as (tx, outbox):
+            job = tx.get_job(job_id, for_update=True)
+            if job is None or job.status not in (JobStatus.PENDING, JobStatus.RETRY):
+                return
+            if job.status_reason == reason:
+                return
+            now = self.clock()
+            job = replace(job, status_reason=reason, updated_at=now)
+            tx.update_job(job)
+            outbox.events.append(tx.append_event(job, "waiting", _status_data(job), now))
+
+    def progress(
+        self,
+        job_id: str,
+        fraction: float,
+        message: str | None = None,
+        *,
+        holder: str | None = None,
+    ) -> None:
         with self._write() as (tx, outbox):
             job = tx.get_job(job_id, for_update=True)
             if job is None or job.status is not JobStatus.PROCESSING:
+                return
+            if holder is not None and job.lease_owner != holder:
                 return
             now = self.clock()
             job = replace(
@@ -716,16 +1007,33 @@ class JobService:
             tx.update_job(job)
             outbox.events.append(tx.append_event(job, "progress", _status_data(job), now))
 
-    def complete(self, job_id: str, result: ToolResult) -> Job | None:
+    def complete(self, job_id: str, result: ToolResult, *, holder: str | None = None) -> Job | None:
         return self._finish(
-            job_id, lambda _job: (JobStatus.COMPLETED, {"result": result, "progress": 1.0})
+            job_id,
+            lambda _job: (JobStatus.COMPLETED, {"result": result, "progress": 1.0}),
+            holder=holder,
         )
 
-    def fail(self, job_id: str, error: str, *, transient: bool = False) -> Job | None:
+    def fail(
+        self,
+        job_id: str,
+        error: str,
+        *,
+        transient: bool = False,
+        only_if_lease_expired: bool = False,
+        holder: str | None = None,
+    ) -> Job | None:
         """A job that went wrong. A transient platform fault (a worker died) goes to
-        RETRY while attempts remain; otherwise FAILED, and the charge is refunded."""
+        RETRY while attempts remain; otherwise FAILED, and the charge is refunded.
+        With ``only_if_lease_expired`` nothing happens unless the job's lease has
+        run out by the time its row is locked (its holder did not come back)."""
 
-        def outcome(job: Job) -> tuple[JobStatus, JsonDict]:
+        def outcome(job: Job) -> tuple[JobStatus, JsonDict] | None:
+            if only_if_lease_expired and (
+                job.status is not JobStatus.PROCESSING
+                or (job.lease_expires_at is not None and job.lease_expires_at >= self.clock())
+            ):
+                return None
             if (
                 transient
                 and job.status is JobStatus.PROCESSING
@@ -734,24 +1042,36 @@ class JobService:
                 return JobStatus.RETRY, {"status_reason": error}
             return JobStatus.FAILED, {"error": error}
 
-        return self._finish(job_id, outcome)
+        return self._finish(job_id, outcome, holder=holder)
 
-    def time_out(self, job_id: str, limit_s: float) -> Job | None:
+    def time_out(self, job_id: str, limit_s: float, *, holder: str | None = None) -> Job | None:
         error = f"stopped after its time limit of {limit_s:g} s"
-        return self._finish(job_id, lambda _job: (JobStatus.TIMEOUT, {"error": error}))
+        return self._finish(
+            job_id, lambda _job: (JobStatus.TIMEOUT, {"error": error}), holder=holder
+        )
 
     def _finish(
-        self, job_id: str, outcome: Callable[[Job], tuple[JobStatus, JsonDict]]
+        self,
+        job_id: str,
+        outcome: Callable[[Job], tuple[JobStatus, JsonDict] | None],
+        *,
+        holder: str | None = None,
     ) -> Job | None:
         """Move a live job to the status ``outcome`` picks for it, decided on the
-        locked row. A job already final (cancelled while its tool was finishing)
-        stays as it is, and None is returned."""
+        locked row. A job already final (cancelled while its tool was finishing),
+        or no longer held by ``holder`` (recovered and run elsewhere), stays as it
+        is, and None is returned."""
         with self._write() as (tx, outbox):
             job = tx.get_job(job_id, for_update=True)
             if job is None or job.status.is_terminal:
                 return None
+            if holder is not None and job.lease_owner != holder:
+                return None
+            decided = outcome(job)
+            if decided is None:
+                return None
             tx.lock_workspace(job.workspace_id)
-            target, changes = outcome(job)
+            target, changes = decided
             return self._transition(tx, outbox, job, target, **changes)
 
 

@@ -61,6 +61,8 @@ def _job_from_row(row: RowMapping) -> Job:
         origin_job_id=row["origin_job_id"],
         started_at=row["started_at"],
         finished_at=row["finished_at"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
     )
 
 
@@ -89,6 +91,8 @@ def _job_values(job: Job) -> dict[str, Any]:
         "updated_at": job.updated_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
+        "lease_owner": job.lease_owner,
+        "lease_expires_at": job.lease_expires_at,
     }
 
 
@@ -110,6 +114,8 @@ _MUTABLE = frozenset(
         "updated_at",
         "started_at",
         "finished_at",
+        "lease_owner",
+        "lease_expires_at",
     }
 )
 
@@ -312,17 +318,56 @@ class SqlTransaction:
         )
         return [_job_from_row(row) for row in self.conn.execute(query).mappings()]
 
-    def count_jobs(self, workspace_id: str, statuses: Sequence[JobStatus]) -> int:
+    def count_jobs(
+        self, workspace_id: str, statuses: Sequence[JobStatus], *, batch_children: bool = False
+    ) -> int:
+        c = t.jobs.c
+        where = [c.workspace_id == workspace_id, c.status.in_([str(s) for s in statuses])]
+        if batch_children:
+            where.append(c.batch_id.is_not(None))
         return int(
-            self.conn.execute(
-                select(func.count())
-                .select_from(t.jobs)
-                .where(
-                    t.jobs.c.workspace_id == workspace_id,
-                    t.jobs.c.status.in_([str(s) for s in statuses]),
-                )
-            ).scalar_one()
+            self.conn.execute(select(func.count()).select_from(t.jobs).where(*where)).scalar_one()
         )
+
+    def oldest_jobs(
+        self, workspace_id: str, status: JobStatus, limit: int, *, batch_children: bool = False
+    ) -> list[Job]:
+        c = t.jobs.c
+        query = select(t.jobs).where(c.workspace_id == workspace_id, c.status == str(status))
+        if batch_children:
+            query = query.where(c.batch_id.is_not(None))
+        query = query.order_by(c.created_at, c.id).limit(limit)
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        return [_job_from_row(r) for r in self.conn.execute(query).mappings()]
+
+    def unheld_jobs(self, statuses: Sequence[JobStatus], now: datetime, limit: int) -> list[Job]:
+        """Live jobs nobody holds: never leased, or their holder's lease ran out."""
+        c = t.jobs.c
+        query = (
+            select(t.jobs)
+            .where(
+                c.status.in_([str(s) for s in statuses]),
+                or_(c.lease_expires_at.is_(None), c.lease_expires_at < now),
+            )
+            .order_by(c.created_at, c.id)
+            .limit(limit)
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        return [_job_from_row(r) for r in self.conn.execute(query).mappings()]
+
+    def renew_leases(self, owner: str, job_ids: Sequence[str], expires_at: datetime) -> set[str]:
+        if not job_ids:
+            return set()
+        c = t.jobs.c
+        held = self.conn.execute(
+            sql_update(t.jobs)
+            .where(c.lease_owner == owner, c.id.in_(list(job_ids)))
+            .values(lease_expires_at=expires_at)
+            .returning(c.id)
+        ).scalars()
+        return set(held)
 
     # -- events -------------------------------------------------------------
 
@@ -485,16 +530,41 @@ class SqlTransaction:
             .where(t.jobs.c.batch_id == batch_id)
             .order_by(t.jobs.c.created_at, t.jobs.c.id)
         ).scalars()
-        return Batch(
-            id=row["id"],
-            workspace_id=row["workspace_id"],
-            submitter_id=row["submitter_id"],
-            tool=row["tool"],
-            name=row["name"],
-            created_at=row["created_at"],
-            reserved_credits=row["reserved_credits"],
-            child_ids=tuple(children),
-        )
+        return _batch_from_row(row, tuple(children))
+
+    def batch_children(self, batch_id: str) -> list[Job]:
+        rows = self.conn.execute(
+            select(t.jobs)
+            .where(t.jobs.c.batch_id == batch_id)
+            .order_by(t.jobs.c.created_at, t.jobs.c.id)
+        ).mappings()
+        return [_job_from_row(r) for r in rows]
+
+    def list_batches(
+        self, workspace_id: str, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Batch]:
+        c = t.batches.c
+        query = select(t.batches).where(c.workspace_id == workspace_id)
+        if after is not None:
+            created, batch_id = after
+            query = query.where(
+                or_(c.created_at < created, and_(c.created_at == created, c.id < batch_id))
+            )
+        query = query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+        return [_batch_from_row(r, ()) for r in self.conn.execute(query).mappings()]
+
+
+def _batch_from_row(row: RowMapping, children: tuple[str, ...]) -> Batch:
+    return Batch(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        submitter_id=row["submitter_id"],
+        tool=row["tool"],
+        name=row["name"],
+        created_at=row["created_at"],
+        reserved_credits=row["reserved_credits"],
+        child_ids=children,
+    )
 
 
 class SqlStore:

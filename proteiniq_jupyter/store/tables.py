@@ -132,6 +132,8 @@ jobs = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("started_at", UTCDateTime()),
     Column("finished_at", UTCDateTime()),
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", UTCDateTime()),
     UniqueConstraint("workspace_id", "idempotency_key"),
     # Team history and per-tool history leave batch children out: partial indexes
     # hold exactly the rows those pages read.
@@ -155,6 +157,8 @@ jobs = Table(
     Index("ix_jobs_status", "workspace_id", "status", "created_at", "id"),
     Index("ix_jobs_submitter", "workspace_id", "submitter_id", "created_at", "id"),
     Index("ix_jobs_batch", "batch_id", "created_at", "id"),
+    # Recovery scans live jobs by lease; finished jobs are most rows and never match.
+    Index("ix_jobs_live", "status", "lease_expires_at"),
 )
 
 job_events = Table(
