@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import EngineConfig
+from .execution.detached import DetachedProcessExecutor
 from .execution.inprocess import InProcessExecutor
 from .jobs.access import Actor
 from .jobs.service import JobService, ServiceConfig
@@ -18,7 +19,7 @@ class Engine:
     store: SqlStore
     tools: ToolRegistry
     service: JobService
-    executor: InProcessExecutor
+    executor: InProcessExecutor | DetachedProcessExecutor
 
     def actor(self) -> Actor:
         """The configured (or operating-system) user, signed in."""
@@ -31,7 +32,15 @@ class Engine:
         self.store.close()
 
 
-def open_engine(config: EngineConfig | None = None, *, tools: ToolRegistry | None = None) -> Engine:
+def open_engine(
+    config: EngineConfig | None = None,
+    *,
+    tools: ToolRegistry | None = None,
+    detached: bool = False,
+) -> Engine:
+    """The engine for ``config`` (from the environment by default). Jobs run on a
+    thread pool of this process, or with ``detached=True`` each in a process of its
+    own that outlives this one (what ``piq run`` without ``--wait`` needs)."""
     config = config or EngineConfig.from_env()
     store = SqlStore.open(config.database_url)
     registry = tools if tools is not None else ToolRegistry.from_entry_points()
@@ -45,6 +54,10 @@ def open_engine(config: EngineConfig | None = None, *, tools: ToolRegistry | Non
             max_concurrent_jobs=config.max_concurrent_jobs,
         ),
     )
-    executor = InProcessExecutor(service, registry)
+    executor: InProcessExecutor | DetachedProcessExecutor
+    if detached:
+        executor = DetachedProcessExecutor(service, config)
+    else:
+        executor = InProcessExecutor(service, registry)
     service.attach_executor(executor)
     return Engine(config, store, registry, service, executor)
