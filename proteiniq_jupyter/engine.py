@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .config import EngineConfig
+from .execution.dask_executor import DaskExecutor
 from .execution.detached import DetachedProcessExecutor
 from .execution.inprocess import InProcessExecutor
 from .jobs.access import Actor
 from .jobs.service import JobService, ServiceConfig
 from .store.sql_store import DirectoryJobFiles, SqlStore
 from .tools.registry import ToolRegistry
+
+EXECUTORS = ("dask", "inprocess", "detached")
+AnyExecutor = DaskExecutor | InProcessExecutor | DetachedProcessExecutor
+
+
+def build_service(
+    config: EngineConfig, tools: ToolRegistry | None = None
+) -> tuple[JobService, ToolRegistry]:
+    """The service over the configured store, with no executor attached: what a
+    worker needs to record what its jobs do."""
+    store = SqlStore.open(config.database_url)
+    registry = tools if tools is not None else ToolRegistry.from_entry_points(config.extra_tools)
+    service = JobService(
+        store,
+        registry,
+        DirectoryJobFiles(config.files_dir),
+        config=ServiceConfig(
+            starting_credits=config.starting_credits,
+            max_attempts=config.max_attempts,
+            max_concurrent_jobs=config.max_concurrent_jobs,
+            batch_concurrency=config.batch_concurrency,
+        ),
+    )
+    return service, registry
 
 
 @dataclass
@@ -19,13 +44,17 @@ class Engine:
     store: SqlStore
     tools: ToolRegistry
     service: JobService
-    executor: InProcessExecutor | DetachedProcessExecutor
+    executor: AnyExecutor
 
     def actor(self) -> Actor:
         """The configured (or operating-system) user, signed in."""
         return self.service.sign_in(
             self.config.username, email=self.config.email, workspace_id=self.config.workspace_id
         )
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the jobs this engine dispatched have finished."""
+        self.executor.wait(timeout)
 
     def close(self) -> None:
         self.executor.shutdown()
@@ -36,28 +65,27 @@ def open_engine(
     config: EngineConfig | None = None,
     *,
     tools: ToolRegistry | None = None,
+    executor: str | None = None,
     detached: bool = False,
 ) -> Engine:
-    """The engine for ``config`` (from the environment by default). Jobs run on a
-    thread pool of this process, or with ``detached=True`` each in a process of its
-    own that outlives this one (what ``piq run`` without ``--wait`` needs)."""
+    """The engine for ``config`` (from the environment by default). Jobs run where
+    ``executor`` (or the configuration) says: on Dask (the default), on a thread
+    pool of this process, or each in a detached process of its own that outlives
+    this one (what ``piq run`` without ``--wait`` needs)."""
     config = config or EngineConfig.from_env()
-    store = SqlStore.open(config.database_url)
-    registry = tools if tools is not None else ToolRegistry.from_entry_points()
-    service = JobService(
-        store,
-        registry,
-        DirectoryJobFiles(config.files_dir),
-        config=ServiceConfig(
-            starting_credits=config.starting_credits,
-            max_attempts=config.max_attempts,
-            max_concurrent_jobs=config.max_concurrent_jobs,
-        ),
-    )
-    executor: InProcessExecutor | DetachedProcessExecutor
-    if detached:
-        executor = DetachedProcessExecutor(service, config)
+    kind = "detached" if detached else (executor or config.executor)
+    if kind not in EXECUTORS:
+        raise ValueError(f"unknown executor {kind!r}; use one of {', '.join(EXECUTORS)}")
+    config = replace(config, executor=kind)
+    service, registry = build_service(config, tools)
+    chosen: AnyExecutor
+    if kind == "dask":
+        chosen = DaskExecutor(service, registry, config)
+    elif kind == "detached":
+        chosen = DetachedProcessExecutor(service, config)
     else:
-        executor = InProcessExecutor(service, registry)
-    service.attach_executor(executor)
-    return Engine(config, store, registry, service, executor)
+        chosen = InProcessExecutor(service, registry)
+    service.attach_executor(chosen)
+    store = service.store
+    assert isinstance(store, SqlStore)
+    return Engine(config, store, registry, service, chosen)

@@ -31,6 +31,12 @@ PG_SKIP_REASON = (
 )
 
 
+# Processes the tests start (Dask workers, job processes) import the test tools.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("CI") and not PG_URL:
         raise pytest.UsageError("CI must run the PostgreSQL tests: PIQ_TEST_DATABASE_URL is unset")

@@ -75,4 +75,64 @@ class Echo(Tool):
         return ToolResult(fields={"length": len(text), "echo": echoed}, rows=rows, files=[out])
 
 
-TEST_TOOLS: tuple[type[Tool], ...] = (Echo,)
+
+
+class SleepSettings(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    seconds: float = pydantic.Field(0.0, ge=0, le=600)
+    steps: int = pydantic.Field(1, ge=1, le=1000)
+    spawn_grandchild: bool = False
+    marker_dir: str | None = None
+    crash: bool = False
+
+
+class Sleep(Tool):
+    """Sleeps in steps, reporting progress after each; optionally starts a process
+    of its own (to show cancel kills the whole group), leaves a marker file per run
+    (to count runs), or crashes its process outright."""
+
+    id = "sleep"
+    name = "Sleep"
+    description = "Waits, reporting progress."
+    category = "testing"
+    slots: ClassVar[tuple[InputSlot, ...]] = (
+        InputSlot(id="text", kind="text", formats=("text",), label="Text"),
+    )
+    settings_model = SleepSettings
+    time_limit_s = 120.0
+
+    def estimate(self, inputs: Sequence[JobInput], settings: pydantic.BaseModel) -> Estimate:
+        return Estimate((EstimateLine("run", 1, 10, 10),))
+
+    def run(
+        self, inputs: Sequence[JobInput], settings: pydantic.BaseModel, context: RunContext
+    ) -> ToolResult:
+        import os
+        import subprocess
+        import time
+        from pathlib import Path
+
+        assert isinstance(settings, SleepSettings)
+        if settings.marker_dir:
+            marker = Path(settings.marker_dir) / f"{context.workdir.name}.{os.getpid()}"
+            marker.write_text(str(time.time()))
+        if settings.spawn_grandchild:
+            grandchild = subprocess.Popen(["sleep", "300"])
+            (context.workdir / "grandchild.pid").write_text(str(grandchild.pid))
+        if settings.crash:
+            os._exit(9)
+        for step in range(settings.steps):
+            time.sleep(settings.seconds / settings.steps)
+            context.progress((step + 1) / settings.steps, f"step {step + 1}")
+        return ToolResult(fields={"slept": settings.seconds, "pid": os.getpid()})
+
+
+class GpuEcho(Echo):
+    id = "gpu-echo"
+    name = "GPU Echo"
+    gpu = True
+
+
+TEST_TOOLS = (Echo, Sleep, GpuEcho)
+#: The same tools, by import path, for processes the tests start (workers, jobs).
+TEST_TOOL_PATHS = tuple(f"tests.helpers:{tool.__name__}" for tool in TEST_TOOLS)

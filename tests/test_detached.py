@@ -1,150 +1,176 @@
-"""The detached worker: what it does when its job is cancelled, runs past its time
-limit, or the worker itself breaks, and what the executor does when no worker can
-be started. Real stores on both backends; the tools are the test tools."""
+"""Running a job in a process of its own, as the detached worker and the Dask
+workers do: the tool runs in a child process group that is killed on cancel, past
+the time limit, or when the lease is lost; a crashed tool fails the job (refunded).
+Real stores on both backends, real processes."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
-from typing import ClassVar
 
-import pydantic
 import pytest
 
 from proteiniq_jupyter.config import EngineConfig
 from proteiniq_jupyter.execution import detached
 from proteiniq_jupyter.execution.detached import (
     DetachedProcessExecutor,
-    WorkerOutcome,
-    run_detached,
+    run_claimed,
     worker_environment,
 )
+from proteiniq_jupyter.execution.supervisor import Outcome
 from proteiniq_jupyter.jobs.access import Actor
-from proteiniq_jupyter.jobs.model import JobInput, ToolResult
 from proteiniq_jupyter.jobs.service import JobService
 from proteiniq_jupyter.jobs.status import JobStatus
-from proteiniq_jupyter.tools.base import InputSlot, RunContext, Tool
-from proteiniq_jupyter.tools.registry import ToolRegistry
 
 from .conftest import text_input
-from .helpers import TEST_TOOLS
-
-
-class Slow(Tool):
-    """Runs until the test releases it."""
-
-    id = "slow"
-    name = "Slow"
-    description = "Waits for the test."
-    category = "testing"
-    slots: ClassVar[tuple[InputSlot, ...]] = (
-        InputSlot(id="text", kind="text", formats=("text",), label="Text"),
-    )
-    release: ClassVar[threading.Event] = threading.Event()
-
-    def run(
-        self, inputs: Sequence[JobInput], settings: pydantic.BaseModel, context: RunContext
-    ) -> ToolResult:
-        context.progress(0.1, "waiting")
-        self.release.wait(10)
-        return ToolResult(fields={"waited": True})
-
-
-class SlowWithLimit(Slow):
-    id = "slow-limited"
-    time_limit_s = 0.3
+from .helpers import TEST_TOOL_PATHS
 
 
 @pytest.fixture
-def tools() -> Iterator[ToolRegistry]:
-    Slow.release.clear()
-    yield ToolRegistry([*(tool() for tool in TEST_TOOLS), Slow(), SlowWithLimit()])
-    Slow.release.set()
+def config(database_url: str, tmp_path: Path) -> EngineConfig:
+    return EngineConfig(
+        data_dir=tmp_path,
+        database_url=database_url,
+        username="alice",
+        extra_tools=TEST_TOOL_PATHS,
+        lease_ttl_s=3.0,
+    )
 
 
-def _run_in_background(
-    service: JobService, tools: ToolRegistry, job_id: str
-) -> tuple[threading.Thread, list[WorkerOutcome]]:
-    outcome: list[WorkerOutcome] = []
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purposes
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def runner_pid(service: JobService, actor: Actor, job_id: str, timeout: float = 20) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for event in service.events(actor, job_id):
+            if event.kind == "runner":
+                return int(event.data["pid"])
+        time.sleep(0.02)
+    raise AssertionError("the job never started its process")
+
+
+def in_background(service, tools, config, job_id) -> tuple[threading.Thread, list[object]]:
+    outcome: list[object] = []
     thread = threading.Thread(
-        target=lambda: outcome.append(run_detached(service, tools, job_id, watch_interval_s=0.02))
+        target=lambda: outcome.append(run_claimed(service, tools, config, job_id))
     )
     thread.start()
     return thread, outcome
 
 
-def _wait_for(service: JobService, alice: Actor, job_id: str, status: JobStatus) -> None:
-    deadline = time.monotonic() + 10
-    while service.get(alice, job_id).job.status is not status:
-        assert time.monotonic() < deadline, service.get(alice, job_id).job.status
-        time.sleep(0.01)
+def test_a_finished_job_is_recorded(service, tools, config, alice):
+    job = service.submit(alice, "echo", [text_input("hello there")], {"repeat": 2})
+    assert run_claimed(service, tools, config, job.id) is Outcome.COMPLETED
+    done = service.get(alice, job.id).job
+    assert done.status is JobStatus.COMPLETED
+    assert done.result.fields == {"length": 11, "echo": "hello there hello there"}
+    assert (service.files.job_dir(job.id) / "echo.txt").read_text() == "hello there hello there"
+    assert done.lease_owner is None
+    # a second claim of a finished job does nothing
+    assert run_claimed(service, tools, config, job.id) is None
 
 
-def _let_tool_finish(job_id: str) -> None:
-    Slow.release.set()
-    deadline = time.monotonic() + 10
-    while any(t.name == f"piq-job-{job_id}" for t in threading.enumerate()):
+def test_cancel_kills_the_process_group_within_a_second(service, tools, config, alice):
+    job = service.submit(
+        alice, "sleep", [text_input("x")], {"seconds": 60, "steps": 60, "spawn_grandchild": True}
+    )
+    thread, outcome = in_background(service, tools, config, job.id)
+    pid = runner_pid(service, alice, job.id)
+    grandchild_file = service.files.job_dir(job.id) / "grandchild.pid"
+    deadline = time.monotonic() + 20
+    while not grandchild_file.exists():
         assert time.monotonic() < deadline
-        time.sleep(0.01)
-
-
-def test_a_finished_job_is_recorded(service: JobService, tools: ToolRegistry, alice: Actor) -> None:
-    job = service.submit(alice, "echo", [text_input("hello")])
-    assert run_detached(service, tools, job.id) is WorkerOutcome.FINISHED
-    assert service.get(alice, job.id).job.status is JobStatus.COMPLETED
-
-
-def test_cancelling_stops_the_worker_while_the_tool_runs(
-    service: JobService, tools: ToolRegistry, alice: Actor
-) -> None:
-    job = service.submit(alice, "slow", [text_input("x")])
-    thread, outcome = _run_in_background(service, tools, job.id)
-    _wait_for(service, alice, job.id, JobStatus.PROCESSING)
+        time.sleep(0.02)
+    grandchild = int(grandchild_file.read_text())
+    assert alive(pid) and alive(grandchild)
+    cancelled_at = time.monotonic()
     service.cancel(alice, job.id)
+    while alive(pid) or alive(grandchild):
+        assert time.monotonic() - cancelled_at < 1.0, "the job's processes outlived the cancel"
+        time.sleep(0.01)
     thread.join(5)
-    assert outcome == [WorkerOutcome.STOPPED]
-    _let_tool_finish(job.id)
-    assert service.get(alice, job.id).job.status is JobStatus.CANCELLED
+    assert outcome == [Outcome.CANCELLED]
+    cancelled = service.get(alice, job.id).job
+    assert cancelled.status is JobStatus.CANCELLED
+    assert cancelled.credits_charged == 10  # it ran: the charge stands
 
 
-def test_a_tool_past_its_time_limit_times_the_job_out(
-    service: JobService, tools: ToolRegistry, alice: Actor
-) -> None:
-    job = service.submit(alice, "slow-limited", [text_input("x")])
-    thread, outcome = _run_in_background(service, tools, job.id)
-    thread.join(5)
-    assert outcome == [WorkerOutcome.TIMED_OUT]
-    _let_tool_finish(job.id)
+def test_past_the_time_limit_is_timeout_and_the_process_is_gone(service, tools, config, alice):
+    limited = replace(config, time_limits=(("sleep", 0.5),))
+    job = service.submit(alice, "sleep", [text_input("x")], {"seconds": 60, "steps": 60})
+    started = time.monotonic()
+    thread, outcome = in_background(service, tools, limited, job.id)
+    pid = runner_pid(service, alice, job.id)
+    thread.join(10)
+    assert outcome == [Outcome.TIMEOUT]
     timed_out = service.get(alice, job.id).job
     assert timed_out.status is JobStatus.TIMEOUT
-    assert timed_out.error == "stopped after its time limit of 0.3 s"
+    assert timed_out.error == "stopped after its time limit of 0.5 s"
+    # ended within the limit plus one second
+    assert timed_out.finished_at - timed_out.started_at < timedelta(seconds=1.5)
+    assert time.monotonic() - started < 10
+    assert not alive(pid)
 
 
-def test_a_worker_that_breaks_fails_the_job(
-    service: JobService, tools: ToolRegistry, alice: Actor, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    job = service.submit(alice, "echo", [text_input("hello")])
-
-    def broken_start(job_id: str) -> None:
-        raise RuntimeError("the disk is full")
-
-    monkeypatch.setattr(service, "start", broken_start)
-    assert run_detached(service, tools, job.id) is WorkerOutcome.CRASHED
+def test_a_crashed_tool_fails_the_job_and_refunds(service, tools, config, alice):
+    job = service.submit(alice, "sleep", [text_input("x")], {"crash": True})
+    assert run_claimed(service, tools, config, job.id) is Outcome.FAILED
     failed = service.get(alice, job.id).job
     assert failed.status is JobStatus.FAILED
-    assert failed.error == "the job's worker process failed: RuntimeError: the disk is full"
+    assert "exit status 9" in failed.error
+    assert failed.credits_charged == 0
+    assert service.account(alice).available_credits == 500
+
+
+def test_progress_reaches_the_job_while_it_runs(service, tools, config, alice):
+    job = service.submit(alice, "sleep", [text_input("x")], {"seconds": 1.0, "steps": 4})
+    thread, outcome = in_background(service, tools, config, job.id)
+    seen = set()
+    while thread.is_alive():
+        view = service.get(alice, job.id).job
+        if view.status is JobStatus.PROCESSING:
+            seen.add(view.progress)
+        time.sleep(0.02)
+    thread.join()
+    assert outcome == [Outcome.COMPLETED]
+    assert {0.25, 0.5, 0.75} <= seen
+    progress = [e for e in service.events(alice, job.id) if e.kind == "progress"]
+    assert [e.data["progress_message"] for e in progress] == [
+        "step 1",
+        "step 2",
+        "step 3",
+        "step 4",
+    ]
+
+
+def test_a_lost_lease_stops_the_run(service, tools, config, alice):
+    job = service.submit(alice, "sleep", [text_input("x")], {"seconds": 60, "steps": 60})
+    thread, outcome = in_background(service, tools, config, job.id)
+    pid = runner_pid(service, alice, job.id)
+    with service.store.write() as tx:  # someone else recovered the job meanwhile
+        taken = tx.get_job(job.id)
+        tx.update_job(replace(taken, lease_owner="worker:elsewhere"))
+    thread.join(5)
+    assert outcome == [Outcome.LOST]
+    assert not alive(pid)
+    assert service.get(alice, job.id).job.status is JobStatus.PROCESSING  # not ours to end
 
 
 def test_a_worker_that_cannot_start_fails_the_job_at_once(
-    service: JobService,
-    alice: Actor,
-    database_url: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    config = EngineConfig(data_dir=tmp_path, database_url=database_url, username="alice")
+    service, alice, config, tmp_path, monkeypatch
+):
     monkeypatch.setattr(detached, "worker_command", lambda job_id: [str(tmp_path / "no-python")])
     service.attach_executor(DetachedProcessExecutor(service, config))
     job = service.submit(alice, "echo", [text_input("hello")])
@@ -155,12 +181,26 @@ def test_a_worker_that_cannot_start_fails_the_job_at_once(
     assert service.account(alice).available_credits == 500
 
 
+def test_the_detached_executor_runs_jobs_in_processes_of_their_own(service, alice, config):
+    service.attach_executor(DetachedProcessExecutor(service, config))
+    job = service.submit(alice, "sleep", [text_input("x")], {"seconds": 0.2})
+    service.executor.wait(30)
+    done = service.get(alice, job.id).job
+    assert done.status is JobStatus.COMPLETED
+    assert done.result.fields["pid"] != os.getpid()
+
+
 def test_the_worker_gets_the_engine_configuration(tmp_path: Path) -> None:
     config = EngineConfig(
-        data_dir=tmp_path, database_url="sqlite+pysqlite:////x/piq.sqlite", username="bob"
+        data_dir=tmp_path,
+        database_url="sqlite+pysqlite:////x/piq.sqlite",
+        username="bob",
+        time_limits=(("sleep", 5.0),),
+        extra_tools=("tests.helpers:Sleep",),
     )
     env = worker_environment(config, {"PIQ_DATABASE_URL": "postgresql://elsewhere", "HOME": "/h"})
     assert env["PIQ_DATABASE_URL"] == "sqlite+pysqlite:////x/piq.sqlite"
     assert env["PIQ_DATA_DIR"] == str(tmp_path)
     assert env["HOME"] == "/h"
+    assert EngineConfig.from_env(env) == config
     assert detached.main([]) == 2

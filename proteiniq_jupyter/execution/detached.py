@@ -4,9 +4,8 @@ job id and exits while the job carries on.
 
 The worker is ``python -m proteiniq_jupyter.execution.detached JOB_ID``. It opens the
 same database (the submitting engine hands its configuration down through the
-environment), runs the job with ``run_job`` and, because it owns the whole process,
-can also do what a thread cannot: stop a tool mid-step when the job is cancelled or
-runs past its tool's time limit.
+environment), claims the job and supervises it like a Dask worker does: the tool
+runs in a process of its own, killed on cancel or past its time limit.
 """
 
 from __future__ import annotations
@@ -17,24 +16,20 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
-from pathlib import Path
 
 from ..config import EngineConfig
 from ..jobs.errors import NotFound
 from ..jobs.service import JobService
 from ..tools.registry import ToolRegistry
-from .inprocess import run_job
+from .supervisor import Outcome, supervise
 
 log = logging.getLogger(__name__)
 
 #: The worker's standard output and error, kept with the job's files (and deleted
 #: with them) so a job that went wrong in an unexpected way can be looked into.
 LOG_NAME = "worker.log"
-
-#: How often a running worker looks at its job to see whether it was cancelled.
-WATCH_INTERVAL_S = 0.5
 
 MODULE = "proteiniq_jupyter.execution.detached"
 
@@ -46,9 +41,7 @@ def worker_environment(
     into it, so the worker opens the same database and job folders even when the
     engine was configured in code rather than from ``PIQ_*`` variables."""
     env = dict(os.environ if base is None else base)
-    env["PIQ_DATABASE_URL"] = config.database_url
-    env["PIQ_DATA_DIR"] = str(Path(config.data_dir).absolute())
-    env["PIQ_MAX_ATTEMPTS"] = str(config.max_attempts)
+    env.update(config.to_env())
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -119,7 +112,8 @@ class DetachedProcessExecutor:
 
     def cancel(self, job_id: str) -> None:
         """Nothing to do here: the service has already marked the job cancelled, and
-        the worker, which watches its job, stops itself within ``WATCH_INTERVAL_S``."""
+        the worker, which watches its job, kills the job's process within
+        ``supervisor.CANCEL_POLL_S``."""
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until every worker this executor started has exited."""
@@ -140,66 +134,28 @@ class DetachedProcessExecutor:
         """Workers are detached on purpose: closing the engine leaves them running."""
 
 
-class WorkerOutcome(StrEnum):
-    FINISHED = "finished"
-    """run_job returned: the outcome (or its absence) is recorded in the job."""
-    STOPPED = "stopped"
-    """The job was cancelled or deleted while its tool ran."""
-    TIMED_OUT = "timed_out"
-    """The tool ran past its time limit and the job was marked TIMEOUT."""
-    CRASHED = "crashed"
-    """run_job itself raised (the database went away, for instance)."""
-
-
-def run_detached(
-    service: JobService,
-    tools: ToolRegistry,
-    job_id: str,
-    *,
-    watch_interval_s: float = WATCH_INTERVAL_S,
-) -> WorkerOutcome:
-    """Run the job on a thread while this one watches it.
-
-    Returns as soon as the job is finished, cancelled, deleted or over its time limit;
-    in the last three cases the tool may still be running and the caller should end
-    the process rather than wait for it.
-    """
-    crashed: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            run_job(service, tools, job_id)
-        except BaseException as exc:
-            log.exception("job %s: the worker failed outside the tool", job_id)
-            crashed.append(exc)
-
-    worker = threading.Thread(target=target, name=f"piq-job-{job_id}", daemon=True)
-    started = time.monotonic()
-    worker.start()
-    limit_s: float | None = None
-    while True:
-        worker.join(watch_interval_s)
-        if not worker.is_alive():
-            break
-        try:
-            job = service.job_for_run(job_id)
-        except NotFound:
-            log.info("job %s was deleted; stopping", job_id)
-            return WorkerOutcome.STOPPED
-        if job.status.is_terminal:
-            log.info("job %s is %s; stopping its tool", job_id, job.status)
-            return WorkerOutcome.STOPPED
-        if limit_s is None and job.tool in tools:
-            limit_s = tools.get(job.tool).time_limit_s
-        if limit_s is not None and time.monotonic() - started > limit_s:
-            service.time_out(job_id, limit_s)
-            log.info("job %s passed its time limit of %g s", job_id, limit_s)
-            return WorkerOutcome.TIMED_OUT
-    if crashed:
-        exc = crashed[0]
-        service.fail(job_id, f"the job's worker process failed: {type(exc).__name__}: {exc}")
-        return WorkerOutcome.CRASHED
-    return WorkerOutcome.FINISHED
+def run_claimed(
+    service: JobService, tools: ToolRegistry, config: EngineConfig, job_id: str
+) -> Outcome | None:
+    """Claim the job for this process and supervise its run; None when the job was
+    no longer waiting (cancelled meanwhile, or taken by another worker)."""
+    holder = f"detached:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    job = service.start(job_id, lease_owner=holder, lease_ttl_s=config.lease_ttl_s)
+    if job is None:
+        return None
+    try:
+        limit = config.time_limit(job.tool, tools.get(job.tool).time_limit_s)
+    except NotFound as exc:
+        service.fail(job_id, exc.message, holder=holder)
+        return Outcome.FAILED
+    return supervise(
+        service,
+        job,
+        holder,
+        time_limit_s=limit,
+        lease_ttl_s=config.lease_ttl_s,
+        extra_tools=config.extra_tools,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -215,21 +171,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     log.info("worker %d running job %s", os.getpid(), job_id)
-    from ..engine import open_engine  # the engine module imports this one
+    from ..engine import build_service  # the engine module imports this one
 
-    engine = open_engine(EngineConfig.from_env())
+    config = EngineConfig.from_env()
+    service, tools = build_service(config)
     try:
-        outcome = run_detached(engine.service, engine.tools, job_id)
-    except Exception:
-        log.exception("job %s: the worker could not record an outcome", job_id)
-        outcome = WorkerOutcome.CRASHED
+        outcome = run_claimed(service, tools, config, job_id)
+    except Exception as exc:
+        log.exception("job %s: the worker failed outside the tool", job_id)
+        service.fail(job_id, f"the job's worker process failed: {type(exc).__name__}: {exc}")
+        return 1
     log.info("worker %d done with job %s: %s", os.getpid(), job_id, outcome)
-    if outcome in (WorkerOutcome.STOPPED, WorkerOutcome.TIMED_OUT):
-        # The tool is still running on its thread; ending the process stops it.
-        logging.shutdown()
-        os._exit(0)
-    engine.close()
-    return 1 if outcome is WorkerOutcome.CRASHED else 0
+    return 0
 
 
 if __name__ == "__main__":

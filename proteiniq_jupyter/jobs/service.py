@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import credits
@@ -56,6 +56,7 @@ from .ports import Executor, JobFiles, JobFilter, LedgerEntry, Store, StoreTrans
 from .status import CANCELLABLE, RETRYABLE, JobStatus, check_transition
 
 MAX_NAME_LENGTH = 300
+_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 MAX_PAGE = 100
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -174,7 +175,7 @@ class JobService:
         self.clock = clock
         self.executor: Executor | None = None
 
-    def attach_executor(self, executor: Executor) -> None:
+    def attach_executor(self, executor: Executor | None) -> None:
         self.executor = executor
 
     # -- plumbing -----------------------------------------------------------
@@ -969,6 +970,32 @@ class JobService:
         with self._write() as (tx, outbox):
             tx.lock_workspace(workspace_id)
             self._promote_queued(tx, outbox, workspace_id)
+
+    def release_lease(self, job_id: str, owner: str) -> None:
+        """Let go of a waiting job so that the next dispatch pass takes it again."""
+        with self.store.write() as tx:
+            job = tx.get_job(job_id, for_update=True)
+            if job is not None and job.lease_owner == owner and job.status.is_live:
+                tx.update_job(replace(job, lease_owner=None, lease_expires_at=None))
+
+    def has_waiting_jobs(self) -> bool:
+        """Whether any job anywhere is accepted but not finished."""
+        with self.store.read() as tx:
+            return bool(tx.unheld_jobs(tuple(CANCELLABLE), _FAR_FUTURE, 1))
+
+    def job_state(self, job_id: str) -> tuple[JobStatus, str | None] | None:
+        """Status and lease holder, for a running job's supervisor to poll."""
+        with self.store.read() as tx:
+            job = tx.get_job(job_id)
+        return None if job is None else (job.status, job.lease_owner)
+
+    def record_runner(self, job_id: str, holder: str, details: JsonDict) -> None:
+        """Log where an attempt runs (worker, process id) in the job's event log."""
+        with self._write() as (tx, outbox):
+            job = tx.get_job(job_id, for_update=True)
+            if job is None or job.lease_owner != holder:
+                return
+            outbox.events.append(tx.append_event(job, "runner", details, self.clock()))
 
     def set_waiting_reason(self, job_id: str, reason: str | None) -> None:
         """Say why a waiting job has not started (no GPU worker, all workers busy)."""

@@ -4,7 +4,8 @@ lab can add its own by installing a package that declares one."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from importlib import import_module
 from importlib.metadata import entry_points
 
 from ..jobs.errors import NotFound
@@ -46,14 +47,41 @@ class ToolRegistry:
         return len(self._tools)
 
     @classmethod
-    def from_entry_points(cls) -> ToolRegistry:
-        """Every installed tool. A tool whose module fails to import is skipped with a
-        warning rather than taking the whole catalogue down."""
+    def from_entry_points(
+        cls, extra: Iterable[str] = (), *, only: str | None = None
+    ) -> ToolRegistry:
+        """Every installed tool, plus ``extra`` tool classes named "module:Class".
+        With ``only``, just that tool is loaded, for a job's own process: installed
+        entry points are named by tool id, so only its module is imported. A tool
+        that fails to import is skipped with a warning rather than taking the whole
+        catalogue down."""
         registry = cls()
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        loaders = [
+            (ep.value, ep.load)
+            for ep in entry_points(group=ENTRY_POINT_GROUP)
+            if only is None or ep.name == only
+        ]
+        loaders += [(spec, _importer(spec)) for spec in extra]
+        for origin, load in loaders:
             try:
-                tool_class = ep.load()
-                registry.add(tool_class())
+                tool = load()()
             except Exception:  # a broken plug-in must not break the others
-                log.warning("could not load tool %r from %s", ep.name, ep.value, exc_info=True)
+                log.warning("could not load a tool from %s", origin, exc_info=True)
+                continue
+            if only is None or tool.id == only:
+                registry.add(tool)
         return registry
+
+
+def _importer(spec: str) -> Callable[[], type[Tool]]:
+    module_name, _, class_name = spec.partition(":")
+
+    def load() -> type[Tool]:
+        if not class_name:
+            raise ValueError(f"extra tool {spec!r} must be written module:Class")
+        tool_class = getattr(import_module(module_name.strip()), class_name.strip())
+        if not (isinstance(tool_class, type) and issubclass(tool_class, Tool)):
+            raise TypeError(f"{spec} is not a Tool class")
+        return tool_class
+
+    return load

@@ -1,0 +1,262 @@
+"""The Dask executor: an embedded LocalCluster on 127.0.0.1 (started on the first
+job), or a remote scheduler whose GPU workers declare ``--resources GPU=1``.
+
+The store, not Dask, is the truth. The engine holds a lease on each waiting job it
+dispatched and renews it; a worker that starts a job takes the lease over and
+renews it while the job's process runs. A monitor thread, woken by every
+submission and every finished task and otherwise every few seconds, dispatches
+waiting jobs that nobody holds (including those of an engine that died) and sends
+jobs whose worker stopped renewing back to RETRY.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from typing import Any
+
+import dask
+from distributed import Client, Future, LocalCluster, get_worker
+
+from ..config import EngineConfig
+from ..jobs.model import Job
+from ..jobs.service import JobService
+from ..jobs.status import JobStatus
+from ..tools.registry import ToolRegistry
+from .supervisor import supervise
+
+log = logging.getLogger(__name__)
+
+GPU_RESOURCE = "GPU"
+WAITING_FOR_GPU = "waiting for a GPU worker"
+WAITING_FOR_WORKER = "waiting for a free worker"
+
+
+# -- worker side --------------------------------------------------------------
+
+_worker_engines: dict[EngineConfig, tuple[JobService, ToolRegistry]] = {}
+_worker_lock = threading.Lock()
+
+
+def _worker_engine(config: EngineConfig) -> tuple[JobService, ToolRegistry]:
+    """One store connection pool per worker process and configuration."""
+    with _worker_lock:
+        if config not in _worker_engines:
+            from ..engine import build_service
+
+            service, tools = build_service(config)
+            _worker_engines[config] = (service, tools)
+        return _worker_engines[config]
+
+
+def execute_job(config: EngineConfig, job_id: str) -> str:
+    """The Dask task: claim the job, run it in a child process, record the end."""
+    service, tools = _worker_engine(config)
+    try:
+        worker = get_worker().address
+    except ValueError:
+        worker = "local"
+    holder = f"worker:{worker}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    job = service.start(job_id, lease_owner=holder, lease_ttl_s=config.lease_ttl_s)
+    if job is None:
+        return "skipped"
+    tool = tools.get(job.tool)
+    outcome = supervise(
+        service,
+        job,
+        holder,
+        time_limit_s=config.time_limit(job.tool, tool.time_limit_s),
+        lease_ttl_s=config.lease_ttl_s,
+        extra_tools=config.extra_tools,
+    )
+    return str(outcome)
+
+
+# -- engine side --------------------------------------------------------------
+
+
+class DaskExecutor:
+    """Dispatches accepted jobs to Dask and keeps every live job accounted for."""
+
+    def __init__(self, service: JobService, tools: ToolRegistry, config: EngineConfig) -> None:
+        self.service = service
+        self.tools = tools
+        self.config = config
+        self.engine_id = f"engine:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._cluster: LocalCluster | None = None
+        self._client: Client | None = None
+        self._futures: dict[str, Future] = {}
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._monitor: threading.Thread | None = None
+        self._dispatches = 0
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def start(self) -> None:
+        """Start watching the store (the cluster itself starts with the first job)."""
+        with self._lock:
+            if self._monitor is None:
+                self._monitor = threading.Thread(
+                    target=self._run_monitor, name="piq-dask-monitor", daemon=True
+                )
+                self._monitor.start()
+        self._wake.set()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._monitor is not None:
+            self._monitor.join(timeout=10)
+        with self._lock:
+            client, cluster = self._client, self._cluster
+            self._client = self._cluster = None
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+    def client(self) -> Client:
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    def _connect(self) -> Client:
+        if self.config.dask_scheduler_address:
+            return Client(self.config.dask_scheduler_address, set_as_default=False)
+        # A worker that dies takes its task with it: the job goes to RETRY through
+        # the store (and is charged once), never through a silent Dask re-run.
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            self._cluster = LocalCluster(
+                n_workers=self.config.dask_workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+        return Client(self._cluster, set_as_default=False)
+
+    @property
+    def scheduler_address(self) -> str:
+        return str(self.client().scheduler.address)
+
+    # -- the Executor protocol ----------------------------------------------
+
+    def submit(self, job_id: str) -> None:
+        self.start()
+
+    def cancel(self, job_id: str) -> None:
+        """The job's supervisor sees the cancel in the store and kills its process;
+        a task not yet started is dropped from the cluster."""
+        with self._lock:
+            future = self._futures.pop(job_id, None)
+        if future is not None and future.status == "pending":
+            future.cancel()
+
+    # -- the monitor ----------------------------------------------------------
+
+    def _run_monitor(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=self.config.recovery_interval_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.reconcile()
+            except Exception:
+                log.exception("the job monitor pass failed; it runs again shortly")
+
+    def reconcile(self) -> None:
+        """One pass: hold what waits, recover what was lost, dispatch what nobody
+        holds, and say why waiting jobs wait."""
+        with self._lock:
+            tracked = dict(self._futures)
+        finished = {job_id: f for job_id, f in tracked.items() if f.done()}
+        for job_id, future in finished.items():
+            self._task_ended(job_id, future)
+        waiting = [job_id for job_id in tracked if job_id not in finished]
+        held = self.service.renew_leases(self.engine_id, waiting, self.config.lease_ttl_s)
+        self.service.recover_lost()
+        for job in self.service.claim_for_dispatch(self.engine_id, self.config.lease_ttl_s):
+            self._dispatch(job)
+        self._explain_waiting(held)
+
+    def _task_ended(self, job_id: str, future: Future) -> None:
+        with self._lock:
+            if self._futures.get(job_id) is future:
+                del self._futures[job_id]
+        if future.status != "error":
+            return
+        error = future.exception()
+        state = self.service.job_state(job_id)
+        if state is None:
+            return
+        status, holder = state
+        if status is JobStatus.PROCESSING and holder and holder.startswith("worker:"):
+            # Its worker died mid-run: retry it now rather than when the lease expires.
+            self.service.fail(
+                job_id,
+                f"the worker running it stopped ({type(error).__name__})",
+                transient=True,
+                holder=holder,
+            )
+        elif status in (JobStatus.PENDING, JobStatus.RETRY) and holder == self.engine_id:
+            self.service.release_lease(job_id, self.engine_id)
+        self._wake.set()
+
+    def _dispatch(self, job: Job) -> None:
+        try:
+            tool = self.tools.get(job.tool)
+        except Exception as exc:
+            self.service.fail(job.id, f"this engine cannot run {job.tool}: {exc}")
+            return
+        with self._lock:
+            self._dispatches += 1
+            key = f"piq-{job.id}-{job.attempts}-{self._dispatches}"
+        future = self.client().submit(
+            execute_job,
+            self.config,
+            job.id,
+            key=key,
+            pure=False,
+            resources={GPU_RESOURCE: 1} if tool.gpu else None,
+        )
+        with self._lock:
+            self._futures[job.id] = future
+        future.add_done_callback(lambda _f: self._wake.set())
+
+    def _explain_waiting(self, held: set[str]) -> None:
+        if not held:
+            return
+        info: dict[str, Any] = self.client().scheduler_info(n_workers=-1)
+        workers = list(info.get("workers", {}).values())
+        has_gpu = any(w.get("resources", {}).get(GPU_RESOURCE) for w in workers)
+        for job_id in held:
+            state = self.service.job_state(job_id)
+            if state is None or state[0] not in (JobStatus.PENDING, JobStatus.RETRY):
+                continue
+            job = self.service.job_for_run(job_id)
+            try:
+                gpu = self.tools.get(job.tool).gpu
+            except Exception:
+                continue
+            reason = WAITING_FOR_GPU if gpu and not has_gpu else WAITING_FOR_WORKER
+            self.service.set_waiting_reason(job_id, reason)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until no dispatched task is outstanding and nothing waits to be
+        dispatched (for scripts and notebooks)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while deadline is None or time.monotonic() < deadline:
+            with self._lock:
+                outstanding = any(not f.done() for f in self._futures.values())
+            if not outstanding and not self.service.has_waiting_jobs():
+                return
+            self._wake.set()
+            time.sleep(0.05)
