@@ -75,8 +75,6 @@ class Echo(Tool):
         return ToolResult(fields={"length": len(text), "echo": echoed}, rows=rows, files=[out])
 
 
-
-
 class SleepSettings(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
     seconds: float = pydantic.Field(0.0, ge=0, le=600)
