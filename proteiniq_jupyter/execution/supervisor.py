@@ -6,22 +6,25 @@ detached process) calls ``supervise``."""
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
+import multiprocessing
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from multiprocessing import spawn
+from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from ..jobs.model import Job, ToolResult
 from ..jobs.service import JobService
 from ..jobs.status import JobStatus
-from .child import REPORT_FD_ENV
+from .child import run_tool
 
 log = logging.getLogger(__name__)
 
@@ -49,40 +52,98 @@ class _Reports:
 
 
 def _read_reports(
-    fd: int, service: JobService, job_id: str, holder: str, reports: _Reports
+    conn: Connection, service: JobService, job_id: str, holder: str, reports: _Reports
 ) -> None:
     last_sent = 0.0
     pending: dict[str, Any] | None = None
     try:
-        with os.fdopen(fd, "r") as stream:
-            for line in stream:
-                try:
-                    message = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if message.get("type") != "progress":
-                    reports.final = message
-                    continue
-                pending = message
-                now = time.monotonic()
-                if now - last_sent >= PROGRESS_INTERVAL_S or message["fraction"] >= 1.0:
-                    service.progress(
-                        job_id, message["fraction"], message.get("message"), holder=holder
-                    )
-                    last_sent, pending = now, None
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                break
+            if message.get("type") != "progress":
+                reports.final = message
+                break
+            pending = message
+            now = time.monotonic()
+            if now - last_sent >= PROGRESS_INTERVAL_S or message["fraction"] >= 1.0:
+                service.progress(job_id, message["fraction"], message.get("message"), holder=holder)
+                last_sent, pending = now, None
         if pending is not None:
             service.progress(job_id, pending["fraction"], pending.get("message"), holder=holder)
     except Exception:
         log.exception("reading the reports of job %s failed", job_id)
     finally:
+        conn.close()
         reports.done.set()
 
 
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    """Kill the child and everything it started, and reap it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+_context: BaseContext | None = None
+_context_lock = threading.Lock()
+
+
+def _process_context() -> BaseContext:
+    """A fork server with the engine's modules imported: job processes fork from it
+    in milliseconds, and it never carries the worker's threads or sockets."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["proteiniq_jupyter.execution.child"])
+            _context = context
+        return _context
+
+
+def start_job_process(request: dict[str, Any]) -> tuple[BaseProcess, Connection]:
+    """Start a job's process; returns it with the end of the pipe it reports on.
+
+    Two of multiprocessing's habits are set aside while one is started. Dask starts
+    its workers as daemonic processes, which may not have children lest they outlive
+    their parent; job processes kill themselves when their supervisor goes away.
+    And a new process re-imports the parent's main program (a whole Jupyter server
+    or test run, a second or more) so that functions defined there can be found;
+    the job's target lives in this package, so the main program is left alone.
+    """
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    process = _process_context().Process(  # type: ignore[attr-defined]
+        target=run_tool, args=(request, sender), name=f"piq-job-{request['job_id']}"
+    )
+    config = multiprocessing.current_process()._config  # type: ignore[attr-defined]
+    with _context_lock:
+        daemonic = config.pop("daemon", None)
+        preparation = spawn.get_preparation_data
+        spawn.get_preparation_data = _without_main(preparation)
+        try:
+            process.start()
+        finally:
+            spawn.get_preparation_data = preparation
+            if daemonic is not None:
+                config["daemon"] = daemonic
+    sender.close()
+    return process, receiver
+
+
+def _without_main(
+    preparation: Callable[[str], dict[str, Any]],
+) -> Callable[[str], dict[str, Any]]:
+    def prepare(name: str) -> dict[str, Any]:
+        data = preparation(name)
+        data.pop("init_main_from_name", None)
+        data.pop("init_main_from_path", None)
+        return data
+
+    return prepare
+
+
+def kill_group(process: BaseProcess) -> None:
+    """Kill the job's process and everything it started, and reap it."""
+    pid = process.pid
+    if pid is not None:
+        for kill in (os.killpg, os.kill):  # the group, then the leader in case it had
+            with contextlib.suppress(ProcessLookupError, PermissionError):  # no group yet
+                kill(pid, signal.SIGKILL)
+    process.join()
 
 
 def supervise(
@@ -97,47 +158,33 @@ def supervise(
     """Run ``job`` (already PROCESSING and held by ``holder``) to its end."""
     workdir = service.files.job_dir(job.id)
     workdir.mkdir(parents=True, exist_ok=True)
-    read_fd, write_fd = os.pipe()
-    with open(workdir / LOG_NAME, "ab") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "proteiniq_jupyter.execution.child"],
-            stdin=subprocess.PIPE,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            pass_fds=(write_fd,),
-            start_new_session=True,
-            cwd=workdir,
-            env={**os.environ, REPORT_FD_ENV: str(write_fd)},
-        )
-    os.close(write_fd)
+    process, receiver = start_job_process(
+        {
+            "job_id": job.id,
+            "tool": job.tool,
+            "inputs": [item.to_api() for item in job.inputs],
+            "settings": job.settings,
+            "workdir": str(workdir),
+            "log": str(workdir / LOG_NAME),
+            "extra_tools": list(extra_tools),
+        }
+    )
     started = time.monotonic()
+    assert process.pid is not None
     service.record_runner(job.id, holder, {"pid": process.pid, "holder": holder})
     reports = _Reports()
     threading.Thread(
         target=_read_reports,
-        args=(read_fd, service, job.id, holder, reports),
+        args=(receiver, service, job.id, holder, reports),
         name=f"piq-reports-{job.id}",
         daemon=True,
     ).start()
-    request = {
-        "tool": job.tool,
-        "inputs": [item.to_api() for item in job.inputs],
-        "settings": job.settings,
-        "workdir": str(workdir),
-        "extra_tools": list(extra_tools),
-    }
-    assert process.stdin is not None
-    try:
-        process.stdin.write(json.dumps(request).encode())
-        process.stdin.close()
-    except BrokenPipeError:
-        pass  # the child died at once; its exit status tells the rest
 
     next_check = started + CANCEL_POLL_S
     next_renewal = started + lease_ttl_s / 3
     deadline = started + time_limit_s
-    while process.poll() is None:
-        time.sleep(0.02)
+    while process.is_alive():
+        process.join(0.02)
         now = time.monotonic()
         if now >= deadline:
             kill_group(process)
@@ -159,9 +206,10 @@ def supervise(
                 return Outcome.LOST
 
     # Whatever the tool started and left behind goes with it.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    reports.done.wait(timeout=5)
+    kill_group(process)
+    # The last report was sent before the process ended; a process that died
+    # without one has nothing more to say.
+    reports.done.wait(timeout=1)
     final = reports.final or {}
     if final.get("type") == "result":
         done = service.complete(job.id, ToolResult.from_api(final["result"]), holder=holder)
@@ -170,7 +218,7 @@ def supervise(
         message = str(final.get("message"))
     else:
         message = (
-            f"the tool's process ended unexpectedly (exit status {process.returncode}); "
+            f"the tool's process ended unexpectedly (exit status {process.exitcode}); "
             f"see {LOG_NAME} in the job's files"
         )
     service.fail(job.id, message, holder=holder)

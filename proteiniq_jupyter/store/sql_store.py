@@ -9,7 +9,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, and_, delete, func, insert, or_, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
@@ -309,7 +321,15 @@ class SqlTransaction:
             where.append(c.name.ilike(f"%{pattern}%", escape="\\"))
         if after is not None:
             created, job_id = after
-            where.append(or_(c.created_at < created, and_(c.created_at == created, c.id < job_id)))
+            # One row-value comparison, not "created_at < x OR (created_at = x AND id < y)":
+            # both backends turn it into a range on the (..., created_at, id) index, so a
+            # page deep in the history starts at the cursor instead of reading and
+            # discarding every newer row first. The literals keep the columns' types, so
+            # the timestamp is stored-form UTC on SQLite.
+            where.append(
+                tuple_(c.created_at, c.id)
+                < tuple_(literal(created, c.created_at.type), literal(job_id, c.id.type))
+            )
         query = (
             select(*_LIST_COLUMNS)
             .where(*where)

@@ -103,6 +103,7 @@ batches = Table(
 )
 
 _TOP_LEVEL = text("batch_id IS NULL")
+_IN_BATCH = text("batch_id IS NOT NULL")
 
 jobs = Table(
     "jobs",
@@ -156,7 +157,18 @@ jobs = Table(
     ),
     Index("ix_jobs_status", "workspace_id", "status", "created_at", "id"),
     Index("ix_jobs_submitter", "workspace_id", "submitter_id", "created_at", "id"),
-    Index("ix_jobs_batch", "batch_id", "created_at", "id"),
+    # A batch's children, in order. Only children are in it: with top-level jobs in it
+    # too, SQLite read "batch_id IS NULL" as the most selective index of every history
+    # page (its statistics count NULL as one value among thousands of batch ids) and
+    # walked the whole history to reach a deep page.
+    Index(
+        "ix_jobs_batch",
+        "batch_id",
+        "created_at",
+        "id",
+        sqlite_where=_IN_BATCH,
+        postgresql_where=_IN_BATCH,
+    ),
     # Recovery scans live jobs by lease; finished jobs are most rows and never match.
     Index("ix_jobs_live", "status", "lease_expires_at"),
 )

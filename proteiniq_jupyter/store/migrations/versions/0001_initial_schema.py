@@ -178,7 +178,13 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.create_index("ix_jobs_batch", ["batch_id", "created_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_jobs_batch",
+            ["batch_id", "created_at", "id"],
+            unique=False,
+            sqlite_where=sa.text("batch_id IS NOT NULL"),
+            postgresql_where=sa.text("batch_id IS NOT NULL"),
+        )
         batch_op.create_index(
             "ix_jobs_status", ["workspace_id", "status", "created_at", "id"], unique=False
         )
@@ -232,7 +238,11 @@ def downgrade() -> None:
         )
         batch_op.drop_index("ix_jobs_submitter")
         batch_op.drop_index("ix_jobs_status")
-        batch_op.drop_index("ix_jobs_batch")
+        batch_op.drop_index(
+            "ix_jobs_batch",
+            sqlite_where=sa.text("batch_id IS NOT NULL"),
+            postgresql_where=sa.text("batch_id IS NOT NULL"),
+        )
 
     op.drop_table("jobs")
     with op.batch_alter_table("members", schema=None) as batch_op:
