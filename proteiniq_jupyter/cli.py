@@ -189,14 +189,16 @@ def _safe_url(url: str) -> str:
 
 
 @contextmanager
-def _engine(*, detached: bool = False) -> Iterator[Engine]:
-    """The engine from the environment, closed when the command is done."""
+def _engine(*, detached: bool = False, executor: str = "inprocess") -> Iterator[Engine]:
+    """The engine from the environment, closed when the command is done. A command
+    that waits for its job runs it here; one that does not hands it to a detached
+    process; ``piq engine`` runs the configured executor (Dask by default)."""
     try:
         config = EngineConfig.from_env()
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        engine = open_engine(config, detached=detached)
+        engine = open_engine(config, executor="detached" if detached else executor)
     except OperationalError as exc:
         raise click.ClickException(
             f"cannot open the job database {_safe_url(config.database_url)}: "
@@ -1180,6 +1182,51 @@ def members_add(username: str, role: str, email: str | None) -> None:
     with _engine() as engine:
         member = engine.service.add_member(engine.actor(), username, Role(role), email=email)
     click.echo(f"{member.user.username}: {member.role}")
+
+
+@cli.command("engine")
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="A remote Dask scheduler (default: PIQ_DASK_SCHEDULER_ADDRESS, else an "
+    "embedded cluster on 127.0.0.1).",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Workers of the embedded cluster.")
+def engine_command(scheduler: str | None, workers: int | None) -> None:
+    """Run jobs: dispatch every waiting job to Dask and recover lost ones, until
+    interrupted. Several engines may share one PostgreSQL database."""
+    import dataclasses
+    import signal
+    import threading
+
+    from .execution.dask_executor import DaskExecutor
+
+    try:
+        config = EngineConfig.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    config = dataclasses.replace(
+        config,
+        executor="dask",
+        dask_scheduler_address=scheduler or config.dask_scheduler_address,
+        dask_workers=workers or config.dask_workers,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    engine = open_engine(config)
+    try:
+        executor = engine.executor
+        assert isinstance(executor, DaskExecutor)
+        executor.start()
+        click.echo(
+            f"piq engine {executor.engine_id}: Dask scheduler {executor.scheduler_address}, "
+            f"database {_safe_url(config.database_url)}",
+            err=True,
+        )
+        stop.wait()
+    finally:
+        engine.close()
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from .config import EngineConfig
-from .execution.dask_executor import DaskExecutor
 from .execution.detached import DetachedProcessExecutor
 from .execution.inprocess import InProcessExecutor
 from .jobs.access import Actor
@@ -13,8 +13,10 @@ from .jobs.service import JobService, ServiceConfig
 from .store.sql_store import DirectoryJobFiles, SqlStore
 from .tools.registry import ToolRegistry
 
+if TYPE_CHECKING:
+    from .execution.dask_executor import DaskExecutor
+
 EXECUTORS = ("dask", "inprocess", "detached")
-AnyExecutor = DaskExecutor | InProcessExecutor | DetachedProcessExecutor
 
 
 def build_service(
@@ -44,7 +46,7 @@ class Engine:
     store: SqlStore
     tools: ToolRegistry
     service: JobService
-    executor: AnyExecutor
+    executor: DaskExecutor | InProcessExecutor | DetachedProcessExecutor
 
     def actor(self) -> Actor:
         """The configured (or operating-system) user, signed in."""
@@ -78,8 +80,10 @@ def open_engine(
         raise ValueError(f"unknown executor {kind!r}; use one of {', '.join(EXECUTORS)}")
     config = replace(config, executor=kind)
     service, registry = build_service(config, tools)
-    chosen: AnyExecutor
+    chosen: DaskExecutor | InProcessExecutor | DetachedProcessExecutor
     if kind == "dask":
+        from .execution.dask_executor import DaskExecutor  # Dask loads only when used
+
         chosen = DaskExecutor(service, registry, config)
     elif kind == "detached":
         chosen = DetachedProcessExecutor(service, config)

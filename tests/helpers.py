@@ -82,6 +82,7 @@ class SleepSettings(pydantic.BaseModel):
     spawn_grandchild: bool = False
     marker_dir: str | None = None
     crash: bool = False
+    progress_log: str | None = None
 
 
 class Sleep(Tool):
@@ -117,10 +118,13 @@ class Sleep(Tool):
         if settings.spawn_grandchild:
             grandchild = subprocess.Popen(["sleep", "300"])
             (context.workdir / "grandchild.pid").write_text(str(grandchild.pid))
-        if settings.crash:
+        if settings.crash or inputs[0].content.strip() == "crash":
             os._exit(9)
         for step in range(settings.steps):
             time.sleep(settings.seconds / settings.steps)
+            if settings.progress_log:
+                with open(settings.progress_log, "a") as log:
+                    log.write(f"{time.time()}\n")
             context.progress((step + 1) / settings.steps, f"step {step + 1}")
         return ToolResult(fields={"slept": settings.seconds, "pid": os.getpid()})
 

@@ -89,6 +89,7 @@ class DaskExecutor:
         self._cluster: LocalCluster | None = None
         self._client: Client | None = None
         self._futures: dict[str, Future] = {}
+        self._gpu_jobs: set[str] = set()
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -183,14 +184,34 @@ class DaskExecutor:
         waiting = [job_id for job_id in tracked if job_id not in finished]
         held = self.service.renew_leases(self.engine_id, waiting, self.config.lease_ttl_s)
         self.service.recover_lost()
-        for job in self.service.claim_for_dispatch(self.engine_id, self.config.lease_ttl_s):
-            self._dispatch(job)
+        capacity = self._free_capacity()
+        if capacity > 0:
+            for job in self.service.claim_for_dispatch(
+                self.engine_id, self.config.lease_ttl_s, limit=capacity
+            ):
+                self._dispatch(job)
         self._explain_waiting(held)
+
+    def _free_capacity(self) -> int:
+        """How many more jobs this engine should take: enough to keep each worker
+        thread busy with one waiting behind it, no more, so that engines sharing a
+        database share its jobs instead of one queueing them all. Jobs waiting for
+        a GPU worker do not count against the CPU workers."""
+        info: dict[str, Any] = self.client().scheduler_info(n_workers=-1)
+        threads = sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values())
+        with self._lock:
+            busy = sum(
+                1
+                for job_id, future in self._futures.items()
+                if not future.done() and job_id not in self._gpu_jobs
+            )
+        return max(2 * max(threads, 1) - busy, 0)
 
     def _task_ended(self, job_id: str, future: Future) -> None:
         with self._lock:
             if self._futures.get(job_id) is future:
                 del self._futures[job_id]
+                self._gpu_jobs.discard(job_id)
         if future.status != "error":
             return
         error = future.exception()
@@ -229,6 +250,10 @@ class DaskExecutor:
         )
         with self._lock:
             self._futures[job.id] = future
+            if tool.gpu:
+                self._gpu_jobs.add(job.id)
+            else:
+                self._gpu_jobs.discard(job.id)
         future.add_done_callback(lambda _f: self._wake.set())
 
     def _explain_waiting(self, held: set[str]) -> None:

@@ -336,7 +336,8 @@ class SqlTransaction:
             .order_by(c.created_at.desc(), c.id.desc())
             .limit(limit)
         )
-        return [_job_from_row(row) for row in self.conn.execute(query).mappings()]
+        # .all() takes the page from the driver in one fetch rather than row by row.
+        return [_job_from_row(row) for row in self.conn.execute(query).mappings().all()]
 
     def count_jobs(
         self, workspace_id: str, statuses: Sequence[JobStatus], *, batch_children: bool = False

@@ -1,0 +1,365 @@
+"""Jobs on a real Dask cluster: the embedded LocalCluster, a real `dask worker`
+with a GPU resource, real kills of workers and engines. No fault may lose a job
+or charge a credit twice."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from proteiniq_jupyter.config import EngineConfig
+from proteiniq_jupyter.engine import Engine, build_service, open_engine
+from proteiniq_jupyter.execution.dask_executor import WAITING_FOR_GPU
+from proteiniq_jupyter.jobs.status import JobStatus
+
+from .conftest import text_input
+from .helpers import TEST_TOOL_PATHS
+
+pytestmark = pytest.mark.timeout(240)
+BIN = Path(sys.executable).parent
+
+
+def wait_until(check: Callable[[], object], timeout: float = 60, every: float = 0.02) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not true after {timeout} s: {check}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+@pytest.fixture
+def config(database_url: str, tmp_path: Path) -> EngineConfig:
+    return EngineConfig(
+        data_dir=tmp_path / "piq",
+        database_url=database_url,
+        username="alice",
+        executor="dask",
+        dask_workers=2,
+        lease_ttl_s=3.0,
+        recovery_interval_s=0.5,
+        extra_tools=TEST_TOOL_PATHS,
+    )
+
+
+@pytest.fixture
+def engine(config: EngineConfig) -> Iterator[Engine]:
+    engine = open_engine(config)
+    yield engine
+    engine.close()
+
+
+def status_of(engine: Engine, actor, job_id: str) -> JobStatus:
+    return engine.service.get(actor, job_id).job.status
+
+
+def runner_events(engine: Engine, actor, job_id: str):
+    return [e for e in engine.service.events(actor, job_id) if e.kind == "runner"]
+
+
+def test_jobs_run_on_the_embedded_cluster(engine: Engine):
+    me = engine.actor()
+    jobs = [
+        engine.service.submit(me, "sleep", [text_input(f"job {i}")], {"seconds": 0.2})
+        for i in range(6)
+    ]
+    engine.wait(120)
+    for job in jobs:
+        done = engine.service.get(me, job.id).job
+        assert done.status is JobStatus.COMPLETED
+        assert done.credits_charged == 10 and done.attempts == 1
+        [runner] = runner_events(engine, me, job.id)
+        assert runner.data["holder"].startswith("worker:tcp://127.0.0.1:")
+        assert done.result.fields["pid"] == runner.data["pid"]
+    assert engine.service.account(me).available_credits == 500 - 60
+
+
+def test_progress_reaches_the_job_within_100_ms(engine: Engine, tmp_path: Path):
+    me = engine.actor()
+    reports = tmp_path / "reports.txt"
+    job = engine.service.submit(
+        me,
+        "sleep",
+        [text_input("x")],
+        {"seconds": 2.0, "steps": 8, "progress_log": str(reports)},
+    )
+    engine.wait(120)
+    assert status_of(engine, me, job.id) is JobStatus.COMPLETED
+    reported = [float(line) for line in reports.read_text().split()]
+    logged = [e for e in engine.service.events(me, job.id) if e.kind == "progress"]
+    assert len(logged) == len(reported) == 8
+    delays = [e.created_at.timestamp() - t for e, t in zip(logged, reported, strict=True)]
+    assert max(delays) < 0.1, delays
+    assert [e.data["progress"] for e in logged] == [(i + 1) / 8 for i in range(8)]
+
+
+def test_cancel_kills_the_job_process_within_a_second(engine: Engine):
+    me = engine.actor()
+    job = engine.service.submit(
+        me, "sleep", [text_input("x")], {"seconds": 60, "steps": 60, "spawn_grandchild": True}
+    )
+    [runner] = wait_until(lambda: runner_events(engine, me, job.id))
+    pid = runner.data["pid"]
+    grandchild_file = engine.service.files.job_dir(job.id) / "grandchild.pid"
+    wait_until(grandchild_file.exists)
+    grandchild = int(grandchild_file.read_text())
+    assert alive(pid) and alive(grandchild)
+    cancelled_at = time.monotonic()
+    assert engine.service.cancel(me, job.id).status is JobStatus.CANCELLED
+    while alive(pid) or alive(grandchild):
+        assert time.monotonic() - cancelled_at < 1.0, "the job's processes outlived the cancel"
+        time.sleep(0.01)
+    assert status_of(engine, me, job.id) is JobStatus.CANCELLED
+
+
+def test_past_its_time_limit_a_job_times_out(config: EngineConfig):
+    engine = open_engine(replace(config, time_limits=(("sleep", 1.0),)))
+    try:
+        me = engine.actor()
+        job = engine.service.submit(me, "sleep", [text_input("x")], {"seconds": 60, "steps": 60})
+        [runner] = wait_until(lambda: runner_events(engine, me, job.id))
+        wait_until(lambda: status_of(engine, me, job.id).is_terminal, timeout=30)
+        ended = engine.service.get(me, job.id).job
+        assert ended.status is JobStatus.TIMEOUT
+        assert ended.error == "stopped after its time limit of 1 s"
+        assert (ended.finished_at - ended.started_at).total_seconds() < 1.0 + 1.0
+        assert not alive(runner.data["pid"])
+    finally:
+        engine.close()
+
+
+def test_gpu_tool_waits_for_a_gpu_worker_then_runs_on_it(engine: Engine, tmp_path: Path):
+    me = engine.actor()
+    job = engine.service.submit(me, "gpu-echo", [text_input("on the gpu")])
+    waiting = wait_until(
+        lambda: (j := engine.service.get(me, job.id).job).status_reason == WAITING_FOR_GPU and j,
+        timeout=30,
+    )
+    assert waiting.status is JobStatus.PENDING
+    time.sleep(1.0)
+    assert status_of(engine, me, job.id) is JobStatus.PENDING  # nothing else will run it
+    gpu_log = (tmp_path / "gpu-worker.log").open("wb")
+    gpu_worker = subprocess.Popen(
+        [
+            str(BIN / "dask"),
+            "worker",
+            engine.executor.scheduler_address,
+            "--resources",
+            "GPU=1",
+            "--nworkers",
+            "1",
+            "--nthreads",
+            "1",
+            "--no-dashboard",
+            "--host",
+            "127.0.0.1",
+            "--name",
+            "gpu-worker",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=gpu_log,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: status_of(engine, me, job.id) is JobStatus.COMPLETED, timeout=90)
+        done = engine.service.get(me, job.id).job
+        assert done.status_reason is None
+        assert done.result.fields["echo"] == "on the gpu"
+        [runner] = runner_events(engine, me, job.id)
+        gpu_workers = [
+            address
+            for address, info in engine.executor.client()
+            .scheduler_info(n_workers=-1)["workers"]
+            .items()
+            if info.get("resources", {}).get("GPU")
+        ]
+        assert any(runner.data["holder"].startswith(f"worker:{a}:") for a in gpu_workers)
+    finally:
+        os.killpg(gpu_worker.pid, signal.SIGTERM)
+        gpu_worker.wait(30)
+        gpu_log.close()
+
+
+def test_a_killed_worker_means_retry_elsewhere_charged_once(engine: Engine):
+    me = engine.actor()
+    job = engine.service.submit(me, "sleep", [text_input("x")], {"seconds": 4, "steps": 40})
+    [first] = wait_until(lambda: runner_events(engine, me, job.id))
+    worker_pid = int(first.data["holder"].split(":")[-2])
+    assert worker_pid != os.getpid()
+    os.kill(worker_pid, signal.SIGKILL)
+    wait_until(
+        lambda: any(
+            e.kind == "status" and e.status is JobStatus.RETRY
+            for e in engine.service.events(me, job.id)
+        ),
+        timeout=30,
+    )
+    wait_until(lambda: status_of(engine, me, job.id).is_terminal, timeout=90)
+    done = engine.service.get(me, job.id).job
+    assert done.status is JobStatus.COMPLETED
+    assert done.attempts == 2
+    first_run, second_run = runner_events(engine, me, job.id)
+    assert first_run.data["holder"] != second_run.data["holder"]
+    assert not alive(first_run.data["pid"])
+    charges = [e for e in engine.service.ledger(me, job_id=job.id) if e.kind == "charge"]
+    assert len(charges) == 1 and done.credits_charged == 10
+    assert engine.service.account(me).available_credits == 490
+
+
+def _start_engine(config: EngineConfig, log: Path, workers: int = 2) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **config.to_env(), "PIQ_DASK_WORKERS": str(workers)}
+    with log.open("ab") as stderr:
+        return subprocess.Popen(
+            [str(BIN / "piq"), "engine"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(30)
+
+
+def _ledger_is_sound(service, actor, job_ids) -> None:
+    entries = service.ledger(actor)
+    per_job = Counter((e.job_id, e.kind) for e in entries if e.job_id)
+    for job_id in job_ids:
+        assert per_job[(job_id, "charge")] <= 1
+        assert per_job[(job_id, "refund")] <= per_job[(job_id, "charge")]
+    total = Counter()
+    for e in entries:
+        total[e.kind] += abs(e.delta)
+    assert total["reserve"] == total["release"]  # nothing is held any more
+    balance = total["grant"] - total["charge"] + total["refund"]
+    assert balance == service.account(actor).available_credits == sum(e.delta for e in entries)
+
+
+def test_kill_9_of_the_engine_loses_no_job(config: EngineConfig, tmp_path: Path):
+    """20 running jobs, the engine killed outright, then a new engine: every job
+    ends, none charged twice, the ledger balanced."""
+    service, _ = build_service(config)
+    me = service.sign_in("alice")
+    jobs = [
+        service.submit(me, "sleep", [text_input(f"j{i}")], {"seconds": 1.5, "steps": 3})
+        for i in range(20)
+    ]
+    log = tmp_path / "engine.log"
+    first = _start_engine(config, log)
+    try:
+        wait_until(
+            lambda: (
+                sum(service.get(me, j.id).job.status is JobStatus.PROCESSING for j in jobs) >= 2
+            ),
+            timeout=90,
+        )
+        os.kill(first.pid, signal.SIGKILL)  # the engine alone; its cluster is orphaned
+        first.wait(10)
+        second = _start_engine(config, log)
+        try:
+            wait_until(
+                lambda: all(service.get(me, j.id).job.status.is_terminal for j in jobs),
+                timeout=180,
+                every=0.5,
+            )
+        finally:
+            _stop_group(second)
+    finally:
+        _stop_group(first)
+    final = [service.get(me, j.id).job for j in jobs]
+    assert Counter(j.status for j in final) == {JobStatus.COMPLETED: 20}, log.read_text()[-3000:]
+    _ledger_is_sound(service, me, [j.id for j in jobs])
+    assert service.account(me).available_credits == 500 - 200
+
+
+def test_two_engines_on_one_postgres_run_each_job_once(config: EngineConfig, tmp_path: Path):
+    if not config.database_url.startswith("postgresql"):
+        pytest.skip("two engines share one database only on PostgreSQL")
+    service, _ = build_service(config)
+    me = service.sign_in("alice")
+    service.grant_credits(me, 1000)
+    markers = tmp_path / "runs"
+    markers.mkdir()
+    engines = [_start_engine(config, tmp_path / f"engine{i}.log", workers=1) for i in range(2)]
+    try:
+        jobs = [
+            service.submit(me, "sleep", [text_input(f"j{i}")], {"marker_dir": str(markers)})
+            for i in range(100)
+        ]
+        wait_until(
+            lambda: all(service.get(me, j.id).job.status.is_terminal for j in jobs),
+            timeout=180,
+            every=0.5,
+        )
+    finally:
+        for process in engines:
+            _stop_group(process)
+    final = [service.get(me, j.id).job for j in jobs]
+    assert Counter(j.status for j in final) == {JobStatus.COMPLETED: 100}
+    runs = Counter(p.name.split(".")[0] for p in markers.iterdir())
+    assert runs == {j.id: 1 for j in jobs}  # each job ran exactly once
+    assert all(j.attempts == 1 for j in final)
+    holders = {runner_holder(service, me, j.id) for j in jobs}
+    assert len({h.rsplit(":", 2)[0] for h in holders}) == 2  # both engines took part
+    _ledger_is_sound(service, me, [j.id for j in jobs])
+
+
+def runner_holder(service, actor, job_id):
+    [runner] = [e for e in service.events(actor, job_id) if e.kind == "runner"]
+    return runner.data["holder"]
+
+
+def test_batch_of_ten_with_concurrency_three(engine: Engine):
+    me = engine.actor()
+    items = [[text_input("crash" if i in (2, 7) else f"child {i}")] for i in range(10)]
+    summary = engine.service.submit_batch(me, "sleep", items, {"seconds": 0.6, "steps": 2})
+    assert summary.counts == {"PENDING": 3, "QUEUED": 7}
+    most = 0
+    saw_queued_while_running = False
+    deadline = time.monotonic() + 120
+    while True:
+        current = engine.service.get_batch(me, summary.batch.id)
+        processing = current.counts.get("PROCESSING", 0)
+        live = sum(current.counts.get(s, 0) for s in ("PENDING", "PROCESSING", "RETRY"))
+        assert live <= 3, current.counts
+        most = max(most, processing)
+        if processing and current.counts.get("QUEUED"):
+            saw_queued_while_running = True
+        if current.status != "PROCESSING":
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert most <= 3 and saw_queued_while_running
+    final = engine.service.get_batch(me, summary.batch.id)
+    assert final.counts == {"COMPLETED": 8, "FAILED": 2}
+    assert final.credits_charged == 80
+    assert engine.service.account(me).available_credits == 420
+    ledger = engine.service.ledger(me)
+    held = -sum(e.delta for e in ledger if e.kind == "reserve")
+    released = sum(e.delta for e in ledger if e.kind == "release")
+    assert held == released == 100
+    refunds = [e for e in ledger if e.kind == "refund"]
+    assert len(refunds) == 2
