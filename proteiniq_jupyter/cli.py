@@ -29,7 +29,17 @@ from .config import EngineConfig
 from .engine import Engine, open_engine
 from .jobs.access import Actor
 from .jobs.errors import PiqError
-from .jobs.model import Job, JobEvent, JobInput, JsonDict, Quote, Role, Share, Visibility
+from .jobs.model import (
+    BatchSummary,
+    Job,
+    JobEvent,
+    JobInput,
+    JsonDict,
+    Quote,
+    Role,
+    Share,
+    Visibility,
+)
 from .jobs.ports import JobFilter, LedgerEntry
 from .jobs.status import JobStatus
 from .tools.base import InputSlot, Tool
@@ -1184,6 +1194,168 @@ def members_add(username: str, role: str, email: str | None) -> None:
     click.echo(f"{member.user.username}: {member.role}")
 
 
+@cli.group("batch")
+def batch_group() -> None:
+    """Run one tool over many items, each item its own job, as one batch."""
+
+
+def _render_batch(summary: BatchSummary) -> str:
+    data = summary.to_api()
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(data["counts"].items()))
+    return _pairs(
+        [
+            ("batch", data["id"]),
+            ("name", data["name"]),
+            ("tool", data["tool"]),
+            ("status", data["status"]),
+            ("progress", f"{data['progress']:.0%}"),
+            ("children", f"{data['total']} ({counts})"),
+            ("credits", f"{data['credits_charged']} charged of {data['reserved_credits']} held"),
+        ]
+    )
+
+
+def _follow_batch(engine: Engine, actor: Actor, batch_id: str) -> BatchSummary:
+    while True:
+        summary = engine.service.get_batch(actor, batch_id)
+        if summary.status != "PROCESSING":
+            return summary
+        time.sleep(POLL_INTERVAL_S)
+
+
+@batch_group.command("run")
+@click.argument("tool_id", metavar="TOOL")
+@click.argument("items", nargs=-1, metavar="[ITEM]...")
+@click.option(
+    "--items-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="One item per line (a sequence, a SMILES, a complex).",
+)
+@set_option
+@settings_json_option
+@click.option("--name", help="The batch's name (children are numbered after it).")
+@wait_option
+def batch_run(
+    tool_id: str,
+    items: tuple[str, ...],
+    items_file: Path | None,
+    set_pairs: tuple[str, ...],
+    settings_json: str | None,
+    name: str | None,
+    wait: bool,
+) -> None:
+    """Submit a batch: each ITEM (a file, or text) is one job of TOOL. Children
+    beyond the workspace's batch concurrency wait QUEUED; the whole batch's credits
+    are held up front."""
+    values = list(items)
+    if items_file is not None:
+        values += [line.strip() for line in _read_file(items_file).splitlines() if line.strip()]
+    if not values:
+        raise click.UsageError("give at least one ITEM or --items-file")
+    settings = _parse_settings(set_pairs, settings_json)
+    with _engine(detached=not wait) as engine:
+        tool = engine.tools.get(tool_id)
+        actor = engine.actor()
+        summary = engine.service.submit_batch(
+            actor, tool_id, [_parse_inputs(tool, (), [v]) for v in values], settings, name=name
+        )
+        click.echo(summary.batch.id)
+        if wait:
+            summary = _follow_batch(engine, actor, summary.batch.id)
+            click.echo(_render_batch(summary))
+            if summary.status != "COMPLETED":
+                sys.exit(1)
+
+
+@batch_group.command("show")
+@click.argument("batch_id", metavar="BATCH")
+@json_option
+def batch_show(batch_id: str, as_json: bool) -> None:
+    """A batch's status, progress and credits, and its children."""
+    with _engine() as engine:
+        actor = engine.actor()
+        summary = engine.service.get_batch(actor, batch_id)
+        children = engine.service.list_jobs(actor, JobFilter(batch_id=batch_id), limit=100).items
+        submitters = _submitters(engine, actor)
+    if as_json:
+        _echo_json(
+            {**summary.to_api(), "children": [_job_row(v.job, submitters) for v in children]}
+        )
+        return
+    click.echo(_render_batch(summary))
+    rows = [list(_job_row(v.job, submitters).values()) for v in reversed(children)]
+    if rows:
+        click.echo()
+        click.echo(_table(list(_job_row(children[0].job, submitters)), rows))
+
+
+@batch_group.command("list")
+@json_option
+def batch_list(as_json: bool) -> None:
+    """The workspace's batches, newest first."""
+    with _engine() as engine:
+        summaries, _ = engine.service.list_batches(engine.actor(), limit=100)
+    if as_json:
+        _echo_json([s.to_api() for s in summaries])
+        return
+    rows = [
+        [s.batch.id, s.batch.name, s.batch.tool, s.status, s.total, f"{s.progress:.0%}"]
+        for s in summaries
+    ]
+    click.echo(_table(["batch", "name", "tool", "status", "jobs", "progress"], rows))
+
+
+@batch_group.command("retry")
+@click.argument("batch_id", metavar="BATCH")
+def batch_retry(batch_id: str) -> None:
+    """Run the batch's failed, timed-out or cancelled children again."""
+    with _engine(detached=True) as engine:
+        jobs = engine.service.retry_failed_children(engine.actor(), batch_id)
+    for job in jobs:
+        click.echo(job.id)
+    if not jobs:
+        click.echo("no failed children to retry", err=True)
+
+
+@batch_group.command("cancel")
+@click.argument("batch_id", metavar="BATCH")
+def batch_cancel(batch_id: str) -> None:
+    """Cancel every child still waiting or running."""
+    with _engine() as engine:
+        summary = engine.service.cancel_batch(engine.actor(), batch_id)
+    click.echo(_render_batch(summary))
+
+
+@cli.command("config")
+@json_option
+def config_command(as_json: bool) -> None:
+    """The configuration in force (from PIQ_* variables), as an operator sees it."""
+    try:
+        config = EngineConfig.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    data = {
+        "database": _safe_url(config.database_url),
+        "data_dir": str(config.data_dir),
+        "user": config.username,
+        "email": config.email,
+        "executor": config.executor,
+        "dask_scheduler_address": config.dask_scheduler_address or "embedded LocalCluster",
+        "dask_workers": config.dask_workers or f"{os.cpu_count()} (one per core)",
+        "max_attempts": config.max_attempts,
+        "batch_concurrency": config.batch_concurrency,
+        "time_limits": dict(config.time_limits) or "each tool's own",
+        "lease_ttl_s": config.lease_ttl_s,
+        "recovery_interval_s": config.recovery_interval_s,
+        "starting_credits": config.starting_credits,
+        "extra_tools": list(config.extra_tools),
+    }
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(_pairs([(k, v) for k, v in data.items()]))
+
+
 @cli.command("engine")
 @click.option(
     "--scheduler",
@@ -1192,7 +1364,28 @@ def members_add(username: str, role: str, email: str | None) -> None:
     "embedded cluster on 127.0.0.1).",
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Workers of the embedded cluster.")
-def engine_command(scheduler: str | None, workers: int | None) -> None:
+@click.option(
+    "--attempts", type=click.IntRange(min=1), help="Attempts before a job fails (default 3)."
+)
+@click.option(
+    "--time-limit",
+    "time_limits",
+    multiple=True,
+    metavar="TOOL=SECONDS",
+    help="Override a tool's time limit.",
+)
+@click.option(
+    "--batch-concurrency",
+    type=click.IntRange(min=1),
+    help="Batch children of one workspace running at once (default 3).",
+)
+def engine_command(
+    scheduler: str | None,
+    workers: int | None,
+    attempts: int | None,
+    time_limits: tuple[str, ...],
+    batch_concurrency: int | None,
+) -> None:
     """Run jobs: dispatch every waiting job to Dask and recover lost ones, until
     interrupted. Several engines may share one PostgreSQL database."""
     import dataclasses
@@ -1205,11 +1398,23 @@ def engine_command(scheduler: str | None, workers: int | None) -> None:
         config = EngineConfig.from_env()
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    limits = dict(config.time_limits)
+    for pair in time_limits:
+        tool, sep, seconds = pair.partition("=")
+        try:
+            limits[tool.strip()] = float(seconds)
+        except ValueError:
+            raise click.UsageError(f"--time-limit takes TOOL=SECONDS, got {pair!r}") from None
+        if not sep or not tool.strip():
+            raise click.UsageError(f"--time-limit takes TOOL=SECONDS, got {pair!r}")
     config = dataclasses.replace(
         config,
         executor="dask",
         dask_scheduler_address=scheduler or config.dask_scheduler_address,
         dask_workers=workers or config.dask_workers,
+        max_attempts=attempts or config.max_attempts,
+        batch_concurrency=batch_concurrency or config.batch_concurrency,
+        time_limits=tuple(limits.items()),
     )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

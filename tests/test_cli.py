@@ -317,3 +317,36 @@ def test_installed_piq_reports_errors_without_traceback(env: dict[str, str | Non
     )
     assert usage.returncode == 2
     assert len(usage.stderr.strip().splitlines()) == 1 and "Traceback" not in usage.stderr
+
+
+def test_batch_run_show_list_and_retry(piq: Piq, tmp_path: Path) -> None:
+    items = tmp_path / "sequences.txt"
+    items.write_text("MKTAYIAKQR\nGIVEQCCTSICSLYQLENYCN\n\nMQIFVKTLTGK\n")
+    result = piq("batch", "run", "protein-stats", "--items-file", str(items), "--wait")
+    batch_id = result.stdout.splitlines()[0]
+    assert batch_id.startswith("batch_")
+    assert "COMPLETED" in result.stdout and "3 COMPLETED" in result.stdout
+    shown = json.loads(piq("batch", "show", batch_id, "--json").stdout)
+    assert shown["status"] == "COMPLETED" and shown["total"] == 3
+    assert [c["status"] for c in shown["children"]] == ["COMPLETED"] * 3
+    listed = json.loads(piq("batch", "list", "--json").stdout)
+    assert [b["id"] for b in listed] == [batch_id]
+    # batch children stay out of the job history
+    assert json.loads(piq("jobs", "--json").stdout)["items"] == []
+    retried = piq("batch", "retry", batch_id)
+    assert retried.stdout == "" and "no failed children" in retried.stderr
+    # a bad item refuses the whole batch, naming it
+    bad = piq("batch", "run", "protein-stats", "MKT", "MKJT", code=1)
+    assert "item 2" in bad.stderr
+    assert len(json.loads(piq("batch", "list", "--json").stdout)) == 1
+
+
+def test_config_shows_what_is_in_force(piq: Piq, env: dict[str, str | None]) -> None:
+    env.update({"PIQ_TIME_LIMITS": "esmfold=900", "PIQ_BATCH_CONCURRENCY": "5"})
+    data = json.loads(piq("config", "--json").stdout)
+    assert data["time_limits"] == {"esmfold": 900.0}
+    assert data["batch_concurrency"] == 5
+    assert data["executor"] == "dask"
+    assert data["dask_scheduler_address"] == "embedded LocalCluster"
+    env["PIQ_TIME_LIMITS"] = "esmfold"
+    assert "PIQ_TIME_LIMITS" in one_error_line(piq("config", code=1))

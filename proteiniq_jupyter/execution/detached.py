@@ -175,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     config = EngineConfig.from_env()
     service, tools = build_service(config)
+    # Batch children this job lets in when it ends run as detached workers too.
+    service.attach_executor(DetachedProcessExecutor(service, config))
     try:
         outcome = run_claimed(service, tools, config, job_id)
     except Exception as exc:
