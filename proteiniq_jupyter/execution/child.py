@@ -24,6 +24,9 @@ from ..jobs.model import JobInput
 from ..tools.base import RunContext
 from ..tools.registry import ToolRegistry
 
+#: What the supervisor sends once the job is PROCESSING; anything else means stop.
+GO = "go"
+
 
 def _watch_parent(parent: int) -> None:
     while True:
@@ -47,6 +50,8 @@ def run_tool(request: dict[str, Any], conn: Connection) -> None:
     try:
         registry = ToolRegistry.from_entry_points(request["extra_tools"], only=request["tool"])
         tool = registry.get(request["tool"])
+        if conn.recv() != GO:
+            os._exit(0)
         context = RunContext(
             workdir=Path(request["workdir"]),
             report=lambda fraction, message: conn.send(

@@ -23,7 +23,7 @@ from distributed import Client, Future, LocalCluster, get_worker
 
 from ..config import EngineConfig
 from ..jobs.model import Job
-from ..jobs.service import JobService
+from ..jobs.service import ENGINE_LEASE_PREFIX, JobService
 from ..jobs.status import JobStatus
 from ..tools.registry import ToolRegistry
 from .supervisor import supervise
@@ -60,7 +60,7 @@ def execute_job(config: EngineConfig, job_id: str) -> str:
     except ValueError:
         worker = "local"
     holder = f"worker:{worker}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    job = service.start(job_id, lease_owner=holder, lease_ttl_s=config.lease_ttl_s)
+    job = service.claim(job_id, holder, lease_ttl_s=config.lease_ttl_s)
     if job is None:
         return "skipped"
     tool = tools.get(job.tool)
@@ -85,7 +85,7 @@ class DaskExecutor:
         self.service = service
         self.tools = tools
         self.config = config
-        self.engine_id = f"engine:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.engine_id = f"{ENGINE_LEASE_PREFIX}{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._cluster: LocalCluster | None = None
         self._client: Client | None = None
         self._futures: dict[str, Future] = {}

@@ -140,7 +140,7 @@ def run_claimed(
     """Claim the job for this process and supervise its run; None when the job was
     no longer waiting (cancelled meanwhile, or taken by another worker)."""
     holder = f"detached:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    job = service.start(job_id, lease_owner=holder, lease_ttl_s=config.lease_ttl_s)
+    job = service.claim(job_id, holder, lease_ttl_s=config.lease_ttl_s)
     if job is None:
         return None
     try:

@@ -24,7 +24,7 @@ from typing import Any
 from ..jobs.model import Job, ToolResult
 from ..jobs.service import JobService
 from ..jobs.status import JobStatus
-from .child import run_tool
+from .child import GO, run_tool
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,8 @@ def _process_context() -> BaseContext:
 
 
 def start_job_process(request: dict[str, Any]) -> tuple[BaseProcess, Connection]:
-    """Start a job's process; returns it with the end of the pipe it reports on.
+    """Start a job's process; returns it with our end of the pipe it reports on.
+    The process prepares, then waits for ``GO`` before it runs the tool.
 
     Two of multiprocessing's habits are set aside while one is started. Dask starts
     its workers as daemonic processes, which may not have children lest they outlive
@@ -105,7 +106,7 @@ def start_job_process(request: dict[str, Any]) -> tuple[BaseProcess, Connection]
     or test run, a second or more) so that functions defined there can be found;
     the job's target lives in this package, so the main program is left alone.
     """
-    receiver, sender = multiprocessing.Pipe(duplex=False)
+    receiver, sender = multiprocessing.Pipe(duplex=True)
     process = _process_context().Process(  # type: ignore[attr-defined]
         target=run_tool, args=(request, sender), name=f"piq-job-{request['job_id']}"
     )
@@ -155,7 +156,8 @@ def supervise(
     lease_ttl_s: float,
     extra_tools: tuple[str, ...] = (),
 ) -> Outcome:
-    """Run ``job`` (already PROCESSING and held by ``holder``) to its end."""
+    """Run ``job`` (claimed by ``holder``) to its end. The job becomes PROCESSING,
+    and is charged, only once its process is there to run it."""
     workdir = service.files.job_dir(job.id)
     workdir.mkdir(parents=True, exist_ok=True)
     process, receiver = start_job_process(
@@ -169,9 +171,12 @@ def supervise(
             "extra_tools": list(extra_tools),
         }
     )
-    started = time.monotonic()
     assert process.pid is not None
-    service.record_runner(job.id, holder, {"pid": process.pid, "holder": holder})
+    if service.start(job.id, holder=holder, runner={"pid": process.pid, "holder": holder}) is None:
+        kill_group(process)  # cancelled, or taken by another runner, meanwhile
+        return Outcome.LOST
+    receiver.send(GO)
+    started = time.monotonic()
     reports = _Reports()
     threading.Thread(
         target=_read_reports,

@@ -56,6 +56,9 @@ from .ports import Executor, JobFiles, JobFilter, LedgerEntry, Store, StoreTrans
 from .status import CANCELLABLE, RETRYABLE, JobStatus, check_transition
 
 MAX_NAME_LENGTH = 300
+#: Engines name the holds they take on jobs they dispatch with this prefix; a
+#: runner that the job was dispatched to takes such a hold over when it claims it.
+ENGINE_LEASE_PREFIX = "engine:"
 _FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 MAX_PAGE = 100
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -907,28 +910,51 @@ class JobService:
         with self.store.read() as tx:
             return self._load(tx, job_id)
 
+    def claim(self, job_id: str, holder: str, *, lease_ttl_s: float = 30.0) -> Job | None:
+        """Take a waiting job in order to run it. Refused (None) when the job no
+        longer waits, or when another runner holds it; an engine's hold on a job it
+        dispatched gives way to the runner it dispatched the job to."""
+        with self.store.write() as tx:
+            job = tx.get_job(job_id, for_update=True)
+            if job is None or job.status not in (JobStatus.PENDING, JobStatus.RETRY):
+                return None
+            now = self.clock()
+            held_by_other = (
+                job.lease_owner is not None
+                and job.lease_owner != holder
+                and not job.lease_owner.startswith(ENGINE_LEASE_PREFIX)
+                and job.lease_expires_at is not None
+                and job.lease_expires_at > now
+            )
+            if held_by_other:
+                return None
+            job = replace(
+                job, lease_owner=holder, lease_expires_at=now + timedelta(seconds=lease_ttl_s)
+            )
+            tx.update_job(job)
+            return job
+
     def start(
-        self, job_id: str, *, lease_owner: str | None = None, lease_ttl_s: float = 30.0
+        self, job_id: str, *, holder: str | None = None, runner: JsonDict | None = None
     ) -> Job | None:
-        """A worker really starts the job: PROCESSING, charged on the first attempt,
-        held by ``lease_owner`` until its lease runs out unless renewed. Returns None
-        when the job is no longer waiting (cancelled, or another worker has it)."""
+        """The job's process has started: PROCESSING, charged on the first attempt.
+        With ``holder``, only the runner that claimed the job may start it; where it
+        runs (``runner``: worker, process id) goes into the event log with the
+        status. Returns None when the job is no longer the caller's to start
+        (cancelled meanwhile, or taken by another runner)."""
         with self._write() as (tx, outbox):
             job = tx.get_job(job_id, for_update=True)
             if job is None or job.status not in (JobStatus.PENDING, JobStatus.RETRY):
                 return None
+            if holder is not None and job.lease_owner != holder:
+                return None
             tx.lock_workspace(job.workspace_id)
-            now = self.clock()
-            return self._transition(
-                tx,
-                outbox,
-                job,
-                JobStatus.PROCESSING,
-                progress=0.0,
-                progress_message=None,
-                lease_owner=lease_owner,
-                lease_expires_at=now + timedelta(seconds=lease_ttl_s) if lease_owner else None,
+            started = self._transition(
+                tx, outbox, job, JobStatus.PROCESSING, progress=0.0, progress_message=None
             )
+            if runner is not None:
+                outbox.events.append(tx.append_event(started, "runner", runner, self.clock()))
+            return started
 
     def renew_leases(self, owner: str, job_ids: Sequence[str], ttl_s: float) -> set[str]:
         """Extend ``owner``'s leases; returns the ids it still holds (a job it lost
@@ -988,14 +1014,6 @@ class JobService:
         with self.store.read() as tx:
             job = tx.get_job(job_id)
         return None if job is None else (job.status, job.lease_owner)
-
-    def record_runner(self, job_id: str, holder: str, details: JsonDict) -> None:
-        """Log where an attempt runs (worker, process id) in the job's event log."""
-        with self._write() as (tx, outbox):
-            job = tx.get_job(job_id, for_update=True)
-            if job is None or job.lease_owner != holder:
-                return
-            outbox.events.append(tx.append_event(job, "runner", details, self.clock()))
 
     def set_waiting_reason(self, job_id: str, reason: str | None) -> None:
         """Say why a waiting job has not started (no GPU worker, all workers busy)."""
