@@ -75,6 +75,19 @@ class Echo(Tool):
         return ToolResult(fields={"length": len(text), "echo": echoed}, rows=rows, files=[out])
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, ended but not yet reaped, does not)."""
+    import os
+    from pathlib import Path
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
 class SleepSettings(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
     seconds: float = pydantic.Field(0.0, ge=0, le=600)

@@ -23,7 +23,7 @@ from proteiniq_jupyter.execution.dask_executor import WAITING_FOR_GPU
 from proteiniq_jupyter.jobs.status import JobStatus
 
 from .conftest import text_input
-from .helpers import TEST_TOOL_PATHS
+from .helpers import TEST_TOOL_PATHS, process_alive
 
 pytestmark = pytest.mark.timeout(240)
 BIN = Path(sys.executable).parent
@@ -37,15 +37,6 @@ def wait_until(check: Callable[[], object], timeout: float = 60, every: float = 
             return value
         time.sleep(every)
     raise AssertionError(f"not true after {timeout} s: {check}")
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
 @pytest.fixture
@@ -123,10 +114,10 @@ def test_cancel_kills_the_job_process_within_a_second(engine: Engine):
     grandchild_file = engine.service.files.job_dir(job.id) / "grandchild.pid"
     wait_until(grandchild_file.exists)
     grandchild = int(grandchild_file.read_text())
-    assert alive(pid) and alive(grandchild)
+    assert process_alive(pid) and process_alive(grandchild)
     cancelled_at = time.monotonic()
     assert engine.service.cancel(me, job.id).status is JobStatus.CANCELLED
-    while alive(pid) or alive(grandchild):
+    while process_alive(pid) or process_alive(grandchild):
         assert time.monotonic() - cancelled_at < 1.0, "the job's processes outlived the cancel"
         time.sleep(0.01)
     assert status_of(engine, me, job.id) is JobStatus.CANCELLED
@@ -143,7 +134,7 @@ def test_past_its_time_limit_a_job_times_out(config: EngineConfig):
         assert ended.status is JobStatus.TIMEOUT
         assert ended.error == "stopped after its time limit of 1 s"
         assert (ended.finished_at - ended.started_at).total_seconds() < 1.0 + 1.0
-        assert not alive(runner.data["pid"])
+        assert not process_alive(runner.data["pid"])
     finally:
         engine.close()
 
@@ -220,7 +211,7 @@ def test_a_killed_worker_means_retry_elsewhere_charged_once(engine: Engine):
     assert done.attempts == 2
     first_run, second_run = runner_events(engine, me, job.id)
     assert first_run.data["holder"] != second_run.data["holder"]
-    assert not alive(first_run.data["pid"])
+    assert not process_alive(first_run.data["pid"])
     charges = [e for e in engine.service.ledger(me, job_id=job.id) if e.kind == "charge"]
     assert len(charges) == 1 and done.credits_charged == 10
     assert engine.service.account(me).available_credits == 490

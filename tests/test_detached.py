@@ -27,7 +27,7 @@ from proteiniq_jupyter.jobs.service import JobService
 from proteiniq_jupyter.jobs.status import JobStatus
 
 from .conftest import text_input
-from .helpers import TEST_TOOL_PATHS
+from .helpers import TEST_TOOL_PATHS, process_alive
 
 
 @pytest.fixture
@@ -39,16 +39,6 @@ def config(database_url: str, tmp_path: Path) -> EngineConfig:
         extra_tools=TEST_TOOL_PATHS,
         lease_ttl_s=3.0,
     )
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is dead for our purposes
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
 def runner_pid(service: JobService, actor: Actor, job_id: str, timeout: float = 20) -> int:
@@ -94,10 +84,10 @@ def test_cancel_kills_the_process_group_within_a_second(service, tools, config, 
         assert time.monotonic() < deadline
         time.sleep(0.02)
     grandchild = int(grandchild_file.read_text())
-    assert alive(pid) and alive(grandchild)
+    assert process_alive(pid) and process_alive(grandchild)
     cancelled_at = time.monotonic()
     service.cancel(alice, job.id)
-    while alive(pid) or alive(grandchild):
+    while process_alive(pid) or process_alive(grandchild):
         assert time.monotonic() - cancelled_at < 1.0, "the job's processes outlived the cancel"
         time.sleep(0.01)
     thread.join(5)
@@ -121,7 +111,7 @@ def test_past_the_time_limit_is_timeout_and_the_process_is_gone(service, tools, 
     # ended within the limit plus one second
     assert timed_out.finished_at - timed_out.started_at < timedelta(seconds=1.5)
     assert time.monotonic() - started < 10
-    assert not alive(pid)
+    assert not process_alive(pid)
 
 
 def test_a_crashed_tool_fails_the_job_and_refunds(service, tools, config, alice):
@@ -164,7 +154,7 @@ def test_a_lost_lease_stops_the_run(service, tools, config, alice):
         tx.update_job(replace(taken, lease_owner="worker:elsewhere"))
     thread.join(5)
     assert outcome == [Outcome.LOST]
-    assert not alive(pid)
+    assert not process_alive(pid)
     assert service.get(alice, job.id).job.status is JobStatus.PROCESSING  # not ours to end
 
 

@@ -85,15 +85,6 @@ class DetachedProcessExecutor:
         job_dir = self.service.files.job_dir(job_id)
         job_dir.mkdir(parents=True, exist_ok=True)
         with open(job_dir / LOG_NAME, "ab") as log_file:
-            if sys.platform == "win32":
-                return subprocess.Popen(
-                    worker_command(job_id),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    env=worker_environment(self.config),
-                    creationflags=subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS,
-                )
             return subprocess.Popen(
                 worker_command(job_id),
                 stdin=subprocess.DEVNULL,

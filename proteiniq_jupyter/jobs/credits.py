@@ -62,6 +62,28 @@ def grant(
     )
 
 
+_SIGN = {
+    EntryKind.GRANT: 1,
+    EntryKind.RESERVE: -1,
+    EntryKind.RELEASE: 1,
+    EntryKind.CHARGE: -1,
+    EntryKind.REFUND: 1,
+}
+
+
+def _job_entry(tx: StoreTransaction, job: Job, kind: EntryKind, amount: int, at: datetime) -> bool:
+    """Append the job's entry of ``kind`` unless it is already there."""
+    return tx.ledger_append(
+        job.workspace_id,
+        kind,
+        _SIGN[kind] * amount,
+        key(job.id, kind),
+        at=at,
+        job_id=job.id,
+        batch_id=job.batch_id,
+    )
+
+
 def reserve(tx: StoreTransaction, job: Job, at: datetime) -> None:
     """Hold a new job's estimate, or refuse it. Call with the workspace locked."""
     if job.estimated_credits == 0:
@@ -73,15 +95,7 @@ def reserve(tx: StoreTransaction, job: Job, at: datetime) -> None:
             f"{balance} available",
             details={"required_credits": job.estimated_credits, "available_credits": balance},
         )
-    tx.ledger_append(
-        job.workspace_id,
-        EntryKind.RESERVE,
-        -job.estimated_credits,
-        key(job.id, EntryKind.RESERVE),
-        at=at,
-        job_id=job.id,
-        batch_id=job.batch_id,
-    )
+    _job_entry(tx, job, EntryKind.RESERVE, job.estimated_credits, at)
 
 
 def reserve_batch(tx: StoreTransaction, batch: Batch, at: datetime) -> None:
@@ -104,15 +118,7 @@ def release(tx: StoreTransaction, job: Job, at: datetime) -> None:
     """Give back the hold of a job that ends without being charged."""
     if job.estimated_credits == 0 or job.credits_charged:
         return
-    tx.ledger_append(
-        job.workspace_id,
-        EntryKind.RELEASE,
-        job.estimated_credits,
-        key(job.id, EntryKind.RELEASE),
-        at=at,
-        job_id=job.id,
-        batch_id=job.batch_id,
-    )
+    _job_entry(tx, job, EntryKind.RELEASE, job.estimated_credits, at)
 
 
 def charge(tx: StoreTransaction, job: Job, at: datetime) -> int:
@@ -120,25 +126,9 @@ def charge(tx: StoreTransaction, job: Job, at: datetime) -> int:
     key and charge nothing. Returns the credits charged by this call."""
     if job.estimated_credits == 0:
         return 0
-    if not tx.ledger_append(
-        job.workspace_id,
-        EntryKind.CHARGE,
-        -job.estimated_credits,
-        key(job.id, EntryKind.CHARGE),
-        at=at,
-        job_id=job.id,
-        batch_id=job.batch_id,
-    ):
+    if not _job_entry(tx, job, EntryKind.CHARGE, job.estimated_credits, at):
         return 0
-    tx.ledger_append(
-        job.workspace_id,
-        EntryKind.RELEASE,
-        job.estimated_credits,
-        key(job.id, EntryKind.RELEASE),
-        at=at,
-        job_id=job.id,
-        batch_id=job.batch_id,
-    )
+    _job_entry(tx, job, EntryKind.RELEASE, job.estimated_credits, at)
     return job.estimated_credits
 
 
@@ -146,16 +136,9 @@ def refund(tx: StoreTransaction, job: Job, at: datetime) -> int:
     """Give back what a job was charged, once. Returns the credits refunded."""
     if job.credits_charged == 0:
         return 0
-    added = tx.ledger_append(
-        job.workspace_id,
-        EntryKind.REFUND,
-        job.credits_charged,
-        key(job.id, EntryKind.REFUND),
-        at=at,
-        job_id=job.id,
-        batch_id=job.batch_id,
-    )
-    return job.credits_charged if added else 0
+    if not _job_entry(tx, job, EntryKind.REFUND, job.credits_charged, at):
+        return 0
+    return job.credits_charged
 
 
 def settle(tx: StoreTransaction, job: Job, at: datetime) -> Job:
