@@ -294,10 +294,15 @@ def test_two_engines_on_one_postgres_run_each_job_once(config: EngineConfig, tmp
     service.grant_credits(me, 1000)
     markers = tmp_path / "runs"
     markers.mkdir()
-    engines = [_start_engine(config, tmp_path / f"engine{i}.log", workers=1) for i in range(2)]
+    logs = [tmp_path / f"engine{i}.log" for i in range(2)]
+    engines = [_start_engine(config, log, workers=1) for log in logs]
     try:
+        # both clusters up before the jobs arrive, so that both engines compete
+        wait_until(lambda: all("Dask scheduler" in log.read_text() for log in logs), timeout=60)
         jobs = [
-            service.submit(me, "sleep", [text_input(f"j{i}")], {"marker_dir": str(markers)})
+            service.submit(
+                me, "sleep", [text_input(f"j{i}")], {"seconds": 0.05, "marker_dir": str(markers)}
+            )
             for i in range(100)
         ]
         wait_until(
@@ -309,7 +314,9 @@ def test_two_engines_on_one_postgres_run_each_job_once(config: EngineConfig, tmp
         for process in engines:
             _stop_group(process)
     final = [service.get(me, j.id).job for j in jobs]
-    assert Counter(j.status for j in final) == {JobStatus.COMPLETED: 100}
+    assert Counter(j.status for j in final) == {JobStatus.COMPLETED: 100}, [
+        j.error for j in final if j.error
+    ]
     runs = Counter(p.name.split(".")[0] for p in markers.iterdir())
     assert runs == {j.id: 1 for j in jobs}  # each job ran exactly once
     assert all(j.attempts == 1 for j in final)
