@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from . import credits
@@ -43,6 +44,7 @@ from .model import (
     Member,
     Page,
     Quote,
+    ResultFile,
     Role,
     Share,
     ToolResult,
@@ -349,6 +351,10 @@ class JobService:
                 raise Forbidden("an admin cannot change an owner or another admin")
             tx.set_member(workspace_id, joined.user.id, role, self.clock())
         return Member(user=joined.user, workspace_id=workspace_id, role=role)
+
+    def usernames(self, actor: Actor) -> dict[str, str]:
+        """User id to user name for the actor's workspace (to label submitters)."""
+        return {m.user.id: m.user.username for m in self.members(actor)}
 
     def members(self, actor: Actor) -> list[Member]:
         workspace_id, _, _ = self._member(actor)
@@ -751,6 +757,17 @@ class JobService:
                 details={"current_status": str(job.status)},
             )
         return job
+
+    def job_file(self, actor: Actor, job_id: str, name: str) -> tuple[Path, ResultFile]:
+        """One output file of a job whose contents the actor may see."""
+        with self.store.read() as tx:
+            job = self._with_contents(tx, actor, job_id)
+        for entry in job.result.files if job.result else []:
+            if entry.name == name:
+                path = self.files.job_dir(job_id) / entry.name
+                if path.is_file():
+                    return path, entry
+        raise NotFound(f"job {job_id} has no file {name!r}", details={"name": name})
 
     def export(self, actor: Actor, job_id: str, fmt: str) -> str:
         with self.store.read() as tx:

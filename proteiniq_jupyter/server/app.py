@@ -1,0 +1,142 @@
+"""The ``proteiniq`` server extension: configuration, the engine, the routes."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+from jupyter_server.extension.application import ExtensionApp
+from tornado.ioloop import IOLoop
+from traitlets import Bool, Dict, Float, Int, Unicode, default
+
+from ..config import EngineConfig
+from ..engine import open_engine
+from .identity import Identity, running_under_jupyterhub
+from .ratelimit import RateLimiter
+from .routes import route_table
+from .state import ServerState
+
+#: What kernels started by this server find in their environment.
+SERVER_URL_ENV = "PIQ_SERVER_URL"
+SERVER_TOKEN_ENV = "PIQ_SERVER_TOKEN"
+
+
+class ProteinIQApp(ExtensionApp):
+    """Protein and molecule tools as tracked jobs, served to JupyterLab, widgets
+    and kernels. Every setting also reads its PIQ_* environment variable."""
+
+    name = "proteiniq"
+    load_other_extensions = True
+
+    database_url = Unicode(
+        "", config=True, help="Job database; SQLite under the Jupyter data dir when empty."
+    )
+    data_dir = Unicode("", config=True, help="Where job files live.")
+    user = Unicode(
+        "",
+        config=True,
+        help="Who jobs belong to on a server without JupyterHub (default: OS user).",
+    )
+    email = Unicode("", config=True, help="That user's email (makes invites to it active).")
+    workspace = Unicode("", config=True, help="The workspace to act in (default: the user's own).")
+    trust_identity_provider = Bool(
+        config=True,
+        help="Take each request's Jupyter user name as the person (true under JupyterHub).",
+    )
+    starting_credits = Int(500, config=True, help="Credits granted to a new workspace.")
+    executor = Unicode("dask", config=True, help="dask, inprocess or detached.")
+    dask_scheduler_address = Unicode(
+        "", config=True, help="A remote Dask scheduler; an embedded LocalCluster when empty."
+    )
+    dask_workers = Int(0, config=True, help="Workers of the embedded cluster (0: one per core).")
+    max_attempts = Int(3, config=True, help="Attempts before a job fails.")
+    batch_concurrency = Int(3, config=True, help="Batch children running at once per workspace.")
+    time_limits = Dict(
+        per_key_traits=None, config=True, help="Per-tool time limits in seconds, by tool id."
+    )
+    rate_limit = Int(600, config=True, help="Requests per user per rate_limit_window (0: none).")
+    rate_limit_window = Float(60.0, config=True, help="Seconds of a rate-limit window.")
+    max_upload_bytes = Int(50_000_000, config=True, help="Largest accepted upload.")
+    service_threads = Int(8, config=True, help="Threads doing store work for requests.")
+
+    @default("trust_identity_provider")
+    def _default_trust(self) -> bool:
+        return running_under_jupyterhub()
+
+    def engine_config(self) -> EngineConfig:
+        """The environment's configuration with this extension's traits on top."""
+        env = EngineConfig.from_env()
+        changes: dict[str, object] = {}
+        if self.data_dir:
+            changes["data_dir"] = Path(self.data_dir)
+        if self.database_url:
+            changes["database_url"] = self.database_url
+        elif self.data_dir and not os.environ.get("PIQ_DATABASE_URL"):
+            changes["database_url"] = f"sqlite+pysqlite:///{Path(self.data_dir) / 'piq.sqlite'}"
+        if self.user:
+            changes["username"] = self.user
+        if self.email:
+            changes["email"] = self.email
+        if self.workspace:
+            changes["workspace_id"] = self.workspace
+        if self.dask_scheduler_address:
+            changes["dask_scheduler_address"] = self.dask_scheduler_address
+        if self.dask_workers:
+            changes["dask_workers"] = self.dask_workers
+        if self.time_limits:
+            changes["time_limits"] = tuple(
+                (str(k), float(v)) for k, v in dict(self.time_limits).items()
+            )
+        for trait in ("starting_credits", "executor", "max_attempts", "batch_concurrency"):
+            if self.trait_has_value(trait):
+                changes[trait] = getattr(self, trait)
+        return replace(env, **changes)  # type: ignore[arg-type]
+
+    def initialize_settings(self) -> None:
+        config = self.engine_config()
+        engine = open_engine(config)
+        pool = ThreadPoolExecutor(max_workers=self.service_threads, thread_name_prefix="piq-api")
+        state = ServerState(
+            engine=engine,
+            identity=None,  # type: ignore[arg-type]
+            limiter=RateLimiter(self.rate_limit, self.rate_limit_window),
+            pool=pool,
+            max_upload_bytes=self.max_upload_bytes,
+        )
+        state.identity = Identity(
+            engine.service,
+            state.run,
+            trust_identity_provider=self.trust_identity_provider,
+            user=config.username,
+            email=config.email,
+            workspace=config.workspace_id,
+        )
+        self.state = state
+        self.settings["proteiniq"] = state
+        if config.executor == "dask":
+            # Jobs accepted while no engine ran (or left by one that died) are
+            # picked up now; the cluster itself starts with the first job.
+            engine.executor.start()  # type: ignore[union-attr]
+        IOLoop.current().add_callback(self._tell_kernels)
+        self.log.info(
+            "proteiniq: jobs in %s, run by the %s executor", config.database_url, config.executor
+        )
+
+    def _tell_kernels(self) -> None:
+        """Kernels started from now on inherit the server's address and token."""
+        os.environ[SERVER_URL_ENV] = self.serverapp.connection_url
+        token = getattr(self.serverapp.identity_provider, "token", "") or ""
+        if token:
+            os.environ[SERVER_TOKEN_ENV] = token
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(route_table())
+
+    async def stop_extension(self) -> None:
+        state = getattr(self, "state", None)
+        if state is None:
+            return
+        await IOLoop.current().run_in_executor(None, state.engine.close)
+        state.pool.shutdown(wait=False)

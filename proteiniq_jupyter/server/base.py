@@ -1,0 +1,192 @@
+"""What every route shares: who is asking, the error envelope, JSON bodies, rate
+limits, and running service calls off the event loop. Handlers stay thin: parse,
+call the service, render."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+
+from ..jobs.access import Actor
+from ..jobs.errors import JobNotCompleted, PiqError, ValidationError
+from .state import ServerState
+
+T = TypeVar("T")
+#: How long a client asking for an unfinished result is told to wait.
+RESULT_RETRY_AFTER_S = 5
+Method = Callable[..., Awaitable[None]]
+
+_HTTP_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+class ApiError(web.HTTPError):
+    """An HTTP-level problem (bad JSON, wrong media type, rate limit) in the same
+    envelope as domain errors."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status, log_message=message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.headers = headers or {}
+
+
+def authenticated(method: Method) -> Method:
+    """Refuse a request without a signed-in Jupyter user (401), then apply the
+    user's rate limit. Every route but the public pages carries this."""
+
+    @functools.wraps(method)
+    async def wrapper(self: PiqHandler, *args: Any, **kwargs: Any) -> None:
+        if not self.current_user:
+            raise ApiError(401, "unauthorized", "sign in to Jupyter first (a token or a login)")
+        self.apply_rate_limit()
+        await method(self, *args, **kwargs)
+
+    wrapper.__piq_access__ = "authenticated"  # type: ignore[attr-defined]
+    return wrapper
+
+
+def public(method: Method) -> Method:
+    """Mark a route that anyone may call without signing in (public job pages)."""
+    method.__piq_access__ = "public"  # type: ignore[attr-defined]
+    return method
+
+
+class PiqHandler(ExtensionHandlerMixin, APIHandler):  # type: ignore[misc]
+    """Base of every route of the extension."""
+
+    @property
+    def state(self) -> ServerState:
+        state: ServerState = self.settings["proteiniq"]
+        return state
+
+    # -- errors -------------------------------------------------------------
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        headers: dict[str, str] = {}
+        if isinstance(exc, PiqError):
+            status, body = exc.http_status, exc.to_dict()
+            if isinstance(exc, JobNotCompleted):
+                headers["Retry-After"] = str(RESULT_RETRY_AFTER_S)
+        elif isinstance(exc, ApiError):
+            status = exc.status_code
+            body = {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
+            headers = exc.headers
+        elif isinstance(exc, web.HTTPError):
+            status = exc.status_code
+            code = _HTTP_CODES.get(status, "internal_error" if status >= 500 else "invalid_request")
+            message = exc.log_message or exc.reason or web.httputil.responses.get(status, "error")
+            body = {"error": {"code": code, "message": message, "details": {}}}
+        else:
+            status = 500
+            body = {
+                "error": {
+                    "code": "internal_error",
+                    "message": "the server failed to handle this request",
+                    "details": {},
+                }
+            }
+        self.clear()
+        self.set_status(status)
+        for name, value in headers.items():
+            self.set_header(name, value)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    # -- requests -----------------------------------------------------------
+
+    def json_body(self) -> dict[str, Any]:
+        """The request's JSON object, or 415 / 400 naming what is wrong."""
+        content_type = self.request.headers.get("Content-Type", "")
+        if content_type.split(";")[0].strip().lower() != "application/json":
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            )
+        limit = self.state.max_json_bytes
+        if len(self.request.body) > limit:
+            raise ApiError(413, "payload_too_large", f"the body is over the limit of {limit} bytes")
+        try:
+            body = json.loads(self.request.body or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise ValidationError(
+                "the body must be a JSON object",
+                errors=[{"field": "body", "message": "must be a JSON object"}],
+            )
+        return body
+
+    def query_int(self, name: str, default: int) -> int:
+        value = self.get_query_argument(name, None)
+        if value is None:
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise ValidationError(
+                f"{name} must be a whole number, got {value!r}",
+                errors=[{"field": name, "message": "must be a whole number"}],
+            ) from None
+
+    def apply_rate_limit(self) -> None:
+        user = self.current_user
+        key = getattr(user, "username", None) or str(user)
+        decision = self.state.limiter.take(key)
+        self.set_header("X-RateLimit-Limit", str(decision.limit))
+        self.set_header("X-RateLimit-Remaining", str(decision.remaining))
+        self.set_header("X-RateLimit-Reset", str(decision.reset_epoch))
+        if not decision.allowed:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many requests; try again in {decision.retry_after} s",
+                details={"retry_after": decision.retry_after},
+                headers={
+                    "Retry-After": str(decision.retry_after),
+                    "X-RateLimit-Limit": str(decision.limit),
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(decision.reset_epoch),
+                },
+            )
+
+    # -- identity and the service -------------------------------------------
+
+    async def actor(self) -> Actor:
+        """The job system's view of the Jupyter user making this request."""
+        return await self.state.identity.actor_for(self.current_user)
+
+    async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking service call on the extension's thread pool."""
+        return await self.state.run(function, *args, **kwargs)
+
+    def send(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))

@@ -1,0 +1,74 @@
+"""Who a request comes from, in the job system's terms.
+
+Under JupyterHub (or with an identity provider trusted by configuration) the
+Jupyter user's name is the person. A plain token-protected server has one person,
+its owner, but Jupyter calls each browser an anonymous user with a random name:
+there the configured user (or the operating-system user) is the person instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+from collections.abc import Callable
+from typing import Any
+
+from ..jobs.access import Actor
+from ..jobs.service import JobService
+
+
+def running_under_jupyterhub() -> bool:
+    return bool(os.environ.get("JUPYTERHUB_API_TOKEN") and os.environ.get("JUPYTERHUB_USER"))
+
+
+class Identity:
+    def __init__(
+        self,
+        service: JobService,
+        run: Callable[..., Any],
+        *,
+        trust_identity_provider: bool,
+        user: str | None,
+        email: str | None,
+        workspace: str | None,
+    ) -> None:
+        self.service = service
+        self.run = run
+        self.trust_identity_provider = trust_identity_provider
+        self.user = user or getpass.getuser()
+        self.email = email
+        self.workspace = workspace
+        self._actors: dict[str, Actor] = {}
+        self._lock = asyncio.Lock()
+
+    def username_for(self, jupyter_user: Any) -> str:
+        if self.trust_identity_provider:
+            return str(getattr(jupyter_user, "username", None) or jupyter_user)
+        return self.user
+
+    async def actor_for(self, jupyter_user: Any) -> Actor:
+        username = self.username_for(jupyter_user)
+        actor = self._actors.get(username)
+        if actor is None:
+            async with self._lock:
+                actor = self._actors.get(username)
+                if actor is None:
+                    own = username == self.user
+                    actor = await self.run(
+                        self.service.sign_in,
+                        username,
+                        email=self.email if own else _email_of(jupyter_user),
+                        workspace_id=self.workspace if own else None,
+                    )
+                    self._actors[username] = actor
+        return actor
+
+    def forget(self, username: str) -> None:
+        """Drop a cached identity (its role or workspace changed)."""
+        self._actors.pop(username, None)
+
+
+def _email_of(jupyter_user: Any) -> str | None:
+    email = getattr(jupyter_user, "email", None)
+    return email if isinstance(email, str) and "@" in email else None

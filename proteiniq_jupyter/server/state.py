@@ -1,0 +1,36 @@
+"""What the extension holds while the server runs: the engine, a thread pool for
+store work (none of it runs on the event loop), identities and rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ..engine import Engine
+from .identity import Identity
+from .ratelimit import RateLimiter
+
+T = TypeVar("T")
+
+
+@dataclass
+class ServerState:
+    engine: Engine
+    identity: Identity
+    limiter: RateLimiter
+    pool: ThreadPoolExecutor
+    max_json_bytes: int = 5_000_000
+    max_upload_bytes: int = 50_000_000
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def service(self):  # type: ignore[no-untyped-def]
+        return self.engine.service
+
+    async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, functools.partial(function, *args, **kwargs))
