@@ -730,7 +730,7 @@ class JobService:
         job_filter = job_filter or JobFilter()
         with self.store.read() as tx:
             if job_filter.batch_id is not None:
-                batch = tx.get_batch(job_filter.batch_id)
+                batch = tx.get_batch(job_filter.batch_id, with_children=False)
                 if batch is None or batch.workspace_id != workspace_id:
                     raise NotFound(f"no batch {job_filter.batch_id}")
             rows = tx.list_jobs(workspace_id, job_filter, after, limit + 1)

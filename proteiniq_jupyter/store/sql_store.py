@@ -538,7 +538,7 @@ class SqlTransaction:
             )
         )
 
-    def get_batch(self, batch_id: str) -> Batch | None:
+    def get_batch(self, batch_id: str, *, with_children: bool = True) -> Batch | None:
         row = (
             self.conn.execute(select(t.batches).where(t.batches.c.id == batch_id))
             .mappings()
@@ -546,6 +546,8 @@ class SqlTransaction:
         )
         if row is None:
             return None
+        if not with_children:
+            return _batch_from_row(row, ())
         children = self.conn.execute(
             select(t.jobs.c.id)
             .where(t.jobs.c.batch_id == batch_id)
