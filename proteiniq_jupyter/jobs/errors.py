@@ -64,6 +64,11 @@ class DuplicateRecord(Conflict):
     raced to create the same thing)."""
 
 
+class PayloadTooLarge(PiqError):
+    code = "payload_too_large"
+    http_status = 413
+
+
 class JobNotCompleted(PiqError):
     code = "job_not_completed"
     http_status = 409

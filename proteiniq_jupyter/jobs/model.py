@@ -80,6 +80,8 @@ class JobInput:
     format: str
     content: str
     label: str | None = None
+    #: A saved file the content comes from (``source.file_id`` in the API).
+    file_id: str | None = None
 
     def to_api(self) -> JsonDict:
         data: JsonDict = {
@@ -88,7 +90,9 @@ class JobInput:
             "kind": self.kind,
             "format": self.format,
             "content": self.content,
-            "source": {"type": "text"},
+            "source": (
+                {"type": "file", "file_id": self.file_id} if self.file_id else {"type": "text"}
+            ),
         }
         if self.label is not None:
             data["label"] = self.label
@@ -96,6 +100,8 @@ class JobInput:
 
     @classmethod
     def from_api(cls, data: JsonDict) -> JobInput:
+        source = data.get("source")
+        file_id = source.get("file_id") if isinstance(source, dict) else None
         return cls(
             id=str(data.get("id") or data.get("slotId") or ""),
             slot_id=str(data.get("slotId") or data.get("slot_id") or ""),
@@ -103,6 +109,7 @@ class JobInput:
             format=str(data.get("format") or ""),
             content=str(data.get("content") or ""),
             label=data.get("label"),
+            file_id=str(file_id) if file_id else None,
         )
 
 
@@ -234,6 +241,43 @@ class JobEvent:
     status: JobStatus
     data: JsonDict
     created_at: datetime
+
+
+class FileOrigin(StrEnum):
+    UPLOAD = "UPLOAD"
+    JOB_OUTPUT = "JOB_OUTPUT"
+    JOB_INPUT = "JOB_INPUT"
+    IMPORT = "IMPORT"
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A file of the workspace: an upload, or a job's output listed across jobs."""
+
+    id: str
+    workspace_id: str
+    owner_id: str
+    job_id: str | None
+    name: str
+    format: str
+    content_type: str
+    size: int
+    origin: FileOrigin
+    created_at: datetime
+
+    def to_api(self) -> JsonDict:
+        return {
+            "id": self.id,
+            "object": "file",
+            "name": self.name,
+            "format": self.format,
+            "content_type": self.content_type,
+            "size": self.size,
+            "origin": str(self.origin),
+            "job_id": self.job_id,
+            "owner_id": self.owner_id,
+            "created_at": self.created_at.isoformat(),
+        }
 
 
 @dataclass(frozen=True)

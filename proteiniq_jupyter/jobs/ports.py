@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from .model import (
     Batch,
     Estimate,
+    FileRecord,
     Invite,
     Job,
     JobEvent,
@@ -36,6 +37,14 @@ class JobFilter:
     submitter_id: str | None = None
     name_contains: str | None = None
     batch_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FileFilter:
+    name_contains: str | None = None
+    format: str | None = None
+    origin: str | None = None
+    owner_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,18 @@ class StoreTransaction(Protocol):
         self, workspace_id: str, *, job_id: str | None = None
     ) -> list[LedgerEntry]: ...
 
+    # files
+    def insert_files(self, records: Sequence[FileRecord]) -> None: ...
+    def get_file(self, file_id: str) -> FileRecord | None: ...
+    def delete_file(self, file_id: str) -> None: ...
+    def list_files(
+        self,
+        workspace_id: str,
+        file_filter: FileFilter,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[FileRecord]: ...
+
     # batches
     def insert_batch(self, batch: Batch) -> None: ...
     def get_batch(self, batch_id: str, *, with_children: bool = True) -> Batch | None: ...
@@ -153,6 +174,7 @@ class JobFiles(Protocol):
     """Where a job's files live; they go when the job goes."""
 
     def job_dir(self, job_id: str) -> Path: ...
+    def upload_dir(self, file_id: str) -> Path: ...
     def delete(self, job_id: str) -> None: ...
 
 

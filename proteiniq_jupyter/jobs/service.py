@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import re
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,7 @@ from .errors import (
     InsufficientCredits,
     JobNotCompleted,
     NotFound,
+    PayloadTooLarge,
     ValidationError,
 )
 from .events import EventBus
@@ -37,6 +39,8 @@ from .model import (
     Batch,
     BatchSummary,
     Estimate,
+    FileOrigin,
+    FileRecord,
     Job,
     JobEvent,
     JobInput,
@@ -51,10 +55,20 @@ from .model import (
     User,
     Visibility,
     Workspace,
+    content_type_for,
     new_id,
     utcnow,
 )
-from .ports import Executor, JobFiles, JobFilter, LedgerEntry, Store, StoreTransaction, ToolCatalog
+from .ports import (
+    Executor,
+    FileFilter,
+    JobFiles,
+    JobFilter,
+    LedgerEntry,
+    Store,
+    StoreTransaction,
+    ToolCatalog,
+)
 from .status import CANCELLABLE, RETRYABLE, JobStatus, check_transition
 
 MAX_NAME_LENGTH = 300
@@ -75,6 +89,7 @@ class ServiceConfig:
     #: Batch children of one workspace that may be live at once; the rest wait QUEUED.
     batch_concurrency: int = 3
     max_batch_items: int = 100
+    max_upload_bytes: int = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -222,6 +237,24 @@ class JobService:
             job = credits.settle(tx, replace(job, finished_at=now), now)
         tx.update_job(job)
         outbox.events.append(tx.append_event(job, "status", _status_data(job), now))
+        if target is JobStatus.COMPLETED and job.result is not None:
+            tx.insert_files(
+                [
+                    FileRecord(
+                        id=new_id("file"),
+                        workspace_id=job.workspace_id,
+                        owner_id=job.submitter_id,
+                        job_id=job.id,
+                        name=f.name,
+                        format=f.format,
+                        content_type=f.content_type,
+                        size=f.size,
+                        origin=FileOrigin.JOB_OUTPUT,
+                        created_at=now,
+                    )
+                    for f in job.result.files
+                ]
+            )
         if target.is_terminal and job.batch_id is not None:
             self._promote_queued(tx, outbox, job.workspace_id)
         return job
@@ -405,6 +438,43 @@ class JobService:
 
     # -- quoting and submitting --------------------------------------------
 
+    def _resolve_files(self, actor: Actor, inputs: Sequence[JobInput]) -> tuple[JobInput, ...]:
+        """Inputs that name a saved file (``source.file_id``) get its text."""
+        resolved = []
+        for index, item in enumerate(inputs):
+            if item.file_id and not item.content:
+                try:
+                    path, record = self.get_file(actor, item.file_id)
+                    content = path.read_text(encoding="utf-8")
+                except NotFound:
+                    raise ValidationError(
+                        f"input {index + 1}: no file {item.file_id}",
+                        errors=[
+                            {
+                                "field": f"input.inputs[{index}].source.file_id",
+                                "message": f"no file {item.file_id}",
+                            }
+                        ],
+                    ) from None
+                except UnicodeDecodeError:
+                    raise ValidationError(
+                        f"input {index + 1}: file {item.file_id} is not text",
+                        errors=[
+                            {
+                                "field": f"input.inputs[{index}].source.file_id",
+                                "message": "the file is not UTF-8 text",
+                            }
+                        ],
+                    ) from None
+                item = replace(
+                    item,
+                    content=content,
+                    format=item.format or record.format,
+                    label=item.label or record.name,
+                )
+            resolved.append(item)
+        return tuple(resolved)
+
     def _prepare(
         self, tool_id: str, inputs: Sequence[JobInput], settings: JsonDict | None
     ) -> tuple[Any, JsonDict, int, Any]:
@@ -430,6 +500,7 @@ class JobService:
         blocking: list[JsonDict] = []
         estimate = Estimate()
         try:
+            inputs = self._resolve_files(actor, inputs)
             _, _, _, estimate = self._prepare(tool_id, inputs, settings)
         except ValidationError as exc:
             blocking.extend({"code": exc.code, **error} for error in exc.errors)
@@ -476,7 +547,7 @@ class JobService:
         workspace_id, user_id, role = self._member(actor)
         if not role.may_submit:
             raise Forbidden("a viewer cannot run jobs")
-        inputs = tuple(inputs)
+        inputs = self._resolve_files(actor, inputs)
         if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
             raise ValidationError("Idempotency-Key must be 1 to 255 characters")
         fingerprint = request_hash(tool_id, inputs, settings) if idempotency_key else None
@@ -706,6 +777,116 @@ class JobService:
         if summary.batch.submitter_id != user_id and not role.manages_workspace:
             raise Forbidden(f"only the submitter or a workspace admin may change batch {batch_id}")
         return summary.batch
+
+    # -- files ------------------------------------------------------------------
+
+    def upload_file(
+        self, actor: Actor, name: str, content: bytes, *, format: str | None = None
+    ) -> FileRecord:
+        """Save a file in the workspace, to be used as a job input by its id."""
+        workspace_id, user_id, role = self._member(actor)
+        if not role.may_submit:
+            raise Forbidden("a viewer cannot upload files")
+        name = name.strip()
+        if not name or len(name) > 255 or "/" in name or "\\" in name or name.startswith("."):
+            raise ValidationError(
+                f"{name!r} is not a plain file name",
+                errors=[{"field": "name", "message": "a plain file name of 1 to 255 characters"}],
+            )
+        limit = self.config.max_upload_bytes
+        if len(content) > limit:
+            raise PayloadTooLarge(
+                f"{name} is {len(content)} bytes; the limit is {limit}",
+                details={"size": len(content), "max_bytes": limit},
+            )
+        record = FileRecord(
+            id=new_id("file"),
+            workspace_id=workspace_id,
+            owner_id=user_id,
+            job_id=None,
+            name=name,
+            format=(format or name.rpartition(".")[2] if "." in name else format or "").lower(),
+            content_type=content_type_for(name),
+            size=len(content),
+            origin=FileOrigin.UPLOAD,
+            created_at=self.clock(),
+        )
+        folder = self.files.upload_dir(record.id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(content)
+        try:
+            with self.store.write() as tx:
+                tx.insert_files([record])
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return record
+
+    def _file_path(self, record: FileRecord) -> Path:
+        if record.job_id is not None:
+            return self.files.job_dir(record.job_id) / record.name
+        return self.files.upload_dir(record.id) / record.name
+
+    def _may_read_file(self, tx: StoreTransaction, actor: Actor, record: FileRecord) -> bool:
+        if record.job_id is None:
+            return actor.is_member_of(record.workspace_id)
+        job = tx.get_job(record.job_id)
+        return job is not None and self._permissions(tx, actor, job).see_contents
+
+    def get_file(self, actor: Actor, file_id: str) -> tuple[Path, FileRecord]:
+        with self.store.read() as tx:
+            record = tx.get_file(file_id)
+            if record is None or not self._may_read_file(tx, actor, record):
+                raise NotFound(f"no file {file_id}", details={"file_id": file_id})
+        path = self._file_path(record)
+        if not path.is_file():
+            raise NotFound(f"the content of file {file_id} is gone", details={"file_id": file_id})
+        return path, record
+
+    def list_files(
+        self,
+        actor: Actor,
+        file_filter: FileFilter | None = None,
+        *,
+        starting_after: str | None = None,
+        limit: int = 20,
+    ) -> tuple[list[FileRecord], str | None]:
+        """The workspace's files, newest first: uploads, and the outputs of jobs
+        whose contents the actor may see."""
+        workspace_id, _, _ = self._member(actor)
+        _check_limit(limit)
+        after = decode_cursor(starting_after) if starting_after else None
+        file_filter = file_filter or FileFilter()
+        visible: list[FileRecord] = []
+        more = False
+        with self.store.read() as tx:
+            while len(visible) <= limit:
+                rows = tx.list_files(workspace_id, file_filter, after, limit + 1)
+                for record in rows:
+                    if self._may_read_file(tx, actor, record):
+                        visible.append(record)
+                if len(rows) <= limit:
+                    break
+                after = (rows[-1].created_at, rows[-1].id)
+        more = len(visible) > limit
+        page = visible[:limit]
+        cursor = _cursor(page[-1].created_at, page[-1].id) if more and page else None
+        return page, cursor
+
+    def delete_file(self, actor: Actor, file_id: str) -> None:
+        """Delete an upload (its owner, or a workspace admin). Job outputs go with
+        their job."""
+        path, record = self.get_file(actor, file_id)
+        _, user_id, role = self._member(actor)
+        if record.job_id is not None:
+            raise Conflict(
+                "a job's output is deleted with its job", details={"job_id": record.job_id}
+            )
+        if record.owner_id != user_id and not role.manages_workspace:
+            raise Forbidden("only the uploader or a workspace admin may delete this file")
+        with self.store.write() as tx:
+            tx.delete_file(file_id)
+        shutil.rmtree(path.parent, ignore_errors=True)
 
     # -- reading ------------------------------------------------------------
 

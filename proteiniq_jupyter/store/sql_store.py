@@ -28,6 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from ..jobs.errors import DuplicateRecord
 from ..jobs.model import (
     Batch,
+    FileOrigin,
+    FileRecord,
     Invite,
     Job,
     JobEvent,
@@ -40,7 +42,7 @@ from ..jobs.model import (
     Visibility,
     Workspace,
 )
-from ..jobs.ports import JobFilter, LedgerEntry
+from ..jobs.ports import FileFilter, JobFilter, LedgerEntry
 from ..jobs.status import JobStatus
 from . import tables as t
 from .database import create_db_engine, migrate
@@ -290,6 +292,7 @@ class SqlTransaction:
         self.conn.execute(sql_update(t.jobs).where(t.jobs.c.id == job.id).values(**values))
 
     def delete_job(self, job_id: str) -> None:
+        self.conn.execute(delete(t.files).where(t.files.c.job_id == job_id))
         self.conn.execute(delete(t.job_invites).where(t.job_invites.c.job_id == job_id))
         self.conn.execute(delete(t.job_events).where(t.job_events.c.job_id == job_id))
         self.conn.execute(delete(t.jobs).where(t.jobs.c.id == job_id))
@@ -316,8 +319,7 @@ class SqlTransaction:
         if job_filter.submitter_id is not None:
             where.append(c.submitter_id == job_filter.submitter_id)
         if job_filter.name_contains:
-            pattern = job_filter.name_contains.replace("\\", "\\\\")
-            pattern = pattern.replace("%", "\\%").replace("_", "\\_")
+            pattern = _escape_like(job_filter.name_contains)
             where.append(c.name.ilike(f"%{pattern}%", escape="\\"))
         if after is not None:
             created, job_id = after
@@ -523,6 +525,63 @@ class SqlTransaction:
             for r in rows
         ]
 
+    # -- files ----------------------------------------------------------------
+
+    def insert_files(self, records: Sequence[FileRecord]) -> None:
+        if records:
+            self.conn.execute(
+                insert(t.files),
+                [
+                    {
+                        "id": r.id,
+                        "workspace_id": r.workspace_id,
+                        "owner_id": r.owner_id,
+                        "job_id": r.job_id,
+                        "name": r.name,
+                        "format": r.format,
+                        "content_type": r.content_type,
+                        "size": r.size,
+                        "origin": str(r.origin),
+                        "created_at": r.created_at,
+                    }
+                    for r in records
+                ],
+            )
+
+    def get_file(self, file_id: str) -> FileRecord | None:
+        row = self.conn.execute(select(t.files).where(t.files.c.id == file_id)).mappings().first()
+        return None if row is None else _file_from_row(row)
+
+    def delete_file(self, file_id: str) -> None:
+        self.conn.execute(delete(t.files).where(t.files.c.id == file_id))
+
+    def list_files(
+        self,
+        workspace_id: str,
+        file_filter: FileFilter,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[FileRecord]:
+        c = t.files.c
+        query = select(t.files).where(c.workspace_id == workspace_id)
+        if file_filter.name_contains:
+            query = query.where(
+                c.name.ilike(f"%{_escape_like(file_filter.name_contains)}%", escape="\\")
+            )
+        if file_filter.format:
+            query = query.where(c.format == file_filter.format)
+        if file_filter.origin:
+            query = query.where(c.origin == file_filter.origin)
+        if file_filter.owner_id:
+            query = query.where(c.owner_id == file_filter.owner_id)
+        if after is not None:
+            created, file_id = after
+            query = query.where(
+                or_(c.created_at < created, and_(c.created_at == created, c.id < file_id))
+            )
+        query = query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+        return [_file_from_row(r) for r in self.conn.execute(query).mappings().all()]
+
     # -- batches ------------------------------------------------------------
 
     def insert_batch(self, batch: Batch) -> None:
@@ -577,6 +636,25 @@ class SqlTransaction:
         return [_batch_from_row(r, ()) for r in self.conn.execute(query).mappings()]
 
 
+def _file_from_row(row: RowMapping) -> FileRecord:
+    return FileRecord(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        owner_id=row["owner_id"],
+        job_id=row["job_id"],
+        name=row["name"],
+        format=row["format"],
+        content_type=row["content_type"],
+        size=row["size"],
+        origin=FileOrigin(row["origin"]),
+        created_at=row["created_at"],
+    )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _batch_from_row(row: RowMapping, children: tuple[str, ...]) -> Batch:
     return Batch(
         id=row["id"],
@@ -628,6 +706,11 @@ class DirectoryJobFiles:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+
+    def upload_dir(self, file_id: str) -> Path:
+        if not file_id or "/" in file_id or file_id.startswith("."):
+            raise ValueError(f"not a file id: {file_id!r}")
+        return self.root.parent / "uploads" / file_id
 
     def job_dir(self, job_id: str) -> Path:
         if not job_id or "/" in job_id or job_id.startswith("."):

@@ -217,3 +217,21 @@ ledger = Table(
     Index(None, "job_id"),
     sqlite_autoincrement=True,
 )
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, ForeignKey("workspaces.id"), nullable=False),
+    Column("owner_id", ID, ForeignKey("users.id"), nullable=False),
+    # Set for a job's output; an upload belongs to no job.
+    Column("job_id", ID),
+    Column("name", String(300), nullable=False),
+    Column("format", String(40), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("origin", String(20), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "workspace_id", "created_at", "id"),
+    Index(None, "job_id"),
+)
