@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test install check clean
+VIEWER := proteiniq_jupyter/static/vendor/3Dmol-min.js
+
+.PHONY: lab test install check clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,7 +14,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,lab]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The 3D viewer is bundled from the npm registry, so pages render with no internet.
+$(VIEWER): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	mkdir -p $(dir $(VIEWER))
+	cp node_modules/3dmol/build/3Dmol-min.js node_modules/3dmol/build/3Dmol-min.js.LICENSE.txt $(dir $(VIEWER))
+
+# Browser tests drive Debian's chromium; install it when missing (as root).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+install: $(STAMP) $(VIEWER)
 
 lab: install
 	$(BIN)/jupyter lab --notebook-dir=notebooks
@@ -22,8 +34,8 @@ check: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy proteiniq_jupyter/jobs proteiniq_jupyter/store
 
-test: check
+test: check browser
 	$(BIN)/pytest -q
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules $(dir $(VIEWER))

@@ -13,6 +13,7 @@ from traitlets import Bool, Dict, Float, Int, Unicode, default
 
 from ..config import EngineConfig
 from ..engine import open_engine
+from . import files, public
 from .identity import Identity, running_under_jupyterhub
 from .ratelimit import RateLimiter
 from .routes import route_table
@@ -29,6 +30,8 @@ class ProteinIQApp(ExtensionApp):
 
     name = "proteiniq"
     load_other_extensions = True
+    # Served at {base_url}static/proteiniq/ (the bundled 3D viewer, among others).
+    static_paths = [str(Path(__file__).resolve().parents[1] / "static")]  # noqa: RUF012
 
     database_url = Unicode(
         "", config=True, help="Job database; SQLite under the Jupyter data dir when empty."
@@ -115,6 +118,9 @@ class ProteinIQApp(ExtensionApp):
         )
         self.state = state
         self.settings["proteiniq"] = state
+        engine.service.config = replace(
+            engine.service.config, max_upload_bytes=self.max_upload_bytes
+        )
         if config.executor == "dask":
             # Jobs accepted while no engine ran (or left by one that died) are
             # picked up now; the cluster itself starts with the first job.
@@ -133,6 +139,8 @@ class ProteinIQApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(route_table())
+        self.handlers.extend(files.route_table())
+        self.handlers.extend(public.route_table())
 
     async def stop_extension(self) -> None:
         state = getattr(self, "state", None)
