@@ -67,12 +67,18 @@ def authenticated(method: Method) -> Method:
         await method(self, *args, **kwargs)
 
     wrapper.__piq_access__ = "authenticated"  # type: ignore[attr-defined]
+    # Jupyter's own check (ServerApp.allow_unauthenticated_access = False) would
+    # answer 403 before the wrapper runs; the wrapper is the check, and says 401.
+    setattr(wrapper, "__allow_unauthenticated", True)
     return wrapper
 
 
 def public(method: Method) -> Method:
     """Mark a route that anyone may call without signing in (public job pages)."""
     method.__piq_access__ = "public"  # type: ignore[attr-defined]
+    # What jupyter_server.auth.allow_unauthenticated sets: public pages stay public
+    # on servers with ServerApp.allow_unauthenticated_access = False.
+    setattr(method, "__allow_unauthenticated", True)
     return method
 
 
@@ -119,6 +125,13 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):  # type: ignore[misc]
         self.finish(json.dumps(body))
 
     # -- requests -----------------------------------------------------------
+
+    def check_xsrf_cookie(self) -> None:
+        """A request with no signed-in user has no session to forge: it goes on to
+        ``authenticated`` (401) or to a public route, not to an XSRF 403."""
+        if hasattr(self, "_jupyter_current_user") and not self._jupyter_current_user:
+            return
+        super().check_xsrf_cookie()
 
     def json_body(self) -> dict[str, Any]:
         """The request's JSON object, or 415 / 400 naming what is wrong."""
@@ -185,6 +198,12 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):  # type: ignore[misc]
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking service call on the extension's thread pool."""
         return await self.state.run(function, *args, **kwargs)
+
+    def finish(self, *args: Any, **kwargs: Any) -> Any:
+        # Jupyter's API handlers label every response JSON; ours may be CSV, HTML
+        # or a file, labelled before finishing.
+        kwargs.setdefault("set_content_type", self._headers.get("Content-Type", "application/json"))
+        return super().finish(*args, **kwargs)
 
     def send(self, data: Any, status: int = 200) -> None:
         self.set_status(status)

@@ -184,7 +184,9 @@ def render_page(job: Job, data: dict[str, Any], static_url: str, files_url: str)
         fields=_table(list(result.get("results", {}).get("fields", {}).items())),
         rows=_grid(result.get("results", {}).get("rows", [])),
         files=file_links or "<li class='muted'>none</li>",
-        settings=_table(sorted(data.get("settings", {}).items())),
+        settings=_table(sorted(data.get("settings", {}).items()))
+        if data.get("settings")
+        else "<p class='muted'>none</p>",
         inputs=inputs or "<p class='muted'>none</p>",
     )
 
