@@ -27,7 +27,7 @@ browser:
 install: $(STAMP) $(VIEWER)
 
 lab: install
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 check: install
 	$(BIN)/ruff check .
