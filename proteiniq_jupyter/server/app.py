@@ -13,7 +13,7 @@ from traitlets import Bool, Dict, Float, Int, Unicode, default
 
 from ..config import EngineConfig
 from ..engine import open_engine
-from . import files, public
+from . import events, files, openapi, public
 from .identity import Identity, running_under_jupyterhub
 from .ratelimit import RateLimiter
 from .routes import route_table
@@ -118,6 +118,7 @@ class ProteinIQApp(ExtensionApp):
         )
         self.state = state
         self.settings["proteiniq"] = state
+        events.start_feed(state)
         engine.service.config = replace(
             engine.service.config, max_upload_bytes=self.max_upload_bytes
         )
@@ -139,12 +140,15 @@ class ProteinIQApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(route_table())
+        self.handlers.extend(openapi.route_table())
         self.handlers.extend(files.route_table())
         self.handlers.extend(public.route_table())
+        self.handlers.extend(events.route_table())
 
     async def stop_extension(self) -> None:
         state = getattr(self, "state", None)
         if state is None:
             return
+        await events.stop_feed(state)
         await IOLoop.current().run_in_executor(None, state.engine.close)
         state.pool.shutdown(wait=False)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     RowMapping,
+    String,
     and_,
     delete,
     func,
@@ -275,6 +276,12 @@ class SqlTransaction:
         row = self.conn.execute(query).mappings().first()
         return None if row is None else _job_from_row(row)
 
+    def jobs_by_id(self, job_ids: Sequence[str]) -> list[Job]:
+        if not job_ids:
+            return []
+        query = select(*_LIST_COLUMNS).where(t.jobs.c.id.in_(list(job_ids)))
+        return [_job_from_row(row) for row in self.conn.execute(query).mappings().all()]
+
     def find_idempotent(self, workspace_id: str, key: str) -> tuple[Job, str | None] | None:
         row = (
             self.conn.execute(
@@ -395,6 +402,11 @@ class SqlTransaction:
     # -- events -------------------------------------------------------------
 
     def append_event(self, job: Job, kind: str, data: JsonDict, at: datetime) -> JobEvent:
+        if self._postgres:
+            # The transaction takes its number before the seq, so that an event feed
+            # can tell when every seq handed out so far has committed or rolled back
+            # (``write_marks``). Every caller has written already; this makes sure.
+            self.conn.execute(select(func.pg_current_xact_id()))
         seq = self.conn.execute(
             insert(t.job_events)
             .values(
@@ -424,6 +436,70 @@ class SqlTransaction:
             .order_by(t.job_events.c.seq)
         ).mappings()
         return [_event_from_row(r) for r in rows]
+
+    def events_after(self, after_seq: int, limit: int) -> list[JobEvent]:
+        e = t.job_events.c
+        rows = self.conn.execute(
+            select(t.job_events).where(e.seq > after_seq).order_by(e.seq).limit(limit)
+        ).mappings()
+        return [_event_from_row(r) for r in rows]
+
+    def events_by_seq(self, seqs: Sequence[int]) -> list[JobEvent]:
+        if not seqs:
+            return []
+        e = t.job_events.c
+        rows = self.conn.execute(
+            select(t.job_events).where(e.seq.in_(list(seqs))).order_by(e.seq)
+        ).mappings()
+        return [_event_from_row(r) for r in rows]
+
+    def last_event_seq(self) -> int:
+        return int(
+            self.conn.execute(select(func.coalesce(func.max(t.job_events.c.seq), 0))).scalar_one()
+        )
+
+    def events_for_reader(
+        self,
+        workspace_id: str | None,
+        user_id: str,
+        email: str | None,
+        after_seq: int,
+        through_seq: int | None,
+        limit: int,
+    ) -> list[JobEvent]:
+        e = t.job_events.c
+        involved: list[Any] = [
+            e.job_id.in_(select(t.jobs.c.id).where(t.jobs.c.submitter_id == user_id))
+        ]
+        if workspace_id is not None:
+            involved.append(e.workspace_id == workspace_id)
+        if email:
+            involved.append(
+                e.job_id.in_(
+                    select(t.job_invites.c.job_id).where(t.job_invites.c.email == email.lower())
+                )
+            )
+        where: list[Any] = [e.seq > after_seq, or_(*involved)]
+        if through_seq is not None:
+            where.append(e.seq <= through_seq)
+        rows = self.conn.execute(
+            select(t.job_events).where(*where).order_by(e.seq).limit(limit)
+        ).mappings()
+        return [_event_from_row(r) for r in rows]
+
+    def write_marks(self) -> tuple[int, int] | None:
+        if not self._postgres:
+            # SQLite writers hold the database lock from BEGIN to COMMIT, so a seq
+            # missing below a visible one was rolled back or deleted.
+            return None
+        snapshot = func.pg_current_snapshot()
+        row = self.conn.execute(
+            select(
+                func.pg_snapshot_xmin(snapshot).cast(String),
+                func.pg_snapshot_xmax(snapshot).cast(String),
+            )
+        ).one()
+        return int(row[0]), int(row[1])
 
     # -- sharing ------------------------------------------------------------
 
