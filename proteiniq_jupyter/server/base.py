@@ -85,12 +85,22 @@ def public(method: Method) -> Method:
 class PiqHandler(ExtensionHandlerMixin, APIHandler):  # type: ignore[misc]
     """Base of every route of the extension."""
 
+    #: What apply_rate_limit told the client, kept for an error response.
+    _rate_limit_headers: dict[str, str] | None = None
+
     @property
     def state(self) -> ServerState:
         state: ServerState = self.settings["proteiniq"]
         return state
 
     # -- errors -------------------------------------------------------------
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # A refused request is an answer, not a server fault: one line, no traceback.
+        if isinstance(value, PiqError | ApiError):
+            self.log.info("%s %s: %s", self.request.method, self.request.path, value)
+            return
+        super().log_exception(typ, value, tb)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -119,7 +129,9 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):  # type: ignore[misc]
             }
         self.clear()
         self.set_status(status)
-        for name, value in headers.items():
+        # send_error cleared every header; the rate limiter's are set again, so a
+        # refused request (which was counted) tells the client its budget too.
+        for name, value in {**(self._rate_limit_headers or {}), **headers}.items():
             self.set_header(name, value)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
@@ -169,12 +181,18 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):  # type: ignore[misc]
             ) from None
 
     def apply_rate_limit(self) -> None:
-        user = self.current_user
-        key = getattr(user, "username", None) or str(user)
+        # Counted per person as the job system knows them: a token-only server
+        # names every token request a new random anonymous user, which would
+        # give each request a fresh budget.
+        key = self.state.identity.username_for(self.current_user)
         decision = self.state.limiter.take(key)
-        self.set_header("X-RateLimit-Limit", str(decision.limit))
-        self.set_header("X-RateLimit-Remaining", str(decision.remaining))
-        self.set_header("X-RateLimit-Reset", str(decision.reset_epoch))
+        self._rate_limit_headers = {
+            "X-RateLimit-Limit": str(decision.limit),
+            "X-RateLimit-Remaining": str(decision.remaining),
+            "X-RateLimit-Reset": str(decision.reset_epoch),
+        }
+        for name, value in self._rate_limit_headers.items():
+            self.set_header(name, value)
         if not decision.allowed:
             raise ApiError(
                 429,

@@ -18,9 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
-from ..jobs.model import Visibility
+from ..jobs.model import FileOrigin, Visibility
 from ..jobs.status import JobStatus
 from .base import RESULT_RETRY_AFTER_S, PiqHandler, authenticated
+from .public import PREFIX as PUBLIC_JOBS
 from .routes import API
 
 JsonDict = dict[str, Any]
@@ -37,6 +38,7 @@ _TOOL_ID_PATTERN = r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$"
 _FILE_NAME_PATTERN = r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$"
 
 _STATUSES = [str(s) for s in JobStatus]
+_ORIGINS = [str(o) for o in FileOrigin]
 _VISIBILITIES = [str(v) for v in Visibility]
 
 
@@ -118,6 +120,7 @@ def _errors(*statuses: int) -> JsonDict:
         413: "PayloadTooLarge",
         415: "UnsupportedMediaType",
         429: "TooManyRequests",
+        503: "Unavailable",
     }
     return {
         str(status): {"$ref": f"#/components/responses/{names[status]}"}
@@ -134,10 +137,24 @@ def _param(name: str) -> JsonDict:
 
 
 def _body(schema: JsonDict, *, required: bool = True, description: str = "") -> JsonDict:
-    body: JsonDict = {"required": required, "content": _json(schema)}
+    return _body_content(_json(schema), description, required=required)
+
+
+def _body_content(content: JsonDict, description: str = "", *, required: bool = True) -> JsonDict:
+    body: JsonDict = {"required": required, "content": content}
     if description:
         body["description"] = description
     return body
+
+
+def _query_param(name: str, schema: JsonDict, description: str) -> JsonDict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
 
 
 def _op(
@@ -149,6 +166,7 @@ def _op(
     parameters: list[JsonDict] | None = None,
     body: JsonDict | None = None,
     description: str | None = None,
+    security: list[JsonDict] | None = None,
 ) -> JsonDict:
     op: JsonDict = {
         "operationId": operation_id,
@@ -162,6 +180,8 @@ def _op(
         op["parameters"] = parameters
     if body is not None:
         op["requestBody"] = body
+    if security is not None:
+        op["security"] = security
     return op
 
 
@@ -176,7 +196,12 @@ def _schemas() -> JsonDict:
             "kind": _STRING,
             "format": _STRING,
             "content": _STRING,
-            "source": _obj({"type": {"const": "text"}}),
+            "source": {
+                "oneOf": [
+                    _obj({"type": {"const": "text"}}),
+                    _obj({"type": {"const": "file"}, "file_id": _STRING}),
+                ]
+            },
             "label": _STRING,
         },
         ["id", "slotId", "kind", "format", "content", "source"],
@@ -188,10 +213,15 @@ def _schemas() -> JsonDict:
             "kind": _STRING,
             "format": {**_STRING, "description": "one of the slot's formats"},
             "content": _STRING,
-            "source": {
-                **_ANY_OBJECT,
-                "description": 'where the content came from; {"type": "text"} for inline text',
-            },
+            "source": _obj(
+                {"type": {"type": "string", "enum": ["text", "file"]}, "file_id": _STRING},
+                [],
+                closed=False,
+                description=(
+                    "where the content comes from: inline text, or a saved file "
+                    "(file_id, from POST files) whose text fills an empty content"
+                ),
+            ),
             "label": _STRING,
         },
         ["slotId", "content"],
@@ -205,63 +235,66 @@ def _schemas() -> JsonDict:
             "files": {"type": "array", "items": _ref("ResultFile")},
         }
     )
-    job = _obj(
-        {
-            "id": _STRING,
-            "object": {"const": "job"},
-            "name": _STRING,
-            "tool": _STRING,
-            "status": _ref("JobStatus"),
-            "status_reason": _nullable(_STRING),
-            "progress": {**_NUMBER, "minimum": 0, "maximum": 1},
-            "progress_message": _nullable(_STRING),
-            "created_at": _DATETIME,
-            "updated_at": _DATETIME,
-            "started_at": _nullable(_DATETIME),
-            "completed_at": _nullable(_DATETIME),
-            "duration_s": _nullable({**_NUMBER, "minimum": 0}),
-            "submitter": _obj({"id": _STRING, "username": _nullable(_STRING)}),
-            "workspace_id": _STRING,
-            "batch_id": _nullable(_STRING),
-            "origin_job_id": _nullable(_STRING),
-            "visibility": _ref("Visibility"),
-            "attempts": {**_INT, "minimum": 0},
-            "credits": _obj({"estimated": _INT, "charged": _INT}),
-            "permissions": _obj({"see_contents": _BOOL, "change": _BOOL}),
-            "error": _nullable(_STRING),
-            "input": _obj({"inputs": {"type": "array", "items": _ref("JobInputItem")}}),
-            "settings": _ANY_OBJECT,
-            "result": _nullable(_ref("ToolResult")),
-        },
-        [
-            "id",
-            "object",
-            "name",
-            "tool",
-            "status",
-            "status_reason",
-            "progress",
-            "progress_message",
-            "created_at",
-            "updated_at",
-            "started_at",
-            "completed_at",
-            "duration_s",
-            "submitter",
-            "workspace_id",
-            "batch_id",
-            "origin_job_id",
-            "visibility",
-            "attempts",
-            "credits",
-            "permissions",
-        ],
-        description=(
-            "error, input, settings and result are present only where "
-            "permissions.see_contents is true (a job shared without its contents "
-            "shows the row alone)."
-        ),
-    )
+
+    def job_schema(result: JsonDict) -> JsonDict:
+        return _obj(
+            {
+                "id": _STRING,
+                "object": {"const": "job"},
+                "name": _STRING,
+                "tool": _STRING,
+                "status": _ref("JobStatus"),
+                "status_reason": _nullable(_STRING),
+                "progress": {**_NUMBER, "minimum": 0, "maximum": 1},
+                "progress_message": _nullable(_STRING),
+                "created_at": _DATETIME,
+                "updated_at": _DATETIME,
+                "started_at": _nullable(_DATETIME),
+                "completed_at": _nullable(_DATETIME),
+                "duration_s": _nullable({**_NUMBER, "minimum": 0}),
+                "submitter": _obj({"id": _STRING, "username": _nullable(_STRING)}),
+                "workspace_id": _STRING,
+                "batch_id": _nullable(_STRING),
+                "origin_job_id": _nullable(_STRING),
+                "visibility": _ref("Visibility"),
+                "attempts": {**_INT, "minimum": 0},
+                "credits": _obj({"estimated": _INT, "charged": _INT}),
+                "permissions": _obj({"see_contents": _BOOL, "change": _BOOL}),
+                "error": _nullable(_STRING),
+                "input": _obj({"inputs": {"type": "array", "items": _ref("JobInputItem")}}),
+                "settings": _ANY_OBJECT,
+                "result": _nullable(result),
+            },
+            [
+                "id",
+                "object",
+                "name",
+                "tool",
+                "status",
+                "status_reason",
+                "progress",
+                "progress_message",
+                "created_at",
+                "updated_at",
+                "started_at",
+                "completed_at",
+                "duration_s",
+                "submitter",
+                "workspace_id",
+                "batch_id",
+                "origin_job_id",
+                "visibility",
+                "attempts",
+                "credits",
+                "permissions",
+            ],
+            description=(
+                "error, input, settings and result are present only where "
+                "permissions.see_contents is true (a job shared without its contents "
+                "shows the row alone)."
+            ),
+        )
+
     batch_properties: JsonDict = {
         "object": {"const": "batch"},
         "id": _STRING,
@@ -304,6 +337,20 @@ def _schemas() -> JsonDict:
     job_input_request = _obj(
         {"inputs": {"type": "array", "items": _ref("JobInputItemRequest")}},
         closed=False,
+    )
+    file_record = _obj(
+        {
+            "id": _STRING,
+            "object": {"const": "file"},
+            "name": _STRING,
+            "format": _STRING,
+            "content_type": _STRING,
+            "size": {**_INT, "minimum": 0},
+            "origin": {"type": "string", "enum": _ORIGINS},
+            "job_id": _nullable(_STRING),
+            "owner_id": _STRING,
+            "created_at": _DATETIME,
+        }
     )
     list_properties = {
         "object": {"const": "list"},
@@ -351,7 +398,8 @@ def _schemas() -> JsonDict:
         "JobInputRequest": job_input_request,
         "ResultFile": result_file,
         "ToolResult": tool_result,
-        "Job": job,
+        "Job": job_schema(_ref("ToolResult")),
+        "PublicJob": job_schema(_ref("JobResult")),
         "JobList": list_of("Job"),
         "JobStatusResource": _obj(
             {
@@ -473,7 +521,10 @@ def _schemas() -> JsonDict:
                 "invites": {
                     "type": "array",
                     "items": _obj(
-                        {"email": _STRING, "status": {"type": "string", "enum": ["pending", "active"]}}
+                        {
+                            "email": _STRING,
+                            "status": {"type": "string", "enum": ["pending", "active"]},
+                        }
                     ),
                 },
                 "public_url": {
@@ -582,6 +633,37 @@ def _schemas() -> JsonDict:
                 ),
             }
         ),
+        "FileRecord": file_record,
+        "FileList": list_of("FileRecord"),
+        "FilePreview": _obj(
+            {
+                "object": {"const": "file_preview"},
+                "file": _ref("FileRecord"),
+                "text": {**_STRING, "description": "the first 64 KiB, as UTF-8"},
+                "truncated": _BOOL,
+            }
+        ),
+        "DeletedFile": _obj(
+            {"id": _STRING, "object": {"const": "file"}, "deleted": {"const": True}}
+        ),
+        "FileUpload": _obj(
+            {"file": {"type": "string", "format": "binary", "description": "the file"}},
+            closed=False,
+        ),
+        "JobEvent": _obj(
+            {
+                "id": {**_INT, "description": "the SSE id: resume after it with Last-Event-ID"},
+                "object": {"const": "job_event"},
+                "job_id": _STRING,
+                "kind": {
+                    **_STRING,
+                    "description": "created, status, progress, renamed, shared ...",
+                },
+                "status": _ref("JobStatus"),
+                "data": {**_ANY_OBJECT, "description": "the job's status data, for status events"},
+                "created_at": _DATETIME,
+            }
+        ),
         "OpenApiDocument": {
             "type": "object",
             "required": ["openapi", "info", "paths"],
@@ -598,15 +680,29 @@ def _error_response(description: str, *, headers: JsonDict | None = None) -> Jso
 
 
 def _responses() -> JsonDict:
-    """Error responses. Every one but 401 comes after the rate limiter has counted
-    the request, so it carries the limiter's headers too (a client learns its
-    budget from a refusal as well as from a success)."""
+    """Error responses. Those of authenticated routes come after the rate limiter
+    has counted the request, so they carry its headers too (a client learns its
+    budget from a refusal as well as from a success); a 401 and a 403 may come
+    before it. The public pages count requests per address and say only when to
+    come back."""
     limited = _RATE_LIMIT_HEADERS
+    unlimited = {name: {**header, "required": False} for name, header in _headers().items()}
+    retry_after = {
+        "required": True,
+        "schema": {**_INT, "minimum": 1},
+        "description": "seconds until the window resets",
+    }
     return {
         "BadRequest": _error_response(
             "invalid_json (the body does not parse) or validation_error (details.errors "
             "names each problem and its place)",
             headers=limited,
+        ),
+        "UploadBadRequest": _error_response(
+            "validation_error (no file name, or not a plain one), or invalid_request: a "
+            "multipart body that does not parse, refused before the rate limiter (so "
+            "without its headers)",
+            headers=unlimited,
         ),
         "Unauthorized": _error_response(
             "unauthorized: no signed-in Jupyter user (send Authorization: token ...)"
@@ -616,9 +712,11 @@ def _responses() -> JsonDict:
             headers=limited,
         ),
         "Forbidden": _error_response(
-            "forbidden: the job or batch is visible to this user but not theirs to "
-            "change, or a viewer tried to run a job",
-            headers=limited,
+            "forbidden: the job, batch or file is visible to this user but not theirs "
+            "to change, or a viewer tried to run a job; also a state-changing request "
+            "signed in by Jupyter's login cookie without its XSRF token (refused before "
+            "the rate limiter, so without its headers)",
+            headers=unlimited,
         ),
         "NotFound": _error_response(
             "not_found: no such resource, or one this user may not see (existence is "
@@ -626,8 +724,9 @@ def _responses() -> JsonDict:
             headers=limited,
         ),
         "Conflict": _error_response(
-            "conflict: the job's status does not allow this (details.current_status), "
-            "or an Idempotency-Key was reused for a different request",
+            "conflict: the status does not allow this (details.current_status), an "
+            "Idempotency-Key was reused for a different request, or a job's output "
+            "file was to be deleted on its own",
             headers=limited,
         ),
         "JobNotCompleted": _error_response(
@@ -643,7 +742,7 @@ def _responses() -> JsonDict:
             },
         ),
         "PayloadTooLarge": _error_response(
-            "payload_too_large: the JSON body is over the server's limit", headers=limited
+            "payload_too_large: the body is over the server's limit", headers=limited
         ),
         "UnsupportedMediaType": _error_response(
             "unsupported_media_type: the body was not sent as application/json",
@@ -651,19 +750,24 @@ def _responses() -> JsonDict:
         ),
         "TooManyRequests": _error_response(
             "rate_limited: over the per-user request limit; details.retry_after",
-            headers={
-                **limited,
-                "Retry-After": {
-                    "required": True,
-                    "schema": {**_INT, "minimum": 1},
-                    "description": "seconds until the window resets",
-                },
-            },
+            headers={**limited, "Retry-After": retry_after},
+        ),
+        "Unavailable": _error_response(
+            "unavailable: live events are not ready yet; try again shortly", headers=limited
+        ),
+        "PublicNotFound": _error_response(
+            "not_found: no such job, or one that is not public (the same answer)"
+        ),
+        "PublicTooManyRequests": _error_response(
+            "rate_limited: too many requests from this address",
+            headers={"Retry-After": retry_after},
         ),
     }
 
 
 def _headers() -> JsonDict:
+    """The rate limiter's headers, on every response of an authenticated route
+    after the request was counted."""
     return {
         "X-RateLimit-Limit": {
             "required": True,
@@ -684,6 +788,8 @@ def _headers() -> JsonDict:
 
 
 def _parameters() -> JsonDict:
+    """Parameters shared by several operations."""
+
     def path(name: str, pattern: str, description: str) -> JsonDict:
         return {
             "name": name,
@@ -693,27 +799,38 @@ def _parameters() -> JsonDict:
             "schema": {"type": "string", "pattern": pattern, "minLength": 1, "maxLength": 200},
         }
 
-    def query(name: str, schema: JsonDict, description: str, **extra: Any) -> JsonDict:
-        return {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "description": description,
-            "schema": schema,
-            **extra,
-        }
-
     return {
         "JobId": path("job_id", _ID_PATTERN, "a job id (job_...)"),
         "BatchId": path("batch_id", _ID_PATTERN, "a batch id (batch_...)"),
         "ToolId": path("tool_id", _TOOL_ID_PATTERN, "a tool id, as listed by GET tools"),
         "FileName": path("name", _FILE_NAME_PATTERN, "a file name from the job's result"),
-        "Limit": query(
+        "FileId": path("file_id", _ID_PATTERN, "a file id (file_...)"),
+        "LastEventId": {
+            "name": "Last-Event-ID",
+            "in": "header",
+            "required": False,
+            "description": (
+                "resume after this event id (what a reconnecting EventSource sends); "
+                "the events after it are replayed first"
+            ),
+            "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+        },
+        "LastEventIdQuery": _query_param(
+            "last_event_id",
+            {"type": "string", "pattern": "^[0-9]{1,18}$"},
+            "the same as the Last-Event-ID header, for clients that cannot set it",
+        ),
+        "Mine": _query_param(
+            "mine",
+            {"type": "string", "enum": ["1", "true", "0", "false"]},
+            "only the caller's own (1 or true)",
+        ),
+        "Limit": _query_param(
             "limit",
             {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
             "page size",
         ),
-        "StartingAfter": query(
+        "StartingAfter": _query_param(
             "starting_after",
             _STRING,
             "the next_cursor of the previous page",
@@ -743,6 +860,8 @@ def _parameters() -> JsonDict:
 
 
 def _paths() -> JsonDict:
+    """The REST routes of routes.py; the event streams, files and public pages
+    of their own modules follow."""
     job_id, batch_id = _param("JobId"), _param("BatchId")
     page = [_param("Limit"), _param("StartingAfter")]
     job = _ref("Job")
@@ -791,7 +910,7 @@ def _paths() -> JsonDict:
                 "quoteJob",
                 "What a run would cost and whether it could start now",
                 "jobs",
-                {"200": _ok("the quote", _ref("JobQuote")), **_errors(*_BODY_ERRORS)},
+                {"200": _ok("the quote", _ref("JobQuote")), **_errors(*_BODY_ERRORS, 403)},
                 body=_body(_ref("QuoteRequest")),
                 description=(
                     "Problems with the tool, the input or the settings are listed in "
@@ -833,13 +952,7 @@ def _paths() -> JsonDict:
                         "description": "only jobs submitted by this user id",
                         "schema": _STRING,
                     },
-                    {
-                        "name": "mine",
-                        "in": "query",
-                        "required": False,
-                        "description": "only the caller's own jobs (1 or true)",
-                        "schema": {"type": "string", "enum": ["1", "true", "0", "false"]},
-                    },
+                    _param("Mine"),
                     {
                         "name": "q",
                         "in": "query",
@@ -886,9 +999,7 @@ def _paths() -> JsonDict:
         },
         f"{API}/jobs/{{job_id}}": {
             "parameters": [job_id],
-            "get": _op(
-                "getJob", "A job", "jobs", {"200": _ok("the job", job), **_errors(404)}
-            ),
+            "get": _op("getJob", "A job", "jobs", {"200": _ok("the job", job), **_errors(404)}),
             "patch": _op(
                 "renameJob",
                 "Rename a job (the name is all that can change)",
@@ -1098,6 +1209,247 @@ def _paths() -> JsonDict:
                 },
             ),
         },
+        **_event_paths(),
+        **_file_paths(),
+        **_public_paths(),
+    }
+
+
+def _event_stream(description: str) -> JsonDict:
+    return {
+        "description": description,
+        "headers": {
+            **_RATE_LIMIT_HEADERS,
+            "Cache-Control": {
+                "required": True,
+                "schema": {"const": "private, no-cache, no-transform"},
+            },
+        },
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "description": (
+                        "one Server-Sent Event (the stream is a sequence of them; "
+                        "': keepalive' comments keep a quiet stream open)"
+                    ),
+                    "properties": {
+                        "id": {
+                            "type": "string",
+                            "pattern": "^[0-9]+$",
+                            "description": "the event id, for Last-Event-ID",
+                        },
+                        "event": {"type": "string", "description": "the event's kind"},
+                        "data": {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "contentSchema": _ref("JobEvent"),
+                        },
+                    },
+                    "required": ["id", "event", "data"],
+                    "additionalProperties": False,
+                },
+            }
+        },
+    }
+
+
+def _event_paths() -> JsonDict:
+    resume = [_param("LastEventId"), _param("LastEventIdQuery")]
+    return {
+        f"{API}/jobs/{{job_id}}/events": {
+            "parameters": [_param("JobId")],
+            "get": _op(
+                "streamJobEvents",
+                "A job's events as Server-Sent Events, until it ends",
+                "events",
+                {
+                    "200": _event_stream(
+                        "the job's history after Last-Event-ID, then its live events; "
+                        "the stream ends after a final status"
+                    ),
+                    "204": {
+                        "description": (
+                            "the job has ended and the client already has every event "
+                            "(an EventSource stops reconnecting)"
+                        ),
+                        "headers": _RATE_LIMIT_HEADERS,
+                    },
+                    **_errors(400, 404, 503),
+                },
+                parameters=resume,
+                description=(
+                    "Read it with fetch (an EventSource cannot send the Authorization "
+                    "header); GET jobs/{job_id}/status is the polling fallback."
+                ),
+            ),
+        },
+        f"{API}/events": {
+            "get": _op(
+                "streamEvents",
+                "Events of every job that concerns the reader, as Server-Sent Events",
+                "events",
+                {
+                    "200": _event_stream(
+                        "the events after Last-Event-ID (none without it), then live "
+                        "ones; the stream does not end by itself"
+                    ),
+                    **_errors(400, 503),
+                },
+                parameters=resume,
+            ),
+        },
+    }
+
+
+def _file_paths() -> JsonDict:
+    file_record = _ref("FileRecord")
+    return {
+        f"{API}/files": {
+            "get": _op(
+                "listFiles",
+                "The workspace's files, newest first: uploads and job outputs",
+                "files",
+                {"200": _ok("a page of files", _ref("FileList")), **_errors(400)},
+                parameters=[
+                    _query_param("q", _STRING, "only files whose name contains this text"),
+                    _query_param("format", _STRING, "only files of this format (pdb, sdf ...)"),
+                    _query_param("origin", {"type": "string", "enum": _ORIGINS}, "only these"),
+                    _param("Mine"),
+                    _param("Limit"),
+                    _param("StartingAfter"),
+                ],
+            ),
+            "post": _op(
+                "uploadFile",
+                "Upload a file, to use as a job input by its id",
+                "files",
+                {
+                    "201": _ok(
+                        "the saved file",
+                        file_record,
+                        headers={
+                            "Location": {
+                                "required": True,
+                                "schema": _STRING,
+                                "description": "the file's URL",
+                            }
+                        },
+                    ),
+                    **_errors(403, 413),
+                    "400": {"$ref": "#/components/responses/UploadBadRequest"},
+                },
+                parameters=[
+                    _query_param("name", _STRING, "the file name, for a raw upload"),
+                    _query_param("format", _STRING, "the format (default: the name's suffix)"),
+                    {
+                        "name": "X-File-Name",
+                        "in": "header",
+                        "required": False,
+                        "description": "the file name, for a raw upload without ?name=",
+                        "schema": _STRING,
+                    },
+                ],
+                body=_body_content(
+                    {
+                        "multipart/form-data": {"schema": _ref("FileUpload")},
+                        "application/octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        },
+                    },
+                    "one multipart part named file, or the raw bytes with the name in "
+                    "?name= or X-File-Name",
+                ),
+            ),
+        },
+        f"{API}/files/{{file_id}}": {
+            "parameters": [_param("FileId")],
+            "get": _op(
+                "getFile",
+                "Download a file, or preview a text file",
+                "files",
+                {
+                    "200": {
+                        "description": (
+                            "the file in its own content type, as an attachment; with "
+                            "preview, a FilePreview (JSON)"
+                        ),
+                        "headers": _RATE_LIMIT_HEADERS,
+                        "content": {
+                            "application/json": {
+                                "schema": {"anyOf": [_ref("FilePreview"), {}]},
+                            },
+                            "*/*": {"schema": {}},
+                        },
+                    },
+                    **_errors(400, 404),
+                },
+                parameters=[
+                    _query_param(
+                        "preview",
+                        {"type": "string", "enum": ["1", "true", "0", "false"]},
+                        "1 or true: the start of a text file as JSON (400 for other formats)",
+                    )
+                ],
+            ),
+            "delete": _op(
+                "deleteFile",
+                "Delete an upload (a job's outputs go with their job)",
+                "files",
+                {"200": _ok("deleted", _ref("DeletedFile")), **_errors(403, 404, 409)},
+            ),
+        },
+    }
+
+
+def _public_paths() -> JsonDict:
+    public_errors = {
+        "404": {"$ref": "#/components/responses/PublicNotFound"},
+        "429": {"$ref": "#/components/responses/PublicTooManyRequests"},
+    }
+    return {
+        f"{PUBLIC_JOBS}/{{job_id}}": {
+            "parameters": [_param("JobId")],
+            "get": _op(
+                "getPublicJob",
+                "A public job's read-only page, for anyone with the link",
+                "public",
+                {
+                    "200": {
+                        "description": (
+                            "the page, or with format=json (or Accept: application/json) "
+                            "the job with its result"
+                        ),
+                        "content": {
+                            "text/html": {"schema": _STRING},
+                            "application/json": {"schema": _ref("PublicJob")},
+                        },
+                    },
+                    **public_errors,
+                },
+                parameters=[
+                    _query_param("format", {"type": "string", "enum": ["json", "html"]}, "json")
+                ],
+                security=[],
+            ),
+        },
+        f"{PUBLIC_JOBS}/{{job_id}}/files/{{name}}": {
+            "parameters": [_param("JobId"), _param("FileName")],
+            "get": _op(
+                "getPublicJobFile",
+                "An output file of a public job, shown inline",
+                "public",
+                {
+                    "200": {
+                        "description": "the file in its own content type",
+                        "headers": {"Content-Disposition": {"required": True, "schema": _STRING}},
+                        "content": {"*/*": {"schema": {}}},
+                    },
+                    **public_errors,
+                },
+                security=[],
+            ),
+        },
     }
 
 
@@ -1123,7 +1475,17 @@ def build_document(server_url: str) -> JsonDict:
         "security": [{"JupyterToken": []}, {"JupyterTokenQuery": []}],
         "tags": [
             {"name": name}
-            for name in ("meta", "account", "tools", "jobs", "sharing", "batches")
+            for name in (
+                "meta",
+                "account",
+                "tools",
+                "jobs",
+                "sharing",
+                "batches",
+                "events",
+                "files",
+                "public",
+            )
         ],
         "paths": _paths(),
         "components": {
@@ -1142,7 +1504,10 @@ def build_document(server_url: str) -> JsonDict:
                     "type": "apiKey",
                     "in": "query",
                     "name": "token",
-                    "description": "the Jupyter server's token as a query parameter",
+                    "description": (
+                        "the token as a query parameter; Jupyter reads it before the "
+                        "header, so a wrong one fails a request whatever the header says"
+                    ),
                 },
             },
         },

@@ -3,6 +3,7 @@ request, call one service method off the event loop, render the resource."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from jupyter_server.utils import url_path_join
@@ -48,6 +49,13 @@ def parse_inputs(body: dict[str, Any]) -> list[JobInput]:
             continue
         for key in ("slotId", "content"):
             if not isinstance(item.get(key), str):
+                errors.append(
+                    {"field": f"input.inputs[{index}].{key}", "message": "must be a string"}
+                )
+        # Optional, but text when given: a number or a list would be stored as
+        # is (label) or as its Python repr (the others) and come back so.
+        for key in ("id", "kind", "format", "label"):
+            if item.get(key) is not None and not isinstance(item[key], str):
                 errors.append(
                     {"field": f"input.inputs[{index}].{key}", "message": "must be a string"}
                 )
@@ -141,15 +149,19 @@ class JobsHandler(PiqHandler):
         actor = await self.actor()
         if self.get_query_argument("mine", "") in ("1", "true"):
             job_filter = JobFilter(**{**job_filter.__dict__, "submitter_id": actor.user_id})
-        page = await self.call(
-            self.state.service.list_jobs,
-            actor,
-            job_filter,
-            starting_after=self.get_query_argument("starting_after", None),
-            limit=self.query_int("limit", 20),
-        )
-        usernames = await self.call(self.state.service.usernames, actor)
-        self.send(page_resource(page, usernames))
+        starting_after = self.get_query_argument("starting_after", None)
+        limit = self.query_int("limit", 20)
+        service = self.state.service
+
+        def page_json() -> str:
+            # One trip to the pool for the page, the names and the JSON: every trip
+            # is two thread switches, the biggest cost of a page on a busy machine.
+            page = service.list_jobs(actor, job_filter, starting_after=starting_after, limit=limit)
+            return json.dumps(page_resource(page, service.usernames(actor)), default=str)
+
+        body = await self.call(page_json)
+        self.set_header("Content-Type", "application/json")
+        self.finish(body)
 
     @authenticated
     async def post(self) -> None:
@@ -199,7 +211,8 @@ class JobHandler(PiqHandler):
         actor = await self.actor()
         await self.call(self.state.service.rename, actor, job_id, name)
         view = await self.call(self.state.service.get, actor, job_id)
-        self.send(job_resource(view))
+        usernames = await self.call(self.state.service.usernames, actor)
+        self.send(job_resource(view, usernames))
 
     @authenticated
     async def delete(self, job_id: str) -> None:
@@ -231,7 +244,8 @@ class JobActionHandler(PiqHandler):
             )
             target = job.id
         view = await self.call(service.get, actor, target)
-        self.send(job_resource(view), status=200 if action == "cancel" else 201)
+        usernames = await self.call(service.usernames, actor)
+        self.send(job_resource(view, usernames), status=200 if action == "cancel" else 201)
 
 
 class JobStatusHandler(PiqHandler):
@@ -346,7 +360,14 @@ class BatchesHandler(PiqHandler):
                     f"items[{index}] must be an object",
                     errors=[{"field": f"items[{index}]", "message": "must be an object"}],
                 )
-            parsed.append(parse_inputs(item))
+            try:
+                parsed.append(parse_inputs(item))
+            except ValidationError as exc:
+                # Name the field where it is in this body: items[i].input...
+                errors = [{**e, "field": f"items[{index}].{e['field']}"} for e in exc.errors]
+                raise ValidationError(
+                    "; ".join(f"{e['field']} {e['message']}" for e in errors), errors=errors
+                ) from None
         actor = await self.actor()
         summary = await self.call(
             self.state.service.submit_batch,
