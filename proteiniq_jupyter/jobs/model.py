@@ -391,13 +391,16 @@ class BatchSummary:
     @property
     def status(self) -> str:
         """PROCESSING while any child is live; otherwise COMPLETED when every child
-        completed, FAILED when none did, PARTIAL in between."""
+        completed, CANCELLED when every child was cancelled, FAILED when none
+        completed, PARTIAL in between."""
         live = sum(self.counts.get(str(s), 0) for s in JobStatus if s.is_live)
         if live:
             return "PROCESSING"
         completed = self.counts.get(str(JobStatus.COMPLETED), 0)
         if completed == self.total:
             return "COMPLETED"
+        if self.counts.get(str(JobStatus.CANCELLED), 0) == self.total:
+            return "CANCELLED"
         return "FAILED" if completed == 0 else "PARTIAL"
 
     def to_api(self) -> JsonDict:
