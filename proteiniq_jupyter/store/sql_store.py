@@ -14,7 +14,6 @@ from sqlalchemy import (
     Engine,
     RowMapping,
     String,
-    and_,
     delete,
     func,
     insert,
@@ -329,16 +328,7 @@ class SqlTransaction:
             pattern = _escape_like(job_filter.name_contains)
             where.append(c.name.ilike(f"%{pattern}%", escape="\\"))
         if after is not None:
-            created, job_id = after
-            # One row-value comparison, not "created_at < x OR (created_at = x AND id < y)":
-            # both backends turn it into a range on the (..., created_at, id) index, so a
-            # page deep in the history starts at the cursor instead of reading and
-            # discarding every newer row first. The literals keep the columns' types, so
-            # the timestamp is stored-form UTC on SQLite.
-            where.append(
-                tuple_(c.created_at, c.id)
-                < tuple_(literal(created, c.created_at.type), literal(job_id, c.id.type))
-            )
+            where.append(_before(c.created_at, c.id, after))
         query = (
             select(*_LIST_COLUMNS)
             .where(*where)
@@ -651,10 +641,7 @@ class SqlTransaction:
         if file_filter.owner_id:
             query = query.where(c.owner_id == file_filter.owner_id)
         if after is not None:
-            created, file_id = after
-            query = query.where(
-                or_(c.created_at < created, and_(c.created_at == created, c.id < file_id))
-            )
+            query = query.where(_before(c.created_at, c.id, after))
         query = query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
         return [_file_from_row(r) for r in self.conn.execute(query).mappings().all()]
 
@@ -704,10 +691,7 @@ class SqlTransaction:
         c = t.batches.c
         query = select(t.batches).where(c.workspace_id == workspace_id)
         if after is not None:
-            created, batch_id = after
-            query = query.where(
-                or_(c.created_at < created, and_(c.created_at == created, c.id < batch_id))
-            )
+            query = query.where(_before(c.created_at, c.id, after))
         query = query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
         return [_batch_from_row(r, ()) for r in self.conn.execute(query).mappings()]
 
@@ -724,6 +708,22 @@ def _file_from_row(row: RowMapping) -> FileRecord:
         size=row["size"],
         origin=FileOrigin(row["origin"]),
         created_at=row["created_at"],
+    )
+
+
+def _before(created_at: Any, row_id: Any, cursor: tuple[datetime, str]) -> Any:
+    """Rows older than the cursor in (created_at, id) order: the keyset condition
+    of every history list.
+
+    One row-value comparison, not "created_at < x OR (created_at = x AND id < y)":
+    both backends turn it into a range on the (..., created_at, id) index, so a page
+    deep in the history starts at the cursor instead of reading and discarding every
+    newer row first. The literals keep the columns' types, so the timestamp is
+    compared in its stored UTC form on SQLite.
+    """
+    created, last_id = cursor
+    return tuple_(created_at, row_id) < tuple_(
+        literal(created, created_at.type), literal(last_id, row_id.type)
     )
 
 
