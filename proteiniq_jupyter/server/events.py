@@ -334,6 +334,10 @@ class EventFeed:
             self._everything.add(sub)
         else:
             self._by_job.setdefault(job_id, set()).add(sub)
+        if self.subscribers == 1:
+            # The first listener: poll at the live interval now, not after the
+            # idle wait under way (events written by other processes wake nobody).
+            self._wake.set()
         return sub
 
     def forget(self, sub: Subscription) -> None:
