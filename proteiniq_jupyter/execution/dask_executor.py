@@ -6,7 +6,10 @@ dispatched and renews it; a worker that starts a job takes the lease over and
 renews it while the job's process runs. A monitor thread, woken by every
 submission and every finished task and otherwise every few seconds, dispatches
 waiting jobs that nobody holds (including those of an engine that died) and sends
-jobs whose worker stopped renewing back to RETRY.
+jobs whose worker stopped renewing back to RETRY. Only dispatching happens on
+every wake; renewing, recovering, asking the scheduler about its workers and
+explaining why jobs wait happen at most once per recovery interval (and a third
+of a lease), so that a stream of short jobs is not slowed by bookkeeping.
 """
 
 from __future__ import annotations
@@ -95,6 +98,12 @@ class DaskExecutor:
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
         self._dispatches = 0
+        # Kept by the monitor thread: when bookkeeping is next due, the workers as
+        # last seen, and the waiting reason last written for each dispatched job.
+        self._next_bookkeeping = 0.0
+        self._threads = 1
+        self._has_gpu = False
+        self._explained: dict[str, str] = {}
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -157,6 +166,7 @@ class DaskExecutor:
         a task not yet started is dropped from the cluster."""
         with self._lock:
             future = self._futures.pop(job_id, None)
+            self._explained.pop(job_id, None)
         if future is not None and future.status == "pending":
             future.cancel()
 
@@ -174,44 +184,60 @@ class DaskExecutor:
                 log.exception("the job monitor pass failed; it runs again shortly")
 
     def reconcile(self) -> None:
-        """One pass: hold what waits, recover what was lost, dispatch what nobody
-        holds, and say why waiting jobs wait."""
+        """One pass: dispatch what nobody holds; when bookkeeping is due (the first
+        pass, then once per interval), first hold what waits, recover what was
+        lost and look at the workers, and afterwards say why waiting jobs wait."""
         with self._lock:
             tracked = dict(self._futures)
         finished = {job_id: f for job_id, f in tracked.items() if f.done()}
         for job_id, future in finished.items():
             self._task_ended(job_id, future)
-        waiting = [job_id for job_id in tracked if job_id not in finished]
-        held = self.service.renew_leases(self.engine_id, waiting, self.config.lease_ttl_s)
-        self.service.recover_lost()
+        now = time.monotonic()
+        bookkeeping = now >= self._next_bookkeeping
+        held: set[str] = set()
+        if bookkeeping:
+            interval = min(self.config.recovery_interval_s, self.config.lease_ttl_s / 3)
+            self._next_bookkeeping = now + interval
+            waiting = [job_id for job_id in tracked if job_id not in finished]
+            held = self.service.renew_leases(self.engine_id, waiting, self.config.lease_ttl_s)
+            self.service.recover_lost()
+            self._look_at_workers()
         capacity = self._free_capacity()
         if capacity > 0:
             for job in self.service.claim_for_dispatch(
                 self.engine_id, self.config.lease_ttl_s, limit=capacity
             ):
                 self._dispatch(job)
-        self._explain_waiting(held)
+        if bookkeeping:
+            self._explain_waiting(held)
+
+    def _look_at_workers(self) -> None:
+        """Ask the scheduler how many worker threads there are and whether any
+        worker has a GPU (one round trip, kept until the next bookkeeping)."""
+        info: dict[str, Any] = self.client().scheduler_info(n_workers=-1)
+        workers = list(info.get("workers", {}).values())
+        self._threads = sum(int(w.get("nthreads", 1)) for w in workers)
+        self._has_gpu = any(w.get("resources", {}).get(GPU_RESOURCE) for w in workers)
 
     def _free_capacity(self) -> int:
         """How many more jobs this engine should take: enough to keep each worker
         thread busy with one waiting behind it, no more, so that engines sharing a
         database share its jobs instead of one queueing them all. Jobs waiting for
         a GPU worker do not count against the CPU workers."""
-        info: dict[str, Any] = self.client().scheduler_info(n_workers=-1)
-        threads = sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values())
         with self._lock:
             busy = sum(
                 1
                 for job_id, future in self._futures.items()
                 if not future.done() and job_id not in self._gpu_jobs
             )
-        return max(2 * max(threads, 1) - busy, 0)
+        return max(2 * max(self._threads, 1) - busy, 0)
 
     def _task_ended(self, job_id: str, future: Future) -> None:
         with self._lock:
             if self._futures.get(job_id) is future:
                 del self._futures[job_id]
                 self._gpu_jobs.discard(job_id)
+                self._explained.pop(job_id, None)
         if future.status != "error":
             return
         error = future.exception()
@@ -250,6 +276,7 @@ class DaskExecutor:
         )
         with self._lock:
             self._futures[job.id] = future
+            self._explained.pop(job.id, None)
             if tool.gpu:
                 self._gpu_jobs.add(job.id)
             else:
@@ -257,22 +284,20 @@ class DaskExecutor:
         future.add_done_callback(lambda _f: self._wake.set())
 
     def _explain_waiting(self, held: set[str]) -> None:
-        if not held:
-            return
-        info: dict[str, Any] = self.client().scheduler_info(n_workers=-1)
-        workers = list(info.get("workers", {}).values())
-        has_gpu = any(w.get("resources", {}).get(GPU_RESOURCE) for w in workers)
+        """Give each dispatched job that no worker has taken yet its reason, once
+        per reason (the service leaves a job that has moved on as it is)."""
         for job_id in held:
-            state = self.service.job_state(job_id)
-            if state is None or state[0] not in (JobStatus.PENDING, JobStatus.RETRY):
+            with self._lock:
+                if job_id not in self._futures:
+                    continue
+                gpu = job_id in self._gpu_jobs
+            reason = WAITING_FOR_GPU if gpu and not self._has_gpu else WAITING_FOR_WORKER
+            if self._explained.get(job_id) == reason:
                 continue
-            job = self.service.job_for_run(job_id)
-            try:
-                gpu = self.tools.get(job.tool).gpu
-            except Exception:
-                continue
-            reason = WAITING_FOR_GPU if gpu and not has_gpu else WAITING_FOR_WORKER
             self.service.set_waiting_reason(job_id, reason)
+            with self._lock:
+                if job_id in self._futures:
+                    self._explained[job_id] = reason
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until no dispatched task is outstanding and nothing waits to be

@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,6 @@ MAX_NAME_LENGTH = 300
 #: Engines name the holds they take on jobs they dispatch with this prefix; a
 #: runner that the job was dispatched to takes such a hold over when it claims it.
 ENGINE_LEASE_PREFIX = "engine:"
-_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 MAX_PAGE = 100
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -1315,7 +1314,7 @@ class JobService:
     def has_waiting_jobs(self) -> bool:
         """Whether any job anywhere is accepted but not finished."""
         with self.store.read() as tx:
-            return bool(tx.unheld_jobs(tuple(CANCELLABLE), _FAR_FUTURE, 1))
+            return tx.any_live_job()
 
     def job_state(self, job_id: str) -> tuple[JobStatus, str | None] | None:
         """Status and lease holder, for a running job's supervisor to poll."""

@@ -361,6 +361,15 @@ class SqlTransaction:
             query = query.with_for_update(skip_locked=True)
         return [_job_from_row(r) for r in self.conn.execute(query).mappings()]
 
+    def any_live_job(self) -> bool:
+        """Whether any job anywhere is accepted but not finished (no row locks:
+        a job another transaction holds still counts)."""
+        live = [str(s) for s in JobStatus if s.is_live]
+        return (
+            self.conn.execute(select(t.jobs.c.id).where(t.jobs.c.status.in_(live)).limit(1)).first()
+            is not None
+        )
+
     def unheld_jobs(self, statuses: Sequence[JobStatus], now: datetime, limit: int) -> list[Job]:
         """Live jobs nobody holds: never leased, or their holder's lease ran out."""
         c = t.jobs.c
