@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..jobs.access import Actor
+from ..jobs.errors import NotFound
 from ..jobs.service import JobService
 
 
@@ -55,12 +56,19 @@ class Identity:
                 actor = self._actors.get(username)
                 if actor is None:
                     own = username == self.user
-                    actor = await self.run(
-                        self.service.sign_in,
-                        username,
-                        email=self.email if own else _email_of(jupyter_user),
-                        workspace_id=self.workspace if own else None,
-                    )
+                    email = self.email if own else _email_of(jupyter_user)
+                    try:
+                        # The configured workspace (a team's, on a JupyterHub
+                        # deployment) for everyone who is a member of it ...
+                        actor = await self.run(
+                            self.service.sign_in,
+                            username,
+                            email=email,
+                            workspace_id=self.workspace,
+                        )
+                    except NotFound:
+                        # ... and their own workspace for everyone else.
+                        actor = await self.run(self.service.sign_in, username, email=email)
                     self._actors[username] = actor
         return actor
 

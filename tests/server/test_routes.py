@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from proteiniq_jupyter.jobs.model import Role
 from proteiniq_jupyter.server.routes import route_table
 
 from .conftest import BASE_URL, FINAL, Api, PiqServer, Reply, job_body
@@ -817,3 +818,19 @@ async def test_kernels_learn_the_server_url_and_token(piq: PiqServer) -> None:
 
 async def _env(name: str) -> str | None:
     return os.environ.get(name)
+
+
+async def test_members_of_the_configured_workspace_act_in_it(piq, alice, bob):
+    """On a deployment configured with a team workspace (as under JupyterHub), each
+    member works in it; someone who is not a member keeps their own."""
+    before = await bob.get("account")
+    assert before.json["workspace"]["id"] != piq.team.workspace_id
+    service = piq.state.service
+    owner = service.sign_in("alice", workspace_id=piq.team.workspace_id)
+    service.add_member(owner, "bob", Role.MEMBER)
+    piq.state.identity.forget("bob")
+    after = await bob.get("account")
+    assert after.json["workspace"]["id"] == piq.team.workspace_id
+    job = await bob.submit("team work")
+    listed = await alice.get("jobs")
+    assert job["id"] in [j["id"] for j in listed.json["data"]]
