@@ -623,7 +623,7 @@ class Case:
 
 
 class RawConnection:
-    """One DB-API connection in autocommit, with ``?`` placeholders on both backends."""
+    """One DB-API connection in autocommit, with ``?`` parameter markers on both backends."""
 
     def __init__(self, backend: str, target: str) -> None:
         self.backend = backend

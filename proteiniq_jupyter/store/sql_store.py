@@ -325,8 +325,7 @@ class SqlTransaction:
         if job_filter.submitter_id is not None:
             where.append(c.submitter_id == job_filter.submitter_id)
         if job_filter.name_contains:
-            pattern = _escape_like(job_filter.name_contains)
-            where.append(c.name.ilike(f"%{pattern}%", escape="\\"))
+            where.append(_name_contains(c.name, job_filter.name_contains))
         if after is not None:
             where.append(_before(c.created_at, c.id, after))
         query = (
@@ -640,9 +639,7 @@ class SqlTransaction:
         c = t.files.c
         query = select(t.files).where(c.workspace_id == workspace_id)
         if file_filter.name_contains:
-            query = query.where(
-                c.name.ilike(f"%{_escape_like(file_filter.name_contains)}%", escape="\\")
-            )
+            query = query.where(_name_contains(c.name, file_filter.name_contains))
         if file_filter.format:
             query = query.where(c.format == file_filter.format)
         if file_filter.origin:
@@ -734,6 +731,11 @@ def _before(created_at: Any, row_id: Any, cursor: tuple[datetime, str]) -> Any:
     return tuple_(created_at, row_id) < tuple_(
         literal(created, created_at.type), literal(last_id, row_id.type)
     )
+
+
+def _name_contains(column: Any, text: str) -> Any:
+    """Case-insensitive substring match in which % and _ are plain characters."""
+    return column.ilike(f"%{_escape_like(text)}%", escape="\\")
 
 
 def _escape_like(text: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 import pydantic
 from rdkit import Chem, rdBase
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers, rdMolDescriptors
-from rdkit.Chem.Descriptors import MolWt  # type: ignore[attr-defined]  # not in rdkit-stubs
+from rdkit.Chem.Descriptors import MolWt  # type: ignore[attr-defined]  # missing from RDKit's type hints
 
 from ..jobs.model import JobInput, JsonDict, ToolResult
 from .base import InputSlot, OutputField, RunContext, Tool
@@ -213,7 +213,7 @@ def embed_molecule(mol: Chem.Mol, options: SmilesToSdfSettings) -> tuple[Chem.Mo
     """Add hydrogens, embed in 3D with ETKDG v3 and optimise; return the molecule and
     what was done to it."""
     with_h = Chem.AddHs(mol)
-    # Typed loosely: rdkit-stubs declare the parameter attributes with the wrong type.
+    # Typed loosely: RDKit's type hints give the parameter attributes the wrong type.
     params: Any = rdDistGeom.ETKDGv3()
     params.randomSeed = options.random_seed
     with rdkit_log():
