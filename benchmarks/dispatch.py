@@ -96,6 +96,7 @@ def baseline_task(task_id: str, root: str) -> dict[str, Any]:
             "settings": {},
             "workdir": str(workdir),
             "log": str(workdir / LOG_NAME),
+            "cache": str(workdir / "cache"),
             "extra_tools": [TOOL_PATH],
         }
     )

@@ -54,6 +54,7 @@ def run_tool(request: dict[str, Any], conn: Connection) -> None:
             os._exit(0)
         context = RunContext(
             workdir=Path(request["workdir"]),
+            cache_root=Path(request["cache"]),
             report=lambda fraction, message: conn.send(
                 {"type": "progress", "fraction": fraction, "message": message}
             ),

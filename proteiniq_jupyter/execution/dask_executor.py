@@ -29,7 +29,7 @@ from ..jobs.model import Job
 from ..jobs.service import ENGINE_LEASE_PREFIX, JobService
 from ..jobs.status import JobStatus
 from ..tools.registry import ToolRegistry
-from .supervisor import supervise
+from .supervisor import Outcome, fail_if_unrunnable, supervise
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,8 @@ def execute_job(config: EngineConfig, job_id: str) -> str:
     if job is None:
         return "skipped"
     tool = tools.get(job.tool)
+    if fail_if_unrunnable(service, tool, job.id, holder):
+        return str(Outcome.FAILED)
     outcome = supervise(
         service,
         job,

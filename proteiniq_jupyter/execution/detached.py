@@ -23,7 +23,7 @@ from ..config import EngineConfig
 from ..jobs.errors import NotFound
 from ..jobs.service import JobService
 from ..tools.registry import ToolRegistry
-from .supervisor import Outcome, supervise
+from .supervisor import Outcome, fail_if_unrunnable, supervise
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +135,13 @@ def run_claimed(
     if job is None:
         return None
     try:
-        limit = config.time_limit(job.tool, tools.get(job.tool).time_limit_s)
+        tool = tools.get(job.tool)
     except NotFound as exc:
         service.fail(job_id, exc.message, holder=holder)
         return Outcome.FAILED
+    if fail_if_unrunnable(service, tool, job.id, holder):
+        return Outcome.FAILED
+    limit = config.time_limit(job.tool, tool.time_limit_s)
     return supervise(
         service,
         job,

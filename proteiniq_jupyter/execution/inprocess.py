@@ -9,10 +9,11 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from ..jobs.errors import ValidationError
+from ..jobs.errors import NotFound, ValidationError
 from ..jobs.service import JobService
 from ..tools.base import RunContext
 from ..tools.registry import ToolRegistry
+from .supervisor import fail_if_unrunnable
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,22 @@ def run_job(service: JobService, tools: ToolRegistry, job_id: str) -> None:
     A tool that rejects its input while running fails the job (refunded: an input
     error costs nothing); any other exception is a failure of the run, also refunded.
     """
+    try:
+        tool = tools.get(service.job_for_run(job_id).tool)
+    except NotFound as exc:  # the job was deleted, or this engine lacks its tool
+        service.fail(job_id, exc.message)
+        return
+    if fail_if_unrunnable(service, tool, job_id):
+        return
     job = service.start(job_id)
     if job is None:
         return
     try:
-        tool = tools.get(job.tool)
         settings = tool.parse_settings(job.settings)
         context = RunContext(
-            workdir=service.files.job_dir(job_id), report=_Throttle(service, job_id)
+            workdir=service.files.job_dir(job_id),
+            report=_Throttle(service, job_id),
+            cache_root=service.files.cache_dir(),
         )
         result = tool.run(job.inputs, settings, context)
     except ValidationError as exc:

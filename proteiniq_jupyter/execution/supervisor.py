@@ -24,6 +24,7 @@ from typing import Any
 from ..jobs.model import Job, ToolResult
 from ..jobs.service import JobService
 from ..jobs.status import JobStatus
+from ..tools.base import Tool
 from .child import GO, run_tool
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,18 @@ def _without_main(
     return prepare
 
 
+def fail_if_unrunnable(
+    service: JobService, tool: Tool, job_id: str, holder: str | None = None
+) -> bool:
+    """Fail the job before it starts, uncharged, when this machine lacks the tool's
+    program or model weights; the error says what to install or set."""
+    reason = tool.missing_requirements()
+    if reason is None:
+        return False
+    service.fail(job_id, f"{tool.name} cannot run here: {reason}", holder=holder)
+    return True
+
+
 def kill_group(process: BaseProcess) -> None:
     """Kill the job's process and everything it started, and reap it."""
     pid = process.pid
@@ -168,6 +181,7 @@ def supervise(
             "settings": job.settings,
             "workdir": str(workdir),
             "log": str(workdir / LOG_NAME),
+            "cache": str(service.files.cache_dir()),
             "extra_tools": list(extra_tools),
         }
     )

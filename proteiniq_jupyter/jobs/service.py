@@ -68,6 +68,7 @@ from .ports import (
     Store,
     StoreTransaction,
     ToolCatalog,
+    ToolSpec,
 )
 from .status import CANCELLABLE, RETRYABLE, JobStatus, check_transition
 
@@ -532,16 +533,20 @@ class JobService:
     ) -> tuple[Any, JsonDict, int, Any]:
         """Validate a request against its tool: the parsed settings (defaults filled
         in), and the estimate. Raises ValidationError; touches nothing."""
-        try:
-            tool = self.tools.get(tool_id)
-        except NotFound as exc:
-            raise ValidationError(
-                exc.message, errors=[{"field": "tool", "message": exc.message}]
-            ) from None
+        tool = self._requested_tool(tool_id)
         parsed = tool.parse_settings(settings)
         tool.validate(inputs, parsed)
         estimate = tool.estimate(inputs, parsed)
         return tool, dict(parsed.model_dump(mode="json")), estimate.credits, estimate
+
+    def _requested_tool(self, tool_id: str) -> ToolSpec:
+        """The tool a request names; an unknown one is an input error."""
+        try:
+            return self.tools.get(tool_id)
+        except NotFound as exc:
+            raise ValidationError(
+                exc.message, errors=[{"field": "tool", "message": exc.message}]
+            ) from None
 
     def quote(
         self, actor: Actor, tool_id: str, inputs: Sequence[JobInput], settings: JsonDict | None
@@ -728,6 +733,22 @@ class JobService:
                 outbox.events.append(tx.append_event(child, "created", _status_data(child), now))
             self._promote_queued(tx, outbox, workspace_id)
         return self.get_batch(actor, batch.id)
+
+    def submit_batch_input(
+        self,
+        actor: Actor,
+        tool_id: str,
+        inputs: Sequence[JobInput],
+        settings: JsonDict | None = None,
+        *,
+        name: str | None = None,
+    ) -> BatchSummary:
+        """A batch given as one input that the tool splits into its children: a
+        receptor with several ligands docked one by one, a list of sequences or
+        complexes, one per line."""
+        tool = self._requested_tool(tool_id)
+        items = tool.batch_items(self._resolve_files(actor, inputs), tool.parse_settings(settings))
+        return self.submit_batch(actor, tool_id, items, settings, name=name)
 
     def _batch_limit(self, tool_id: str) -> int:
         try:

@@ -321,7 +321,13 @@ def _schemas() -> JsonDict:
         "description": _STRING,
         "category": _STRING,
         "tags": {"type": "array", "items": _STRING},
-        "credit_model": _obj({"is_free": _BOOL, "description": _STRING}),
+        "credit_model": _obj(
+            {
+                "is_free": _BOOL,
+                "description": _STRING,
+                "rates": {**_ANY_OBJECT, "description": "the numbers the cost is computed from"},
+            }
+        ),
     }
     input_slot = _obj(
         {
@@ -571,8 +577,14 @@ def _schemas() -> JsonDict:
                     "items": _obj({"input": _ref("JobInputRequest")}, closed=False),
                     "description": "one job per item, each with its own input.inputs",
                 },
+                "input": {
+                    **_ref("JobInputRequest"),
+                    "description": "instead of items: one input the tool splits into its "
+                    "children (each ligand with the receptor, each line a complex); only "
+                    "for tools whose processing.batch_input is true",
+                },
             },
-            ["tool", "items"],
+            ["tool"],
             closed=False,
         ),
         "ToolSummary": _obj(tool_summary_properties),
@@ -584,7 +596,9 @@ def _schemas() -> JsonDict:
                 "subcategory": _nullable(_STRING),
                 "version": _STRING,
                 "beta": _BOOL,
-                "processing": _obj({"gpu": _BOOL, "time_limit_s": _NUMBER}),
+                "processing": _obj(
+                    {"gpu": _BOOL, "time_limit_s": _NUMBER, "batch_input": _BOOL}
+                ),
                 "input": _obj(
                     {
                         "slots": {"type": "array", "items": _ref("InputSlot")},

@@ -347,10 +347,23 @@ class BatchesHandler(PiqHandler):
     @authenticated
     async def post(self) -> None:
         body = self.json_body()
+        if "items" not in body and "input" in body:
+            actor = await self.actor()
+            summary = await self.call(
+                self.state.service.submit_batch_input,
+                actor,
+                tool_of(body),
+                parse_inputs(body),
+                settings_of(body),
+                name=optional_name(body),
+            )
+            self.send(summary.to_api(), status=201)
+            return
         items = body.get("items")
         if not isinstance(items, list) or not items:
             raise ValidationError(
-                "items must be a non-empty list, each with its own input.inputs",
+                "items must be a non-empty list, each with its own input.inputs (or give "
+                "one input for the tool to split)",
                 errors=[{"field": "items", "message": "must be a non-empty list"}],
             )
         parsed = []

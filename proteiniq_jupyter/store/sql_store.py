@@ -804,5 +804,9 @@ class DirectoryJobFiles:
             raise ValueError(f"not a job id: {job_id!r}")
         return self.root / job_id
 
+    def cache_dir(self) -> Path:
+        """Where tools keep what outlives a job (prepared receptors, by content)."""
+        return self.root.parent / "cache"
+
     def delete(self, job_id: str) -> None:
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)

@@ -66,9 +66,19 @@ class RunContext:
 
     workdir: Path
     report: Callable[[float, str | None], None] = field(default=lambda _f, _m: None)
+    #: Shared by every job of this installation; None keeps caches in the job folder.
+    cache_root: Path | None = None
 
     def progress(self, fraction: float, message: str | None = None) -> None:
         self.report(min(1.0, max(0.0, fraction)), message)
+
+    def cache(self, name: str) -> Path:
+        """A folder for what outlives one job and is shared by jobs (a prepared
+        receptor, keyed by content). Entries must be written atomically (write a
+        temporary file, then rename), since two jobs may fill the same one."""
+        path = (self.cache_root or self.workdir / ".cache") / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def write_file(self, name: str, content: str | bytes, format: str) -> ResultFile:
         """Write one output file into the job's directory and return its manifest entry."""
@@ -119,6 +129,9 @@ class Tool(ABC):
     limits: ClassVar[JsonDict] = {}
     #: A short description of how cost is computed; ``is_free`` is derived.
     credit_description: ClassVar[str] = "free"
+    #: The numbers behind the description (credits per residue, per ligand ...), for
+    #: forms that show a price before any input is given. ``estimate`` applies them.
+    credit_rates: ClassVar[JsonDict] = {}
 
     # -- declared behaviour -------------------------------------------------
 
@@ -201,6 +214,24 @@ class Tool(ABC):
         """The cost of a run. Free unless a tool says otherwise."""
         return Estimate()
 
+    def missing_requirements(self) -> str | None:
+        """Why this installation cannot run the tool (its program or model weights are
+        not there), naming what to install or set; None when it can. The runner asks
+        before the job starts, so such a job fails at once and costs nothing."""
+        return None
+
+    def batch_items(
+        self, inputs: Sequence[JobInput], settings: pydantic.BaseModel
+    ) -> list[list[JobInput]]:
+        """One batch input split into the inputs of each child job (each ligand with
+        the receptor, each line a complex). A tool that takes no batch input says so."""
+        message = f"{self.id} does not take a batch input; send one item per job instead"
+        raise ValidationError(message, errors=[{"field": "input", "message": message}])
+
+    @classmethod
+    def takes_batch_input(cls) -> bool:
+        return cls.batch_items is not Tool.batch_items
+
     @abstractmethod
     def run(
         self, inputs: Sequence[JobInput], settings: pydantic.BaseModel, context: RunContext
@@ -228,7 +259,11 @@ class Tool(ABC):
             "description": cls.description,
             "category": cls.category,
             "tags": list(cls.tags),
-            "credit_model": {"is_free": cls.is_free(), "description": cls.credit_description},
+            "credit_model": {
+                "is_free": cls.is_free(),
+                "description": cls.credit_description,
+                "rates": dict(cls.credit_rates),
+            },
         }
 
     @classmethod
@@ -239,7 +274,11 @@ class Tool(ABC):
                 "subcategory": cls.subcategory,
                 "version": cls.version,
                 "beta": cls.beta,
-                "processing": {"gpu": cls.gpu, "time_limit_s": cls.time_limit_s},
+                "processing": {
+                    "gpu": cls.gpu,
+                    "time_limit_s": cls.time_limit_s,
+                    "batch_input": cls.takes_batch_input(),
+                },
                 "input": {
                     "slots": [slot.to_api() for slot in cls.slots],
                     "settings": cls.settings_model.model_json_schema(),

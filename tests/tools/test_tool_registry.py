@@ -88,7 +88,7 @@ def test_detail_is_json_and_the_tool_is_free(tool_id: str, make_input: Any) -> N
     tool = ToolRegistry.from_entry_points().get(tool_id)
     detail = json.loads(json.dumps(tool.detail()))
     assert detail["id"] == tool_id
-    assert detail["credit_model"] == {"is_free": True, "description": "free"}
+    assert detail["credit_model"] == {"is_free": True, "description": "free", "rates": {}}
     assert detail["processing"]["gpu"] is False
     assert detail["input"]["slots"] and all(s["formats"] for s in detail["input"]["slots"])
     assert detail["output"]["fields"]
