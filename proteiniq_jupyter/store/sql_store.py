@@ -14,6 +14,7 @@ from sqlalchemy import (
     Engine,
     RowMapping,
     String,
+    bindparam,
     delete,
     func,
     insert,
@@ -113,6 +114,17 @@ def _job_values(job: Job) -> dict[str, Any]:
 # Lists never carry inputs: they can be whole structure files, and a history page
 # shows none of them.
 _LIST_COLUMNS = [c for c in t.jobs.c if c.name not in ("inputs", "idempotency_key", "request_hash")]
+# The statements of a job's life (written several times per job, by every runner)
+# are built once and executed with parameters: building ``.values(...)`` anew for
+# each write cost more CPU than SQLite spends running it.
+_INSERT_JOB = insert(t.jobs)
+_UPDATE_JOB = sql_update(t.jobs).where(t.jobs.c.id == bindparam("job_id_"))
+_GET_JOB = select(t.jobs).where(t.jobs.c.id == bindparam("job_id_"))
+_GET_JOB_FOR_UPDATE = _GET_JOB.with_for_update()
+_INSERT_EVENT = insert(t.job_events).returning(t.job_events.c.seq)
+_INSERT_LEDGER = insert(t.ledger)
+_LEDGER_HAS = select(t.ledger.c.id).where(t.ledger.c.key == bindparam("key_"))
+
 _MUTABLE = frozenset(
     {
         "name",
@@ -263,16 +275,13 @@ class SqlTransaction:
 
     def insert_job(self, job: Job, idempotency_key: str | None, request_hash: str | None) -> None:
         self.conn.execute(
-            insert(t.jobs).values(
-                **_job_values(job), idempotency_key=idempotency_key, request_hash=request_hash
-            )
+            _INSERT_JOB,
+            {**_job_values(job), "idempotency_key": idempotency_key, "request_hash": request_hash},
         )
 
     def get_job(self, job_id: str, *, for_update: bool = False) -> Job | None:
-        query = select(t.jobs).where(t.jobs.c.id == job_id)
-        if for_update and self._postgres:
-            query = query.with_for_update()
-        row = self.conn.execute(query).mappings().first()
+        query = _GET_JOB_FOR_UPDATE if for_update and self._postgres else _GET_JOB
+        row = self.conn.execute(query, {"job_id_": job_id}).mappings().first()
         return None if row is None else _job_from_row(row)
 
     def jobs_by_id(self, job_ids: Sequence[str]) -> list[Job]:
@@ -295,7 +304,7 @@ class SqlTransaction:
 
     def update_job(self, job: Job) -> None:
         values = {k: v for k, v in _job_values(job).items() if k in _MUTABLE}
-        self.conn.execute(sql_update(t.jobs).where(t.jobs.c.id == job.id).values(**values))
+        self.conn.execute(_UPDATE_JOB, {**values, "job_id_": job.id})
 
     def delete_job(self, job_id: str) -> None:
         self.conn.execute(delete(t.files).where(t.files.c.job_id == job_id))
@@ -406,16 +415,15 @@ class SqlTransaction:
             # (``write_marks``). Every caller has written already; this makes sure.
             self.conn.execute(select(func.pg_current_xact_id()))
         seq = self.conn.execute(
-            insert(t.job_events)
-            .values(
-                job_id=job.id,
-                workspace_id=job.workspace_id,
-                kind=kind,
-                status=str(job.status),
-                data=data,
-                created_at=at,
-            )
-            .returning(t.job_events.c.seq)
+            _INSERT_EVENT,
+            {
+                "job_id": job.id,
+                "workspace_id": job.workspace_id,
+                "kind": kind,
+                "status": str(job.status),
+                "data": data,
+                "created_at": at,
+            },
         ).scalar_one()
         return JobEvent(
             seq=seq,
@@ -531,10 +539,7 @@ class SqlTransaction:
     # -- credits ------------------------------------------------------------
 
     def ledger_has(self, key: str) -> bool:
-        return (
-            self.conn.execute(select(t.ledger.c.id).where(t.ledger.c.key == key)).first()
-            is not None
-        )
+        return self.conn.execute(_LEDGER_HAS, {"key_": key}).first() is not None
 
     def ledger_append(
         self,
@@ -555,17 +560,18 @@ class SqlTransaction:
         if self.ledger_has(key):
             return False
         self.conn.execute(
-            insert(t.ledger).values(
-                workspace_id=workspace_id,
-                kind=kind,
-                delta=delta,
-                key=key,
-                job_id=job_id,
-                batch_id=batch_id,
-                actor_id=actor_id,
-                note=note,
-                created_at=at,
-            )
+            _INSERT_LEDGER,
+            {
+                "workspace_id": workspace_id,
+                "kind": kind,
+                "delta": delta,
+                "key": key,
+                "job_id": job_id,
+                "batch_id": batch_id,
+                "actor_id": actor_id,
+                "note": note,
+                "created_at": at,
+            },
         )
         return True
 
