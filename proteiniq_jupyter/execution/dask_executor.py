@@ -55,17 +55,16 @@ def _worker_engine(config: EngineConfig) -> tuple[JobService, ToolRegistry]:
         return _worker_engines[config]
 
 
-def execute_job(config: EngineConfig, job_id: str) -> str:
-    """The Dask task: claim the job, run it in a child process, record the end."""
+def execute_job(config: EngineConfig, job: Job) -> str:
+    """The Dask task: run the job (as the engine dispatched it) in a child process
+    and record its end. Taking the job over from the engine happens when it starts,
+    so a job costs the worker two store writes: start and end."""
     service, tools = _worker_engine(config)
     try:
         worker = get_worker().address
     except ValueError:
         worker = "local"
     holder = f"worker:{worker}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    job = service.claim(job_id, holder, lease_ttl_s=config.lease_ttl_s)
-    if job is None:
-        return "skipped"
     tool = tools.get(job.tool)
     if fail_if_unrunnable(service, tool, job.id, holder):
         return str(Outcome.FAILED)
@@ -271,7 +270,7 @@ class DaskExecutor:
         future = self.client().submit(
             execute_job,
             self.config,
-            job.id,
+            job,
             key=key,
             pure=False,
             resources={GPU_RESOURCE: 1} if tool.gpu else None,

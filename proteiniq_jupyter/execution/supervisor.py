@@ -146,6 +146,8 @@ def fail_if_unrunnable(
     reason = tool.missing_requirements()
     if reason is None:
         return False
+    if holder is not None and service.claim(job_id, holder) is None:
+        return True  # cancelled, or another runner has it: not this runner's to fail
     service.fail(job_id, f"{tool.name} cannot run here: {reason}", holder=holder)
     return True
 
@@ -169,8 +171,9 @@ def supervise(
     lease_ttl_s: float,
     extra_tools: tuple[str, ...] = (),
 ) -> Outcome:
-    """Run ``job`` (claimed by ``holder``) to its end. The job becomes PROCESSING,
-    and is charged, only once its process is there to run it."""
+    """Run ``job`` to its end as ``holder``. The job becomes PROCESSING, is charged
+    and is taken from the engine that dispatched it in one step, once its process
+    is there to run it; a job someone else took meanwhile is left to them."""
     workdir = service.files.job_dir(job.id)
     workdir.mkdir(parents=True, exist_ok=True)
     process, receiver = start_job_process(
@@ -186,7 +189,8 @@ def supervise(
         }
     )
     assert process.pid is not None
-    if service.start(job.id, holder=holder, runner={"pid": process.pid, "holder": holder}) is None:
+    runner = {"pid": process.pid, "holder": holder}
+    if service.start(job.id, holder=holder, runner=runner, lease_ttl_s=lease_ttl_s) is None:
         kill_group(process)  # cancelled, or taken by another runner, meanwhile
         return Outcome.LOST
     receiver.send(GO)

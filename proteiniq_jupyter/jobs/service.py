@@ -1244,17 +1244,8 @@ class JobService:
         dispatched gives way to the runner it dispatched the job to."""
         with self.store.write() as tx:
             job = tx.get_job(job_id, for_update=True)
-            if job is None or job.status not in (JobStatus.PENDING, JobStatus.RETRY):
-                return None
             now = self.clock()
-            held_by_other = (
-                job.lease_owner is not None
-                and job.lease_owner != holder
-                and not job.lease_owner.startswith(ENGINE_LEASE_PREFIX)
-                and job.lease_expires_at is not None
-                and job.lease_expires_at > now
-            )
-            if held_by_other:
+            if job is None or not _may_take(job, holder, now):
                 return None
             job = replace(
                 job, lease_owner=holder, lease_expires_at=now + timedelta(seconds=lease_ttl_s)
@@ -1263,19 +1254,30 @@ class JobService:
             return job
 
     def start(
-        self, job_id: str, *, holder: str | None = None, runner: JsonDict | None = None
+        self,
+        job_id: str,
+        *,
+        holder: str | None = None,
+        runner: JsonDict | None = None,
+        lease_ttl_s: float = 30.0,
     ) -> Job | None:
         """The job's process has started: PROCESSING, charged on the first attempt.
-        With ``holder``, only the runner that claimed the job may start it; where it
-        runs (``runner``: worker, process id) goes into the event log with the
-        status. Returns None when the job is no longer the caller's to start
-        (cancelled meanwhile, or taken by another runner)."""
+        With ``holder``, the job is taken as ``claim`` takes it, in the same
+        transaction, so a runner needs no separate claim: refused when another
+        runner holds it. Where it runs (``runner``: worker, process id) goes into
+        the event log with the status. Returns None when the job is no longer the
+        caller's to start (cancelled meanwhile, or taken by another runner)."""
         with self._write() as (tx, outbox):
             job = tx.get_job(job_id, for_update=True)
+            now = self.clock()
             if job is None or job.status not in (JobStatus.PENDING, JobStatus.RETRY):
                 return None
-            if holder is not None and job.lease_owner != holder:
-                return None
+            if holder is not None:
+                if not _may_take(job, holder, now):
+                    return None
+                job = replace(
+                    job, lease_owner=holder, lease_expires_at=now + timedelta(seconds=lease_ttl_s)
+                )
             tx.lock_workspace(job.workspace_id)
             started = self._transition(
                 tx, outbox, job, JobStatus.PROCESSING, progress=0.0, progress_message=None
@@ -1470,6 +1472,20 @@ def _same_request(earlier: tuple[Job, str | None], fingerprint: str | None) -> J
             details={"job_id": job.id},
         )
     return job
+
+
+def _may_take(job: Job, holder: str, now: datetime) -> bool:
+    """Whether ``holder`` may take a waiting job to run it: nobody else holds it, or
+    only an engine does (the engine that dispatched it gives way to its runner)."""
+    if job.status not in (JobStatus.PENDING, JobStatus.RETRY):
+        return False
+    return (
+        job.lease_owner is None
+        or job.lease_owner == holder
+        or job.lease_owner.startswith(ENGINE_LEASE_PREFIX)
+        or job.lease_expires_at is None
+        or job.lease_expires_at <= now
+    )
 
 
 def _job_name(name: str | None, tool_name: str, now: datetime) -> str:
