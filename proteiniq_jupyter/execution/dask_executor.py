@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 GPU_RESOURCE = "GPU"
 WAITING_FOR_GPU = "waiting for a GPU worker"
 WAITING_FOR_WORKER = "waiting for a free worker"
+#: Jobs dispatched per worker thread at most (the running one included).
+QUEUE_PER_THREAD = 3
 
 
 # -- worker side --------------------------------------------------------------
@@ -204,7 +206,10 @@ class DaskExecutor:
             self.service.recover_lost()
             self._look_at_workers()
         capacity = self._free_capacity()
-        if capacity > 0:
+        # Refill a worker thread's worth at a time: one claim per finished task
+        # would cost a store write per job. The queue stays at least one job per
+        # thread deep meanwhile, so no worker waits for the refill.
+        if capacity >= max(self._threads, 1):
             for job in self.service.claim_for_dispatch(
                 self.engine_id, self.config.lease_ttl_s, limit=capacity
             ):
@@ -222,16 +227,16 @@ class DaskExecutor:
 
     def _free_capacity(self) -> int:
         """How many more jobs this engine should take: enough to keep each worker
-        thread busy with one waiting behind it, no more, so that engines sharing a
-        database share its jobs instead of one queueing them all. Jobs waiting for
-        a GPU worker do not count against the CPU workers."""
+        thread busy with one or two waiting behind it, no more, so that engines
+        sharing a database share its jobs instead of one queueing them all. Jobs
+        waiting for a GPU worker do not count against the CPU workers."""
         with self._lock:
             busy = sum(
                 1
                 for job_id, future in self._futures.items()
                 if not future.done() and job_id not in self._gpu_jobs
             )
-        return max(2 * max(self._threads, 1) - busy, 0)
+        return max(QUEUE_PER_THREAD * max(self._threads, 1) - busy, 0)
 
     def _task_ended(self, job_id: str, future: Future) -> None:
         with self._lock:

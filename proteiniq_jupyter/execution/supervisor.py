@@ -13,10 +13,9 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import StrEnum
 from multiprocessing import spawn
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -44,40 +43,56 @@ class Outcome(StrEnum):
     LOST = "lost"  # the lease went to someone else; this run's outcome is void
 
 
-@dataclass
 class _Reports:
-    """What the child said, read on a thread of its own."""
+    """Reads what the job's process says, in the supervising loop itself (no thread
+    per job): progress goes to the store at most every ``PROGRESS_INTERVAL_S``, the
+    latest always landing, and the last message is kept."""
 
-    final: dict[str, Any] | None = None
-    done: threading.Event = field(default_factory=threading.Event)
+    def __init__(self, conn: Connection, service: JobService, job_id: str, holder: str) -> None:
+        self.conn = conn
+        self.service = service
+        self.job_id = job_id
+        self.holder = holder
+        self.final: dict[str, Any] | None = None
+        self.open = True
+        self._pending: dict[str, Any] | None = None
+        self._last_sent = 0.0
 
+    def read(self) -> None:
+        """Take every message waiting on the pipe."""
+        try:
+            while self.open and self.conn.poll():
+                message = self.conn.recv()
+                if message.get("type") != "progress":
+                    self.final = message
+                    self.close()
+                    break
+                self._pending = message
+        except (EOFError, OSError):
+            self.close()
+        self.flush(time.monotonic())
 
-def _read_reports(
-    conn: Connection, service: JobService, job_id: str, holder: str, reports: _Reports
-) -> None:
-    last_sent = 0.0
-    pending: dict[str, Any] | None = None
-    try:
-        while True:
+    def due(self) -> float | None:
+        """When held-back progress must be written, if any is held back."""
+        return None if self._pending is None else self._last_sent + PROGRESS_INTERVAL_S
+
+    def flush(self, now: float, *, force: bool = False) -> None:
+        message = self._pending
+        if message is None:
+            return
+        if force or now - self._last_sent >= PROGRESS_INTERVAL_S or message["fraction"] >= 1.0:
+            self._pending, self._last_sent = None, now
             try:
-                message = conn.recv()
-            except (EOFError, OSError):
-                break
-            if message.get("type") != "progress":
-                reports.final = message
-                break
-            pending = message
-            now = time.monotonic()
-            if now - last_sent >= PROGRESS_INTERVAL_S or message["fraction"] >= 1.0:
-                service.progress(job_id, message["fraction"], message.get("message"), holder=holder)
-                last_sent, pending = now, None
-        if pending is not None:
-            service.progress(job_id, pending["fraction"], pending.get("message"), holder=holder)
-    except Exception:
-        log.exception("reading the reports of job %s failed", job_id)
-    finally:
-        conn.close()
-        reports.done.set()
+                self.service.progress(
+                    self.job_id, message["fraction"], message.get("message"), holder=self.holder
+                )
+            except Exception:
+                log.exception("recording the progress of job %s failed", self.job_id)
+
+    def close(self) -> None:
+        if self.open:
+            self.open = False
+            self.conn.close()
 
 
 _context: BaseContext | None = None
@@ -195,44 +210,48 @@ def supervise(
         return Outcome.LOST
     receiver.send(GO)
     started = time.monotonic()
-    reports = _Reports()
-    threading.Thread(
-        target=_read_reports,
-        args=(receiver, service, job.id, holder, reports),
-        name=f"piq-reports-{job.id}",
-        daemon=True,
-    ).start()
-
+    reports = _Reports(receiver, service, job.id, holder)
     next_check = started + CANCEL_POLL_S
     next_renewal = started + lease_ttl_s / 3
     deadline = started + time_limit_s
-    while process.is_alive():
-        process.join(0.02)
+    sentinel = process.sentinel
+    while True:
+        wake = min(next_check, next_renewal, deadline, reports.due() or deadline)
+        waiting_on: list[Any] = [sentinel, receiver] if reports.open else [sentinel]
+        ready = wait(waiting_on, timeout=max(0.0, wake - time.monotonic()))
+        if receiver in ready:
+            reports.read()
+        if sentinel in ready:
+            break
         now = time.monotonic()
+        reports.flush(now)
         if now >= deadline:
             kill_group(process)
+            reports.close()
             service.time_out(job.id, time_limit_s, holder=holder)
             return Outcome.TIMEOUT
         if now >= next_check:
             next_check = now + CANCEL_POLL_S
             state = service.job_state(job.id)
-            if state is None or state[0] is JobStatus.CANCELLED:
+            if state is None or state[0] is JobStatus.CANCELLED or state[1] != holder:
                 kill_group(process)
-                return Outcome.CANCELLED
-            if state[1] != holder:
-                kill_group(process)
-                return Outcome.LOST
+                reports.close()
+                cancelled = state is None or state[0] is JobStatus.CANCELLED
+                return Outcome.CANCELLED if cancelled else Outcome.LOST
         if now >= next_renewal:
             next_renewal = now + lease_ttl_s / 3
             if job.id not in service.renew_leases(holder, [job.id], lease_ttl_s):
                 kill_group(process)
+                reports.close()
                 return Outcome.LOST
 
     # Whatever the tool started and left behind goes with it.
     kill_group(process)
     # The last report was sent before the process ended; a process that died
     # without one has nothing more to say.
-    reports.done.wait(timeout=1)
+    reports.read()
+    reports.flush(time.monotonic(), force=True)
+    reports.close()
     final = reports.final or {}
     if final.get("type") == "result":
         done = service.complete(job.id, ToolResult.from_api(final["result"]), holder=holder)
