@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 import pydantic
 
 from proteiniq_jupyter.jobs.errors import ValidationError
-from proteiniq_jupyter.jobs.model import Estimate, EstimateLine, JobInput, ToolResult
+from proteiniq_jupyter.jobs.model import Estimate, EstimateLine, JobInput, JsonDict, ToolResult
 from proteiniq_jupyter.tools.base import InputSlot, OutputField, RunContext, Tool, input_error
 
 
@@ -36,6 +36,7 @@ class Echo(Tool):
     )
     settings_model = EchoSettings
     credit_description = "10 credits per started 10 characters, per repeat"
+    credit_rates: ClassVar[JsonDict] = {"credits_per_10_characters": 10}
 
     def check_inputs(self, inputs: Sequence[JobInput], settings: pydantic.BaseModel) -> None:
         for index, item in self.slot_items(inputs, "text"):

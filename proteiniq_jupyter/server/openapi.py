@@ -596,7 +596,14 @@ def _schemas() -> JsonDict:
                 "subcategory": _nullable(_STRING),
                 "version": _STRING,
                 "beta": _BOOL,
-                "processing": _obj({"gpu": _BOOL, "time_limit_s": _NUMBER, "batch_input": _BOOL}),
+                "processing": _obj(
+                    {
+                        "gpu": _BOOL,
+                        "prefers_gpu": _BOOL,
+                        "time_limit_s": _NUMBER,
+                        "batch_input": _BOOL,
+                    }
+                ),
                 "input": _obj(
                     {
                         "slots": {"type": "array", "items": _ref("InputSlot")},

@@ -121,7 +121,10 @@ class Tool(ABC):
     tags: ClassVar[tuple[str, ...]] = ()
     version: ClassVar[str] = "1"
     beta: ClassVar[bool] = False
+    #: Needs a GPU: its jobs wait for a worker that has one.
     gpu: ClassVar[bool] = False
+    #: Runs anywhere, and on a GPU when its worker has one (so never waits for one).
+    prefers_gpu: ClassVar[bool] = False
     time_limit_s: ClassVar[float] = 600.0
     slots: ClassVar[tuple[InputSlot, ...]]
     outputs: ClassVar[tuple[OutputField, ...]] = ()
@@ -276,6 +279,7 @@ class Tool(ABC):
                 "beta": cls.beta,
                 "processing": {
                     "gpu": cls.gpu,
+                    "prefers_gpu": cls.prefers_gpu,
                     "time_limit_s": cls.time_limit_s,
                     "batch_input": cls.takes_batch_input(),
                 },

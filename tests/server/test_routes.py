@@ -116,6 +116,7 @@ async def test_tool_catalogue_and_detail(alice: Api) -> None:
         "credit_model": {
             "is_free": False,
             "description": "10 credits per started 10 characters, per repeat",
+            "rates": {"credits_per_10_characters": 10},
         },
     }
     assert tools["protein-stats"]["credit_model"]["is_free"] is True
@@ -138,7 +139,12 @@ async def test_tool_catalogue_and_detail(alice: Api) -> None:
     assert settings["outcome"]["enum"] == ["ok", "error"]
     assert [f["name"] for f in echo["output"]["fields"]] == ["length", "echo"]
     assert echo["credit_model"] == tools["echo"]["credit_model"]
-    assert echo["processing"] == {"gpu": False, "time_limit_s": 600.0}
+    assert echo["processing"] == {
+        "gpu": False,
+        "prefers_gpu": False,
+        "time_limit_s": 600.0,
+        "batch_input": False,
+    }
     assert echo["limits"] == {}
 
     gpu = (await alice.get("tools/gpu-echo")).json
@@ -149,7 +155,7 @@ async def test_tool_catalogue_and_detail(alice: Api) -> None:
         "max_molecules": 50,
         "max_heavy_atoms": 150,
     }
-    assert smiles["credit_model"] == {"is_free": True, "description": "free"}
+    assert smiles["credit_model"] == {"is_free": True, "description": "free", "rates": {}}
 
     missing = expect_error(await alice.get("tools/no-such-tool"), 404, "not_found")
     assert missing["details"] == {"tool": "no-such-tool"}
