@@ -1231,6 +1231,7 @@ def _follow_batch(engine: Engine, actor: Actor, batch_id: str) -> BatchSummary:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="One item per line (a sequence, a SMILES, a complex).",
 )
+@input_option
 @set_option
 @settings_json_option
 @click.option("--name", help="The batch's name (children are numbered after it).")
@@ -1239,26 +1240,34 @@ def batch_run(
     tool_id: str,
     items: tuple[str, ...],
     items_file: Path | None,
+    input_pairs: tuple[str, ...],
     set_pairs: tuple[str, ...],
     settings_json: str | None,
     name: str | None,
     wait: bool,
 ) -> None:
-    """Submit a batch: each ITEM (a file, or text) is one job of TOOL. Children
-    beyond the workspace's batch concurrency wait QUEUED; the whole batch's credits
-    are held up front."""
+    """Submit a batch: each ITEM (a file, or text) is one job of TOOL; or, with
+    --input, one input that the tool splits into its jobs (a receptor with several
+    ligands for autodock-vina, one sequence or complex per line for alphafold-2 and
+    boltz-2). Children beyond the workspace's batch concurrency wait QUEUED; the
+    whole batch's credits are held up front."""
     values = list(items)
     if items_file is not None:
         values += [line.strip() for line in _read_file(items_file).splitlines() if line.strip()]
-    if not values:
-        raise click.UsageError("give at least one ITEM or --items-file")
+    if bool(values) == bool(input_pairs):
+        raise click.UsageError("give ITEMs (or --items-file), or --input for the tool to split")
     settings = _parse_settings(set_pairs, settings_json)
     with _engine(detached=not wait) as engine:
         tool = engine.tools.get(tool_id)
         actor = engine.actor()
-        summary = engine.service.submit_batch(
-            actor, tool_id, [_parse_inputs(tool, (), [v]) for v in values], settings, name=name
-        )
+        if input_pairs:
+            summary = engine.service.submit_batch_input(
+                actor, tool_id, _parse_inputs(tool, input_pairs, ()), settings, name=name
+            )
+        else:
+            summary = engine.service.submit_batch(
+                actor, tool_id, [_parse_inputs(tool, (), [v]) for v in values], settings, name=name
+            )
         click.echo(summary.batch.id)
         if wait:
             summary = _follow_batch(engine, actor, summary.batch.id)

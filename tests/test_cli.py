@@ -350,3 +350,37 @@ def test_config_shows_what_is_in_force(piq: Piq, env: dict[str, str | None]) -> 
     assert data["dask_scheduler_address"] == "embedded LocalCluster"
     env["PIQ_TIME_LIMITS"] = "esmfold"
     assert "PIQ_TIME_LIMITS" in one_error_line(piq("config", code=1))
+
+
+def test_batch_run_splits_one_input_into_its_jobs(
+    piq: Piq, env: dict[str, str | None], tmp_path: Path
+) -> None:
+    """``--input`` hands the tool one input to split: one AlphaFold-2 job per line.
+    ColabFold is not installed here, so each child fails at once, naming what to
+    install, and nothing is charged."""
+    env["PIQ_COLABFOLD_BIN"] = None
+    env["PATH"] = "/usr/bin:/bin"
+    listing = tmp_path / "queries.txt"
+    listing.write_text(
+        "# name  chains\nubiquitin MQIFVKTLTGKTITLEV\ndimer MKTAYIAKQR:GIVEQCCTSIC\n"
+    )
+    result = piq(
+        "batch", "run", "alphafold-2", "--input", f"sequences=@{listing}", "--wait", code=1
+    )
+    batch_id = result.stdout.splitlines()[0]
+    shown = json.loads(piq("batch", "show", batch_id, "--json").stdout)
+    assert shown["total"] == 2 and shown["status"] == "FAILED"
+    assert shown["credits_charged"] == 0
+    children = [show(piq, c["id"]) for c in shown["children"]]
+    assert sorted(c["inputs"][0]["label"] for c in children) == ["dimer", "ubiquitin"]
+    for child in children:
+        assert child["status"] == "FAILED" and child["credits_charged"] == 0
+        assert "colabfold_batch" in child["error"] and "PIQ_COLABFOLD_BIN" in child["error"]
+    # A bad line refuses the whole batch, naming the line; nothing is created.
+    listing.write_text("good MQIFVKTLTGK\nbad MQIF1VKT\n")
+    bad = piq("batch", "run", "alphafold-2", "--input", f"sequences=@{listing}", code=1)
+    assert "line 2" in one_error_line(bad)
+    assert len(json.loads(piq("batch", "list", "--json").stdout)) == 1
+    # Items and --input together are refused.
+    both = piq("batch", "run", "alphafold-2", "MQIF", "--input", "sequences=MKT", code=2)
+    assert "--input" in both.output

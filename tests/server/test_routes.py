@@ -680,6 +680,43 @@ async def test_batches(alice: Api, bob: Api) -> None:
     expect_error(await alice.get("batches/batch_nope"), 404, "not_found")
 
 
+async def test_a_batch_from_one_input_the_tool_splits(alice: Api) -> None:
+    """``input`` instead of ``items``: AlphaFold-2 makes one job per line. Its program
+    is not installed here, so each child fails at once, uncharged, saying so."""
+    lines = "ubiquitin MQIFVKTLTGKTITLEV\ndimer MKTAYIAKQR:GIVEQCCTSIC\n"
+    body = {
+        "tool": "alphafold-2",
+        "input": {"inputs": [{"slotId": "sequences", "content": lines}]},
+    }
+    reply = await alice.post("batches", body)
+    assert reply.status == 201, reply.body
+    assert reply.json["total"] == 2 and reply.json["reserved_credits"] > 0
+
+    async def ended() -> dict[str, Any] | None:
+        data: dict[str, Any] = (await alice.get(f"batches/{reply.json['id']}")).json
+        return data if data["status"] != "PROCESSING" else None
+
+    done = await wait_until(ended)
+    assert (done["status"], done["counts"], done["credits_charged"]) == ("FAILED", {"FAILED": 2}, 0)
+    for job_id in done["job_ids"]:
+        job = (await alice.get(f"jobs/{job_id}")).json
+        assert "colabfold_batch" in job["error"]
+
+    # a tool that takes no batch input says so; a bad line is named
+    refused = await alice.post("batches", {"tool": "echo", "input": {"inputs": []}})
+    assert (
+        "does not take a batch input" in expect_error(refused, 400, "validation_error")["message"]
+    )
+    bad = {
+        "tool": "alphafold-2",
+        "input": {"inputs": [{"slotId": "sequences", "content": "MQ1F"}]},
+    }
+    assert (
+        "line 1"
+        in expect_error(await alice.post("batches", bad), 400, "validation_error")["message"]
+    )
+
+
 # -- errors -----------------------------------------------------------------------
 
 
