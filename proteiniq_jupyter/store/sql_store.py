@@ -124,6 +124,16 @@ _GET_JOB_FOR_UPDATE = _GET_JOB.with_for_update()
 _INSERT_EVENT = insert(t.job_events).returning(t.job_events.c.seq)
 _INSERT_LEDGER = insert(t.ledger)
 _LEDGER_HAS = select(t.ledger.c.id).where(t.ledger.c.key == bindparam("key_"))
+_UNHELD_JOBS = (
+    select(t.jobs)
+    .where(
+        t.jobs.c.status.in_(bindparam("statuses_", expanding=True)),
+        or_(t.jobs.c.lease_expires_at.is_(None), t.jobs.c.lease_expires_at < bindparam("now_")),
+    )
+    .order_by(t.jobs.c.created_at, t.jobs.c.id)
+    .limit(bindparam("limit_"))
+)
+_UNHELD_JOBS_SKIP_LOCKED = _UNHELD_JOBS.with_for_update(skip_locked=True)
 
 _MUTABLE = frozenset(
     {
@@ -380,19 +390,9 @@ class SqlTransaction:
 
     def unheld_jobs(self, statuses: Sequence[JobStatus], now: datetime, limit: int) -> list[Job]:
         """Live jobs nobody holds: never leased, or their holder's lease ran out."""
-        c = t.jobs.c
-        query = (
-            select(t.jobs)
-            .where(
-                c.status.in_([str(s) for s in statuses]),
-                or_(c.lease_expires_at.is_(None), c.lease_expires_at < now),
-            )
-            .order_by(c.created_at, c.id)
-            .limit(limit)
-        )
-        if self._postgres:
-            query = query.with_for_update(skip_locked=True)
-        return [_job_from_row(r) for r in self.conn.execute(query).mappings()]
+        query = _UNHELD_JOBS_SKIP_LOCKED if self._postgres else _UNHELD_JOBS
+        params = {"statuses_": [str(s) for s in statuses], "now_": now, "limit_": limit}
+        return [_job_from_row(r) for r in self.conn.execute(query, params).mappings()]
 
     def renew_leases(self, owner: str, job_ids: Sequence[str], expires_at: datetime) -> set[str]:
         if not job_ids:
