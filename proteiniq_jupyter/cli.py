@@ -1358,6 +1358,7 @@ def config_command(as_json: bool) -> None:
         "recovery_interval_s": config.recovery_interval_s,
         "starting_credits": config.starting_credits,
         "extra_tools": list(config.extra_tools),
+        "preload_tools": list(config.preload_tools),
     }
     if as_json:
         _echo_json(data)

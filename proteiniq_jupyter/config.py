@@ -42,6 +42,9 @@ class EngineConfig:
     recovery_interval_s: float = 2.0
     #: Tool classes to load besides the installed entry points ("module:Class").
     extra_tools: tuple[str, ...] = ()
+    #: Tools whose libraries each worker imports once, into the process its jobs are
+    #: forked from, instead of in every job ("all" for every installed tool).
+    preload_tools: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EngineConfig:
@@ -65,7 +68,8 @@ class EngineConfig:
             time_limits=_time_limits(env.get("PIQ_TIME_LIMITS", "")),
             lease_ttl_s=_float(env, "PIQ_LEASE_TTL", 30.0),
             recovery_interval_s=_float(env, "PIQ_RECOVERY_INTERVAL", 2.0),
-            extra_tools=tuple(t for t in env.get("PIQ_EXTRA_TOOLS", "").split(",") if t.strip()),
+            extra_tools=_names(env.get("PIQ_EXTRA_TOOLS", "")),
+            preload_tools=_names(env.get("PIQ_PRELOAD_TOOLS", "")),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -83,6 +87,7 @@ class EngineConfig:
             "PIQ_RECOVERY_INTERVAL": str(self.recovery_interval_s),
             "PIQ_TIME_LIMITS": ",".join(f"{tool}={limit:g}" for tool, limit in self.time_limits),
             "PIQ_EXTRA_TOOLS": ",".join(self.extra_tools),
+            "PIQ_PRELOAD_TOOLS": ",".join(self.preload_tools),
         }
         optional = {
             "PIQ_EMAIL": self.email,
@@ -100,6 +105,10 @@ class EngineConfig:
     @property
     def files_dir(self) -> Path:
         return self.data_dir / "jobs"
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def _time_limits(text: str) -> tuple[tuple[str, float], ...]:

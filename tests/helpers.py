@@ -4,6 +4,8 @@ chooses: the engine cannot tell them from any other tool."""
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
@@ -152,3 +154,30 @@ class GpuEcho(Echo):
 TEST_TOOLS = (Echo, Sleep, GpuEcho)
 #: The same tools, by import path, for processes the tests start (workers, jobs).
 TEST_TOOL_PATHS = tuple(f"tests.helpers:{tool.__name__}" for tool in TEST_TOOLS)
+
+
+class ProcessProbe(Tool):
+    """Reports on its own job process: whether the fork server had preloaded a
+    module the tool never imports, and the allocator setting it inherited."""
+
+    id = "process-probe"
+    name = "Process probe"
+    description = "Says what its job process inherited."
+    category = "testing"
+    preload = ("tests.preload_marker",)
+    slots: ClassVar[tuple[InputSlot, ...]] = (
+        InputSlot(id="text", kind="text", formats=("text",), label="Text"),
+    )
+
+    def run(
+        self, inputs: Sequence[JobInput], settings: pydantic.BaseModel, context: RunContext
+    ) -> ToolResult:
+        return ToolResult(
+            fields={
+                "preloaded": "tests.preload_marker" in sys.modules,
+                "malloc_trim_threshold": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+            }
+        )
+
+
+PROBE_TOOL_PATH = "tests.helpers:ProcessProbe"

@@ -23,7 +23,7 @@ from proteiniq_jupyter.execution.dask_executor import WAITING_FOR_GPU
 from proteiniq_jupyter.jobs.status import JobStatus
 
 from .conftest import text_input
-from .helpers import TEST_TOOL_PATHS, process_alive
+from .helpers import PROBE_TOOL_PATH, TEST_TOOL_PATHS, process_alive
 
 pytestmark = pytest.mark.timeout(240)
 BIN = Path(sys.executable).parent
@@ -361,3 +361,22 @@ def test_batch_of_ten_with_concurrency_three(engine: Engine):
     assert held == released == 100
     refunds = [e for e in ledger if e.kind == "refund"]
     assert len(refunds) == 2
+
+
+def test_preloaded_tools_start_with_their_libraries_imported(config: EngineConfig):
+    """With a tool in ``preload_tools`` its libraries are imported once per worker,
+    before its jobs are forked; without, each job imports its own. Job processes
+    never inherit the allocator setting Dask gives its workers."""
+    config = replace(config, extra_tools=(*config.extra_tools, PROBE_TOOL_PATH))
+    for preload, expected in (((), False), (("process-probe",), True)):
+        engine = open_engine(replace(config, preload_tools=preload))
+        try:
+            me = engine.actor()
+            job = engine.service.submit(me, "process-probe", [text_input("x")])
+            engine.wait(timeout=60)
+            done = engine.service.get(me, job.id).job
+            assert done.status is JobStatus.COMPLETED, done.error
+            assert done.result.fields["preloaded"] is expected
+            assert done.result.fields["malloc_trim_threshold"] is None
+        finally:
+            engine.close()

@@ -29,7 +29,7 @@ from ..jobs.model import Job
 from ..jobs.service import ENGINE_LEASE_PREFIX, JobService
 from ..jobs.status import JobStatus
 from ..tools.registry import ToolRegistry
-from .supervisor import Outcome, fail_if_unrunnable, supervise
+from .supervisor import Outcome, fail_if_unrunnable, preload_modules, supervise
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def execute_job(config: EngineConfig, job: Job) -> str:
         time_limit_s=config.time_limit(job.tool, tool.time_limit_s),
         lease_ttl_s=config.lease_ttl_s,
         extra_tools=config.extra_tools,
+        preload=preload_modules(tools, config.preload_tools),
     )
     return str(outcome)
 

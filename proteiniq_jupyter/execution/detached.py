@@ -23,7 +23,7 @@ from ..config import EngineConfig
 from ..jobs.errors import NotFound
 from ..jobs.service import JobService
 from ..tools.registry import ToolRegistry
-from .supervisor import Outcome, fail_if_unrunnable, supervise
+from .supervisor import Outcome, fail_if_unrunnable, preload_modules, supervise
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,7 @@ def run_claimed(
         time_limit_s=limit,
         lease_ttl_s=config.lease_ttl_s,
         extra_tools=config.extra_tools,
+        preload=preload_modules(tools, config.preload_tools),
     )
 
 

@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from multiprocessing import spawn
 from multiprocessing.connection import Connection, wait
@@ -24,6 +24,7 @@ from ..jobs.model import Job, ToolResult
 from ..jobs.service import JobService
 from ..jobs.status import JobStatus
 from ..tools.base import Tool
+from ..tools.registry import ToolRegistry
 from .child import GO, run_tool
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,13 @@ class _Reports:
         self._pending: dict[str, Any] | None = None
         self._last_sent = 0.0
 
-    def read(self) -> None:
-        """Take every message waiting on the pipe."""
+    def read(self, most: int = 1000) -> None:
+        """Take the messages waiting on the pipe (at most ``most``, so that a tool
+        flooding it with progress cannot keep cancel and time limits waiting)."""
         try:
-            while self.open and self.conn.poll():
+            for _ in range(most):
+                if not (self.open and self.conn.poll()):
+                    break
                 message = self.conn.recv()
                 if message.get("type") != "progress":
                     self.final = message
@@ -98,20 +102,35 @@ class _Reports:
 _context: BaseContext | None = None
 _context_lock = threading.Lock()
 
+#: Dask sets this for its workers, to hand freed memory back to the system sooner;
+#: in a tool's process it makes numerical work markedly slower (an ESMFold fold by
+#: a fifth), so the fork server, and every job process forked from it, go without.
+_WORKER_ONLY_VARIABLES = ("MALLOC_TRIM_THRESHOLD_",)
 
-def _process_context() -> BaseContext:
-    """A fork server with the engine's modules imported: job processes fork from it
-    in milliseconds, and it never carries the worker's threads or sockets."""
+
+def preload_modules(tools: ToolRegistry, tool_ids: Sequence[str]) -> tuple[str, ...]:
+    """What the fork server imports for the tools named (``all``: every tool)."""
+    chosen = list(tools) if "all" in tool_ids else [t for t in tools if t.id in tool_ids]
+    return tuple(dict.fromkeys(module for tool in chosen for module in tool.preload_modules()))
+
+
+def _process_context(preload: Sequence[str] = ()) -> BaseContext:
+    """A fork server with the engine's modules imported (and the libraries of the
+    tools chosen to preload): job processes fork from it in milliseconds, and it
+    never carries the worker's threads or sockets. It starts with the first job,
+    so what it preloads is fixed then; a library that is not installed is skipped."""
     global _context
     with _context_lock:
         if _context is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["proteiniq_jupyter.execution.child"])
+            context.set_forkserver_preload(["proteiniq_jupyter.execution.child", *preload])
             _context = context
         return _context
 
 
-def start_job_process(request: dict[str, Any]) -> tuple[BaseProcess, Connection]:
+def start_job_process(
+    request: dict[str, Any], preload: Sequence[str] = ()
+) -> tuple[BaseProcess, Connection]:
     """Start a job's process; returns it with our end of the pipe it reports on.
     The process prepares, then waits for ``GO`` before it runs the tool.
 
@@ -123,7 +142,7 @@ def start_job_process(request: dict[str, Any]) -> tuple[BaseProcess, Connection]
     the job's target lives in this package, so the main program is left alone.
     """
     receiver, sender = multiprocessing.Pipe(duplex=True)
-    process = _process_context().Process(  # type: ignore[attr-defined]
+    process = _process_context(preload).Process(  # type: ignore[attr-defined]
         target=run_tool, args=(request, sender), name=f"piq-job-{request['job_id']}"
     )
     config = multiprocessing.current_process()._config  # type: ignore[attr-defined]
@@ -131,9 +150,12 @@ def start_job_process(request: dict[str, Any]) -> tuple[BaseProcess, Connection]
         daemonic = config.pop("daemon", None)
         preparation = spawn.get_preparation_data
         spawn.get_preparation_data = _without_main(preparation)
+        # The first start launches the fork server, with this environment.
+        worker_only = {k: os.environ.pop(k) for k in _WORKER_ONLY_VARIABLES if k in os.environ}
         try:
             process.start()
         finally:
+            os.environ.update(worker_only)
             spawn.get_preparation_data = preparation
             if daemonic is not None:
                 config["daemon"] = daemonic
@@ -185,6 +207,7 @@ def supervise(
     time_limit_s: float,
     lease_ttl_s: float,
     extra_tools: tuple[str, ...] = (),
+    preload: Sequence[str] = (),
 ) -> Outcome:
     """Run ``job`` to its end as ``holder``. The job becomes PROCESSING, is charged
     and is taken from the engine that dispatched it in one step, once its process
@@ -201,7 +224,8 @@ def supervise(
             "log": str(workdir / LOG_NAME),
             "cache": str(service.files.cache_dir()),
             "extra_tools": list(extra_tools),
-        }
+        },
+        preload,
     )
     assert process.pid is not None
     runner = {"pid": process.pid, "holder": holder}
@@ -249,7 +273,7 @@ def supervise(
     kill_group(process)
     # The last report was sent before the process ended; a process that died
     # without one has nothing more to say.
-    reports.read()
+    reports.read(most=1_000_000)  # everything it wrote before it ended
     reports.flush(time.monotonic(), force=True)
     reports.close()
     final = reports.final or {}

@@ -125,6 +125,9 @@ class Tool(ABC):
     gpu: ClassVar[bool] = False
     #: Runs anywhere, and on a GPU when its worker has one (so never waits for one).
     prefers_gpu: ClassVar[bool] = False
+    #: Heavy libraries its jobs import; with the tool in ``PIQ_PRELOAD_TOOLS`` each
+    #: worker imports them (and the tool's module) once, before forking its jobs.
+    preload: ClassVar[tuple[str, ...]] = ()
     time_limit_s: ClassVar[float] = 600.0
     slots: ClassVar[tuple[InputSlot, ...]]
     outputs: ClassVar[tuple[OutputField, ...]] = ()
@@ -230,6 +233,10 @@ class Tool(ABC):
         the receptor, each line a complex). A tool that takes no batch input says so."""
         message = f"{self.id} does not take a batch input; send one item per job instead"
         raise ValidationError(message, errors=[{"field": "input", "message": message}])
+
+    @classmethod
+    def preload_modules(cls) -> tuple[str, ...]:
+        return (cls.__module__, *cls.preload)
 
     @classmethod
     def takes_batch_input(cls) -> bool:

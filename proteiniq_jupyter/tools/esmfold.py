@@ -432,6 +432,7 @@ class EsmFold(Tool):
     #: ESMFold runs on a CPU too; a ``gpu`` tool would wait for a GPU worker.
     gpu = False
     prefers_gpu = True
+    preload = ("torch", "transformers.models.esm.modeling_esmfold")
     time_limit_s = 1800.0
     slots = (
         InputSlot(

@@ -702,6 +702,7 @@ class AutodockVina(Tool):
     subcategory = "small molecule"
     tags = ("docking", "vina", "autodock", "ligand", "receptor", "meeko", "pose")
     gpu = False
+    preload = ("rdkit.Chem.AllChem", "scipy.spatial", "meeko", "vina")
     time_limit_s = 3600.0
     slots = (
         InputSlot(
