@@ -38,7 +38,7 @@ from .parsing import check_size, file_stem, only_item, settings_as, split_lines
 from .sequence import STANDARD_AMINO_ACIDS, parse_fasta
 
 if TYPE_CHECKING:
-    from transformers import EsmForProteinFolding, EsmTokenizer
+    from transformers import EsmForProteinFolding
 
 MODEL_ENV = "PIQ_ESMFOLD_MODEL"
 DEFAULT_MODEL = "facebook/esmfold_v1"
@@ -167,17 +167,17 @@ _LOAD_LOCK = threading.Lock()
 #: Runs share one model; a fold changes its chunk size while it runs, and two folds
 #: at once would only compete for the same cores or GPU memory.
 _INFERENCE_LOCK = threading.Lock()
-#: The one model this process keeps: (location, device) -> (model, tokenizer). A job
-#: process loads it once; the in-process executor and benchmarks reuse it.
-_LOADED: dict[tuple[str, str], tuple[EsmForProteinFolding, EsmTokenizer]] = {}
+#: The one model this process keeps: (location, device) -> model. A job process
+#: loads it once; the in-process executor and benchmarks reuse it.
+_LOADED: dict[tuple[str, str], EsmForProteinFolding] = {}
 
 
-def load_model(
-    location: str | None = None, device: str | None = None
-) -> tuple[EsmForProteinFolding, EsmTokenizer]:
-    """The model and tokenizer at ``location`` (default: ``model_location()``) on
-    ``device`` (default: the GPU when there is one), loaded offline once per process.
-    Loading another location drops the previous model, since each takes gigabytes."""
+def load_model(location: str | None = None, device: str | None = None) -> EsmForProteinFolding:
+    """The model at ``location`` (default: ``model_location()``) on ``device``
+    (default: the GPU when there is one), loaded offline once per process. Loading
+    another location drops the previous model, since each takes gigabytes. The
+    tokenizer is not loaded: ``fold`` encodes residues in the order the folding
+    trunk expects, which is not the tokenizer's."""
     location = location or model_location()
     with _LOAD_LOCK:
         device = device or default_device()
@@ -185,18 +185,17 @@ def load_model(
         if key in _LOADED:
             return _LOADED[key]
         import torch
-        from transformers import EsmForProteinFolding, EsmTokenizer
+        from transformers import EsmForProteinFolding
 
         path = str(Path(location).expanduser()) if _looks_like_path(location) else location
         _LOADED.clear()
         model = EsmForProteinFolding.from_pretrained(path, local_files_only=True)
-        tokenizer = EsmTokenizer.from_pretrained(path, local_files_only=True)
         module: torch.nn.Module = model  # nn.Module's typed methods; they act in place
         if device == "cpu":
             module.float()  # the language model may be half precision, slow on a CPU
         module.to(device).eval()
-        _LOADED[key] = (model, tokenizer)
-        return model, tokenizer
+        _LOADED[key] = model
+        return model
 
 
 # -- prediction ---------------------------------------------------------------
@@ -535,7 +534,7 @@ class EsmFold(Tool):
         fold_input = self._input(inputs)
         location = model_location()
         context.progress(0.02, f"loading the ESMFold model from {location}")
-        model, _ = load_model(location)
+        model = load_model(location)
         device = next(model.parameters()).device.type
         context.progress(0.1, f"folding {fold_input.residues} residues on {device}")
         prediction = fold(

@@ -142,7 +142,7 @@ def test_the_structure_is_the_one_infer_pdb_gives_with_plddt_scaled_to_100(
     the B-factors differ, since this transformers version writes pLDDT as 0-1."""
     result = run_tool(PEPTIDE, tmp_path)
     ours = gemmi.read_structure(str(tmp_path / result.files[0].name))
-    model, _ = load_model(str(tiny))
+    model = load_model(str(tiny))
     theirs = gemmi.read_pdb_string(model.infer_pdb(PEPTIDE))
     our_atoms = [(a.name, a.pos) for r in ours[0]["A"] for a in r]
     their_atoms = [(a.name, a.pos) for r in theirs[0]["A"] for a in r]
@@ -169,7 +169,7 @@ def test_chains_joined_by_a_colon_fold_together(tiny: Path, tmp_path: Path) -> N
 
 
 def test_settings_reach_the_model(tiny: Path, tmp_path: Path) -> None:
-    model, _ = load_model(str(tiny))
+    model = load_model(str(tiny))
     default = fold(model, PEPTIDE)
     chunked = fold(model, PEPTIDE, chunk_size=8)  # the same sums, in pieces
     no_recycling = fold(model, PEPTIDE, num_recycles=0)
