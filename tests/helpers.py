@@ -87,8 +87,10 @@ def process_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split()[2] != "Z"
+    try:  # the process may end between the two looks
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:  # FileNotFoundError, or ProcessLookupError while reading
+        return False
 
 
 class SleepSettings(pydantic.BaseModel):
