@@ -70,6 +70,8 @@ def check_pdb_text(text: str, errors: ErrorList) -> int:
         if record not in ("ATOM", "HETATM"):
             continue
         atoms += 1
+        if _well_formed(line):
+            continue
         content = line.rstrip()
         if len(content) < 54:
             errors.add(
@@ -106,6 +108,23 @@ def check_pdb_text(text: str, errors: ErrorList) -> int:
                     column=start + 1,
                 )
     return atoms
+
+
+def _well_formed(line: str) -> bool:
+    """The common case in one step: every numeric column of an atom record holds a
+    finite number. Anything else goes through the checks that name the column."""
+    if len(line) < 54:
+        return False
+    try:
+        int(line[22:26])
+        total = float(line[30:38]) + float(line[38:46]) + float(line[46:54])
+        for start, end in ((54, 60), (60, 66)):
+            value = line[start:end]
+            if value.strip():
+                total += float(value)
+    except ValueError:
+        return False
+    return math.isfinite(total)
 
 
 def _is_int(value: str) -> bool:

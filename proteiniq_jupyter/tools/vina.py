@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, NamedTuple
 
 import pydantic
 from rdkit import Chem
@@ -231,9 +231,9 @@ class Box:
         }
 
 
-@dataclass(frozen=True)
-class PdbAtom:
-    """An ATOM/HETATM record of the first model, as far as the box needs it."""
+class PdbAtom(NamedTuple):
+    """An ATOM/HETATM record of the first model, as far as the box needs it (a
+    tuple: a receptor has thousands, read in every job)."""
 
     line: int
     hetero: bool
@@ -248,9 +248,11 @@ def pdb_atoms(text: str) -> list[PdbAtom]:
     ``check_pdb_text`` has already checked."""
     atoms: list[PdbAtom] = []
     for number, line in enumerate(split_lines(text), start=1):
-        if line.startswith("ENDMDL"):
-            break
+        if not line.startswith(("ATOM", "HETATM", "ENDMDL")):
+            continue
         record = line[:6].rstrip()
+        if record == "ENDMDL":
+            break
         if record not in ("ATOM", "HETATM"):
             continue
         chain = line[21:22].strip()
@@ -258,12 +260,12 @@ def pdb_atoms(text: str) -> list[PdbAtom]:
         with_number = str(int(resseq)) if resseq.lstrip("-").isdigit() else resseq
         atoms.append(
             PdbAtom(
-                line=number,
-                hetero=record == "HETATM",
-                chain=chain,
-                residue=f"{chain}:{with_number}{line[26:27].strip()}",
-                resname=line[17:20].strip(),
-                position=(float(line[30:38]), float(line[38:46]), float(line[46:54])),
+                number,
+                record == "HETATM",
+                chain,
+                f"{chain}:{with_number}{line[26:27].strip()}",
+                line[17:20].strip(),
+                (float(line[30:38]), float(line[38:46]), float(line[46:54])),
             )
         )
     return atoms
