@@ -69,7 +69,7 @@ PROBE_PATH = "benchmarks.tools:JobProcessProbe"
 RATIO_TARGET = 1.05
 #: How often the store is asked whether a job has ended; the time itself is the
 #: store's ``finished_at``, so polling adds no error, only a little CPU.
-POLL_S = 0.05
+POLL_S = 0.25
 LIGAND_SMILES = "CC(=O)Nc1ccc(O)cc1"
 LIGAND_NAME = "paracetamol"
 VINA_SETTINGS: dict[str, Any] = {"exhaustiveness": 8, "num_poses": 9, "energy_range": 3.0}
