@@ -35,10 +35,10 @@ from .base import InputSlot, OutputField, RunContext, Tool
 from .parsing import (
     ErrorList,
     check_size,
+    entry_lines,
     file_stem,
     only_item,
     settings_as,
-    split_lines,
 )
 from .prediction import (
     LIGAND_KEYS,
@@ -164,10 +164,7 @@ def parse_ligand_lines(
     errors = ErrorList(index=index, slot=slot)
     ligands: list[Ligand] = []
     count = 0
-    for line_number, line in enumerate(split_lines(text), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
+    for line_number, line, stripped in entry_lines(text):
         count += 1
         first, *rest = stripped.split(maxsplit=1)
         column = len(line) - len(line.lstrip()) + 1

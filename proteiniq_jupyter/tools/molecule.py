@@ -23,6 +23,7 @@ from .base import InputSlot, OutputField, RunContext, Tool
 from .parsing import (
     ErrorList,
     check_size,
+    entry_lines,
     file_stem,
     only_item,
     settings_as,
@@ -132,10 +133,7 @@ def parse_smiles_lines(
     errors = ErrorList(index=index, slot=slot)
     entries: list[SmilesEntry] = []
     number = 0
-    for line_number, line in enumerate(split_lines(text), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
+    for line_number, line, stripped in entry_lines(text):
         number += 1
         smiles, *rest = stripped.split(maxsplit=1)
         name = rest[0].strip() if rest else f"molecule {number}"

@@ -4,7 +4,7 @@ output file names, FASTA writing and the one-row summary of a job."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import pydantic
@@ -76,6 +76,15 @@ def split_lines(text: str) -> list[str]:
     """Lines as an editor numbers them: split on newlines only (``str.splitlines``
     also splits on form feeds and other separators, shifting line numbers)."""
     return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+def entry_lines(text: str) -> Iterator[tuple[int, str, str]]:
+    """(line number, line, the line stripped) for each line that holds an entry of a
+    one-per-line list: blank lines and '#' comments are skipped, numbers kept."""
+    for number, line in enumerate(split_lines(text), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            yield number, line, stripped
 
 
 def settings_as(settings: pydantic.BaseModel, model: type[SettingsT]) -> SettingsT:

@@ -44,7 +44,7 @@ from rdkit import Chem
 from ..jobs.model import JobInput, JsonDict, ResultFile, ToolResult
 from .base import RunContext
 from .molecule import chemistry_problems, rdkit_log, summarise_log
-from .parsing import ErrorList, format_fasta, split_lines
+from .parsing import ErrorList, entry_lines, format_fasta
 from .sequence import STANDARD_AMINO_ACIDS
 
 #: Both programs read X as an unknown residue; other ambiguity codes they reject.
@@ -497,10 +497,7 @@ def parse_batch_lines(
     errors = ErrorList(index=index, slot=slot)
     syntax = "[NAME] CHAIN[:CHAIN...]" + (" [smiles=SMILES] [ccd=CODE]" if ligands_allowed else "")
     items: list[BatchLine] = []
-    for number, line in enumerate(split_lines(text), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
+    for number, line, _ in entry_lines(text):
         where = f"line {number}"
         bare: list[re.Match[str]] = []
         ligands: list[Ligand] = []
