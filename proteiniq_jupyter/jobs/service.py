@@ -1342,8 +1342,7 @@ class JobService:
     def job_state(self, job_id: str) -> tuple[JobStatus, str | None] | None:
         """Status and lease holder, for a running job's supervisor to poll."""
         with self.store.read() as tx:
-            job = tx.get_job(job_id)
-        return None if job is None else (job.status, job.lease_owner)
+            return tx.job_state(job_id)
 
     def set_waiting_reason(self, job_id: str, reason: str | None) -> None:
         """Say why a waiting job has not started (no GPU worker, all workers busy)."""

@@ -121,6 +121,9 @@ _INSERT_JOB = insert(t.jobs)
 _UPDATE_JOB = sql_update(t.jobs).where(t.jobs.c.id == bindparam("job_id_"))
 _GET_JOB = select(t.jobs).where(t.jobs.c.id == bindparam("job_id_"))
 _GET_JOB_FOR_UPDATE = _GET_JOB.with_for_update()
+_JOB_STATE = select(t.jobs.c.status, t.jobs.c.lease_owner).where(
+    t.jobs.c.id == bindparam("job_id_")
+)
 _INSERT_EVENT = insert(t.job_events).returning(t.job_events.c.seq)
 _INSERT_LEDGER = insert(t.ledger)
 _LEDGER_HAS = select(t.ledger.c.id).where(t.ledger.c.key == bindparam("key_"))
@@ -293,6 +296,10 @@ class SqlTransaction:
         query = _GET_JOB_FOR_UPDATE if for_update and self._postgres else _GET_JOB
         row = self.conn.execute(query, {"job_id_": job_id}).mappings().first()
         return None if row is None else _job_from_row(row)
+
+    def job_state(self, job_id: str) -> tuple[JobStatus, str | None] | None:
+        row = self.conn.execute(_JOB_STATE, {"job_id_": job_id}).first()
+        return None if row is None else (JobStatus(row.status), row.lease_owner)
 
     def jobs_by_id(self, job_ids: Sequence[str]) -> list[Job]:
         if not job_ids:
