@@ -159,8 +159,9 @@ TEST_TOOL_PATHS = tuple(f"tests.helpers:{tool.__name__}" for tool in TEST_TOOLS)
 
 
 class ProcessProbe(Tool):
-    """Reports on its own job process: whether the fork server had preloaded a
-    module the tool never imports, and the allocator setting it inherited."""
+    """Reports on its own job process what it got from the fork server: a module the
+    tool never imports (preloaded or not), the warm-up (done there or not), frozen
+    objects, and the environment (the allocator settings, huge pages)."""
 
     id = "process-probe"
     name = "Process probe"
@@ -171,15 +172,53 @@ class ProcessProbe(Tool):
         InputSlot(id="text", kind="text", formats=("text",), label="Text"),
     )
 
+    @classmethod
+    def warm_up(cls) -> None:
+        from tests import preload_marker
+
+        preload_marker.warmed_up_in = os.getpid()
+
     def run(
         self, inputs: Sequence[JobInput], settings: pydantic.BaseModel, context: RunContext
     ) -> ToolResult:
+        import gc
+
+        marker = sys.modules.get("tests.preload_marker")
         return ToolResult(
             fields={
-                "preloaded": "tests.preload_marker" in sys.modules,
+                "preloaded": marker is not None,
+                "warmed_up_in_fork_server": getattr(marker, "warmed_up_in", None) == os.getppid(),
+                "frozen_objects": gc.get_freeze_count(),
                 "malloc_trim_threshold": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
+                "warm_up_variable": os.environ.get("PIQ_FORK_SERVER_WARM_UP"),
+                "huge_pages_kb": anonymous_huge_pages_kb(64 << 20),
             }
         )
+
+
+def anonymous_huge_pages_kb(size: int) -> int | None:
+    """Touch a fresh ``size``-byte buffer, then say how much of this process's
+    memory lies in transparent huge pages (None where Linux does not say)."""
+    buffer = bytearray(size)
+    buffer[::4096] = b"\1" * len(range(0, size, 4096))
+    try:
+        with open("/proc/self/smaps_rollup", encoding="ascii") as smaps:
+            for line in smaps:
+                if line.startswith("AnonHugePages:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def huge_pages_on_request() -> bool:
+    """Whether this kernel gives transparent huge pages to memory that asks."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled", encoding="ascii") as mode:
+            return "[never]" not in mode.read()
+    except OSError:
+        return False
 
 
 PROBE_TOOL_PATH = "tests.helpers:ProcessProbe"

@@ -23,7 +23,7 @@ from proteiniq_jupyter.execution.dask_executor import WAITING_FOR_GPU
 from proteiniq_jupyter.jobs.status import JobStatus
 
 from .conftest import text_input
-from .helpers import PROBE_TOOL_PATH, TEST_TOOL_PATHS, process_alive
+from .helpers import PROBE_TOOL_PATH, TEST_TOOL_PATHS, huge_pages_on_request, process_alive
 
 pytestmark = pytest.mark.timeout(240)
 BIN = Path(sys.executable).parent
@@ -364,9 +364,11 @@ def test_batch_of_ten_with_concurrency_three(engine: Engine):
 
 
 def test_preloaded_tools_start_with_their_libraries_imported(config: EngineConfig):
-    """With a tool in ``preload_tools`` its libraries are imported once per worker,
-    before its jobs are forked; without, each job imports its own. Job processes
-    never inherit the allocator setting Dask gives its workers."""
+    """With a tool in ``preload_tools`` its libraries are imported, and the tool
+    warmed up, once per worker before its jobs are forked; without, each job imports
+    its own. Either way a job process finds the fork server's objects frozen for the
+    collector, goes without the allocator setting Dask gives its workers, and asks
+    for huge pages (and gets them, where the kernel gives them on request)."""
     config = replace(config, extra_tools=(*config.extra_tools, PROBE_TOOL_PATH))
     for preload, expected in (((), False), (("process-probe",), True)):
         engine = open_engine(replace(config, preload_tools=preload))
@@ -376,7 +378,14 @@ def test_preloaded_tools_start_with_their_libraries_imported(config: EngineConfi
             engine.wait(timeout=60)
             done = engine.service.get(me, job.id).job
             assert done.status is JobStatus.COMPLETED, done.error
-            assert done.result.fields["preloaded"] is expected
-            assert done.result.fields["malloc_trim_threshold"] is None
+            fields = done.result.fields
+            assert fields["preloaded"] is expected
+            assert fields["warmed_up_in_fork_server"] is expected
+            assert fields["frozen_objects"] > 10_000  # the engine's modules, at least
+            assert fields["malloc_trim_threshold"] is None
+            assert "glibc.malloc.hugetlb=1" in fields["glibc_tunables"].split(":")
+            assert fields["warm_up_variable"] is None
+            if huge_pages_on_request():
+                assert fields["huge_pages_kb"] >= 32 * 1024, fields
         finally:
             engine.close()

@@ -126,7 +126,8 @@ class Tool(ABC):
     #: Runs anywhere, and on a GPU when its worker has one (so never waits for one).
     prefers_gpu: ClassVar[bool] = False
     #: Heavy libraries its jobs import; with the tool in ``PIQ_PRELOAD_TOOLS`` each
-    #: worker imports them (and the tool's module) once, before forking its jobs.
+    #: worker imports them (and the tool's module) once, then calls ``warm_up``,
+    #: before forking its jobs.
     preload: ClassVar[tuple[str, ...]] = ()
     time_limit_s: ClassVar[float] = 600.0
     slots: ClassVar[tuple[InputSlot, ...]]
@@ -236,7 +237,15 @@ class Tool(ABC):
 
     @classmethod
     def preload_modules(cls) -> tuple[str, ...]:
-        return (cls.__module__, *cls.preload)
+        """The tool as ``module:Class`` (imported, then warmed up) and its libraries."""
+        return (f"{cls.__module__}:{cls.__qualname__}", *cls.preload)
+
+    @classmethod  # noqa: B027 - optional hook, most tools need none
+    def warm_up(cls) -> None:
+        """Do the first-use set-up that importing the tool's libraries leaves undone
+        (templates, caches), in the worker's fork server when the tool is preloaded,
+        so that every job forks with it done. It must not start threads or touch a
+        GPU: the job processes are forked from the process it runs in."""
 
     @classmethod
     def takes_batch_input(cls) -> bool:
@@ -246,7 +255,9 @@ class Tool(ABC):
     def run(
         self, inputs: Sequence[JobInput], settings: pydantic.BaseModel, context: RunContext
     ) -> ToolResult:
-        """Do the work. Write files with ``context.write_file``; report progress."""
+        """Do the work. Write files with ``context.write_file``; report progress.
+        The inputs and settings are those ``validate`` accepted when the job was
+        submitted, so a tool need not check them again."""
 
     # -- helpers for subclasses --------------------------------------------
 
