@@ -145,7 +145,14 @@ class DaskExecutor:
             return Client(self.config.dask_scheduler_address, set_as_default=False)
         # A worker that dies takes its task with it: the job goes to RETRY through
         # the store (and is charged once), never through a silent Dask re-run.
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        # Dask's statistical profiler samples each worker's threads a hundred times a
+        # second; a job's task only waits on the job's process, so there is nothing
+        # to profile, and the CPU it takes is the tools'.
+        embedded = {
+            "distributed.scheduler.allowed-failures": 0,
+            "distributed.worker.profile.enabled": False,
+        }
+        with dask.config.set(embedded):
             self._cluster = LocalCluster(
                 n_workers=self.config.dask_workers or os.cpu_count() or 1,
                 threads_per_worker=1,
