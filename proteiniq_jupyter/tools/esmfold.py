@@ -524,6 +524,17 @@ class EsmFold(Tool):
     def estimate(self, inputs: Sequence[JobInput], settings: pydantic.BaseModel) -> Estimate:
         return estimate_credits(self._input(inputs).residues)
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """transformers' table of checkpoint renamings (about 1,100 regular
+        expressions, every model's), which a process's first ``from_pretrained``
+        builds: a quarter of a second. Nothing of torch runs here."""
+        try:
+            from transformers.conversion_mapping import get_checkpoint_conversion_mapping
+        except ImportError:  # a transformers without the table has nothing to build
+            return
+        get_checkpoint_conversion_mapping("esm")
+
     def missing_requirements(self) -> str | None:
         return missing_packages() or missing_model(model_location())
 
