@@ -27,7 +27,7 @@ split into imports, the job process's environment and the job machinery.
 
 Usage::
 
-    .venv/bin/python benchmarks/tools.py [--rounds 3] [--residues 300]
+    .venv/bin/python benchmarks/tools.py [--rounds 9] [--residues 300]
 
 Results are printed as markdown and written to ``benchmarks/.data/tools.json``.
 """
@@ -87,6 +87,9 @@ IMPORTS: dict[str, tuple[str, ...]] = {
 #: What the Dask nanny sets for its workers (``distributed.nanny.pre-spawn-environ``),
 #: which their fork servers and job processes inherit.
 NANNY_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_")
+#: What a job process's environment is reported for: those, and the C library's
+#: tunables (the fork server asks for huge pages).
+JOB_VARIABLES = (*NANNY_VARIABLES, "GLIBC_TUNABLES")
 
 
 class ProbeSettings(pydantic.BaseModel):
@@ -146,6 +149,8 @@ class JobProcessProbe(Tool):
                 library_best_affinity=best,
             )
         else:
+            import gc
+
             import torch
 
             from proteiniq_jupyter.tools.vina import available_cpus
@@ -154,7 +159,8 @@ class JobProcessProbe(Tool):
                 torch_threads=torch.get_num_threads(),
                 torch_interop_threads=torch.get_num_interop_threads(),
                 available_cpus=available_cpus(),
-                **{f"env_{name}": os.environ.get(name) for name in NANNY_VARIABLES},
+                frozen_objects=gc.get_freeze_count(),
+                **{f"env_{name}": os.environ.get(name) for name in JOB_VARIABLES},
             )
         return ToolResult(fields=fields)
 
@@ -743,6 +749,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "fold_only_median_s": median(esm_fold_only),
             "fold_only_default_threads_median_s": median(esm_fold_default),
             "ratio": median(esm_job_s) / median(esm_direct_s),
+            "ratio_interval_95": ratio_interval(esm_job_s, esm_direct_s),
+            "paired_ratios": paired_ratios(esm_job_s, esm_direct_s),
             "ratio_fold_only": median(esm_job_s) / median(esm_fold_only),
             "ratio_target": RATIO_TARGET,
             "mean_plddt": [result_fields(run)["mean_plddt"] for run in esm_jobs],
@@ -760,6 +768,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "job_median_s": median(vina_job_s),
             "direct_median_s": median(vina_direct_s),
             "ratio": median(vina_job_s) / median(vina_direct_s),
+            "ratio_interval_95": ratio_interval(vina_job_s, vina_direct_s),
+            "paired_ratios": paired_ratios(vina_job_s, vina_direct_s),
             "ratio_target": RATIO_TARGET,
             "job_best_affinity": job_affinities,
             "direct_best_affinity": direct_affinities,
@@ -776,6 +786,31 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "second_cached": [result_fields(run)["receptor_cached"] for run in second_jobs],
         },
     }
+
+
+def ratio_interval(
+    job_s: Sequence[float], direct_s: Sequence[float], resamples: int = 2000
+) -> tuple[float, float]:
+    """A 95% interval for median(job) / median(direct): the rounds resampled with
+    replacement, each round's job and direct run together (a fixed seed, so a run's
+    report can be reproduced from its JSON). On a machine whose speed drifts, it
+    says how far a ratio can be trusted."""
+    import random
+
+    chooser = random.Random(0)
+    rounds = range(len(job_s))
+    ratios = []
+    for _ in range(resamples):
+        picked = [chooser.choice(rounds) for _ in rounds]
+        ratios.append(median([job_s[i] for i in picked]) / median([direct_s[i] for i in picked]))
+    ratios.sort()
+    return ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1]
+
+
+def paired_ratios(job_s: Sequence[float], direct_s: Sequence[float]) -> list[float]:
+    """Job / direct within each round: the two ran next to each other, so a slow
+    spell of the machine weighs on both."""
+    return [job / direct for job, direct in zip(job_s, direct_s, strict=True)]
 
 
 def in_job_process(probes: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -874,7 +909,9 @@ def report(results: dict[str, Any]) -> str:
         f"CPUs {process['available_cpus']}; here torch defaults to "
         f"{setup['torch_threads_here_default']} threads: both sides use "
         f"{setup['torch_threads_used']}. Vina cpu={setup['vina_cpu']} on both sides.",
-        f"MALLOC_TRIM_THRESHOLD_={process['env_MALLOC_TRIM_THRESHOLD_']} in the job process.",
+        f"In the job process: MALLOC_TRIM_THRESHOLD_={process['env_MALLOC_TRIM_THRESHOLD_']}, "
+        f"GLIBC_TUNABLES={process['env_GLIBC_TUNABLES']}, "
+        f"{process['frozen_objects']:,} objects frozen by the fork server.",
         "",
         "In a job process (probe, medians): ESMFold's imports "
         f"{esm_probe['imports_s']:.2f} s (torch {esm_probe['import_torch_s']:.2f}, "
@@ -932,6 +969,14 @@ def report(results: dict[str, Any]) -> str:
             (cache["first_s"], cpu["vina_first_job"]),
         ),
         "",
+        "95% intervals of the job / direct ratios (rounds resampled): ESMFold "
+        f"{esm['ratio_interval_95'][0]:.2f}-{esm['ratio_interval_95'][1]:.2f}, Vina "
+        f"{vina['ratio_interval_95'][0]:.2f}-{vina['ratio_interval_95'][1]:.2f}.",
+        "",
+        "Job / direct within each round (the two run next to each other): ESMFold "
+        f"{seconds_list(esm['paired_ratios'])} (median {median(esm['paired_ratios']):.2f}); "
+        f"Vina {seconds_list(vina['paired_ratios'])} (median {median(vina['paired_ratios']):.2f}).",
+        "",
         f"Direct ESMFold load {median(esm['direct_load_s']):.3f} s + fold "
         f"{median(esm['direct_fold_s']):.3f} s; direct Vina ligand "
         f"{median(vina['direct_ligand_s']):.3f} s + docking "
@@ -958,7 +1003,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     import sys
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per path")
+    parser.add_argument("--rounds", type=int, default=9, help="alternating rounds per path")
     parser.add_argument("--residues", type=int, default=300, help="ESMFold sequence length")
     parser.add_argument(
         "--no-preload",
