@@ -313,6 +313,7 @@ def _input_summary(item: JobInput) -> JsonDict:
         "kind": item.kind,
         "format": item.format,
         "label": item.label,
+        "source": item.to_api()["source"],
         "characters": len(item.content),
         "lines": len(lines),
         "first_line": _clip(lines[0], 80) if lines else "",
@@ -409,8 +410,10 @@ def _render_detail(data: JsonDict) -> str:
     out.append("inputs")
     for item in data["inputs"]:
         label = f"  {item['label']}" if item["label"] else ""
+        source = item["source"]
+        origin = f"  (PDB entry {source['id']})" if source["type"] == "pdb" else ""
         out.append(
-            f"  {item['slot']}  {item['format']}{label}  "
+            f"  {item['slot']}  {item['format']}{label}{origin}  "
             f"{item['characters']} characters, {item['lines']} line(s)"
         )
     out.append("settings")
@@ -513,31 +516,38 @@ def _read_file(path: Path) -> str:
 
 
 def _parse_inputs(tool: Tool, pairs: Sequence[str], bare: Sequence[str]) -> list[JobInput]:
-    """``--input SLOT=@path`` and ``--input SLOT=text``; a bare argument goes to the
+    """``--input SLOT=@path``, ``--input SLOT=pdb:ID`` (a structure slot: the entry
+    is fetched at submit) and ``--input SLOT=text``; a bare argument goes to the
     tool's first slot (read as a file when such a file exists). Slot names and
     formats are not checked here: the tool reports them with the other problems."""
     slots = {slot.id: slot for slot in tool.slots}
-    items: list[tuple[str, str, Path | None]] = []
+    items: list[tuple[str, str, Path | None, str | None]] = []
     for pair in pairs:
         slot_id, sep, value = pair.partition("=")
-        if not sep or not slot_id.strip():
-            raise click.UsageError(f"--input takes SLOT=@FILE or SLOT=TEXT, got {pair!r}")
+        slot_id = slot_id.strip()
+        if not sep or not slot_id:
+            raise click.UsageError(
+                f"--input takes SLOT=@FILE, SLOT=pdb:ID or SLOT=TEXT, got {pair!r}"
+            )
+        slot = slots.get(slot_id)
         if value.startswith("@"):
             path = Path(value[1:]).expanduser()
-            items.append((slot_id.strip(), _read_file(path), path))
+            items.append((slot_id, _read_file(path), path, None))
+        elif value.lower().startswith("pdb:") and slot is not None and slot.kind == "structure":
+            items.append((slot_id, "", None, value[4:].strip()))
         else:
-            items.append((slot_id.strip(), value, None))
+            items.append((slot_id, value, None, None))
     for value in bare:
         if not tool.slots:
             raise click.UsageError(f"{tool.id} takes no inputs")
         candidate = Path(value).expanduser()
         if candidate.is_file():
-            items.append((tool.slots[0].id, _read_file(candidate), candidate))
+            items.append((tool.slots[0].id, _read_file(candidate), candidate, None))
         else:
-            items.append((tool.slots[0].id, value, None))
+            items.append((tool.slots[0].id, value, None, None))
     inputs: list[JobInput] = []
     counts: dict[str, int] = {}
-    for slot_id, content, source in items:
+    for slot_id, content, source, pdb_id in items:
         counts[slot_id] = counts.get(slot_id, 0) + 1
         slot = slots.get(slot_id)
         inputs.append(
@@ -545,9 +555,10 @@ def _parse_inputs(tool: Tool, pairs: Sequence[str], bare: Sequence[str]) -> list
                 id=f"{slot_id}_{counts[slot_id]}",
                 slot_id=slot_id,
                 kind=slot.kind if slot is not None else "",
-                format=_format_for(slot, source),
+                format="pdb" if pdb_id is not None else _format_for(slot, source),
                 content=content,
                 label=source.name if source is not None else None,
+                pdb_id=pdb_id,
             )
         )
     return inputs
@@ -642,8 +653,9 @@ input_option = click.option(
     "-i",
     "input_pairs",
     multiple=True,
-    metavar="SLOT=@FILE|SLOT=TEXT",
-    help="An input item: a file (format from its extension) or literal text.",
+    metavar="SLOT=@FILE|SLOT=pdb:ID|SLOT=TEXT",
+    help="An input item: a file (format from its extension), a PDB entry for a "
+    "structure slot (fetched when the job is submitted), or literal text.",
 )
 inputs_argument = click.argument("inputs", nargs=-1, metavar="[INPUT]...")
 

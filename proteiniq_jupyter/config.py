@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
 
+from .pdb_archive import RCSB_PDB_URL
 from .store.database import sqlite_url
 
 
@@ -45,6 +46,9 @@ class EngineConfig:
     #: Tools whose libraries each worker imports once, into the process its jobs are
     #: forked from, instead of in every job ("all" for every installed tool).
     preload_tools: tuple[str, ...] = ()
+    #: Where inputs named by PDB id are fetched from (``{id}`` is filled in); None
+    #: refuses them.
+    pdb_url: str | None = RCSB_PDB_URL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EngineConfig:
@@ -70,6 +74,7 @@ class EngineConfig:
             recovery_interval_s=_float(env, "PIQ_RECOVERY_INTERVAL", 2.0),
             extra_tools=_names(env.get("PIQ_EXTRA_TOOLS", "")),
             preload_tools=_names(env.get("PIQ_PRELOAD_TOOLS", "")),
+            pdb_url=env.get("PIQ_PDB_URL", RCSB_PDB_URL).strip() or None,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -88,6 +93,7 @@ class EngineConfig:
             "PIQ_TIME_LIMITS": ",".join(f"{tool}={limit:g}" for tool, limit in self.time_limits),
             "PIQ_EXTRA_TOOLS": ",".join(self.extra_tools),
             "PIQ_PRELOAD_TOOLS": ",".join(self.preload_tools),
+            "PIQ_PDB_URL": self.pdb_url or "",
         }
         optional = {
             "PIQ_EMAIL": self.email,

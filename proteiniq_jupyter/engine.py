@@ -10,6 +10,7 @@ from .execution.detached import DetachedProcessExecutor
 from .execution.inprocess import InProcessExecutor
 from .jobs.access import Actor
 from .jobs.service import JobService, ServiceConfig
+from .pdb_archive import PdbArchive
 from .store.sql_store import DirectoryJobFiles, SqlStore
 from .tools.registry import ToolRegistry
 
@@ -36,6 +37,7 @@ def build_service(
             max_concurrent_jobs=config.max_concurrent_jobs,
             batch_concurrency=config.batch_concurrency,
         ),
+        structures=PdbArchive(config.pdb_url) if config.pdb_url else None,
     )
     return service, registry
 

@@ -222,3 +222,63 @@ def huge_pages_on_request() -> bool:
 
 
 PROBE_TOOL_PATH = "tests.helpers:ProcessProbe"
+
+
+class PdbEntryServer:
+    """A real HTTP server on 127.0.0.1 that answers as the PDB's download service
+    does: ``/download/<ID>.pdb`` with the entry's text (gzip-encoded for the ids in
+    ``gzipped``), 404 for an id it does not have, and an HTML page under ``/html/``.
+    It counts the requests for each path."""
+
+    def __init__(self, entries: dict[str, str], gzipped: frozenset[str] = frozenset()) -> None:
+        import gzip
+        import http.server
+        import threading
+        from collections import Counter
+
+        self.hits: Counter[str] = Counter()
+        served = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                served.hits[self.path] += 1
+                name = self.path.rsplit("/", 1)[-1].removesuffix(".pdb")
+                if self.path.startswith("/html/"):
+                    self._answer(200, b"<html><body>Not here</body></html>", "text/html")
+                elif self.path.startswith("/download/") and name in entries:
+                    body = entries[name].encode()
+                    if name in gzipped:
+                        self._answer(200, gzip.compress(body), "chemical/x-pdb", "gzip")
+                    else:
+                        self._answer(200, body, "chemical/x-pdb")
+                else:
+                    self._answer(404, b"Not Found", "text/plain")
+
+            def _answer(self, code: int, body: bytes, kind: str, encoding: str = "") -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", kind)
+                if encoding:
+                    self.send_header("Content-Encoding", encoding)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def url_template(self) -> str:
+        return f"{self.base}/download/{{id}}.pdb"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

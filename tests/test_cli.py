@@ -25,6 +25,8 @@ from proteiniq_jupyter.execution.detached import LOG_NAME
 from proteiniq_jupyter.jobs.model import JobInput
 from proteiniq_jupyter.tools.sequence import ProteinStats
 
+from .helpers import PdbEntryServer
+
 SLOT = ProteinStats.slots[0].id
 Piq = Callable[..., Result]
 
@@ -155,6 +157,27 @@ def test_run_wait_then_export_agrees_with_show(piq: Piq, fasta: Path, tmp_path: 
     exported = json.loads(piq("export", job_id, "--format", "json").stdout)
     assert exported["results"]["fields"] == fields
     assert exported["results"]["rows"] == data["result"]["rows"]
+
+
+def test_run_takes_a_structure_by_pdb_id(
+    piq: Piq, env: dict[str, str | None], fixtures_dir: Path
+) -> None:
+    """``SLOT=pdb:ID`` on a structure slot: the entry is fetched when the job is
+    submitted (here from a real HTTP server on the loopback, set by PIQ_PDB_URL)."""
+    [structure] = sorted((fixtures_dir / "colabfold").glob("*.pdb"))
+    archive = PdbEntryServer({"1ABC": structure.read_text()})
+    try:
+        env["PIQ_PDB_URL"] = archive.url_template
+        result = piq("run", "pdb-to-mmcif", "--input", "structure=pdb:1abc", "--wait")
+        missing = piq("run", "pdb-to-mmcif", "--input", "structure=pdb:9zzz", code=1)
+    finally:
+        archive.close()
+    data = show(piq, result.stdout.splitlines()[0])
+    assert data["status"] == "COMPLETED"
+    assert data["inputs"][0]["source"] == {"type": "pdb", "id": "1ABC"}
+    assert data["inputs"][0]["label"] == "1ABC"
+    assert "the PDB has no entry 9ZZZ" in one_error_line(missing)
+    assert archive.hits == {"/download/1ABC.pdb": 1, "/download/9ZZZ.pdb": 1}
 
 
 def test_jobs_filters_and_cursor_paging(piq: Piq, env: dict[str, str | None]) -> None:

@@ -82,17 +82,23 @@ class JobInput:
     label: str | None = None
     #: A saved file the content comes from (``source.file_id`` in the API).
     file_id: str | None = None
+    #: A Protein Data Bank entry the content was fetched from (``source.id`` of a
+    #: ``{"type": "pdb"}`` source), kept so a job says where its structure came from.
+    pdb_id: str | None = None
 
     def to_api(self) -> JsonDict:
+        source: JsonDict = {"type": "text"}
+        if self.file_id:
+            source = {"type": "file", "file_id": self.file_id}
+        elif self.pdb_id is not None:
+            source = {"type": "pdb", "id": self.pdb_id}
         data: JsonDict = {
             "id": self.id,
             "slotId": self.slot_id,
             "kind": self.kind,
             "format": self.format,
             "content": self.content,
-            "source": (
-                {"type": "file", "file_id": self.file_id} if self.file_id else {"type": "text"}
-            ),
+            "source": source,
         }
         if self.label is not None:
             data["label"] = self.label
@@ -101,7 +107,9 @@ class JobInput:
     @classmethod
     def from_api(cls, data: JsonDict) -> JobInput:
         source = data.get("source")
-        file_id = source.get("file_id") if isinstance(source, dict) else None
+        source = source if isinstance(source, dict) else {}
+        file_id = source.get("file_id")
+        pdb_id = str(source.get("id") or "") if source.get("type") == "pdb" else None
         return cls(
             id=str(data.get("id") or data.get("slotId") or ""),
             slot_id=str(data.get("slotId") or data.get("slot_id") or ""),
@@ -110,6 +118,7 @@ class JobInput:
             content=str(data.get("content") or ""),
             label=data.get("label"),
             file_id=str(file_id) if file_id else None,
+            pdb_id=pdb_id,
         )
 
 

@@ -217,6 +217,20 @@ class JobFiles(Protocol):
     def delete(self, job_id: str) -> None: ...
 
 
+class StructureUnavailable(Exception):
+    """A structure could not be fetched; the message says why (no such entry, the
+    server not reachable) and names the entry."""
+
+
+class StructureSource(Protocol):
+    """Fetches a Protein Data Bank entry's coordinates as PDB text, at submit, so
+    that the job stores the structure itself and runs where there is no internet."""
+
+    def fetch(self, pdb_id: str) -> str:
+        """The entry's PDB text; raises ``StructureUnavailable``."""
+        ...
+
+
 class Executor(Protocol):
     """Runs accepted jobs. The engine hands it a job id once the job is PENDING, and
     asks it to stop one that is cancelled."""

@@ -67,6 +67,8 @@ from .ports import (
     LedgerEntry,
     Store,
     StoreTransaction,
+    StructureSource,
+    StructureUnavailable,
     ToolCatalog,
     ToolSpec,
 )
@@ -78,6 +80,24 @@ MAX_NAME_LENGTH = 300
 ENGINE_LEASE_PREFIX = "engine:"
 MAX_PAGE = 100
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+#: A PDB id: four characters, a digit first (1ABC), or an extended one (pdb_00001abc).
+_PDB_ID = re.compile(r"(?:[0-9][A-Za-z0-9]{3}|pdb_[0-9A-Za-z]{8})", re.IGNORECASE)
+
+
+def normalise_pdb_id(text: str) -> str | None:
+    """The id as the PDB writes it (1ABC, pdb_00001abc), or None if it is not one."""
+    candidate = text.strip()
+    if not _PDB_ID.fullmatch(candidate):
+        return None
+    return candidate.lower() if candidate.lower().startswith("pdb_") else candidate.upper()
+
+
+def _source_error(index: int, field: str, message: str) -> ValidationError:
+    return ValidationError(
+        f"input {index + 1}: {message}", errors=[{"field": field, "message": message}]
+    )
 
 
 @dataclass(frozen=True)
@@ -239,10 +259,13 @@ class JobService:
         config: ServiceConfig | None = None,
         bus: EventBus | None = None,
         clock: Callable[[], datetime] = utcnow,
+        structures: StructureSource | None = None,
     ) -> None:
         self.store = store
         self.tools = tools
         self.files = files
+        #: Where structures named by PDB id come from; None: such inputs are refused.
+        self.structures = structures
         self.config = config or ServiceConfig()
         self.bus = bus or EventBus()
         self.clock = clock
@@ -491,42 +514,68 @@ class JobService:
 
     # -- quoting and submitting --------------------------------------------
 
-    def _resolve_files(self, actor: Actor, inputs: Sequence[JobInput]) -> tuple[JobInput, ...]:
-        """Inputs that name a saved file (``source.file_id``) get its text."""
+    def _resolve_sources(self, actor: Actor, inputs: Sequence[JobInput]) -> tuple[JobInput, ...]:
+        """Inputs that name where their content is, rather than carrying it, get it:
+        a saved file's text (``source.file_id``), or a PDB entry fetched now
+        (``source`` of type ``pdb``), so that the job holds the structure itself."""
         resolved = []
         for index, item in enumerate(inputs):
-            if item.file_id and not item.content:
-                try:
-                    path, record = self.get_file(actor, item.file_id)
-                    content = path.read_text(encoding="utf-8")
-                except NotFound:
-                    raise ValidationError(
-                        f"input {index + 1}: no file {item.file_id}",
-                        errors=[
-                            {
-                                "field": f"input.inputs[{index}].source.file_id",
-                                "message": f"no file {item.file_id}",
-                            }
-                        ],
-                    ) from None
-                except UnicodeDecodeError:
-                    raise ValidationError(
-                        f"input {index + 1}: file {item.file_id} is not text",
-                        errors=[
-                            {
-                                "field": f"input.inputs[{index}].source.file_id",
-                                "message": "the file is not UTF-8 text",
-                            }
-                        ],
-                    ) from None
-                item = replace(
-                    item,
-                    content=content,
-                    format=item.format or record.format,
-                    label=item.label or record.name,
-                )
+            if not item.content and item.file_id:
+                item = self._from_file(actor, index, item)
+            elif not item.content and item.pdb_id is not None:
+                item = self._from_pdb(index, item)
             resolved.append(item)
         return tuple(resolved)
+
+    def _from_file(self, actor: Actor, index: int, item: JobInput) -> JobInput:
+        assert item.file_id is not None
+        field = f"input.inputs[{index}].source.file_id"
+        try:
+            path, record = self.get_file(actor, item.file_id)
+            content = path.read_text(encoding="utf-8")
+        except NotFound:
+            raise _source_error(index, field, f"no file {item.file_id}") from None
+        except UnicodeDecodeError:
+            raise _source_error(index, field, f"file {item.file_id} is not UTF-8 text") from None
+        return replace(
+            item,
+            content=content,
+            format=item.format or record.format,
+            label=item.label or record.name,
+        )
+
+    def _from_pdb(self, index: int, item: JobInput) -> JobInput:
+        assert item.pdb_id is not None
+        field = f"input.inputs[{index}].source.id"
+        pdb_id = normalise_pdb_id(item.pdb_id)
+        if pdb_id is None:
+            raise _source_error(
+                index,
+                field,
+                f"{item.pdb_id!r} is not a PDB id: four characters, a digit first "
+                "(1ABC), or an extended id (pdb_00001abc)",
+            )
+        if item.format and item.format.lower() != "pdb":
+            raise _source_error(
+                index,
+                f"input.inputs[{index}].format",
+                f"PDB entry {pdb_id} is fetched as PDB text, but the input's format is "
+                f"{item.format!r}: set it to pdb, or leave it out",
+            )
+        if self.structures is None:
+            raise _source_error(
+                index,
+                field,
+                f"fetching PDB entry {pdb_id} is switched off here (PIQ_PDB_URL is "
+                "empty): send the structure's text or a saved file instead",
+            )
+        try:
+            content = self.structures.fetch(pdb_id)
+        except StructureUnavailable as exc:
+            raise _source_error(index, field, str(exc)) from None
+        return replace(
+            item, content=content, format="pdb", label=item.label or pdb_id, pdb_id=pdb_id
+        )
 
     def _prepare(
         self, tool_id: str, inputs: Sequence[JobInput], settings: JsonDict | None
@@ -557,7 +606,7 @@ class JobService:
         blocking: list[JsonDict] = []
         estimate = Estimate()
         try:
-            inputs = self._resolve_files(actor, inputs)
+            inputs = self._resolve_sources(actor, inputs)
             _, _, _, estimate = self._prepare(tool_id, inputs, settings)
         except ValidationError as exc:
             blocking.extend({"code": exc.code, **error} for error in exc.errors)
@@ -604,7 +653,7 @@ class JobService:
         workspace_id, user_id, role = self._member(actor)
         if not role.may_submit:
             raise Forbidden("a viewer cannot run jobs")
-        inputs = self._resolve_files(actor, inputs)
+        inputs = self._resolve_sources(actor, inputs)
         if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
             raise ValidationError("Idempotency-Key must be 1 to 255 characters")
         fingerprint = request_hash(tool_id, inputs, settings) if idempotency_key else None
@@ -678,8 +727,9 @@ class JobService:
             )
         prepared = []
         errors: list[JsonDict] = []
-        for number, item in enumerate(items, start=1):
+        for number, given in enumerate(items, start=1):
             try:
+                item = self._resolve_sources(actor, given)
                 tool, parsed, cost, _ = self._prepare(tool_id, item, settings)
             except ValidationError as exc:
                 errors.extend(
@@ -747,7 +797,8 @@ class JobService:
         receptor with several ligands docked one by one, a list of sequences or
         complexes, one per line."""
         tool = self._requested_tool(tool_id)
-        items = tool.batch_items(self._resolve_files(actor, inputs), tool.parse_settings(settings))
+        resolved = self._resolve_sources(actor, inputs)
+        items = tool.batch_items(resolved, tool.parse_settings(settings))
         return self.submit_batch(actor, tool_id, items, settings, name=name)
 
     def _batch_limit(self, tool_id: str) -> int:

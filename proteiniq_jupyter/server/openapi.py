@@ -200,6 +200,7 @@ def _schemas() -> JsonDict:
                 "oneOf": [
                     _obj({"type": {"const": "text"}}),
                     _obj({"type": {"const": "file"}, "file_id": _STRING}),
+                    _obj({"type": {"const": "pdb"}, "id": _STRING}),
                 ]
             },
             "label": _STRING,
@@ -214,12 +215,17 @@ def _schemas() -> JsonDict:
             "format": {**_STRING, "description": "one of the slot's formats"},
             "content": _STRING,
             "source": _obj(
-                {"type": {"type": "string", "enum": ["text", "file"]}, "file_id": _STRING},
+                {
+                    "type": {"type": "string", "enum": ["text", "file", "pdb"]},
+                    "file_id": _STRING,
+                    "id": _STRING,
+                },
                 [],
                 closed=False,
                 description=(
-                    "where the content comes from: inline text, or a saved file "
-                    "(file_id, from POST files) whose text fills an empty content"
+                    "where the content comes from: inline text, a saved file (file_id, "
+                    "from POST files) whose text fills an empty content, or a Protein "
+                    "Data Bank entry (id, as 1ABC) fetched at submit, as PDB text"
                 ),
             ),
             "label": _STRING,

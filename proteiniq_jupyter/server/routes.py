@@ -34,6 +34,23 @@ def public_url(handler: PiqHandler, job_id: str) -> str:
     return url_path_join(handler.base_url, "proteiniq", "public", "jobs", job_id)
 
 
+#: Where an input's content may come from, and the field each kind must name.
+_SOURCE_FIELDS = {"text": None, "file": "file_id", "pdb": "id"}
+
+
+def _source_problem(source: object) -> tuple[str, str] | None:
+    """(where in ``source``, what is wrong) with an input's source, if anything."""
+    if not isinstance(source, dict):
+        return "", "must be an object"
+    kind = source.get("type", "text")
+    if kind not in _SOURCE_FIELDS:
+        return ".type", f"must be one of {', '.join(_SOURCE_FIELDS)}, not {kind!r}"
+    needed = _SOURCE_FIELDS[kind]
+    if needed is not None and not isinstance(source.get(needed), str):
+        return f".{needed}", f"must be a string for a {kind} source"
+    return None
+
+
 def parse_inputs(body: dict[str, Any]) -> list[JobInput]:
     """``input.inputs[]`` of a submission, each checked for its shape."""
     raw = (body.get("input") or {}).get("inputs") if isinstance(body.get("input"), dict) else None
@@ -58,6 +75,13 @@ def parse_inputs(body: dict[str, Any]) -> list[JobInput]:
             if item.get(key) is not None and not isinstance(item[key], str):
                 errors.append(
                     {"field": f"input.inputs[{index}].{key}", "message": "must be a string"}
+                )
+        source = item.get("source")
+        if source is not None:
+            problem = _source_problem(source)
+            if problem is not None:
+                errors.append(
+                    {"field": f"input.inputs[{index}].source{problem[0]}", "message": problem[1]}
                 )
     if errors:
         raise ValidationError(

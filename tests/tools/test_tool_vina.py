@@ -30,6 +30,7 @@ from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.jobs.model import JobInput, ToolResult
 from proteiniq_jupyter.jobs.service import JobService
 from proteiniq_jupyter.jobs.status import JobStatus
+from proteiniq_jupyter.pdb_archive import PdbArchive
 from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
 from proteiniq_jupyter.tools import vina as vina_module
 from proteiniq_jupyter.tools.base import RunContext
@@ -47,6 +48,7 @@ from proteiniq_jupyter.tools.vina import (
     prepare_receptor,
     receptor_cache_key,
 )
+from tests.helpers import PdbEntryServer
 
 RECEPTOR = "docking/BACE_1_receptorH.pdb"
 CRYSTAL_LIGAND = "docking/BACE_1_ligand.mol2"
@@ -513,6 +515,47 @@ def test_batch_without_a_box_or_with_too_many_ligands_is_refused(
         service.submit_batch_input(alice, "autodock-vina", [receptor, eleven], SMALL_BOX)
     assert service.list_jobs(alice).items == []
     assert service.account(alice).available_credits == 500
+
+
+def test_a_receptor_named_by_pdb_id_is_fetched_at_submit_and_docked(
+    store: SqlStore, tmp_path: Path, shared_fixtures: Path, first_job: FirstJob
+) -> None:
+    """The receptor as a PDB id: fetched at submit (from a real HTTP server on the
+    loopback that answers as the PDB's download service, serving the BACE-1 file as
+    entry 1ABC), stored with the job, prepared and docked like an uploaded one."""
+    receptor_text = (shared_fixtures / RECEPTOR).read_text()
+    archive = PdbEntryServer({"1ABC": receptor_text})
+    try:
+        service = JobService(
+            store,
+            REGISTRY,
+            DirectoryJobFiles(tmp_path / "files"),
+            structures=PdbArchive(archive.url_template),
+        )
+        alice = service.sign_in("alice", email="alice@lab.example")
+        seeded_cache(first_job, service.files.cache_dir())
+        receptor = JobInput(
+            id="receptor_1",
+            slot_id="receptor",
+            kind="structure",
+            format="",
+            content="",
+            pdb_id="1abc",
+        )
+        job = service.submit(
+            alice, "autodock-vina", [receptor, item("ligands", "smiles", "CCO ethanol")], FAST
+        )
+        run_job(service, REGISTRY, job.id)
+    finally:
+        archive.close()
+    done = service.get(alice, job.id).job
+    assert done.status is JobStatus.COMPLETED, done.error
+    assert done.inputs[0].to_api()["source"] == {"type": "pdb", "id": "1ABC"}
+    assert done.inputs[0].content == receptor_text
+    assert done.result is not None
+    # The same text as the uploaded receptor: the same cache entry.
+    assert done.result.fields["receptor_cached"] is True
+    check_poses(done.result, service.files.job_dir(job.id))
 
 
 # -- catalogue, credits, requirements ---------------------------------------------
