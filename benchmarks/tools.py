@@ -177,7 +177,7 @@ def text_input(label: str) -> JobInput:
 ESMFOLD_PHASES = (
     ("submitted$", "submit -> PROCESSING (dispatch, process start)"),
     ("PROCESSING$", "PROCESSING -> run starts"),
-    ("loading the ESMFold model", "imports (torch, transformers) + model load"),
+    ("(loading|using) the ESMFold model", "imports (torch, transformers) + model load"),
     ("folding", "fold"),
     ("writing the structure", "write PDB + PAE JSON, rows"),
     ("done$", "result -> COMPLETED"),

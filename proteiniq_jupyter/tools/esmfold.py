@@ -187,15 +187,26 @@ def load_model(location: str | None = None, device: str | None = None) -> EsmFor
         import torch
         from transformers import EsmForProteinFolding
 
-        path = str(Path(location).expanduser()) if _looks_like_path(location) else location
+        # A copy the worker loaded on the CPU before forking this job moves to the
+        # GPU rather than being read from disk again.
+        model = _LOADED.pop((location, "cpu"), None)
         _LOADED.clear()
-        model = EsmForProteinFolding.from_pretrained(path, local_files_only=True)
+        if model is None:
+            path = str(Path(location).expanduser()) if _looks_like_path(location) else location
+            model = EsmForProteinFolding.from_pretrained(path, local_files_only=True)
         module: torch.nn.Module = model  # nn.Module's typed methods; they act in place
         if device == "cpu":
             module.float()  # the language model may be half precision, slow on a CPU
         module.to(device).eval()
         _LOADED[key] = model
         return model
+
+
+def is_loaded(location: str, device: str | None = None) -> bool:
+    """Whether this process holds the model at ``location`` (on ``device``, or on
+    any): loaded by an earlier job here, or by the worker before forking."""
+    with _LOAD_LOCK:
+        return any(loc == location and device in (None, dev) for loc, dev in _LOADED)
 
 
 # -- prediction ---------------------------------------------------------------
@@ -454,6 +465,11 @@ class EsmFold(Tool):
         OutputField("max_pae", "largest value the PAE can take", "Å"),
         OutputField("model", "the model: a hub id, or its directory's name (PIQ_ESMFOLD_MODEL)"),
         OutputField("device", "where it ran: cpu or cuda"),
+        OutputField(
+            "model_in_memory",
+            "the model was in memory when the job started (its worker had loaded it), "
+            "rather than read from disk",
+        ),
         OutputField("chain", "chain id in the PDB (rows)"),
         OutputField("residue_number", "residue number in its chain (rows)"),
         OutputField("residue", "one-letter residue code (rows)"),
@@ -526,14 +542,36 @@ class EsmFold(Tool):
 
     @classmethod
     def warm_up(cls) -> None:
-        """transformers' table of checkpoint renamings (about 1,100 regular
-        expressions, every model's), which a process's first ``from_pretrained``
-        builds: a quarter of a second. Nothing of torch runs here."""
-        try:
-            from transformers.conversion_mapping import get_checkpoint_conversion_mapping
-        except ImportError:  # a transformers without the table has nothing to build
+        """The model itself, on the CPU, when its weights are here: every job then
+        forks with it loaded (shared with the worker's fork server, not copied:
+        folding only reads the weights) instead of reading it from disk. Where they
+        are not, transformers' table of checkpoint renamings (about 1,100 regular
+        expressions), which a process's first ``from_pretrained`` builds.
+
+        Nothing may leave a thread behind, as jobs fork from this process: torch
+        runs on one thread meanwhile (a forked OpenMP pool hangs its children), and
+        transformers shows no progress bar (tqdm's keeps a monitor thread)."""
+        location = model_location()
+        if missing_packages() or missing_model(location):
+            try:
+                from transformers.conversion_mapping import get_checkpoint_conversion_mapping
+            except ImportError:  # a transformers without the table has nothing to build
+                return
+            get_checkpoint_conversion_mapping("esm")
             return
-        get_checkpoint_conversion_mapping("esm")
+        import torch
+        from transformers.utils import logging as transformers_logging
+
+        threads = torch.get_num_threads()
+        bars = transformers_logging.is_progress_bar_enabled()
+        torch.set_num_threads(1)
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        try:
+            load_model(location, device="cpu")
+        finally:
+            torch.set_num_threads(threads)
+            if bars:
+                transformers_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
     def missing_requirements(self) -> str | None:
         return missing_packages() or missing_model(model_location())
@@ -544,7 +582,11 @@ class EsmFold(Tool):
         options = settings_as(settings, EsmFoldSettings)
         fold_input = self._input(inputs)
         location = model_location()
-        context.progress(0.02, f"loading the ESMFold model from {location}")
+        in_memory = is_loaded(location)
+        if in_memory:
+            context.progress(0.02, f"using the ESMFold model already loaded from {location}")
+        else:
+            context.progress(0.02, f"loading the ESMFold model from {location}")
         model = load_model(location)
         device = next(model.parameters()).device.type
         context.progress(0.1, f"folding {fold_input.residues} residues on {device}")
@@ -589,6 +631,7 @@ class EsmFold(Tool):
             "max_pae": prediction.max_pae,
             "model": model_name(location),
             "device": device,
+            "model_in_memory": in_memory,
         }
         return ToolResult(fields=fields, rows=rows, files=[pdb_file, pae_file])
 

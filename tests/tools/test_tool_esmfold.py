@@ -17,12 +17,15 @@ import gemmi
 import pytest
 from huggingface_hub import constants as hub_constants
 
+from proteiniq_jupyter.config import EngineConfig
+from proteiniq_jupyter.engine import open_engine
 from proteiniq_jupyter.execution.inprocess import run_job
 from proteiniq_jupyter.jobs.access import Actor
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.jobs.model import JobInput
 from proteiniq_jupyter.jobs.service import JobService
 from proteiniq_jupyter.jobs.status import JobStatus
+from proteiniq_jupyter.store.database import sqlite_url
 from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
 from proteiniq_jupyter.tools import esmfold
 from proteiniq_jupyter.tools.base import RunContext
@@ -181,6 +184,45 @@ def test_settings_reach_the_model(tiny: Path, tmp_path: Path) -> None:
     assert model.trunk.chunk_size is None  # restored after the run
     with pytest.raises(ValidationError, match=r"settings\.num_recycles"):
         EsmFold().parse_settings({"num_recycles": 13})
+
+
+def test_the_result_says_whether_the_model_was_in_memory(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(esmfold, "_LOADED", {})  # as in a fresh process
+    first = run_tool(f">p\n{PEPTIDE}\n", tmp_path / "first")
+    second = run_tool(f">p\n{PEPTIDE}\n", tmp_path / "second")
+    assert (first.fields["model_in_memory"], second.fields["model_in_memory"]) == (False, True)
+    assert second.fields["mean_plddt"] == first.fields["mean_plddt"]
+
+
+def test_a_worker_preloading_esmfold_folds_with_the_model_it_loaded(
+    tiny: Path, tmp_path: Path
+) -> None:
+    """With ``esmfold`` preloaded, the worker's fork server loads the model once and
+    each job forks with it: the job says so, and folds as a job loading it would."""
+    config = EngineConfig(
+        data_dir=tmp_path / "piq",
+        database_url=sqlite_url(tmp_path / "piq.sqlite"),
+        username="alice",
+        executor="dask",
+        dask_workers=1,
+        preload_tools=("esmfold",),
+    )
+    engine = open_engine(config)  # its worker inherits PIQ_ESMFOLD_MODEL
+    try:
+        me = engine.actor()
+        job = engine.service.submit(me, "esmfold", [sequence_input(f">p\n{PEPTIDE}\n")])
+        engine.wait(timeout=300)
+        done = engine.service.get(me, job.id).job
+    finally:
+        engine.close()
+    assert done.status is JobStatus.COMPLETED, done.error
+    assert done.result is not None
+    assert done.result.fields["model_in_memory"] is True
+    here = run_tool(f">p\n{PEPTIDE}\n", tmp_path / "here")
+    for name in ("mean_plddt", "ptm", "max_pae"):
+        assert done.result.fields[name] == pytest.approx(here.fields[name], abs=1e-3)
 
 
 @pytest.mark.parametrize(

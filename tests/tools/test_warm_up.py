@@ -6,6 +6,7 @@ fails must not stop the fork server."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,8 @@ print(json.dumps({
     "conversion_mapping_built": getattr(
         sys.modules.get("transformers.conversion_mapping"),
         "_checkpoint_conversion_mapping_cache", None) is not None,
+    "models_loaded": [list(key) for key in getattr(
+        sys.modules.get("proteiniq_jupyter.tools.esmfold"), "_LOADED", {})],
 }))
 """
 
@@ -46,11 +49,14 @@ def warmed_tools() -> list[type[Tool]]:
     return [tool for tool in classes if tool.__dict__.get("warm_up") is not None]
 
 
-def warm_up_in_fresh_process(tool: type[Tool]) -> dict[str, object]:
+def warm_up_in_fresh_process(
+    tool: type[Tool], env: dict[str, str] | None = None
+) -> dict[str, object]:
     spec = f"{tool.__module__}:{tool.__qualname__}"
     done = subprocess.run(
         [sys.executable, "-c", WARM_UP_SCRIPT, spec],
         cwd=REPO,
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=300,
@@ -67,12 +73,31 @@ def test_the_docking_and_folding_tools_warm_up():
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
 @pytest.mark.parametrize("tool", warmed_tools(), ids=lambda tool: tool.id)
 def test_a_warm_up_starts_no_thread(tool: type[Tool]):
-    report = warm_up_in_fresh_process(tool)
+    report = warm_up_in_fresh_process(tool, {"PIQ_ESMFOLD_MODEL": "/nonexistent/esmfold"})
     assert report["failed"] == []
     assert report["threads_after"] == report["threads_before"]
     if tool.id == "esmfold":
-        # What the warm-up is for: the first from_pretrained of a job finds it built.
+        # Without the weights, what the warm-up can do: the first from_pretrained of
+        # a job finds transformers' renaming table built.
         assert report["conversion_mapping_built"] is True
+        assert report["models_loaded"] == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_esmfold_warms_up_with_its_model_loaded_on_one_thread(tmp_path: Path):
+    """With the weights there, the warm-up loads the model on the CPU; torch, which
+    would otherwise start a thread per core, must start none before jobs fork."""
+    pytest.importorskip("torch")
+    from proteiniq_jupyter.tools.esmfold import EsmFold
+    from tests.tools.tiny_esmfold import build_tiny_esmfold
+
+    model = build_tiny_esmfold(tmp_path / "tiny")
+    report = warm_up_in_fresh_process(
+        EsmFold, {"PIQ_ESMFOLD_MODEL": str(model), "OMP_NUM_THREADS": "2"}
+    )
+    assert report["failed"] == []
+    assert report["models_loaded"] == [[str(model), "cpu"]]
+    assert report["threads_after"] == report["threads_before"]
 
 
 def test_a_failing_warm_up_is_reported_and_skipped(capsys: pytest.CaptureFixture[str]):
