@@ -432,6 +432,37 @@ def test_receptor_problems_are_located(receptor: JobInput) -> None:
     assert f"line {at + 1}, characters 31-38" in message and "'abc'" in message
 
 
+def test_a_receptor_is_read_once_for_the_jobs_that_share_it(
+    receptor: JobInput, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A docking campaign submits one receptor with every ligand: its records are
+    checked and read at the first submit only; a job, whose inputs passed those
+    checks, reads the atoms only for a box around residues. A broken receptor is
+    refused every time."""
+    reads: list[int] = []
+    real_pdb_atoms = vina_module.pdb_atoms
+
+    def counted(text: str) -> list[vina_module.PdbAtom]:
+        reads.append(len(text))
+        return real_pdb_atoms(text)
+
+    monkeypatch.setattr(vina_module, "pdb_atoms", counted)
+    fresh = item("receptor", "pdb", f"REMARK   1 read once\n{receptor.content}")
+    inputs = [fresh, item("ligands", "smiles", "CCO ethanol")]
+    for _ in range(3):
+        TOOL.validate(inputs, TOOL.parse_settings(SMALL_BOX))
+    assert len(reads) == 1
+    TOOL._read(inputs, TOOL.parse_settings(SMALL_BOX), checked=True)
+    assert len(reads) == 1
+    around = {"box_residues": ["A:32", "A:228"]}
+    request = TOOL._read(inputs, TOOL.parse_settings(around), checked=True)
+    assert len(reads) == 2 and request.box_source == "box_residues"
+
+    broken = item("receptor", "pdb", fresh.content.replace("ATOM  ", "ATOM  x", 1))
+    for _ in range(2):
+        assert "ATOM record has residue number" in error_of([broken, inputs[1]], SMALL_BOX)
+
+
 def test_residue_without_template_is_refused_before_meeko_downloads_one(receptor: JobInput) -> None:
     lines = [line for line in receptor.content.splitlines() if not line.startswith("END")]
     lines.append("ATOM  99999  C1  XYZ B 900      28.000   6.000  14.000  1.00  0.00           C")
