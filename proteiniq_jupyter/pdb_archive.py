@@ -9,13 +9,12 @@ server is reachable, a clear error says so and the job is never created.
 from __future__ import annotations
 
 import gzip
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections import OrderedDict
 
 from .jobs.ports import StructureUnavailable
+from .recent import Recent
 
 #: RCSB's file download service; ``{id}`` is the entry's id as the PDB writes it.
 RCSB_PDB_URL = "https://files.rcsb.org/download/{id}.pdb"
@@ -42,23 +41,13 @@ class PdbArchive:
         self.url_template = url_template
         self.timeout_s = timeout_s
         self.max_bytes = max_bytes
-        self._cache: OrderedDict[str, str] = OrderedDict()
-        self._lock = threading.Lock()
+        self._recent: Recent[str, str] = Recent(CACHED_ENTRIES)
 
     def url(self, pdb_id: str) -> str:
         return self.url_template.replace("{id}", urllib.parse.quote(pdb_id))
 
     def fetch(self, pdb_id: str) -> str:
-        with self._lock:
-            if pdb_id in self._cache:
-                self._cache.move_to_end(pdb_id)
-                return self._cache[pdb_id]
-        text = self._download(pdb_id)
-        with self._lock:
-            self._cache[pdb_id] = text
-            while len(self._cache) > CACHED_ENTRIES:
-                self._cache.popitem(last=False)
-        return text
+        return self._recent.get_or_make(pdb_id, lambda: self._download(pdb_id))
 
     def _download(self, pdb_id: str) -> str:
         url = self.url(pdb_id)

@@ -21,8 +21,6 @@ import os
 import pickle
 import re
 import tempfile
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,6 +31,7 @@ from rdkit import Chem
 
 from ..jobs.errors import ValidationError
 from ..jobs.model import Estimate, EstimateLine, JobInput, JsonDict, ResultFile, ToolResult
+from ..recent import Recent
 from .base import InputSlot, OutputField, RunContext, Tool
 from .molecule import (
     SmilesToSdfSettings,
@@ -281,36 +280,15 @@ def pdb_atoms(text: str) -> list[PdbAtom]:
 # -- receptor -----------------------------------------------------------------
 
 
-class _ReceptorAtoms:
-    """The atoms of the last few receptors whose records passed their checks, by
-    the text's digest: a docking campaign submits one receptor with every ligand,
-    and need not read and check it again each time."""
-
-    def __init__(self, size: int = 4) -> None:
-        self.size = size
-        self._atoms: OrderedDict[bytes, tuple[PdbAtom, ...]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _key(text: str) -> bytes:
-        return hashlib.sha256(text.encode("utf-8")).digest()
-
-    def get(self, text: str) -> tuple[PdbAtom, ...] | None:
-        key = self._key(text)
-        with self._lock:
-            atoms = self._atoms.get(key)
-            if atoms is not None:
-                self._atoms.move_to_end(key)
-            return atoms
-
-    def put(self, text: str, atoms: tuple[PdbAtom, ...]) -> None:
-        with self._lock:
-            self._atoms[self._key(text)] = atoms
-            while len(self._atoms) > self.size:
-                self._atoms.popitem(last=False)
+#: The atoms of the last few receptors whose records passed their checks, by the
+#: text's digest: a docking campaign submits one receptor with every ligand, and
+#: need not read and check it again each time.
+_WELL_FORMED_RECEPTORS: Recent[bytes, tuple[PdbAtom, ...]] = Recent(4)
 
 
-_WELL_FORMED_RECEPTORS = _ReceptorAtoms()
+def receptor_format(item: JobInput) -> str:
+    """pdbqt for a receptor given prepared, else pdb (to be prepared with meeko)."""
+    return "pdbqt" if item.format.lower() == "pdbqt" else "pdb"
 
 
 def receptor_for_preparation(text: str, remove_heteroatoms: bool = True) -> str:
@@ -735,7 +713,6 @@ def complex_pdb(receptor_pdbqt: str, ligands: Sequence[Chem.Mol], title: str) ->
 @dataclass(frozen=True)
 class _Request:
     receptor: JobInput
-    receptor_format: str
     ligands: list[Ligand]
     box: Box
     box_source: str
@@ -845,25 +822,24 @@ class AutodockVina(Tool):
         residues."""
         index, receptor = only_item(inputs, _RECEPTOR)
         if checked:
-            receptor_format = "pdbqt" if receptor.format.lower() == "pdbqt" else "pdb"
-            atoms = pdb_atoms(receptor.content) if options.box_residues else []
+            atoms: Sequence[PdbAtom] = pdb_atoms(receptor.content) if options.box_residues else []
         else:
-            receptor_format, atoms = self._receptor(receptor, index, options)
+            atoms = self._receptor(receptor, index, options)
         ligands = self._ligands(inputs, options, batch=batch)
         box, source = self._box(inputs, options, atoms, checked=checked)
-        return _Request(receptor, receptor_format, ligands, box, source)
+        return _Request(receptor, ligands, box, source)
 
-    def _receptor(
-        self, item: JobInput, index: int, options: VinaSettings
-    ) -> tuple[str, Sequence[PdbAtom]]:
+    def _receptor(self, item: JobInput, index: int, options: VinaSettings) -> Sequence[PdbAtom]:
         check_size(item, index, self.limits["max_receptor_bytes"])
         errors = ErrorList(index=index, slot=_RECEPTOR)
-        atoms = _WELL_FORMED_RECEPTORS.get(item.content)
-        if atoms is None:
+
+        def read_checked() -> tuple[PdbAtom, ...]:
             check_pdb_text(item.content, errors)
             errors.raise_if_any()
-            atoms = tuple(pdb_atoms(item.content))
-            _WELL_FORMED_RECEPTORS.put(item.content, atoms)
+            return tuple(pdb_atoms(item.content))
+
+        digest = hashlib.sha256(item.content.encode("utf-8")).digest()
+        atoms = _WELL_FORMED_RECEPTORS.get_or_make(digest, read_checked)
         if not atoms:
             fail("the receptor has no atoms: there is no ATOM or HETATM record", index=index)
         if len(atoms) > self.limits["max_receptor_atoms"]:
@@ -873,8 +849,7 @@ class AutodockVina(Tool):
                 index=index,
                 slot=_RECEPTOR,
             )
-        receptor_format = "pdbqt" if item.format.lower() == "pdbqt" else "pdb"
-        if receptor_format == "pdbqt":
+        if receptor_format(item) == "pdbqt":
             lines = split_lines(item.content)
             for atom in atoms:
                 if not lines[atom.line - 1][77:80].strip():
@@ -891,7 +866,7 @@ class AutodockVina(Tool):
                 "preparation; set remove_heteroatoms to false to keep them"
             )
         errors.raise_if_any()
-        return receptor_format, atoms
+        return atoms
 
     def _ligands(
         self, inputs: Sequence[JobInput], options: VinaSettings, *, batch: bool = False
@@ -1061,7 +1036,7 @@ class AutodockVina(Tool):
                 raise ValidationError(f"{ligand.place}: {reason}") from None
             context.progress(0.02 + 0.08 * done / len(request.ligands), f"ligand {done} prepared")
         files: list[ResultFile] = []
-        if request.receptor_format == "pdbqt":
+        if receptor_format(request.receptor) == "pdbqt":
             cached = False
             receptor_text = request.receptor.content
         else:
