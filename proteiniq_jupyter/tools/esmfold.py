@@ -202,11 +202,11 @@ def load_model(location: str | None = None, device: str | None = None) -> EsmFor
         return model
 
 
-def is_loaded(location: str, device: str | None = None) -> bool:
-    """Whether this process holds the model at ``location`` (on ``device``, or on
-    any): loaded by an earlier job here, or by the worker before forking."""
+def is_loaded(location: str) -> bool:
+    """Whether this process holds the model at ``location``, on any device: loaded
+    by an earlier job here, or by the worker before forking."""
     with _LOAD_LOCK:
-        return any(loc == location and device in (None, dev) for loc, dev in _LOADED)
+        return any(loc == location for loc, _ in _LOADED)
 
 
 # -- prediction ---------------------------------------------------------------
