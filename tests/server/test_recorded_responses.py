@@ -1,7 +1,7 @@
 """The API answers a fixed script of requests exactly as it answered when the script
 was recorded: status, content type and body, byte for byte once the values that
-differ on every run (random ids, clock times, paging cursors) are numbered in the
-order they first appear.
+differ on every run are replaced: random ids numbered in the order they first
+appear, clock times, durations and paging cursors by a label each.
 
 A change to any resource's shape, key order, number format or error text fails
 here. A change meant to alter a response re-records the file with
@@ -21,18 +21,25 @@ from .conftest import Api, PiqServer, Reply, job_body
 
 RECORDING = Path(__file__).resolve().parents[1] / "data" / "api_responses.json"
 
-#: Values that differ on every run, each with the label it is numbered under.
+#: Values that differ on every run: ids (numbered by kind), and those replaced by
+#: one label of ``_UNNUMBERED``.
 _VOLATILE = (
     (re.compile(r"\b(job|usr|ws|file|batch|grant)_[0-9a-f]{32}\b"), None),
     (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d)?"), "time"),
     (re.compile(r'"next_cursor": "[A-Za-z0-9_\-]+"'), "cursor"),
     (re.compile(r'"duration_s": [0-9.e\-]+'), "duration"),
 )
+_UNNUMBERED = {
+    "time": "<time>",
+    "cursor": '"next_cursor": "<cursor>"',
+    "duration": '"duration_s": "<duration>"',
+}
 
 
 class Normaliser:
-    """Numbers each volatile value in order of first appearance, so that the same
-    id is the same label throughout the script."""
+    """Numbers each id in order of first appearance, so that the same id is the
+    same label throughout the script; times, durations and cursors become one
+    label each."""
 
     def __init__(self) -> None:
         self.labels: dict[str, str] = {}
@@ -44,14 +51,14 @@ class Normaliser:
 
     def _label(self, match: re.Match[str], label: str | None) -> str:
         value = match.group(0)
+        if label is not None:
+            # Clock times, durations and cursors are not numbered: two times that
+            # fall in the same second would otherwise share a label by chance.
+            return _UNNUMBERED[label]
         if value not in self.labels:
-            kind = label or match.group(1)
+            kind = match.group(1)
             count = sum(1 for v in self.labels.values() if v.startswith(f"<{kind}#"))
             self.labels[value] = f"<{kind}#{count + 1}>"
-        if label == "cursor":
-            return f'"next_cursor": "{self.labels[value]}"'
-        if label == "duration":
-            return f'"duration_s": "{self.labels[value]}"'
         return self.labels[value]
 
 
