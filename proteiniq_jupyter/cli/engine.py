@@ -1,0 +1,121 @@
+"""The engine a command works with, and ``piq engine``, which runs jobs on Dask."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from ..config import EngineConfig
+from ..engine import Engine, open_engine
+from .app import _first_line, cli
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "the configured database"
+
+
+@contextmanager
+def _engine(*, detached: bool = False, executor: str = "inprocess") -> Iterator[Engine]:
+    """The engine from the environment, closed when the command is done. A command
+    that waits for its job runs it here; one that does not hands it to a detached
+    process; ``piq engine`` runs the configured executor (Dask by default)."""
+    try:
+        config = EngineConfig.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        engine = open_engine(config, executor="detached" if detached else executor)
+    except OperationalError as exc:
+        raise click.ClickException(
+            f"cannot open the job database {_safe_url(config.database_url)}: "
+            f"{_first_line(str(exc.orig or exc))}"
+        ) from None
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+@cli.command("engine")
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="A remote Dask scheduler (default: PIQ_DASK_SCHEDULER_ADDRESS, else an "
+    "embedded cluster on 127.0.0.1).",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Workers of the embedded cluster.")
+@click.option(
+    "--attempts", type=click.IntRange(min=1), help="Attempts before a job fails (default 3)."
+)
+@click.option(
+    "--time-limit",
+    "time_limits",
+    multiple=True,
+    metavar="TOOL=SECONDS",
+    help="Override a tool's time limit.",
+)
+@click.option(
+    "--batch-concurrency",
+    type=click.IntRange(min=1),
+    help="Batch children of one workspace running at once (default 3).",
+)
+def engine_command(
+    scheduler: str | None,
+    workers: int | None,
+    attempts: int | None,
+    time_limits: tuple[str, ...],
+    batch_concurrency: int | None,
+) -> None:
+    """Run jobs: dispatch every waiting job to Dask and recover lost ones, until
+    interrupted. Several engines may share one PostgreSQL database."""
+    import dataclasses
+    import signal
+    import threading
+
+    from ..execution.dask_executor import DaskExecutor
+
+    try:
+        config = EngineConfig.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    limits = dict(config.time_limits)
+    for pair in time_limits:
+        tool, sep, seconds = pair.partition("=")
+        try:
+            limits[tool.strip()] = float(seconds)
+        except ValueError:
+            raise click.UsageError(f"--time-limit takes TOOL=SECONDS, got {pair!r}") from None
+        if not sep or not tool.strip():
+            raise click.UsageError(f"--time-limit takes TOOL=SECONDS, got {pair!r}")
+    config = dataclasses.replace(
+        config,
+        executor="dask",
+        dask_scheduler_address=scheduler or config.dask_scheduler_address,
+        dask_workers=workers or config.dask_workers,
+        max_attempts=attempts or config.max_attempts,
+        batch_concurrency=batch_concurrency or config.batch_concurrency,
+        time_limits=tuple(limits.items()),
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    engine = open_engine(config)
+    try:
+        executor = engine.executor
+        assert isinstance(executor, DaskExecutor)
+        executor.start()
+        click.echo(
+            f"piq engine {executor.engine_id}: Dask scheduler {executor.scheduler_address}, "
+            f"database {_safe_url(config.database_url)}",
+            err=True,
+        )
+        stop.wait()
+    finally:
+        engine.close()

@@ -1,0 +1,257 @@
+"""What the commands print: tables, key-value pairs, times, durations, sizes, JSON,
+and the full description of a job."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..engine import Engine
+from ..jobs.access import Actor
+from ..jobs.model import Job, JobInput, JsonDict
+from ..jobs.status import JobStatus
+
+#: Result rows shown by ``show`` and ``run --wait``; ``export`` gives them all.
+MAX_SHOWN_ROWS = 20
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, value in enumerate(row):
+            widths[i] = max(widths[i], len(value))
+    lines = ["  ".join(h.upper().ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
+    for row in cells:
+        lines.append("  ".join(v.ljust(widths[i]) for i, v in enumerate(row)).rstrip())
+    return "\n".join(lines)
+
+
+def _pairs(pairs: Sequence[tuple[str, Any]], indent: str = "") -> str:
+    width = max((len(k) for k, _ in pairs), default=0)
+    return "\n".join(f"{indent}{k.ljust(width)}  {_cell(v)}".rstrip() for k, v in pairs)
+
+
+def _status_text(job: Job) -> str:
+    if job.status is JobStatus.PROCESSING:
+        text = f"{job.status} {job.progress:.0%}"
+        return f"{text} ({job.progress_message})" if job.progress_message else text
+    return str(job.status)
+
+
+def _credits_text(job: Job) -> str:
+    if job.started_at is None and job.status.is_live:
+        return f"~{job.estimated_credits}"
+    return str(job.credits_charged)
+
+
+def _input_summary(item: JobInput) -> JsonDict:
+    lines = item.content.splitlines()
+    return {
+        "slot": item.slot_id,
+        "kind": item.kind,
+        "format": item.format,
+        "label": item.label,
+        "source": item.to_api()["source"],
+        "characters": len(item.content),
+        "lines": len(lines),
+        "first_line": _clip(lines[0], 80) if lines else "",
+    }
+
+
+def _job_row(job: Job, submitters: Mapping[str, str]) -> JsonDict:
+    """What a history page shows of a job."""
+    return {
+        "id": job.id,
+        "name": job.name,
+        "tool": job.tool,
+        "status": str(job.status),
+        "progress": job.progress,
+        "duration_s": job.duration_s,
+        "submitter": submitters.get(job.submitter_id, job.submitter_id),
+        "estimated_credits": job.estimated_credits,
+        "credits_charged": job.credits_charged,
+        "created_at": _iso(job.created_at),
+    }
+
+
+def _job_detail(
+    job: Job,
+    *,
+    files_dir: Path,
+    submitters: Mapping[str, str],
+    events: int,
+    contents: bool,
+) -> JsonDict:
+    """Everything about a job the actor may see, with each file's path on disk."""
+    data = _job_row(job, submitters)
+    data.update(
+        {
+            "visibility": str(job.visibility),
+            "progress_message": job.progress_message,
+            "status_reason": job.status_reason,
+            "error": job.error,
+            "attempts": job.attempts,
+            "origin_job_id": job.origin_job_id,
+            "batch_id": job.batch_id,
+            "updated_at": _iso(job.updated_at),
+            "started_at": _iso(job.started_at),
+            "finished_at": _iso(job.finished_at),
+            "events": events,
+            "contents_visible": contents,
+            "inputs": [_input_summary(item) for item in job.inputs],
+            "settings": job.settings,
+            "result": None,
+        }
+    )
+    if job.result is not None:
+        data["result"] = {
+            "fields": job.result.fields,
+            "rows": job.result.rows,
+            "files": [{**f.to_api(), "path": str(files_dir / f.name)} for f in job.result.files],
+        }
+    return data
+
+
+def _render_detail(data: JsonDict) -> str:
+    out = [f"{data['id']}  {data['name']}"]
+    pairs: list[tuple[str, Any]] = [
+        ("tool", data["tool"]),
+        ("status", data["status"]),
+        ("progress", f"{data['progress']:.0%}"),
+    ]
+    if data["progress_message"]:
+        pairs.append(("progress message", data["progress_message"]))
+    if data["status_reason"]:
+        pairs.append(("reason", data["status_reason"]))
+    if data["error"]:
+        pairs.append(("error", data["error"]))
+    pairs += [
+        ("submitter", data["submitter"]),
+        ("visibility", data["visibility"]),
+        ("created", _when(_parse_iso(data["created_at"]))),
+        ("started", _when(_parse_iso(data["started_at"]))),
+        ("finished", _when(_parse_iso(data["finished_at"]))),
+        ("duration", _duration(data["duration_s"])),
+        (
+            "credits",
+            f"{data['credits_charged']} charged ({data['estimated_credits']} estimated)",
+        ),
+        ("attempts", data["attempts"]),
+        ("events", data["events"]),
+    ]
+    if data["origin_job_id"]:
+        pairs.append(("from job", data["origin_job_id"]))
+    out.append(_pairs(pairs, "  "))
+    if not data["contents_visible"]:
+        out.append("(inputs, settings and results are visible to the submitter only)")
+        return "\n".join(out)
+    out.append("inputs")
+    for item in data["inputs"]:
+        label = f"  {item['label']}" if item["label"] else ""
+        source = item["source"]
+        origin = f"  (PDB entry {source['id']})" if source["type"] == "pdb" else ""
+        out.append(
+            f"  {item['slot']}  {item['format']}{label}{origin}  "
+            f"{item['characters']} characters, {item['lines']} line(s)"
+        )
+    out.append("settings")
+    out.append(_pairs(sorted(data["settings"].items()), "  ") if data["settings"] else "  -")
+    result = data["result"]
+    if result is None:
+        return "\n".join(out)
+    out.append("result")
+    fields = list(result["fields"].items())
+    out.append(_pairs(fields, "  ") if fields else "  -")
+    rows: list[JsonDict] = result["rows"]
+    if rows:
+        headers = list(dict.fromkeys(key for row in rows for key in row))
+        shown = rows[:MAX_SHOWN_ROWS]
+        out.append(f"rows ({len(rows)})")
+        table = _table(headers, [[row.get(h) for h in headers] for row in shown])
+        out.append("\n".join("  " + line for line in table.splitlines()))
+        if len(rows) > len(shown):
+            out.append(f"  ... {len(rows) - len(shown)} more (piq export {data['id']})")
+    if result["files"]:
+        out.append("files")
+        for f in result["files"]:
+            out.append(f"  {f['name']}  {f['format']}  {_size(f['size'])}  {f['path']}")
+    return "\n".join(out)
+
+
+def _parse_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _submitters(engine: Engine, actor: Actor) -> dict[str, str]:
+    return {m.user.id: m.user.username for m in engine.service.members(actor)}
+
+
+def _describe_job(engine: Engine, actor: Actor, job_id: str) -> JsonDict:
+    view = engine.service.get(actor, job_id)
+    events = len(engine.service.events(actor, job_id))
+    return _job_detail(
+        view.job,
+        files_dir=engine.service.files.job_dir(job_id),
+        submitters=_submitters(engine, actor),
+        events=events,
+        contents=view.permissions.see_contents,
+    )
