@@ -34,23 +34,21 @@ from ..jobs.model import (
     Invite,
     Job,
     JobEvent,
-    JobInput,
     JsonDict,
     Member,
     Role,
-    ToolResult,
     User,
     Visibility,
     Workspace,
 )
 from ..jobs.ports import FileFilter, JobFilter, LedgerEntry
 from ..jobs.status import JobStatus
+from . import codec
 from . import tables as t
 from .database import create_db_engine, migrate
 
 
 def _job_from_row(row: RowMapping) -> Job:
-    inputs = row.get("inputs")
     result = row.get("result")
     return Job(
         id=row["id"],
@@ -59,8 +57,8 @@ def _job_from_row(row: RowMapping) -> Job:
         tool=row["tool"],
         name=row["name"],
         status=JobStatus(row["status"]),
-        inputs=tuple(JobInput.from_api(i) for i in inputs) if inputs else (),
-        settings=dict(row["settings"] or {}),
+        inputs=codec.decode_inputs(row.get("inputs")),
+        settings=codec.decode_settings(row["settings"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         visibility=Visibility(row["visibility"]),
@@ -68,7 +66,7 @@ def _job_from_row(row: RowMapping) -> Job:
         progress_message=row["progress_message"],
         status_reason=row["status_reason"],
         error=row["error"],
-        result=ToolResult.from_api(result) if result else None,
+        result=codec.decode_result(result) if result else None,
         estimated_credits=row["estimated_credits"],
         credits_charged=row["credits_charged"],
         attempts=row["attempts"],
@@ -92,9 +90,9 @@ def _job_values(job: Job) -> dict[str, Any]:
         "name": job.name,
         "status": str(job.status),
         "visibility": str(job.visibility),
-        "inputs": [i.to_api() for i in job.inputs],
-        "settings": job.settings,
-        "result": job.result.to_api() if job.result else None,
+        "inputs": codec.encode_inputs(job.inputs),
+        "settings": codec.encode_settings(job.settings),
+        "result": codec.encode_result(job.result) if job.result else None,
         "progress": job.progress,
         "progress_message": job.progress_message,
         "status_reason": job.status_reason,
