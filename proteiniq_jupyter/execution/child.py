@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..jobs.errors import ValidationError
-from ..jobs.model import JobInput
+from ..store import codec
 from ..tools.base import RunContext
 from ..tools.registry import ToolRegistry
 
@@ -59,7 +59,7 @@ def run_tool(request: dict[str, Any], conn: Connection) -> None:
                 {"type": "progress", "fraction": fraction, "message": message}
             ),
         )
-        inputs = [JobInput.from_api(item) for item in request["inputs"]]
+        inputs = codec.decode_inputs(request["inputs"])
         result = tool.run(inputs, tool.parse_settings(request["settings"]), context)
     except ValidationError as exc:
         conn.send({"type": "error", "message": exc.message, "input_error": True})
@@ -68,6 +68,6 @@ def run_tool(request: dict[str, Any], conn: Connection) -> None:
         traceback.print_exc()
         conn.send({"type": "error", "message": f"{type(exc).__name__}: {exc}"})
         os._exit(1)
-    conn.send({"type": "result", "result": result.to_api()})
+    conn.send({"type": "result", "result": codec.encode_result(result)})
     conn.close()
     os._exit(0)

@@ -21,9 +21,10 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from ..jobs.model import Job, ToolResult
+from ..jobs.model import Job
 from ..jobs.service import JobService
 from ..jobs.status import JobStatus
+from ..store import codec
 from ..tools.base import Tool
 from ..tools.registry import ToolRegistry
 from .child import GO, run_tool
@@ -254,7 +255,7 @@ def supervise(
         {
             "job_id": job.id,
             "tool": job.tool,
-            "inputs": [item.to_api() for item in job.inputs],
+            "inputs": codec.encode_inputs(job.inputs),
             "settings": job.settings,
             "workdir": str(workdir),
             "log": str(workdir / LOG_NAME),
@@ -314,7 +315,7 @@ def supervise(
     reports.close()
     final = reports.final or {}
     if final.get("type") == "result":
-        done = service.complete(job.id, ToolResult.from_api(final["result"]), holder=holder)
+        done = service.complete(job.id, codec.decode_result(final["result"]), holder=holder)
         return Outcome.COMPLETED if done is not None else Outcome.LOST
     if final.get("type") == "error":
         message = str(final.get("message"))
