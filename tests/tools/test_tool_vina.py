@@ -32,7 +32,6 @@ from proteiniq_jupyter.jobs.service import JobService
 from proteiniq_jupyter.jobs.status import JobStatus
 from proteiniq_jupyter.pdb_archive import PdbArchive
 from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
-from proteiniq_jupyter.tools import vina as vina_module
 from proteiniq_jupyter.tools.base import RunContext
 from proteiniq_jupyter.tools.registry import ToolRegistry
 from proteiniq_jupyter.tools.vina import (
@@ -48,6 +47,9 @@ from proteiniq_jupyter.tools.vina import (
     prepare_receptor,
     receptor_cache_key,
 )
+from proteiniq_jupyter.tools.vina import receptor as vina_receptor
+from proteiniq_jupyter.tools.vina import tool as vina_tool
+from proteiniq_jupyter.tools.vina.box import docking_box
 from tests.helpers import PdbEntryServer
 
 RECEPTOR = "docking/BACE_1_receptorH.pdb"
@@ -204,7 +206,7 @@ def test_second_job_on_the_same_receptor_uses_the_cache(
     def no_preparation(*_: Any, **__: Any) -> str:
         raise AssertionError("the receptor was prepared again")
 
-    monkeypatch.setattr(vina_module, "prepare_receptor", no_preparation)
+    monkeypatch.setattr(vina_receptor, "prepare_receptor", no_preparation)
     inputs = [receptor_input(shared_fixtures), item("ligands", "smiles", "c1ccccc1O phenol")]
     result = run_tool(inputs, FAST, tmp_path / "job", first_job.cache)
     assert result.fields["receptor_cached"] is True
@@ -394,10 +396,10 @@ def test_box_around_residues_spans_their_atoms(receptor: JobInput) -> None:
         [a.pos.tolist() for n in (32, 228) for r in chain if r.seqid.num == n for a in r]
     )
     assert len(points) == 2 * 12  # Asp with hydrogens
-    box, source = TOOL._box(
-        [receptor],
+    box, source = docking_box(
+        [],
         VinaSettings(box_residues=["A:32", "A:228"], padding=5),
-        vina_module.pdb_atoms(receptor.content),
+        vina_receptor.pdb_atoms(receptor.content),
     )
     assert source == "box_residues"
     assert np.allclose(box.center, (points.min(0) + points.max(0)) / 2, atol=1e-3)
@@ -440,13 +442,15 @@ def test_a_receptor_is_read_once_for_the_jobs_that_share_it(
     checks, reads the atoms only for a box around residues. A broken receptor is
     refused every time."""
     reads: list[int] = []
-    real_pdb_atoms = vina_module.pdb_atoms
+    real_pdb_atoms = vina_receptor.pdb_atoms
 
-    def counted(text: str) -> list[vina_module.PdbAtom]:
+    def counted(text: str) -> list[vina_receptor.PdbAtom]:
         reads.append(len(text))
         return real_pdb_atoms(text)
 
-    monkeypatch.setattr(vina_module, "pdb_atoms", counted)
+    # Read where the submit checks it and where a job reads it.
+    monkeypatch.setattr(vina_receptor, "pdb_atoms", counted)
+    monkeypatch.setattr(vina_tool, "pdb_atoms", counted)
     fresh = item("receptor", "pdb", f"REMARK   1 read once\n{receptor.content}")
     inputs = [fresh, item("ligands", "smiles", "CCO ethanol")]
     for _ in range(3):
