@@ -702,6 +702,16 @@ class SqlTransaction:
         ).mappings()
         return [_job_from_row(r) for r in rows]
 
+    def batches_children(self, batch_ids: Sequence[str]) -> list[Job]:
+        if not batch_ids:
+            return []
+        query = (
+            select(*_LIST_COLUMNS)
+            .where(t.jobs.c.batch_id.in_(list(batch_ids)))
+            .order_by(t.jobs.c.created_at, t.jobs.c.id)
+        )
+        return [_job_from_row(row) for row in self.conn.execute(query).mappings().all()]
+
     def list_batches(
         self, workspace_id: str, after: tuple[datetime, str] | None, limit: int
     ) -> list[Batch]:
