@@ -683,15 +683,15 @@ def measure_sse(
         return service.submit(actor, SSE_TOOL, [FASTA], {}, name="live events probe").id
 
     def start(job_id: str) -> str:
-        service.start(job_id)
+        service.runs.start(job_id)
         return job_id
 
     def progress(job_id: str) -> str:
-        service.progress(job_id, 0.5, "half way")
+        service.runs.progress(job_id, 0.5, "half way")
         return job_id
 
     def complete(job_id: str) -> str:
-        service.complete(job_id, ToolResult(fields={"length": 59}))
+        service.runs.complete(job_id, ToolResult(fields={"length": 59}))
         return job_id
 
     def lifecycle() -> None:

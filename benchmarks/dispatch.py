@@ -142,7 +142,7 @@ def _live_count(engine: Engine, actor: Actor) -> int:
 
 
 def _ended(engine: Engine, job_id: str) -> bool:
-    state = engine.service.job_state(job_id)
+    state = engine.service.runs.job_state(job_id)
     return state is None or state[0].is_terminal
 
 
@@ -163,7 +163,7 @@ def run_engine_batch(engine: Engine, actor: Actor, jobs: int, tag: str) -> float
         time.sleep(BATCH_POLL_S)
     elapsed = time.perf_counter() - started
     for job_id in ids:
-        state = engine.service.job_state(job_id)
+        state = engine.service.runs.job_state(job_id)
         if state is None or state[0] is not JobStatus.COMPLETED:
             raise RuntimeError(f"job {job_id} ended as {state}")
     return elapsed
@@ -195,14 +195,14 @@ def run_latency(engine: Engine, actor: Actor, jobs: int) -> dict[str, list[float
         started = time.perf_counter()
         job = engine.service.submit(actor, ZeroWork.id, [zero_input(f"latency {i}")])
         while True:
-            state = engine.service.job_state(job.id)
+            state = engine.service.runs.job_state(job.id)
             if state is not None and state[0].is_terminal:
                 break
             time.sleep(LATENCY_POLL_S)
         totals.append(time.perf_counter() - started)
         if state[0] is not JobStatus.COMPLETED:
             raise RuntimeError(f"job {job.id} ended as {state[0]}")
-        done = engine.service.job_for_run(job.id)
+        done = engine.service.runs.job_for_run(job.id)
         assert done.started_at is not None and done.finished_at is not None
         dispatch.append((done.started_at - done.created_at).total_seconds())
         running.append((done.finished_at - done.started_at).total_seconds())

@@ -52,8 +52,9 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 
 from proteiniq_jupyter.jobs.access import Actor
+from proteiniq_jupyter.jobs.paging import decode_cursor, encode_cursor
 from proteiniq_jupyter.jobs.ports import JobFilter
-from proteiniq_jupyter.jobs.service import JobService, decode_cursor, encode_cursor
+from proteiniq_jupyter.jobs.service import JobService
 from proteiniq_jupyter.jobs.status import TERMINAL, JobStatus
 from proteiniq_jupyter.store import tables as t
 from proteiniq_jupyter.store.database import create_db_engine, normalise_url, sqlite_url

@@ -251,11 +251,11 @@ def run_job(
     job = engine.service.submit(actor, tool_id, inputs, settings)
     submit_call_s = time.perf_counter() - started
     while True:
-        state = engine.service.job_state(job.id)
+        state = engine.service.runs.job_state(job.id)
         if state is not None and state[0].is_terminal:
             break
         time.sleep(POLL_S)
-    done = engine.service.job_for_run(job.id)
+    done = engine.service.runs.job_for_run(job.id)
     if done.status is not JobStatus.COMPLETED or done.finished_at is None:
         raise RuntimeError(f"{tool_id} job {job.id} ended as {done.status}: {done.error}")
     seconds = (_aware(done.finished_at) - wall_start).total_seconds()
@@ -277,7 +277,7 @@ def run_together(
         engine.service.submit(actor, tool_id, inputs, settings) for _ in range(worker_count(engine))
     ]
     for job in jobs:
-        while not (state := engine.service.job_state(job.id)) or not state[0].is_terminal:
+        while not (state := engine.service.runs.job_state(job.id)) or not state[0].is_terminal:
             time.sleep(POLL_S)
         if str(state[0]) != "COMPLETED":
             raise RuntimeError(f"warm-up {tool_id} job {job.id} ended as {state}")

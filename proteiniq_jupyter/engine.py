@@ -9,7 +9,8 @@ from .config import EngineConfig
 from .execution.detached import DetachedProcessExecutor
 from .execution.inprocess import InProcessExecutor
 from .jobs.access import Actor
-from .jobs.service import JobService, ServiceConfig
+from .jobs.core import ServiceConfig
+from .jobs.service import JobService
 from .pdb_archive import PdbArchive
 from .store.sql_store import DirectoryJobFiles, SqlStore
 from .tools.registry import ToolRegistry
@@ -86,11 +87,11 @@ def open_engine(
     if kind == "dask":
         from .execution.dask_executor import DaskExecutor  # Dask loads only when used
 
-        chosen = DaskExecutor(service, registry, config)
+        chosen = DaskExecutor(service.runs, registry, config)
     elif kind == "detached":
-        chosen = DetachedProcessExecutor(service, config)
+        chosen = DetachedProcessExecutor(service.runs, config)
     else:
-        chosen = InProcessExecutor(service, registry)
+        chosen = InProcessExecutor(service.runs, registry)
     service.attach_executor(chosen)
     store = service.store
     assert isinstance(store, SqlStore)

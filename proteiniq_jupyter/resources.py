@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .jobs.model import Job, JobEvent, JsonDict, Page, Share
-from .jobs.service import JobView
+from .jobs.reading import JobView
 
 
 def iso(value: datetime | None) -> str | None:

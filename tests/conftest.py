@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from proteiniq_jupyter.jobs.access import Actor
+from proteiniq_jupyter.jobs.core import ServiceConfig
 from proteiniq_jupyter.jobs.model import JobInput
-from proteiniq_jupyter.jobs.service import JobService, ServiceConfig
+from proteiniq_jupyter.jobs.service import JobService
 from proteiniq_jupyter.store.database import normalise_url, sqlite_url
 from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
 from proteiniq_jupyter.tools.registry import ToolRegistry

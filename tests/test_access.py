@@ -61,7 +61,7 @@ def people(service, alice):
 
 def shared_job(service, tools, submitter, share):
     job = service.submit(submitter, "echo", [text_input(f"{share} data")], name=share)
-    run_job(service, tools, job.id)
+    run_job(service.runs, tools, job.id)
     if share == "invited_signed_up":
         service.share(submitter, job.id, "invited", invite=["Olga@Elsewhere.example"])
     elif share == "invited_pending":
@@ -113,7 +113,7 @@ def test_access_matrix(service, tools, people, share):
 def test_every_change_follows_the_same_rule(service, tools, people):
     job = shared_job(service, tools, people["submitter"], "public")
     failed = service.submit(people["submitter"], "echo", [text_input("x")], {"outcome": "error"})
-    run_job(service, tools, failed.id)
+    run_job(service.runs, tools, failed.id)
     for name in ("teammate", "outsider", "anonymous"):
         actor = people[name]
         with pytest.raises(Forbidden):

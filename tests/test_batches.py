@@ -39,15 +39,15 @@ def test_batch_holds_queues_and_releases(service, tools, alice):
         if not waiting:
             break
         job_id = sorted(waiting)[0]
-        started = service.start(job_id)
+        started = service.runs.start(job_id)
         most_processing = max(
             most_processing,
             Counter(statuses(service, alice, summary.batch.id).values())[JobStatus.PROCESSING],
         )
         if started.name.endswith("#4"):
-            service.fail(job_id, "platform fault")  # refunded
+            service.runs.fail(job_id, "platform fault")  # refunded
         else:
-            service.complete(job_id, _result())
+            service.runs.complete(job_id, _result())
     final = service.get_batch(alice, summary.batch.id)
     assert final.counts == {"COMPLETED": 9, "FAILED": 1}
     assert final.status == "PARTIAL" and final.progress == 1.0
@@ -70,15 +70,15 @@ def test_retry_failed_children_reruns_only_those(service, tools, alice):
     items = [[text_input("fine")], [text_input("also fine")]]
     summary = service.submit_batch(alice, "echo", items, {"outcome": "ok"})
     first, second = summary.batch.child_ids
-    service.start(first)
-    service.complete(first, _result())
-    service.start(second)
-    service.fail(second, "worker exploded")
+    service.runs.start(first)
+    service.runs.complete(first, _result())
+    service.runs.start(second)
+    service.runs.fail(second, "worker exploded")
     rerun = service.retry_failed_children(alice, summary.batch.id)
     assert [j.origin_job_id for j in rerun] == [second]
     assert rerun[0].status is JobStatus.PENDING
     assert service.retry_failed_children(alice, summary.batch.id) == []  # once only
-    run_job(service, tools, rerun[0].id)
+    run_job(service.runs, tools, rerun[0].id)
     final = service.get_batch(alice, summary.batch.id)
     assert final.counts == {"COMPLETED": 2, "FAILED": 1}
     assert service.account(alice).available_credits == 500 - 10 - 10  # two completed
@@ -104,7 +104,7 @@ def test_batch_needs_its_whole_total(service, alice):
 def test_cancel_batch_releases_everything(service, alice):
     items = [[text_input(f"n{i}")] for i in range(5)]
     summary = service.submit_batch(alice, "echo", items)
-    service.start(summary.batch.child_ids[0])
+    service.runs.start(summary.batch.child_ids[0])
     cancelled = service.cancel_batch(alice, summary.batch.id)
     assert cancelled.counts == {"CANCELLED": 5}
     assert cancelled.status == "CANCELLED"

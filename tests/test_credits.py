@@ -54,39 +54,39 @@ def test_held_on_submit_charged_once_at_processing(service, alice):
     assert service.account(alice).available_credits == 480  # held
     assert kinds(service, alice, job.id) == {"reserve": 1}
 
-    started = service.start(job.id)
+    started = service.runs.start(job.id)
     assert started.credits_charged == 20
     assert service.account(alice).available_credits == 480
     assert kinds(service, alice, job.id) == {"reserve": 1, "release": 1, "charge": 1}
 
-    service.complete(job.id, ToolResult(fields={"ok": True}))
+    service.runs.complete(job.id, ToolResult(fields={"ok": True}))
     assert service.get(alice, job.id).job.credits_charged == 20
     assert check_ledger_adds_up(service, alice) == 480
 
 
 def test_second_attempt_after_a_platform_fault_is_not_charged(service, alice):
     job = service.submit(alice, "echo", [text_input(COST_20)])
-    service.start(job.id)
-    retrying = service.fail(job.id, "worker died", transient=True)
+    service.runs.start(job.id)
+    retrying = service.runs.fail(job.id, "worker died", transient=True)
     assert retrying.status is JobStatus.RETRY
     assert retrying.status_reason == "worker died"
-    again = service.start(job.id)
+    again = service.runs.start(job.id)
     assert again.status is JobStatus.PROCESSING and again.attempts == 2
     assert again.credits_charged == 20
-    service.complete(job.id, ToolResult())
+    service.runs.complete(job.id, ToolResult())
     assert kinds(service, alice, job.id)["charge"] == 1
     assert check_ledger_adds_up(service, alice) == 480
 
 
 def test_platform_failure_is_refunded_exactly_once(service, alice):
     job = service.submit(alice, "echo", [text_input(COST_20)])
-    service.start(job.id)
-    failed = service.fail(job.id, "GPU fell off the bus")
+    service.runs.start(job.id)
+    failed = service.runs.fail(job.id, "GPU fell off the bus")
     assert failed.status is JobStatus.FAILED
     assert failed.credits_charged == 0
     assert service.account(alice).available_credits == 500
     # reporting the failure again (a second engine, a crash and replay) changes nothing
-    assert service.fail(job.id, "again") is None
+    assert service.runs.fail(job.id, "again") is None
     # even the refund rule itself, handed the job as it was before the refund,
     # finds the refund already keyed and adds nothing
     with service.store.write() as tx:
@@ -98,9 +98,9 @@ def test_platform_failure_is_refunded_exactly_once(service, alice):
 def test_last_attempt_fails_and_refunds(service, alice):
     job = service.submit(alice, "echo", [text_input(COST_20)])
     for attempt in range(1, 4):
-        started = service.start(job.id)
+        started = service.runs.start(job.id)
         assert started.attempts == attempt
-        after = service.fail(job.id, "worker died", transient=True)
+        after = service.runs.fail(job.id, "worker died", transient=True)
     assert after.status is JobStatus.FAILED
     assert after.error == "worker died"
     assert kinds(service, alice, job.id) == {"reserve": 1, "release": 1, "charge": 1, "refund": 1}
@@ -109,7 +109,7 @@ def test_last_attempt_fails_and_refunds(service, alice):
 
 def test_tool_error_while_running_is_refunded(service, tools, alice):
     job = service.submit(alice, "echo", [text_input(COST_20)], {"outcome": "error"})
-    run_job(service, tools, job.id)
+    run_job(service.runs, tools, job.id)
     failed = service.get(alice, job.id).job
     assert failed.status is JobStatus.FAILED
     assert "the echo chamber collapsed" in failed.error
@@ -209,7 +209,7 @@ def test_concurrent_submissions_never_overspend(service, alice):
     # and charging them all at once, from many workers, spends exactly the holds
     jobs = [view.job for view in service.list_jobs(alice, limit=100).items]
     with ThreadPoolExecutor(max_workers=16) as pool:
-        started = list(pool.map(lambda job: service.start(job.id), jobs))
+        started = list(pool.map(lambda job: service.runs.start(job.id), jobs))
     assert all(s is not None and s.credits_charged == 10 for s in started)
     assert Counter(e.kind for e in service.ledger(alice))["charge"] == 100
     assert check_ledger_adds_up(service, alice) == 0

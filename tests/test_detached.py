@@ -54,7 +54,7 @@ def runner_pid(service: JobService, actor: Actor, job_id: str, timeout: float = 
 def in_background(service, tools, config, job_id) -> tuple[threading.Thread, list[object]]:
     outcome: list[object] = []
     thread = threading.Thread(
-        target=lambda: outcome.append(run_claimed(service, tools, config, job_id))
+        target=lambda: outcome.append(run_claimed(service.runs, tools, config, job_id))
     )
     thread.start()
     return thread, outcome
@@ -62,14 +62,14 @@ def in_background(service, tools, config, job_id) -> tuple[threading.Thread, lis
 
 def test_a_finished_job_is_recorded(service, tools, config, alice):
     job = service.submit(alice, "echo", [text_input("hello there")], {"repeat": 2})
-    assert run_claimed(service, tools, config, job.id) is Outcome.COMPLETED
+    assert run_claimed(service.runs, tools, config, job.id) is Outcome.COMPLETED
     done = service.get(alice, job.id).job
     assert done.status is JobStatus.COMPLETED
     assert done.result.fields == {"length": 11, "echo": "hello there hello there"}
     assert (service.files.job_dir(job.id) / "echo.txt").read_text() == "hello there hello there"
     assert done.lease_owner is None
     # a second claim of a finished job does nothing
-    assert run_claimed(service, tools, config, job.id) is None
+    assert run_claimed(service.runs, tools, config, job.id) is None
 
 
 def test_cancel_kills_the_process_group_within_a_second(service, tools, config, alice):
@@ -116,7 +116,7 @@ def test_past_the_time_limit_is_timeout_and_the_process_is_gone(service, tools, 
 
 def test_a_crashed_tool_fails_the_job_and_refunds(service, tools, config, alice):
     job = service.submit(alice, "sleep", [text_input("x")], {"crash": True})
-    assert run_claimed(service, tools, config, job.id) is Outcome.FAILED
+    assert run_claimed(service.runs, tools, config, job.id) is Outcome.FAILED
     failed = service.get(alice, job.id).job
     assert failed.status is JobStatus.FAILED
     assert "exit status 9" in failed.error
@@ -162,7 +162,7 @@ def test_a_worker_that_cannot_start_fails_the_job_at_once(
     service, alice, config, tmp_path, monkeypatch
 ):
     monkeypatch.setattr(detached, "worker_command", lambda job_id: [str(tmp_path / "no-python")])
-    service.attach_executor(DetachedProcessExecutor(service, config))
+    service.attach_executor(DetachedProcessExecutor(service.runs, config))
     job = service.submit(alice, "echo", [text_input("hello")])
     failed = service.get(alice, job.id).job
     assert failed.status is JobStatus.FAILED
@@ -172,7 +172,7 @@ def test_a_worker_that_cannot_start_fails_the_job_at_once(
 
 
 def test_the_detached_executor_runs_jobs_in_processes_of_their_own(service, alice, config):
-    service.attach_executor(DetachedProcessExecutor(service, config))
+    service.attach_executor(DetachedProcessExecutor(service.runs, config))
     job = service.submit(alice, "sleep", [text_input("x")], {"seconds": 0.2})
     service.executor.wait(30)
     done = service.get(alice, job.id).job

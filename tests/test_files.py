@@ -29,7 +29,7 @@ def test_upload_then_run_a_job_on_it(service, tools, alice):
     assert job.inputs[0].content == "hello from a file"
     assert job.inputs[0].label == "notes.txt"
     assert job.inputs[0].to_api()["source"] == {"type": "file", "file_id": record.id}
-    run_job(service, tools, job.id)
+    run_job(service.runs, tools, job.id)
     assert service.get(alice, job.id).job.result.fields["echo"] == "hello from a file"
 
 
@@ -38,7 +38,7 @@ def test_job_outputs_are_listed_across_jobs_with_filters(service, tools, alice):
     jobs = []
     for text in ("first", "second"):
         job = service.submit(alice, "echo", [text_input(text)], name=text)
-        run_job(service, tools, job.id)
+        run_job(service.runs, tools, job.id)
         jobs.append(job)
     files, cursor = service.list_files(alice)
     assert [f.name for f in files] == ["echo.txt", "echo.txt", "ligands.smi"]
@@ -71,7 +71,7 @@ def test_who_sees_which_file(service, tools, alice):
     olga = service.sign_in("olga")
     upload = service.upload_file(alice, "shared.txt", b"team data")
     job = service.submit(alice, "echo", [text_input("private work")])
-    run_job(service, tools, job.id)
+    run_job(service.runs, tools, job.id)
     [output] = service.list_files(alice, FileFilter(origin="JOB_OUTPUT"))[0]
     # a teammate sees the workspace's uploads, not a private job's outputs
     assert [f.id for f in service.list_files(tim)[0]] == [upload.id]
@@ -107,6 +107,6 @@ def test_bad_uploads(service, alice):
 
 def test_a_job_status_is_unaffected_by_files(service, tools, alice):
     job = service.submit(alice, "echo", [text_input("x")], {"outcome": "error"})
-    run_job(service, tools, job.id)
+    run_job(service.runs, tools, job.id)
     assert service.get(alice, job.id).job.status is JobStatus.FAILED
     assert service.list_files(alice)[0] == []  # a failed job lists no outputs

@@ -32,7 +32,7 @@ def run(service, actor, tool, slot, fmt, content, settings=None):
     quote = service.quote(actor, tool, [item], settings)
     assert quote.estimated_credits == 0 and quote.blocking_errors == ()
     job = service.submit(actor, tool, [item], settings)
-    run_job(service, REGISTRY, job.id)
+    run_job(service.runs, REGISTRY, job.id)
     done = service.get(actor, job.id).job
     assert done.status is JobStatus.COMPLETED, done.error
     assert done.credits_charged == 0

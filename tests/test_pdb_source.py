@@ -17,8 +17,9 @@ from proteiniq_jupyter.jobs.access import Actor
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.jobs.model import JobInput
 from proteiniq_jupyter.jobs.ports import StructureUnavailable
-from proteiniq_jupyter.jobs.service import JobService, normalise_pdb_id
+from proteiniq_jupyter.jobs.service import JobService
 from proteiniq_jupyter.jobs.status import JobStatus
+from proteiniq_jupyter.jobs.submission import normalise_pdb_id
 from proteiniq_jupyter.pdb_archive import RCSB_PDB_URL, PdbArchive
 from proteiniq_jupyter.server.routes import parse_inputs
 from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
@@ -87,7 +88,7 @@ def test_an_entry_named_by_id_is_fetched_once_stored_with_the_job_and_run(
     assert (stored.format, stored.label, stored.pdb_id) == ("pdb", "1ABC", "1ABC")
     assert stored.to_api()["source"] == {"type": "pdb", "id": "1ABC"}
 
-    run_job(service, TOOLS, job.id)
+    run_job(service.runs, TOOLS, job.id)
     done = service.get(alice, job.id).job
     assert done.status is JobStatus.COMPLETED, done.error
     assert done.result is not None

@@ -26,7 +26,7 @@ from .conftest import text_input
 
 def completed(service, tools, actor, text="alpha beta gamma", **settings):
     job = service.submit(actor, "echo", [text_input(text)], settings or None, name=f"echo {text}")
-    run_job(service, tools, job.id)
+    run_job(service.runs, tools, job.id)
     return service.get(actor, job.id).job
 
 
@@ -91,7 +91,7 @@ def test_delete_leaves_no_row_and_no_file(service, tools, alice, store):
 
 def test_a_running_job_must_be_cancelled_before_delete(service, alice):
     job = service.submit(alice, "echo", [text_input("busy")])
-    service.start(job.id)
+    service.runs.start(job.id)
     with pytest.raises(Conflict, match="cancel it"):
         service.delete(alice, job.id)
     service.cancel(alice, job.id)
@@ -194,7 +194,7 @@ def test_history_filters(service, tools, alice):
     done = completed(service, tools, alice, "finished work")
     waiting = service.submit(bob, "echo", [text_input("queued up")], name="Bob's Query")
     failing = service.submit(alice, "echo", [text_input("doomed")], {"outcome": "error"})
-    run_job(service, tools, failing.id)
+    run_job(service.runs, tools, failing.id)
     batch, child = _make_batch_child(service, alice)
 
     def ids(**filters):
@@ -263,7 +263,7 @@ def test_rename(service, alice):
 
 def test_retry_makes_a_new_job_with_the_same_inputs(service, tools, alice):
     failing = service.submit(alice, "echo", [text_input("try again")], {"outcome": "error"})
-    run_job(service, tools, failing.id)
+    run_job(service.runs, tools, failing.id)
     retried = service.retry(alice, failing.id)
     assert retried.id != failing.id
     assert retried.origin_job_id == failing.id
@@ -283,7 +283,7 @@ def test_duplicate_with_other_settings(service, tools, alice):
     copy = service.duplicate(alice, done.id, settings={"repeat": 3}, name="three times")
     assert copy.settings == {"repeat": 3, "outcome": "ok"}
     assert copy.name == "three times" and copy.origin_job_id == done.id
-    run_job(service, tools, copy.id)
+    run_job(service.runs, tools, copy.id)
     assert service.get(alice, copy.id).job.result.fields["echo"] == "copy me copy me copy me"
     with pytest.raises(ValidationError):
         service.duplicate(alice, done.id, settings={"repeat": 0})

@@ -8,7 +8,7 @@ def test_submit_and_run(service, tools, alice):
     job = service.submit(alice, "echo", [text_input("hello world")], {"repeat": 2})
     assert job.status is JobStatus.PENDING
     assert job.estimated_credits == 40
-    run_job(service, tools, job.id)
+    run_job(service.runs, tools, job.id)
     view = service.get(alice, job.id)
     assert view.job.status is JobStatus.COMPLETED
     assert view.job.result.fields["echo"] == "hello world hello world"

@@ -86,26 +86,26 @@ def test_every_pair_through_the_transition_function(service, alice):
 
 def test_public_operations_refuse_illegal_moves(service, tools, alice):
     job = service.submit(alice, "echo", [text_input("done soon")])
-    run_job(service, tools, job.id)
+    run_job(service.runs, tools, job.id)
     assert service.get(alice, job.id).job.status is JobStatus.COMPLETED
     # a finished job cannot be cancelled, started, completed or failed again
     with pytest.raises(Conflict):
         service.cancel(alice, job.id)
-    assert service.start(job.id) is None
-    assert service.complete(job.id, ToolResult()) is None
-    assert service.fail(job.id, "late") is None
+    assert service.runs.start(job.id) is None
+    assert service.runs.complete(job.id, ToolResult()) is None
+    assert service.runs.fail(job.id, "late") is None
     assert service.get(alice, job.id).job.status is JobStatus.COMPLETED
 
 
 def test_event_log_replays_the_whole_history(service, alice):
     job = service.submit(alice, "echo", [text_input("replay me")])
-    service.start(job.id)
-    service.progress(job.id, 0.25, "a quarter")
-    service.fail(job.id, "worker lost", transient=True)
-    service.start(job.id)
-    service.progress(job.id, 0.75, "most")
+    service.runs.start(job.id)
+    service.runs.progress(job.id, 0.25, "a quarter")
+    service.runs.fail(job.id, "worker lost", transient=True)
+    service.runs.start(job.id)
+    service.runs.progress(job.id, 0.75, "most")
     service.rename(alice, job.id, "replayed")
-    service.complete(job.id, ToolResult(fields={"length": 9}))
+    service.runs.complete(job.id, ToolResult(fields={"length": 9}))
 
     log = service.events(alice, job.id)
     seqs = [e.seq for e in log]
@@ -138,9 +138,9 @@ def test_event_log_replays_the_whole_history(service, alice):
 def test_sequence_numbers_increase_across_jobs(service, alice):
     first = service.submit(alice, "echo", [text_input("one")])
     second = service.submit(alice, "echo", [text_input("two")])
-    service.start(first.id)
-    service.start(second.id)
-    service.complete(first.id, ToolResult())
+    service.runs.start(first.id)
+    service.runs.start(second.id)
+    service.runs.complete(first.id, ToolResult())
     seqs = [e.seq for e in service.events(alice, first.id) + service.events(alice, second.id)]
     assert len(set(seqs)) == len(seqs)
     assert max(e.seq for e in service.events(alice, first.id)) > max(

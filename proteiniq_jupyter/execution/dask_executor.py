@@ -26,7 +26,7 @@ from distributed import Client, Future, LocalCluster, get_worker
 
 from ..config import EngineConfig
 from ..jobs.model import Job
-from ..jobs.service import ENGINE_LEASE_PREFIX, JobService
+from ..jobs.runs import ENGINE_LEASE_PREFIX, RunService
 from ..jobs.status import JobStatus
 from ..tools.registry import ToolRegistry
 from .supervisor import Outcome, fail_if_unrunnable, preload_modules, supervise
@@ -42,18 +42,18 @@ QUEUE_PER_THREAD = 3
 
 # -- worker side --------------------------------------------------------------
 
-_worker_engines: dict[EngineConfig, tuple[JobService, ToolRegistry]] = {}
+_worker_engines: dict[EngineConfig, tuple[RunService, ToolRegistry]] = {}
 _worker_lock = threading.Lock()
 
 
-def _worker_engine(config: EngineConfig) -> tuple[JobService, ToolRegistry]:
+def _worker_engine(config: EngineConfig) -> tuple[RunService, ToolRegistry]:
     """One store connection pool per worker process and configuration."""
     with _worker_lock:
         if config not in _worker_engines:
             from ..engine import build_service
 
             service, tools = build_service(config)
-            _worker_engines[config] = (service, tools)
+            _worker_engines[config] = (service.runs, tools)
         return _worker_engines[config]
 
 
@@ -88,7 +88,7 @@ def execute_job(config: EngineConfig, job: Job) -> str:
 class DaskExecutor:
     """Dispatches accepted jobs to Dask and keeps every live job accounted for."""
 
-    def __init__(self, service: JobService, tools: ToolRegistry, config: EngineConfig) -> None:
+    def __init__(self, service: RunService, tools: ToolRegistry, config: EngineConfig) -> None:
         self.service = service
         self.tools = tools
         self.config = config

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 from ..config import EngineConfig
 from ..jobs.errors import NotFound
-from ..jobs.service import JobService
+from ..jobs.runs import RunService
 from ..tools.registry import ToolRegistry
 from .supervisor import Outcome, fail_if_unrunnable, preload_modules, supervise
 
@@ -60,7 +60,7 @@ class DetachedProcessExecutor:
     staying alive.
     """
 
-    def __init__(self, service: JobService, config: EngineConfig) -> None:
+    def __init__(self, service: RunService, config: EngineConfig) -> None:
         self.service = service
         self.config = config
         self._children: dict[str, subprocess.Popen[bytes]] = {}
@@ -126,7 +126,7 @@ class DetachedProcessExecutor:
 
 
 def run_claimed(
-    service: JobService, tools: ToolRegistry, config: EngineConfig, job_id: str
+    service: RunService, tools: ToolRegistry, config: EngineConfig, job_id: str
 ) -> Outcome | None:
     """Claim the job for this process and supervise its run; None when the job was
     no longer waiting (cancelled meanwhile, or taken by another worker)."""
@@ -170,13 +170,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     config = EngineConfig.from_env()
     service, tools = build_service(config)
+    runs = service.runs
     # Batch children this job lets in when it ends run as detached workers too.
-    service.attach_executor(DetachedProcessExecutor(service, config))
+    runs.attach_executor(DetachedProcessExecutor(runs, config))
     try:
-        outcome = run_claimed(service, tools, config, job_id)
+        outcome = run_claimed(runs, tools, config, job_id)
     except Exception as exc:
         log.exception("job %s: the worker failed outside the tool", job_id)
-        service.fail(job_id, f"the job's worker process failed: {type(exc).__name__}: {exc}")
+        runs.fail(job_id, f"the job's worker process failed: {type(exc).__name__}: {exc}")
         return 1
     log.info("worker %d done with job %s: %s", os.getpid(), job_id, outcome)
     return 0

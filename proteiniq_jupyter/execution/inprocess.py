@@ -10,7 +10,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ..jobs.errors import NotFound, ValidationError
-from ..jobs.service import JobService
+from ..jobs.runs import RunService
 from ..tools.base import RunContext
 from ..tools.registry import ToolRegistry
 from .supervisor import fail_if_unrunnable
@@ -22,7 +22,7 @@ PROGRESS_INTERVAL_S = 0.05
 
 
 class _Throttle:
-    def __init__(self, service: JobService, job_id: str) -> None:
+    def __init__(self, service: RunService, job_id: str) -> None:
         self.service = service
         self.job_id = job_id
         self.last = 0.0
@@ -35,7 +35,7 @@ class _Throttle:
         self.service.progress(self.job_id, fraction, message)
 
 
-def run_job(service: JobService, tools: ToolRegistry, job_id: str) -> None:
+def run_job(service: RunService, tools: ToolRegistry, job_id: str) -> None:
     """Start the job, run its tool in the job's directory, record the outcome.
 
     A tool that rejects its input while running fails the job (refunded: an input
@@ -73,7 +73,7 @@ class InProcessExecutor:
     finishes its current step and its outcome is then ignored (cancel that stops a
     tool mid-step needs a process per job, which the Dask executor provides)."""
 
-    def __init__(self, service: JobService, tools: ToolRegistry, *, workers: int = 2) -> None:
+    def __init__(self, service: RunService, tools: ToolRegistry, *, workers: int = 2) -> None:
         self.service = service
         self.tools = tools
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="piq-job")

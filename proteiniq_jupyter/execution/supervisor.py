@@ -22,7 +22,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from ..jobs.model import Job
-from ..jobs.service import JobService
+from ..jobs.runs import RunService
 from ..jobs.status import JobStatus
 from ..store import codec
 from ..tools.base import Tool
@@ -52,7 +52,7 @@ class _Reports:
     per job): progress goes to the store at most every ``PROGRESS_INTERVAL_S``, the
     latest always landing, and the last message is kept."""
 
-    def __init__(self, conn: Connection, service: JobService, job_id: str, holder: str) -> None:
+    def __init__(self, conn: Connection, service: RunService, job_id: str, holder: str) -> None:
         self.conn = conn
         self.service = service
         self.job_id = job_id
@@ -213,7 +213,7 @@ def _without_main(
 
 
 def fail_if_unrunnable(
-    service: JobService, tool: Tool, job_id: str, holder: str | None = None
+    service: RunService, tool: Tool, job_id: str, holder: str | None = None
 ) -> bool:
     """Fail the job before it starts, uncharged, when this machine lacks the tool's
     program or model weights; the error says what to install or set."""
@@ -237,7 +237,7 @@ def kill_group(process: BaseProcess) -> None:
 
 
 def supervise(
-    service: JobService,
+    service: RunService,
     job: Job,
     holder: str,
     *,

@@ -41,7 +41,8 @@ from ..jobs.access import Actor
 from ..jobs.errors import ValidationError
 from ..jobs.model import JobEvent
 from ..jobs.ports import Store
-from ..jobs.service import EventAudience, JobService, event_for_reader
+from ..jobs.reading import EventAudience, event_for_reader
+from ..jobs.service import JobService
 from ..resources import event_resource
 from .base import ApiError, PiqHandler, authenticated
 from .routes import API, JOB_ID

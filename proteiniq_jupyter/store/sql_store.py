@@ -677,22 +677,13 @@ class SqlTransaction:
             )
         )
 
-    def get_batch(self, batch_id: str, *, with_children: bool = True) -> Batch | None:
+    def get_batch(self, batch_id: str) -> Batch | None:
         row = (
             self.conn.execute(select(t.batches).where(t.batches.c.id == batch_id))
             .mappings()
             .first()
         )
-        if row is None:
-            return None
-        if not with_children:
-            return _batch_from_row(row, ())
-        children = self.conn.execute(
-            select(t.jobs.c.id)
-            .where(t.jobs.c.batch_id == batch_id)
-            .order_by(t.jobs.c.created_at, t.jobs.c.id)
-        ).scalars()
-        return _batch_from_row(row, tuple(children))
+        return None if row is None else _batch_from_row(row)
 
     def batch_children(self, batch_id: str) -> list[Job]:
         rows = self.conn.execute(
@@ -720,7 +711,7 @@ class SqlTransaction:
         if after is not None:
             query = query.where(_before(c.created_at, c.id, after))
         query = query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
-        return [_batch_from_row(r, ()) for r in self.conn.execute(query).mappings()]
+        return [_batch_from_row(r) for r in self.conn.execute(query).mappings()]
 
 
 def _file_from_row(row: RowMapping) -> FileRecord:
@@ -763,7 +754,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _batch_from_row(row: RowMapping, children: tuple[str, ...]) -> Batch:
+def _batch_from_row(row: RowMapping) -> Batch:
     return Batch(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -772,7 +763,6 @@ def _batch_from_row(row: RowMapping, children: tuple[str, ...]) -> Batch:
         name=row["name"],
         created_at=row["created_at"],
         reserved_credits=row["reserved_credits"],
-        child_ids=children,
     )
 
 

@@ -31,8 +31,9 @@ from tornado.simple_httpclient import HTTPStreamClosedError, SimpleAsyncHTTPClie
 from traitlets.config import Config
 
 from proteiniq_jupyter.jobs.access import Actor
+from proteiniq_jupyter.jobs.core import ServiceConfig
 from proteiniq_jupyter.jobs.model import JobEvent, JobInput, Role, ToolResult
-from proteiniq_jupyter.jobs.service import JobService, ServiceConfig
+from proteiniq_jupyter.jobs.service import JobService
 from proteiniq_jupyter.server.events import FEED_KEY, EventFeed, EventStreamHandler
 from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
 from proteiniq_jupyter.tools.registry import ToolRegistry
@@ -94,14 +95,14 @@ class Writer:
 
     def run(self, job_id: str, *, steps: int = 3, pause_s: float = 0.0) -> None:
         """PROCESSING, ``steps`` progress reports, COMPLETED."""
-        self.service.start(job_id)
+        self.service.runs.start(job_id)
         for step in range(steps):
             if pause_s:
                 time.sleep(pause_s)
-            self.service.progress(job_id, (step + 1) / (steps + 1), f"step {step + 1}")
+            self.service.runs.progress(job_id, (step + 1) / (steps + 1), f"step {step + 1}")
         if pause_s:
             time.sleep(pause_s)
-        self.service.complete(job_id, ToolResult(fields={"steps": steps}))
+        self.service.runs.complete(job_id, ToolResult(fields={"steps": steps}))
 
     def last_seq(self) -> int:
         with self.store.read() as tx:

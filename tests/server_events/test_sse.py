@@ -263,8 +263,8 @@ async def test_each_reader_gets_the_events_of_the_jobs_that_concern_them(
     await off_loop(
         writer.service.share, writer.alice, shared, "invited", invite=["bob@other.example"]
     )
-    await off_loop(writer.service.start, private)
-    await off_loop(writer.service.fail, private, "the echo chamber collapsed")
+    await off_loop(writer.service.runs.start, private)
+    await off_loop(writer.service.runs.fail, private, "the echo chamber collapsed")
     await off_loop(writer.run, shared, steps=1)
 
     log = await off_loop(writer.events_after, baseline)
@@ -355,7 +355,7 @@ async def test_an_event_committed_late_is_sent_in_order_not_skipped(
     commits (PostgreSQL lets it; SQLite makes it wait). Nothing after N may be
     sent before N, and N must not be skipped."""
     job = await off_loop(writer.submit)
-    await off_loop(writer.service.start, job)
+    await off_loop(writer.service.runs.start, job)
     baseline = await off_loop(writer.last_seq)
     stream = server.stream("alice", "events", last_id=baseline)
     await subscribed(server, 1)
@@ -366,7 +366,7 @@ async def test_an_event_committed_late_is_sent_in_order_not_skipped(
     )
     holding.start()
     await until(lambda: bool(appended), what="the slow transaction")
-    later = asyncio.ensure_future(off_loop(writer.service.progress, job, 0.5, "later"))
+    later = asyncio.ensure_future(off_loop(writer.service.runs.progress, job, 0.5, "later"))
     await asyncio.sleep(0.5)
     assert stream.events == []  # N+1 (committed on PostgreSQL) waits for N
     release.set()
@@ -386,7 +386,7 @@ async def test_a_rolled_back_seq_holds_nothing_back_for_long(
     every transaction that could hold it has ended and goes on, well before its
     last-resort grace period."""
     job = await off_loop(writer.submit)
-    await off_loop(writer.service.start, job)
+    await off_loop(writer.service.runs.start, job)
     baseline = await off_loop(writer.last_seq)
     stream = server.stream("alice", "events", last_id=baseline)
     await subscribed(server, 1)
@@ -397,7 +397,7 @@ async def test_a_rolled_back_seq_holds_nothing_back_for_long(
     )
     holding.start()
     await until(lambda: bool(appended), what="the transaction to roll back")
-    later = asyncio.ensure_future(off_loop(writer.service.progress, job, 0.5, "after"))
+    later = asyncio.ensure_future(off_loop(writer.service.runs.progress, job, 0.5, "after"))
     await asyncio.sleep(0.2)
     release.set()
     await later
@@ -461,13 +461,13 @@ async def test_latency_from_commit_to_client(server: Server, writer: Writer) -> 
     """Printed for the benchmark, not asserted: a commit by another process (found
     by polling) and one by the server's own service (which also wakes the feed)."""
     job = await off_loop(writer.submit)
-    await off_loop(writer.service.start, job)
+    await off_loop(writer.service.runs.start, job)
     stream = server.stream("alice", f"jobs/{job}/events", last_id=await off_loop(writer.last_seq))
     await subscribed(server, 1)
     results: dict[str, list[float]] = {}
     for label, service in (
-        ("other process", writer.service),
-        ("this server", server.state.service),
+        ("other process", writer.service.runs),
+        ("this server", server.state.service.runs),
     ):
         committed: dict[str, float] = {}
 

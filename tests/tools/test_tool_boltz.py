@@ -120,7 +120,7 @@ def submit_and_run(
     settings: dict[str, Any] | None = None,
 ) -> Job:
     job = service.submit(actor, "boltz-2", inputs, settings)
-    run_job(service, TOOLS, job.id)
+    run_job(service.runs, TOOLS, job.id)
     return service.get(actor, job.id).job
 
 

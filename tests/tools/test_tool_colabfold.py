@@ -109,7 +109,7 @@ def submit_and_run(
     service: JobService, actor: Any, content: str, settings: dict[str, Any] | None = None
 ) -> Job:
     job = service.submit(actor, "alphafold-2", [fasta_input(content, "query.fasta")], settings)
-    run_job(service, TOOLS, job.id)
+    run_job(service.runs, TOOLS, job.id)
     return service.get(actor, job.id).job
 
 

@@ -91,7 +91,7 @@ def test_a_fold_runs_as_a_job_and_costs_its_quote(
     assert quote.blocking_errors == ()
     assert quote.estimated_credits == 60 == estimate_credits(len(sequence)).credits
     job = service.submit(alice, "esmfold", [item])
-    run_job(service, REGISTRY, job.id)
+    run_job(service.runs, REGISTRY, job.id)
 
     done = service.get(alice, job.id).job
     assert done.status is JobStatus.COMPLETED, done.error
@@ -260,7 +260,7 @@ def test_without_the_model_a_job_fails_at_once_uncharged(
     monkeypatch.setenv(esmfold.MODEL_ENV, str(nowhere))
     job = service.submit(alice, "esmfold", [sequence_input(UBIQUITIN)])
     assert job.estimated_credits == 50
-    run_job(service, REGISTRY, job.id)
+    run_job(service.runs, REGISTRY, job.id)
 
     done = service.get(alice, job.id).job
     assert done.status is JobStatus.FAILED

@@ -523,7 +523,7 @@ def test_batch_input_makes_one_charged_job_per_ligand(
         assert ligand.content.split()[1] == ligand.label
         assert [i.slot_id for i in child.inputs] == ["receptor", "ligands"]
         names.add(ligand.label)
-        run_job(service, REGISTRY, child.id)
+        run_job(service.runs, REGISTRY, child.id)
     assert names == {"ethanol", "phenol", "acetic-acid"}
     for child in children:
         job = service.get(alice, child.id).job
@@ -580,7 +580,7 @@ def test_a_receptor_named_by_pdb_id_is_fetched_at_submit_and_docked(
         job = service.submit(
             alice, "autodock-vina", [receptor, item("ligands", "smiles", "CCO ethanol")], FAST
         )
-        run_job(service, REGISTRY, job.id)
+        run_job(service.runs, REGISTRY, job.id)
     finally:
         archive.close()
     done = service.get(alice, job.id).job

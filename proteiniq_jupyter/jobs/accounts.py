@@ -1,0 +1,203 @@
+"""People, workspaces and credits: signing in, members, the account and its
+ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from . import credits
+from .access import Actor
+from .core import ServiceCore, is_email
+from .errors import Conflict, DuplicateRecord, Forbidden, NotFound, ValidationError
+from .model import JsonDict, Member, Role, User, Workspace, new_id
+from .ports import LedgerEntry, StoreTransaction
+from .status import CANCELLABLE
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Account:
+    workspace: Workspace
+    role: Role
+    available_credits: int
+    active_jobs: int
+    max_concurrent_jobs: int | None
+
+    def to_api(self) -> JsonDict:
+        remaining = (
+            None
+            if self.max_concurrent_jobs is None
+            else max(0, self.max_concurrent_jobs - self.active_jobs)
+        )
+        return {
+            "object": "account",
+            "workspace": {
+                "id": self.workspace.id,
+                "name": self.workspace.name,
+                "plan": self.workspace.plan,
+                "credits": {"available": self.available_credits},
+            },
+            "role": str(self.role),
+            "limits": {
+                "active_jobs": self.active_jobs,
+                "concurrent_jobs": {"max": self.max_concurrent_jobs, "remaining": remaining},
+            },
+        }
+
+
+class Accounts(ServiceCore):
+    # -- people and workspaces ---------------------------------------------
+
+    def sign_in(
+        self, username: str, *, email: str | None = None, workspace_id: str | None = None
+    ) -> Actor:
+        """The actor for a deployment identity. A first sign-in creates the user and
+        a personal workspace holding the starting grant."""
+        username = _checked_identity(username, email)
+
+        def sign_in(tx: StoreTransaction) -> tuple[User, list[Member]]:
+            user = self._user(tx, username, email)
+            return user, tx.memberships(user.id)
+
+        user, memberships = self._creating_users(sign_in)
+        chosen = _choose_membership(memberships, workspace_id)
+        return Actor(user=user, workspace_id=chosen.workspace_id, role=chosen.role)
+
+    def add_member(
+        self, actor: Actor, username: str, role: Role, *, email: str | None = None
+    ) -> Member:
+        """Add (or change the role of) a teammate, signing them up if they are new.
+        Admins cannot make owners or admins."""
+        workspace_id, _, actor_role = self._member(actor)
+        if not actor_role.manages_workspace:
+            raise Forbidden("only a workspace owner or admin may add members")
+        if actor_role is Role.ADMIN and role in (Role.OWNER, Role.ADMIN):
+            raise Forbidden("an admin cannot make owners or admins")
+        username = _checked_identity(username, email)
+
+        def add(tx: StoreTransaction) -> User:
+            user = self._user(tx, username, email)
+            current = tx.get_role(workspace_id, user.id)
+            if actor_role is Role.ADMIN and current in (Role.OWNER, Role.ADMIN):
+                raise Forbidden("an admin cannot change an owner or another admin")
+            tx.set_member(workspace_id, user.id, role, self.clock())
+            return user
+
+        return Member(user=self._creating_users(add), workspace_id=workspace_id, role=role)
+
+    def _creating_users(self, step: Callable[[StoreTransaction], _T]) -> _T:
+        """Run ``step`` in a write transaction, once more if a first sign-in of the
+        same user raced it: the second try finds the user the other one created."""
+        try:
+            with self._write() as (tx, _):
+                return step(tx)
+        except DuplicateRecord:
+            with self._write() as (tx, _):
+                return step(tx)
+
+    def _user(self, tx: StoreTransaction, username: str, email: str | None) -> User:
+        """The user with this name, created with a personal workspace holding the
+        starting grant if new; a new email given is recorded."""
+        if email is not None:
+            holder = tx.get_user_by_email(email)
+            if holder is not None and holder.username != username:
+                raise Conflict(f"the email {email} belongs to another user")
+        user = tx.get_user_by_username(username)
+        if user is None:
+            now = self.clock()
+            user = User(id=new_id("usr"), username=username, email=email, created_at=now)
+            tx.insert_user(user)
+            workspace = Workspace(
+                id=new_id("ws"),
+                name=f"{username}'s workspace",
+                plan=self.config.plan,
+                created_at=now,
+            )
+            tx.insert_workspace(workspace)
+            tx.set_member(workspace.id, user.id, Role.OWNER, now)
+            if self.config.starting_credits > 0:
+                credits.grant(
+                    tx,
+                    workspace.id,
+                    self.config.starting_credits,
+                    grant_key=f"{workspace.id}:starting-grant",
+                    at=now,
+                    note="starting grant",
+                )
+        elif email is not None and (user.email or "").lower() != email.lower():
+            tx.set_user_email(user.id, email)
+            user = replace(user, email=email.lower())
+        return user
+
+    def usernames(self, actor: Actor) -> dict[str, str]:
+        """User id to user name for the actor's workspace (to label submitters)."""
+        return {m.user.id: m.user.username for m in self.members(actor)}
+
+    def members(self, actor: Actor) -> list[Member]:
+        workspace_id, _, _ = self._member(actor)
+        with self.store.read() as tx:
+            return tx.list_members(workspace_id)
+
+    # -- credits ------------------------------------------------------------
+
+    def account(self, actor: Actor) -> Account:
+        workspace_id, _, role = self._member(actor)
+        with self.store.read() as tx:
+            workspace = tx.get_workspace(workspace_id)
+            assert workspace is not None
+            return Account(
+                workspace=workspace,
+                role=role,
+                available_credits=credits.available(tx, workspace_id),
+                active_jobs=tx.count_jobs(workspace_id, sorted(CANCELLABLE)),
+                max_concurrent_jobs=self.config.max_concurrent_jobs,
+            )
+
+    def grant_credits(self, actor: Actor, amount: int, *, note: str | None = None) -> int:
+        """Add credits to the workspace; returns the new balance."""
+        workspace_id, user_id, role = self._member(actor)
+        if not role.manages_workspace:
+            raise Forbidden("only a workspace owner or admin may grant credits")
+        if not isinstance(amount, int) or amount <= 0:
+            raise ValidationError(
+                f"amount must be a positive whole number of credits, got {amount!r}"
+            )
+        with self._write() as (tx, _):
+            tx.lock_workspace(workspace_id)
+            credits.grant(
+                tx,
+                workspace_id,
+                amount,
+                grant_key=new_id("grant"),
+                at=self.clock(),
+                actor_id=user_id,
+                note=note,
+            )
+            return credits.available(tx, workspace_id)
+
+    def ledger(self, actor: Actor, *, job_id: str | None = None) -> list[LedgerEntry]:
+        workspace_id, _, _ = self._member(actor)
+        with self.store.read() as tx:
+            return tx.ledger_entries(workspace_id, job_id=job_id)
+
+
+def _checked_identity(username: str, email: str | None) -> str:
+    username = username.strip()
+    if not username:
+        raise ValidationError("a user name is required")
+    if email is not None and not is_email(email):
+        raise ValidationError(f"{email!r} is not an email address")
+    return username
+
+
+def _choose_membership(memberships: list[Member], workspace_id: str | None) -> Member:
+    if workspace_id is None:
+        owned = [m for m in memberships if m.role is Role.OWNER]
+        return (owned or memberships)[0]
+    for member in memberships:
+        if member.workspace_id == workspace_id:
+            return member
+    raise NotFound(f"no workspace {workspace_id} for this user")

@@ -1,0 +1,240 @@
+"""Batches: one job per item, run under the workspace's batch concurrency, with
+the total held up front; read back as summaries of what their children add up to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from . import credits
+from .access import Actor
+from .core import derived_name, job_name
+from .errors import Forbidden, InsufficientCredits, NotFound, ValidationError
+from .model import Batch, BatchSummary, Job, JobInput, JsonDict, Visibility, new_id
+from .paging import check_limit, cursor_after, start_after
+from .ports import StoreTransaction
+from .status import CANCELLABLE, RETRYABLE, JobStatus
+from .submission import Submission
+
+
+class Batches(Submission):
+    def submit_batch(
+        self,
+        actor: Actor,
+        tool_id: str,
+        items: Sequence[Sequence[JobInput]],
+        settings: JsonDict | None = None,
+        *,
+        name: str | None = None,
+    ) -> BatchSummary:
+        """One job per item, run as a batch: every item validated first (a bad one
+        refuses the whole batch, naming it), the total held up front, children
+        beyond the workspace's batch concurrency QUEUED until a slot opens."""
+        return self._submit_batch(actor, tool_id, items, settings, name)
+
+    def submit_batch_input(
+        self,
+        actor: Actor,
+        tool_id: str,
+        inputs: Sequence[JobInput],
+        settings: JsonDict | None = None,
+        *,
+        name: str | None = None,
+    ) -> BatchSummary:
+        """A batch given as one input that the tool splits into its children: a
+        receptor with several ligands docked one by one, a list of sequences or
+        complexes, one per line."""
+        tool = self._requested_tool(tool_id)
+        resolved = self._resolve_sources(actor, inputs)
+        items = tool.batch_items(resolved, tool.parse_settings(settings))
+        return self._submit_batch(actor, tool_id, items, settings, name)
+
+    def _submit_batch(
+        self,
+        actor: Actor,
+        tool_id: str,
+        items: Sequence[Sequence[JobInput]],
+        settings: JsonDict | None,
+        name: str | None,
+    ) -> BatchSummary:
+        workspace_id, user_id, role = self._member(actor)
+        if not role.may_submit:
+            raise Forbidden("a viewer cannot run jobs")
+        limit = self._batch_limit(tool_id)
+        if not 1 <= len(items) <= limit:
+            raise ValidationError(
+                f"a {tool_id} batch takes 1 to {limit} items, got {len(items)}",
+                errors=[{"field": "items", "message": f"1 to {limit} items"}],
+            )
+        prepared = []
+        errors: list[JsonDict] = []
+        for number, given in enumerate(items, start=1):
+            try:
+                item = self._resolve_sources(actor, given)
+                tool, parsed, cost, _ = self._prepare(tool_id, item, settings)
+            except ValidationError as exc:
+                errors.extend(
+                    {**e, "item": number, "message": f"item {number}: {e['message']}"}
+                    for e in exc.errors
+                )
+            else:
+                prepared.append((tuple(item), parsed, cost))
+        if errors:
+            raise ValidationError("; ".join(e["message"] for e in errors), errors=errors)
+        now = self.clock()
+        batch = Batch(
+            id=new_id("batch"),
+            workspace_id=workspace_id,
+            submitter_id=user_id,
+            tool=tool_id,
+            name=job_name(name, f"{tool.name} batch", now),
+            created_at=now,
+            reserved_credits=sum(cost for _, _, cost in prepared),
+        )
+        with self._write() as (tx, outbox):
+            tx.lock_workspace(workspace_id)
+            balance = credits.available(tx, workspace_id)
+            if balance < batch.reserved_credits:
+                raise InsufficientCredits(
+                    f"this batch needs {batch.reserved_credits} credits and the workspace "
+                    f"has {balance} available",
+                    details={
+                        "required_credits": batch.reserved_credits,
+                        "available_credits": balance,
+                    },
+                )
+            tx.insert_batch(batch)
+            credits.reserve_batch(tx, batch, now)
+            for number, (inputs, parsed, cost) in enumerate(prepared, start=1):
+                child = Job(
+                    id=new_id("job"),
+                    workspace_id=workspace_id,
+                    submitter_id=user_id,
+                    tool=tool_id,
+                    name=f"{batch.name} #{number}",
+                    status=JobStatus.QUEUED,
+                    inputs=inputs,
+                    settings=parsed,
+                    created_at=now,
+                    updated_at=now,
+                    estimated_credits=cost,
+                    batch_id=batch.id,
+                )
+                self._insert_created(tx, outbox, child)
+            self._promote_queued(tx, outbox, workspace_id)
+            return _summaries(tx, [batch])[0]
+
+    def _batch_limit(self, tool_id: str) -> int:
+        try:
+            declared = self.tools.get(tool_id).limits.get("max_batch_items")
+        except NotFound:
+            declared = None
+        return int(declared) if declared else self.config.max_batch_items
+
+    def get_batch(self, actor: Actor, batch_id: str) -> BatchSummary:
+        with self.store.read() as tx:
+            return _summaries(tx, [self._batch_of(tx, actor, batch_id)])[0]
+
+    def list_batches(
+        self, actor: Actor, *, starting_after: str | None = None, limit: int = 20
+    ) -> tuple[list[BatchSummary], str | None]:
+        workspace_id, _, _ = self._member(actor)
+        check_limit(limit)
+        after = start_after(starting_after)
+        with self.store.read() as tx:
+            rows = tx.list_batches(workspace_id, after, limit + 1)
+            summaries = _summaries(tx, rows[:limit])
+        more = len(rows) > limit
+        return summaries, (
+            cursor_after(rows[limit - 1].created_at, rows[limit - 1].id) if more else None
+        )
+
+    def cancel_batch(self, actor: Actor, batch_id: str) -> BatchSummary:
+        """Cancel every child still waiting or running."""
+        with self._write() as (tx, outbox):
+            batch = self._changeable_batch(tx, actor, batch_id)
+            live = [c.id for c in tx.batches_children([batch_id]) if c.status in CANCELLABLE]
+            for job_id in live:
+                # Cancelling one child can let a queued one in: each is read afresh.
+                child = tx.get_job(job_id, for_update=True)
+                if child is not None and child.status in CANCELLABLE:
+                    self._cancel(tx, outbox, child)
+            return _summaries(tx, [batch])[0]
+
+    def retry_failed_children(self, actor: Actor, batch_id: str) -> list[Job]:
+        """Run again, in the same batch, only the children that failed, timed out
+        or were cancelled (once each: a child already re-run is not re-run again).
+        Each new child holds its own credits, charged as usual."""
+        created: list[Job] = []
+        with self._write() as (tx, outbox):
+            workspace_id = self._changeable_batch(tx, actor, batch_id).workspace_id
+            tx.lock_workspace(workspace_id)
+            children = tx.batch_children(batch_id)
+            rerun = {c.origin_job_id for c in children if c.origin_job_id}
+            failed = [c for c in children if c.status in RETRYABLE and c.id not in rerun]
+            now = self.clock()
+            for old in failed:
+                child = replace(
+                    old,
+                    id=new_id("job"),
+                    name=derived_name(old.name, "retry"),
+                    status=JobStatus.QUEUED,
+                    created_at=now,
+                    updated_at=now,
+                    progress=0.0,
+                    progress_message=None,
+                    status_reason=None,
+                    error=None,
+                    result=None,
+                    credits_charged=0,
+                    attempts=0,
+                    origin_job_id=old.id,
+                    started_at=None,
+                    finished_at=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    visibility=Visibility.PRIVATE,
+                )
+                credits.reserve(tx, child, now)
+                self._insert_created(tx, outbox, child)
+                created.append(child)
+            self._promote_queued(tx, outbox, workspace_id)
+            fresh = [tx.get_job(job.id) for job in created]
+        return [job for job in fresh if job is not None]
+
+    def _batch_of(self, tx: StoreTransaction, actor: Actor, batch_id: str) -> Batch:
+        """A batch of the actor's workspace."""
+        workspace_id, _, _ = self._member(actor)
+        batch = tx.get_batch(batch_id)
+        if batch is None or batch.workspace_id != workspace_id:
+            raise NotFound(f"no batch {batch_id}", details={"batch_id": batch_id})
+        return batch
+
+    def _changeable_batch(self, tx: StoreTransaction, actor: Actor, batch_id: str) -> Batch:
+        batch = self._batch_of(tx, actor, batch_id)
+        _, user_id, role = self._member(actor)
+        if batch.submitter_id != user_id and not role.manages_workspace:
+            raise Forbidden(f"only the submitter or a workspace admin may change batch {batch_id}")
+        return batch
+
+
+def _summaries(tx: StoreTransaction, batches: Sequence[Batch]) -> list[BatchSummary]:
+    """What each batch's children add up to, read in one query."""
+    children: dict[str, list[Job]] = {batch.id: [] for batch in batches}
+    for child in tx.batches_children(list(children)):
+        if child.batch_id is not None:
+            children[child.batch_id].append(child)
+    return [_summary(batch, children[batch.id]) for batch in batches]
+
+
+def _summary(batch: Batch, children: Sequence[Job]) -> BatchSummary:
+    counts: dict[str, int] = {}
+    for child in children:
+        counts[str(child.status)] = counts.get(str(child.status), 0) + 1
+    done = [1.0 if c.status.is_terminal else c.progress for c in children]
+    return BatchSummary(
+        batch=replace(batch, child_ids=tuple(c.id for c in children)),
+        counts=counts,
+        progress=sum(done) / len(done) if done else 0.0,
+        credits_charged=sum(c.credits_charged for c in children),
+    )

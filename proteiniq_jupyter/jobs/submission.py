@@ -1,0 +1,281 @@
+"""Quoting and submitting jobs: a request checked against its tool, priced, and
+accepted with its credits held, or refused with nothing created. Inputs that name
+where their content is (a saved file, a PDB entry) get it first."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from . import credits
+from .access import Actor
+from .core import ServiceCore, job_name
+from .errors import ConcurrentJobLimitExceeded, Conflict, Forbidden, NotFound, ValidationError
+from .model import Estimate, FileRecord, Job, JobInput, JsonDict, Quote, new_id
+from .ports import StoreTransaction, StructureUnavailable, ToolSpec
+from .status import CANCELLABLE, JobStatus
+
+#: A PDB id: four characters, a digit first (1ABC), or an extended one (pdb_00001abc).
+_PDB_ID = re.compile(r"(?:[0-9][A-Za-z0-9]{3}|pdb_[0-9A-Za-z]{8})", re.IGNORECASE)
+
+
+def normalise_pdb_id(text: str) -> str | None:
+    """The id as the PDB writes it (1ABC, pdb_00001abc), or None if it is not one."""
+    candidate = text.strip()
+    if not _PDB_ID.fullmatch(candidate):
+        return None
+    return candidate.lower() if candidate.lower().startswith("pdb_") else candidate.upper()
+
+
+def request_hash(tool: str, inputs: Sequence[JobInput], settings: JsonDict | None) -> str:
+    body = {"tool": tool, "inputs": [i.to_api() for i in inputs], "settings": settings or {}}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+class Submission(ServiceCore):
+    def quote(
+        self, actor: Actor, tool_id: str, inputs: Sequence[JobInput], settings: JsonDict | None
+    ) -> Quote:
+        """What a run would cost and whether it could start now. Problems are listed
+        as blocking errors rather than raised, so a form can show them all."""
+        workspace_id, _, _ = self._member(actor)
+        blocking: list[JsonDict] = []
+        estimate = Estimate()
+        try:
+            inputs = self._resolve_sources(actor, inputs)
+            _, _, _, estimate = self._prepare(tool_id, inputs, settings)
+        except ValidationError as exc:
+            blocking.extend({"code": exc.code, **error} for error in exc.errors)
+        with self.store.read() as tx:
+            available = credits.available(tx, workspace_id)
+            active = tx.count_jobs(workspace_id, sorted(CANCELLABLE))
+        if estimate.credits > available:
+            blocking.append(
+                {
+                    "code": "insufficient_credits",
+                    "message": f"needs {estimate.credits} credits, {available} available",
+                }
+            )
+        limit = self.config.max_concurrent_jobs
+        if limit is not None and active >= limit:
+            blocking.append(
+                {
+                    "code": "concurrent_job_limit_exceeded",
+                    "message": f"{active} jobs are running; the limit is {limit}",
+                }
+            )
+        return Quote(
+            tool=tool_id,
+            estimate=estimate,
+            available_credits=available,
+            blocking_errors=tuple(blocking),
+            active_concurrent_jobs=active,
+            max_concurrent_jobs=limit,
+        )
+
+    def submit(
+        self,
+        actor: Actor,
+        tool_id: str,
+        inputs: Sequence[JobInput],
+        settings: JsonDict | None = None,
+        *,
+        name: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """Accept a job: validated, priced and its credits held, or refused with
+        nothing created. A repeated idempotency key returns the first job."""
+        return self._submit(
+            actor, tool_id, inputs, settings, name=name, idempotency_key=idempotency_key
+        )
+
+    def _submit(
+        self,
+        actor: Actor,
+        tool_id: str,
+        inputs: Sequence[JobInput],
+        settings: JsonDict | None,
+        *,
+        name: str | None,
+        idempotency_key: str | None = None,
+        origin_job_id: str | None = None,
+    ) -> Job:
+        """``submit``, for a new job or one made from another (``origin_job_id``)."""
+        workspace_id, user_id, role = self._member(actor)
+        if not role.may_submit:
+            raise Forbidden("a viewer cannot run jobs")
+        inputs = self._resolve_sources(actor, inputs)
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
+            raise ValidationError("Idempotency-Key must be 1 to 255 characters")
+        fingerprint = request_hash(tool_id, inputs, settings) if idempotency_key else None
+        if idempotency_key:
+            with self.store.read() as tx:
+                earlier = tx.find_idempotent(workspace_id, idempotency_key)
+            if earlier is not None:
+                return _same_request(earlier, fingerprint)
+        tool, parsed, cost, _ = self._prepare(tool_id, inputs, settings)
+        now = self.clock()
+        job = Job(
+            id=new_id("job"),
+            workspace_id=workspace_id,
+            submitter_id=user_id,
+            tool=tool_id,
+            name=job_name(name, tool.name, now),
+            status=JobStatus.PENDING,
+            inputs=inputs,
+            settings=parsed,
+            created_at=now,
+            updated_at=now,
+            estimated_credits=cost,
+            origin_job_id=origin_job_id,
+        )
+        with self._write() as (tx, outbox):
+            tx.lock_workspace(workspace_id)
+            if idempotency_key:
+                earlier = tx.find_idempotent(workspace_id, idempotency_key)
+                if earlier is not None:
+                    return _same_request(earlier, fingerprint)
+            self._check_concurrency(tx, workspace_id)
+            credits.reserve(tx, job, now)
+            self._insert_created(tx, outbox, job, idempotency_key, fingerprint)
+            self._dispatch_after_commit(outbox, job.id)
+        return job
+
+    def _check_concurrency(self, tx: StoreTransaction, workspace_id: str) -> None:
+        limit = self.config.max_concurrent_jobs
+        if limit is None:
+            return
+        active = tx.count_jobs(workspace_id, sorted(CANCELLABLE))
+        if active >= limit:
+            raise ConcurrentJobLimitExceeded(
+                f"{active} jobs are already running or waiting; the workspace limit is {limit}",
+                details={"active_concurrent_jobs": active, "max_concurrent_jobs": limit},
+            )
+
+    def _prepare(
+        self, tool_id: str, inputs: Sequence[JobInput], settings: JsonDict | None
+    ) -> tuple[Any, JsonDict, int, Any]:
+        """Validate a request against its tool: the parsed settings (defaults filled
+        in), and the estimate. Raises ValidationError; touches nothing."""
+        tool = self._requested_tool(tool_id)
+        parsed = tool.parse_settings(settings)
+        tool.validate(inputs, parsed)
+        estimate = tool.estimate(inputs, parsed)
+        return tool, dict(parsed.model_dump(mode="json")), estimate.credits, estimate
+
+    def _requested_tool(self, tool_id: str) -> ToolSpec:
+        """The tool a request names; an unknown one is an input error."""
+        try:
+            return self.tools.get(tool_id)
+        except NotFound as exc:
+            raise ValidationError(
+                exc.message, errors=[{"field": "tool", "message": exc.message}]
+            ) from None
+
+    # -- sources --------------------------------------------------------------
+
+    def _resolve_sources(self, actor: Actor, inputs: Sequence[JobInput]) -> tuple[JobInput, ...]:
+        """Inputs that name where their content is, rather than carrying it, get it:
+        a saved file's text (``source.file_id``), or a PDB entry fetched now
+        (``source`` of type ``pdb``), so that the job holds the structure itself."""
+        saved = self._saved_files(actor, inputs)
+        resolved = []
+        for index, item in enumerate(inputs):
+            if not item.content and item.file_id:
+                item = _from_file(index, item, saved)
+            elif not item.content and item.pdb_id is not None:
+                item = self._from_pdb(index, item)
+            resolved.append(item)
+        return tuple(resolved)
+
+    def _saved_files(
+        self, actor: Actor, inputs: Sequence[JobInput]
+    ) -> dict[str, tuple[Path, FileRecord] | None]:
+        """The saved files that inputs take their content from, looked up in one
+        read (None for a file the actor may not read, or whose content is gone)."""
+        file_ids = [item.file_id for item in inputs if not item.content and item.file_id]
+        found: dict[str, tuple[Path, FileRecord] | None] = {}
+        if not file_ids:
+            return found
+        with self.store.read() as tx:
+            for file_id in file_ids:
+                try:
+                    found[file_id] = self._readable_file(tx, actor, file_id)
+                except NotFound:
+                    found[file_id] = None
+        return found
+
+    def _from_pdb(self, index: int, item: JobInput) -> JobInput:
+        assert item.pdb_id is not None
+        field = f"input.inputs[{index}].source.id"
+        pdb_id = normalise_pdb_id(item.pdb_id)
+        if pdb_id is None:
+            raise _source_error(
+                index,
+                field,
+                f"{item.pdb_id!r} is not a PDB id: four characters, a digit first "
+                "(1ABC), or an extended id (pdb_00001abc)",
+            )
+        if item.format and item.format.lower() != "pdb":
+            raise _source_error(
+                index,
+                f"input.inputs[{index}].format",
+                f"PDB entry {pdb_id} is fetched as PDB text, but the input's format is "
+                f"{item.format!r}: set it to pdb, or leave it out",
+            )
+        if self.structures is None:
+            raise _source_error(
+                index,
+                field,
+                f"fetching PDB entry {pdb_id} is switched off here (PIQ_PDB_URL is "
+                "empty): send the structure's text or a saved file instead",
+            )
+        try:
+            content = self.structures.fetch(pdb_id)
+        except StructureUnavailable as exc:
+            raise _source_error(index, field, str(exc)) from None
+        return replace(
+            item, content=content, format="pdb", label=item.label or pdb_id, pdb_id=pdb_id
+        )
+
+
+def _from_file(
+    index: int, item: JobInput, saved: dict[str, tuple[Path, FileRecord] | None]
+) -> JobInput:
+    assert item.file_id is not None
+    field = f"input.inputs[{index}].source.file_id"
+    found = saved.get(item.file_id)
+    if found is None:
+        raise _source_error(index, field, f"no file {item.file_id}")
+    path, record = found
+    try:
+        content = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise _source_error(index, field, f"file {item.file_id} is not UTF-8 text") from None
+    return replace(
+        item,
+        content=content,
+        format=item.format or record.format,
+        label=item.label or record.name,
+    )
+
+
+def _source_error(index: int, field: str, message: str) -> ValidationError:
+    return ValidationError(
+        f"input {index + 1}: {message}", errors=[{"field": field, "message": message}]
+    )
+
+
+def _same_request(earlier: tuple[Job, str | None], fingerprint: str | None) -> Job:
+    job, stored = earlier
+    if stored is not None and fingerprint is not None and stored != fingerprint:
+        raise Conflict(
+            "this Idempotency-Key was already used for a different request",
+            details={"job_id": job.id},
+        )
+    return job
