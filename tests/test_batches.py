@@ -101,6 +101,19 @@ def test_batch_needs_its_whole_total(service, alice):
     assert service.list_batches(alice)[0] == []
 
 
+def test_batch_pages_add_up_each_batch(service, alice):
+    first = service.submit_batch(alice, "echo", [[text_input("a")], [text_input("b")]])
+    second = service.submit_batch(alice, "echo", [[text_input("c")]])
+    service.runs.start(second.batch.child_ids[0])
+    page, cursor = service.list_batches(alice, limit=1)
+    assert page == [service.get_batch(alice, second.batch.id)]
+    assert page[0].counts == {"PROCESSING": 1}
+    rest, end = service.list_batches(alice, starting_after=cursor, limit=1)
+    assert rest == [service.get_batch(alice, first.batch.id)] and end is None
+    assert rest[0].batch.child_ids == first.batch.child_ids
+    assert rest[0].counts == {"PENDING": 2}
+
+
 def test_cancel_batch_releases_everything(service, alice):
     items = [[text_input(f"n{i}")] for i in range(5)]
     summary = service.submit_batch(alice, "echo", items)
