@@ -1,21 +1,28 @@
-"""Where the engine keeps its data and who is using it, from the environment.
+"""Where the engine keeps its data, who is using it and how it runs jobs: every
+setting with its default, and the ``PIQ_*`` environment variable that sets it.
 
 Defaults need no set-up: SQLite at ``<jupyter data dir>/proteiniq/piq.sqlite`` and
-the operating-system user. ``PIQ_DATABASE_URL`` points at PostgreSQL instead.
+the operating-system user. ``PIQ_DATABASE_URL`` points at PostgreSQL instead. The
+rules the job service applies (credits, attempts, limits) take the service's own
+defaults, so each default is written once.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 
+from .jobs.service import ServiceConfig
 from .pdb_archive import RCSB_PDB_URL
 from .store.database import sqlite_url
+
+_SERVICE = ServiceConfig()
 
 
 @dataclass(frozen=True)
@@ -25,16 +32,17 @@ class EngineConfig:
     username: str
     email: str | None = None
     workspace_id: str | None = None
-    starting_credits: int = 500
-    max_attempts: int = 3
-    max_concurrent_jobs: int | None = None
+    starting_credits: int = _SERVICE.starting_credits
+    max_attempts: int = _SERVICE.max_attempts
+    max_concurrent_jobs: int | None = _SERVICE.max_concurrent_jobs
     #: Where jobs run: "dask" (an embedded LocalCluster, or the scheduler at
-    #: ``dask_scheduler_address``) or "inprocess" (a thread pool of this process).
+    #: ``dask_scheduler_address``), "inprocess" (a thread pool of this process) or
+    #: "detached" (a process of its own per job).
     executor: str = "dask"
     dask_scheduler_address: str | None = None
     #: Workers of the embedded cluster; None means one per CPU core.
     dask_workers: int | None = None
-    batch_concurrency: int = 3
+    batch_concurrency: int = _SERVICE.batch_concurrency
     #: Per-tool time limits in seconds, overriding each tool's own.
     time_limits: tuple[tuple[str, float], ...] = ()
     #: How long a lease lasts without renewal; a holder silent this long is gone.
@@ -49,60 +57,43 @@ class EngineConfig:
     #: Where inputs named by PDB id are fetched from (``{id}`` is filled in); None
     #: refuses them.
     pdb_url: str | None = RCSB_PDB_URL
+    #: The largest file a workspace may upload.
+    max_upload_bytes: int = _SERVICE.max_upload_bytes
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> EngineConfig:
+    def from_env(cls, env: Mapping[str, str] | None = None, **given: Any) -> EngineConfig:
+        """The configuration that the ``PIQ_*`` variables of ``env`` (this process's
+        environment by default) describe. A setting in ``given`` wins over its
+        variable unless it is None; what neither sets keeps its default. The SQLite
+        database lies in the data directory, wherever that comes from."""
         env = os.environ if env is None else env
-        data_dir = Path(env.get("PIQ_DATA_DIR") or Path(jupyter_data_dir()) / "proteiniq")
-        database_url = env.get("PIQ_DATABASE_URL") or sqlite_url(data_dir / "piq.sqlite")
-        concurrent = env.get("PIQ_MAX_CONCURRENT_JOBS")
+        values: dict[str, Any] = {}
+        for name, variable in VARIABLES.items():
+            text = env.get(variable.name)
+            if text:
+                values[name] = variable.read(variable.name, text)
+            elif text is not None and variable.blank_is_none:
+                values[name] = None
+        values.update({name: value for name, value in given.items() if value is not None})
+        data_dir = Path(values.pop("data_dir", None) or Path(jupyter_data_dir()) / "proteiniq")
         return cls(
             data_dir=data_dir,
-            database_url=database_url,
-            username=env.get("PIQ_USER") or getpass.getuser(),
-            email=env.get("PIQ_EMAIL") or None,
-            workspace_id=env.get("PIQ_WORKSPACE") or None,
-            starting_credits=_int(env, "PIQ_STARTING_CREDITS", 500),
-            max_attempts=_int(env, "PIQ_MAX_ATTEMPTS", 3),
-            max_concurrent_jobs=int(concurrent) if concurrent else None,
-            executor=env.get("PIQ_EXECUTOR") or "dask",
-            dask_scheduler_address=env.get("PIQ_DASK_SCHEDULER_ADDRESS") or None,
-            dask_workers=_int(env, "PIQ_DASK_WORKERS", 0) or None,
-            batch_concurrency=_int(env, "PIQ_BATCH_CONCURRENCY", 3),
-            time_limits=_time_limits(env.get("PIQ_TIME_LIMITS", "")),
-            lease_ttl_s=_float(env, "PIQ_LEASE_TTL", 30.0),
-            recovery_interval_s=_float(env, "PIQ_RECOVERY_INTERVAL", 2.0),
-            extra_tools=_names(env.get("PIQ_EXTRA_TOOLS", "")),
-            preload_tools=_names(env.get("PIQ_PRELOAD_TOOLS", "")),
-            pdb_url=env.get("PIQ_PDB_URL", RCSB_PDB_URL).strip() or None,
+            database_url=values.pop("database_url", None) or sqlite_url(data_dir / "piq.sqlite"),
+            username=values.pop("username", None) or getpass.getuser(),
+            **values,
         )
 
     def to_env(self) -> dict[str, str]:
         """The environment that makes ``from_env`` give this configuration back, for
-        the processes the engine starts (workers, detached runs)."""
-        env = {
-            "PIQ_DATA_DIR": str(Path(self.data_dir).absolute()),
-            "PIQ_DATABASE_URL": self.database_url,
-            "PIQ_USER": self.username,
-            "PIQ_STARTING_CREDITS": str(self.starting_credits),
-            "PIQ_MAX_ATTEMPTS": str(self.max_attempts),
-            "PIQ_EXECUTOR": self.executor,
-            "PIQ_BATCH_CONCURRENCY": str(self.batch_concurrency),
-            "PIQ_LEASE_TTL": str(self.lease_ttl_s),
-            "PIQ_RECOVERY_INTERVAL": str(self.recovery_interval_s),
-            "PIQ_TIME_LIMITS": ",".join(f"{tool}={limit:g}" for tool, limit in self.time_limits),
-            "PIQ_EXTRA_TOOLS": ",".join(self.extra_tools),
-            "PIQ_PRELOAD_TOOLS": ",".join(self.preload_tools),
-            "PIQ_PDB_URL": self.pdb_url or "",
-        }
-        optional = {
-            "PIQ_EMAIL": self.email,
-            "PIQ_WORKSPACE": self.workspace_id,
-            "PIQ_MAX_CONCURRENT_JOBS": self.max_concurrent_jobs,
-            "PIQ_DASK_SCHEDULER_ADDRESS": self.dask_scheduler_address,
-            "PIQ_DASK_WORKERS": self.dask_workers,
-        }
-        env.update({k: str(v) for k, v in optional.items() if v is not None})
+        the processes the engine starts (workers, detached runs). A setting that is
+        None is left out, or left blank where blank is how its variable says None."""
+        env = {}
+        for name, variable in VARIABLES.items():
+            value = getattr(self, name)
+            if value is not None:
+                env[variable.name] = variable.write(value)
+            elif variable.blank_is_none:
+                env[variable.name] = ""
         return env
 
     def time_limit(self, tool_id: str, default: float) -> float:
@@ -113,41 +104,109 @@ class EngineConfig:
         return self.data_dir / "jobs"
 
 
-def _names(text: str) -> tuple[str, ...]:
+def parse_time_limit(pair: str) -> tuple[str, float]:
+    """``esmfold=600`` -> ("esmfold", 600.0); a ValueError when it is not
+    ``TOOL=SECONDS``."""
+    tool, separator, seconds = pair.partition("=")
+    if not separator or not tool.strip():
+        raise ValueError(pair)
+    return tool.strip(), float(seconds)
+
+
+def _text(_name: str, text: str) -> str:
+    return text
+
+
+def _whole(name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {text!r}") from None
+
+
+def _number(name: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {text!r}") from None
+
+
+def _workers(name: str, text: str) -> int | None:
+    return _whole(name, text) or None  # 0: one per core, as when unset
+
+
+def _path(_name: str, text: str) -> Path:
+    return Path(text)
+
+
+def _url(_name: str, text: str) -> str | None:
+    return text.strip() or None
+
+
+def _names(_name: str, text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def _time_limits(text: str) -> tuple[tuple[str, float], ...]:
+def _time_limits(name: str, text: str) -> tuple[tuple[str, float], ...]:
     """``esmfold=600,vina=1200`` -> (("esmfold", 600.0), ("vina", 1200.0))."""
     limits = []
     for part in text.split(","):
         if not part.strip():
             continue
-        tool, _, seconds = part.partition("=")
         try:
-            limits.append((tool.strip(), float(seconds)))
+            limits.append(parse_time_limit(part))
         except ValueError:
             raise ValueError(
-                f"PIQ_TIME_LIMITS takes tool=seconds pairs separated by commas, got {part!r}"
+                f"{name} takes tool=seconds pairs separated by commas, got {part!r}"
             ) from None
     return tuple(limits)
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    value = env.get(name)
-    if not value:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+def _write_path(path: Path) -> str:
+    return str(Path(path).absolute())
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    value = env.get(name)
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+def _write_names(names: tuple[str, ...]) -> str:
+    return ",".join(names)
+
+
+def _write_time_limits(limits: tuple[tuple[str, float], ...]) -> str:
+    return ",".join(f"{tool}={seconds:g}" for tool, seconds in limits)
+
+
+@dataclass(frozen=True)
+class _Variable:
+    """The environment variable of one setting: how its text is read (the
+    variable's name comes along for errors) and how the setting is written into it.
+    A blank variable leaves the setting at its default, or with ``blank_is_none``
+    sets it to None."""
+
+    name: str
+    read: Callable[[str, str], Any] = _text
+    write: Callable[[Any], str] = str
+    blank_is_none: bool = False
+
+
+#: Every setting's variable.
+VARIABLES: dict[str, _Variable] = {
+    "data_dir": _Variable("PIQ_DATA_DIR", _path, _write_path),
+    "database_url": _Variable("PIQ_DATABASE_URL"),
+    "username": _Variable("PIQ_USER"),
+    "email": _Variable("PIQ_EMAIL"),
+    "workspace_id": _Variable("PIQ_WORKSPACE"),
+    "starting_credits": _Variable("PIQ_STARTING_CREDITS", _whole),
+    "max_attempts": _Variable("PIQ_MAX_ATTEMPTS", _whole),
+    "max_concurrent_jobs": _Variable("PIQ_MAX_CONCURRENT_JOBS", _whole),
+    "executor": _Variable("PIQ_EXECUTOR"),
+    "dask_scheduler_address": _Variable("PIQ_DASK_SCHEDULER_ADDRESS"),
+    "dask_workers": _Variable("PIQ_DASK_WORKERS", _workers),
+    "batch_concurrency": _Variable("PIQ_BATCH_CONCURRENCY", _whole),
+    "time_limits": _Variable("PIQ_TIME_LIMITS", _time_limits, _write_time_limits),
+    "lease_ttl_s": _Variable("PIQ_LEASE_TTL", _number),
+    "recovery_interval_s": _Variable("PIQ_RECOVERY_INTERVAL", _number),
+    "extra_tools": _Variable("PIQ_EXTRA_TOOLS", _names, _write_names),
+    "preload_tools": _Variable("PIQ_PRELOAD_TOOLS", _names, _write_names),
+    # Blank turns inputs named by PDB id off.
+    "pdb_url": _Variable("PIQ_PDB_URL", _url, blank_is_none=True),
+    "max_upload_bytes": _Variable("PIQ_MAX_UPLOAD_BYTES", _whole),
+}
