@@ -18,7 +18,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 
-from .jobs.service import ServiceConfig
+from .jobs.core import ServiceConfig
 from .pdb_archive import RCSB_PDB_URL
 from .store.database import sqlite_url
 

@@ -1,18 +1,20 @@
-"""Assembles the engine from configuration: store, files, tools, service, executor."""
+"""The engine: the job service with an executor attached, opened from configuration."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
+from .assembly import build_service
 from .config import EngineConfig
+from .execution.base import EngineExecutor
 from .execution.detached import DetachedProcessExecutor
 from .execution.inprocess import InProcessExecutor
 from .jobs.access import Actor
-from .jobs.core import ServiceConfig
+from .jobs.runs import RunService
 from .jobs.service import JobService
-from .pdb_archive import PdbArchive
-from .store.sql_store import DirectoryJobFiles, SqlStore
+from .store.sql_store import SqlStore
 from .tools.registry import ToolRegistry
 
 if TYPE_CHECKING:
@@ -20,36 +22,16 @@ if TYPE_CHECKING:
 
 EXECUTORS = ("dask", "inprocess", "detached")
 
-
-def build_service(
-    config: EngineConfig, tools: ToolRegistry | None = None
-) -> tuple[JobService, ToolRegistry]:
-    """The service over the configured store, with no executor attached: what a
-    worker needs to record what its jobs do."""
-    store = SqlStore.open(config.database_url)
-    registry = tools if tools is not None else ToolRegistry.from_entry_points(config.extra_tools)
-    service = JobService(
-        store,
-        registry,
-        DirectoryJobFiles(config.files_dir),
-        config=ServiceConfig(
-            starting_credits=config.starting_credits,
-            max_attempts=config.max_attempts,
-            max_concurrent_jobs=config.max_concurrent_jobs,
-            batch_concurrency=config.batch_concurrency,
-        ),
-        structures=PdbArchive(config.pdb_url) if config.pdb_url else None,
-    )
-    return service, registry
+E = TypeVar("E", bound=EngineExecutor, covariant=True)
 
 
 @dataclass
-class Engine:
+class Engine(Generic[E]):
     config: EngineConfig
     store: SqlStore
     tools: ToolRegistry
     service: JobService
-    executor: DaskExecutor | InProcessExecutor | DetachedProcessExecutor
+    executor: E
 
     def actor(self) -> Actor:
         """The configured (or operating-system) user, signed in."""
@@ -72,7 +54,7 @@ def open_engine(
     tools: ToolRegistry | None = None,
     executor: str | None = None,
     detached: bool = False,
-) -> Engine:
+) -> Engine[EngineExecutor]:
     """The engine for ``config`` (from the environment by default). Jobs run where
     ``executor`` (or the configuration) says: on Dask (the default), on a thread
     pool of this process, or each in a detached process of its own that outlives
@@ -81,18 +63,32 @@ def open_engine(
     kind = "detached" if detached else (executor or config.executor)
     if kind not in EXECUTORS:
         raise ValueError(f"unknown executor {kind!r}; use one of {', '.join(EXECUTORS)}")
-    config = replace(config, executor=kind)
-    service, registry = build_service(config, tools)
-    chosen: DaskExecutor | InProcessExecutor | DetachedProcessExecutor
     if kind == "dask":
-        from .execution.dask_executor import DaskExecutor  # Dask loads only when used
+        return open_dask_engine(config, tools=tools)
+    config = replace(config, executor=kind)
+    if kind == "detached":
+        return _open(config, tools, lambda runs, _: DetachedProcessExecutor(runs, config))
+    return _open(config, tools, InProcessExecutor)
 
-        chosen = DaskExecutor(service.runs, registry, config)
-    elif kind == "detached":
-        chosen = DetachedProcessExecutor(service.runs, config)
-    else:
-        chosen = InProcessExecutor(service.runs, registry)
+
+def open_dask_engine(
+    config: EngineConfig, *, tools: ToolRegistry | None = None
+) -> Engine[DaskExecutor]:
+    """The engine for ``config`` with its jobs on Dask, where what is particular to
+    Dask (its scheduler, its client) can be reached."""
+    from .execution.dask_executor import DaskExecutor  # Dask loads only when used
+
+    config = replace(config, executor="dask")
+    return _open(config, tools, lambda runs, registry: DaskExecutor(runs, registry, config))
+
+
+def _open(
+    config: EngineConfig,
+    tools: ToolRegistry | None,
+    executor: Callable[[RunService, ToolRegistry], E],
+) -> Engine[E]:
+    store = SqlStore.open(config.database_url)
+    service, registry = build_service(config, tools, store=store)
+    chosen = executor(service.runs, registry)
     service.attach_executor(chosen)
-    store = service.store
-    assert isinstance(store, SqlStore)
     return Engine(config, store, registry, service, chosen)

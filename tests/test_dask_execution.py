@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from proteiniq_jupyter.assembly import build_service
 from proteiniq_jupyter.config import EngineConfig
-from proteiniq_jupyter.engine import Engine, build_service, open_engine
+from proteiniq_jupyter.engine import Engine, open_engine
 from proteiniq_jupyter.execution.dask_executor import WAITING_FOR_GPU
 from proteiniq_jupyter.jobs.status import JobStatus
 

@@ -24,12 +24,13 @@ from typing import Any
 import dask
 from distributed import Client, Future, LocalCluster, get_worker
 
+from ..assembly import build_service
 from ..config import EngineConfig
 from ..jobs.model import Job
 from ..jobs.runs import ENGINE_LEASE_PREFIX, RunService
 from ..jobs.status import JobStatus
 from ..tools.registry import ToolRegistry
-from .supervisor import Outcome, fail_if_unrunnable, preload_modules, supervise
+from .supervisor import run_held
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ def _worker_engine(config: EngineConfig) -> tuple[RunService, ToolRegistry]:
     """One store connection pool per worker process and configuration."""
     with _worker_lock:
         if config not in _worker_engines:
-            from ..engine import build_service
-
             service, tools = build_service(config)
             _worker_engines[config] = (service.runs, tools)
         return _worker_engines[config]
@@ -67,19 +66,7 @@ def execute_job(config: EngineConfig, job: Job) -> str:
     except ValueError:
         worker = "local"
     holder = f"worker:{worker}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    tool = tools.get(job.tool)
-    if fail_if_unrunnable(service, tool, job.id, holder):
-        return str(Outcome.FAILED)
-    outcome = supervise(
-        service,
-        job,
-        holder,
-        time_limit_s=config.time_limit(job.tool, tool.time_limit_s),
-        lease_ttl_s=config.lease_ttl_s,
-        extra_tools=config.extra_tools,
-        preload=preload_modules(tools, config.preload_tools),
-    )
-    return str(outcome)
+    return str(run_held(service, tools, config, job, holder))
 
 
 # -- engine side --------------------------------------------------------------
@@ -95,7 +82,7 @@ class DaskExecutor:
         self.engine_id = f"{ENGINE_LEASE_PREFIX}{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._cluster: LocalCluster | None = None
         self._client: Client | None = None
-        self._futures: dict[str, Future] = {}
+        self._futures: dict[str, Future[str]] = {}
         self._gpu_jobs: set[str] = set()
         self._lock = threading.RLock()
         self._wake = threading.Event()
@@ -165,7 +152,10 @@ class DaskExecutor:
 
     @property
     def scheduler_address(self) -> str:
-        return str(self.client().scheduler.address)
+        scheduler = self.client().scheduler
+        if scheduler is None:
+            raise RuntimeError("the Dask client is not connected to a scheduler")
+        return str(scheduler.address)
 
     # -- the Executor protocol ----------------------------------------------
 
@@ -246,7 +236,7 @@ class DaskExecutor:
             )
         return max(QUEUE_PER_THREAD * max(self._threads, 1) - busy, 0)
 
-    def _task_ended(self, job_id: str, future: Future) -> None:
+    def _task_ended(self, job_id: str, future: Future[str]) -> None:
         with self._lock:
             if self._futures.get(job_id) is future:
                 del self._futures[job_id]

@@ -19,11 +19,11 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 
+from ..assembly import build_service
 from ..config import EngineConfig
-from ..jobs.errors import NotFound
 from ..jobs.runs import RunService
 from ..tools.registry import ToolRegistry
-from .supervisor import Outcome, fail_if_unrunnable, preload_modules, supervise
+from .supervisor import Outcome, run_held
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,9 @@ class DetachedProcessExecutor:
             if self._children.get(job_id) is process:
                 del self._children[job_id]
 
+    def start(self) -> None:
+        """Nothing to do: each job gets its worker when it is submitted."""
+
     def cancel(self, job_id: str) -> None:
         """Nothing to do here: the service has already marked the job cancelled, and
         the worker, which watches its job, kills the job's process within
@@ -134,23 +137,7 @@ def run_claimed(
     job = service.claim(job_id, holder, lease_ttl_s=config.lease_ttl_s)
     if job is None:
         return None
-    try:
-        tool = tools.get(job.tool)
-    except NotFound as exc:
-        service.fail(job_id, exc.message, holder=holder)
-        return Outcome.FAILED
-    if fail_if_unrunnable(service, tool, job.id, holder):
-        return Outcome.FAILED
-    limit = config.time_limit(job.tool, tool.time_limit_s)
-    return supervise(
-        service,
-        job,
-        holder,
-        time_limit_s=limit,
-        lease_ttl_s=config.lease_ttl_s,
-        extra_tools=config.extra_tools,
-        preload=preload_modules(tools, config.preload_tools),
-    )
+    return run_held(service, tools, config, job, holder)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -166,8 +153,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     log.info("worker %d running job %s", os.getpid(), job_id)
-    from ..engine import build_service  # the engine module imports this one
-
     config = EngineConfig.from_env()
     service, tools = build_service(config)
     runs = service.runs

@@ -80,6 +80,9 @@ class InProcessExecutor:
         self._futures: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
 
+    def start(self) -> None:
+        """Nothing to do: jobs run as they are submitted."""
+
     def submit(self, job_id: str) -> None:
         future = self._pool.submit(run_job, self.service, self.tools, job_id)
         with self._lock:

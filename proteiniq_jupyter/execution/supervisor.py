@@ -1,7 +1,7 @@
 """Runs one claimed job in its own process and stays with it to the end: relays
 progress, renews the lease, and kills the whole process group on cancel, on the
-time limit, or when the lease is lost. Whatever runs the job (a Dask worker, a
-detached process) calls ``supervise``."""
+time limit, or when the lease is lost. Whatever runs jobs in processes of their
+own (a Dask worker, a detached worker) hands each to ``run_held``."""
 
 from __future__ import annotations
 
@@ -13,14 +13,16 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from enum import StrEnum
 from multiprocessing import spawn
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Protocol
 
+from ..config import EngineConfig
+from ..jobs.errors import NotFound
 from ..jobs.model import Job
 from ..jobs.runs import RunService
 from ..jobs.status import JobStatus
@@ -200,9 +202,13 @@ def _set_environment(values: dict[str, str | None]) -> None:
             os.environ[name] = value
 
 
-def _without_main(
-    preparation: Callable[[str], dict[str, Any]],
-) -> Callable[[str], dict[str, Any]]:
+class _Preparation(Protocol):
+    """``multiprocessing.spawn.get_preparation_data``, and what stands in for it."""
+
+    def __call__(self, name: str) -> dict[str, Any]: ...
+
+
+def _without_main(preparation: _Preparation) -> _Preparation:
     def prepare(name: str) -> dict[str, Any]:
         data = preparation(name)
         data.pop("init_main_from_name", None)
@@ -220,10 +226,39 @@ def fail_if_unrunnable(
     reason = tool.missing_requirements()
     if reason is None:
         return False
-    if holder is not None and service.claim(job_id, holder) is None:
-        return True  # cancelled, or another runner has it: not this runner's to fail
-    service.fail(job_id, f"{tool.name} cannot run here: {reason}", holder=holder)
+    _fail_before_start(service, job_id, f"{tool.name} cannot run here: {reason}", holder)
     return True
+
+
+def _fail_before_start(service: RunService, job_id: str, error: str, holder: str | None) -> None:
+    """Fail a job that never started (nothing is charged), as ``holder`` when given."""
+    if holder is not None and service.claim(job_id, holder) is None:
+        return  # cancelled, or another runner has it: not this runner's to fail
+    service.fail(job_id, error, holder=holder)
+
+
+def run_held(
+    service: RunService, tools: ToolRegistry, config: EngineConfig, job: Job, holder: str
+) -> Outcome:
+    """Run a job handed to this process (dispatched to it, or claimed by it) to its
+    end as ``holder``, under the configured time limit and lease. A job whose tool
+    this process lacks, or cannot run, fails before it starts."""
+    try:
+        tool = tools.get(job.tool)
+    except NotFound as exc:
+        _fail_before_start(service, job.id, exc.message, holder)
+        return Outcome.FAILED
+    if fail_if_unrunnable(service, tool, job.id, holder):
+        return Outcome.FAILED
+    return supervise(
+        service,
+        job,
+        holder,
+        time_limit_s=config.time_limit(job.tool, tool.time_limit_s),
+        lease_ttl_s=config.lease_ttl_s,
+        extra_tools=config.extra_tools,
+        preload=preload_modules(tools, config.preload_tools),
+    )
 
 
 def kill_group(process: BaseProcess) -> None:
