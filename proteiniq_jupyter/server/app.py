@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop
@@ -18,6 +19,40 @@ from .identity import Identity, running_under_jupyterhub
 from .ratelimit import RateLimiter
 from .routes import route_table
 from .state import ServerState
+
+
+def _given(value: Any) -> Any:
+    """An empty value of a trait leaves the setting to the environment."""
+    return value or None
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _time_limits(limits: dict[Any, Any]) -> tuple[tuple[str, float], ...] | None:
+    return tuple((str(tool), float(seconds)) for tool, seconds in limits.items()) or None
+
+
+#: Each trait that sets an engine setting: the setting (an ``EngineConfig`` field)
+#: and the setting's value for the trait's. A trait counts once it has a value
+#: (traitlets gives one to each trait with a fixed default as the extension is made);
+#: a value that maps to None leaves the setting to the environment.
+ENGINE_SETTINGS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "database_url": ("database_url", _given),
+    "data_dir": ("data_dir", _given),
+    "user": ("username", _given),
+    "email": ("email", _given),
+    "workspace": ("workspace_id", _given),
+    "starting_credits": ("starting_credits", _as_is),
+    "executor": ("executor", _as_is),
+    "dask_scheduler_address": ("dask_scheduler_address", _given),
+    "dask_workers": ("dask_workers", _given),
+    "max_attempts": ("max_attempts", _as_is),
+    "batch_concurrency": ("batch_concurrency", _as_is),
+    "time_limits": ("time_limits", _time_limits),
+    "max_upload_bytes": ("max_upload_bytes", _as_is),
+}
 
 #: What kernels started by this server find in their environment.
 SERVER_URL_ENV = "PIQ_SERVER_URL"
@@ -48,20 +83,28 @@ class ProteinIQApp(ExtensionApp):
         config=True,
         help="Take each request's Jupyter user name as the person (true under JupyterHub).",
     )
-    starting_credits = Int(500, config=True, help="Credits granted to a new workspace.")
-    executor = Unicode("dask", config=True, help="dask, inprocess or detached.")
+    starting_credits = Int(
+        EngineConfig.starting_credits, config=True, help="Credits granted to a new workspace."
+    )
+    executor = Unicode(EngineConfig.executor, config=True, help="dask, inprocess or detached.")
     dask_scheduler_address = Unicode(
         "", config=True, help="A remote Dask scheduler; an embedded LocalCluster when empty."
     )
     dask_workers = Int(0, config=True, help="Workers of the embedded cluster (0: one per core).")
-    max_attempts = Int(3, config=True, help="Attempts before a job fails.")
-    batch_concurrency = Int(3, config=True, help="Batch children running at once per workspace.")
+    max_attempts = Int(EngineConfig.max_attempts, config=True, help="Attempts before a job fails.")
+    batch_concurrency = Int(
+        EngineConfig.batch_concurrency,
+        config=True,
+        help="Batch children running at once per workspace.",
+    )
     time_limits = Dict(
         per_key_traits=None, config=True, help="Per-tool time limits in seconds, by tool id."
     )
     rate_limit = Int(600, config=True, help="Requests per user per rate_limit_window (0: none).")
     rate_limit_window = Float(60.0, config=True, help="Seconds of a rate-limit window.")
-    max_upload_bytes = Int(50_000_000, config=True, help="Largest accepted upload.")
+    max_upload_bytes = Int(
+        EngineConfig.max_upload_bytes, config=True, help="Largest accepted upload."
+    )
     service_threads = Int(8, config=True, help="Threads doing store work for requests.")
 
     @default("trust_identity_provider")
@@ -70,32 +113,11 @@ class ProteinIQApp(ExtensionApp):
 
     def engine_config(self) -> EngineConfig:
         """The environment's configuration with this extension's traits on top."""
-        env = EngineConfig.from_env()
-        changes: dict[str, object] = {}
-        if self.data_dir:
-            changes["data_dir"] = Path(self.data_dir)
-        if self.database_url:
-            changes["database_url"] = self.database_url
-        elif self.data_dir and not os.environ.get("PIQ_DATABASE_URL"):
-            changes["database_url"] = f"sqlite+pysqlite:///{Path(self.data_dir) / 'piq.sqlite'}"
-        if self.user:
-            changes["username"] = self.user
-        if self.email:
-            changes["email"] = self.email
-        if self.workspace:
-            changes["workspace_id"] = self.workspace
-        if self.dask_scheduler_address:
-            changes["dask_scheduler_address"] = self.dask_scheduler_address
-        if self.dask_workers:
-            changes["dask_workers"] = self.dask_workers
-        if self.time_limits:
-            changes["time_limits"] = tuple(
-                (str(k), float(v)) for k, v in dict(self.time_limits).items()
-            )
-        for trait in ("starting_credits", "executor", "max_attempts", "batch_concurrency"):
+        given = {}
+        for trait, (setting, convert) in ENGINE_SETTINGS.items():
             if self.trait_has_value(trait):
-                changes[trait] = getattr(self, trait)
-        return replace(env, **changes)  # type: ignore[arg-type]
+                given[setting] = convert(getattr(self, trait))
+        return EngineConfig.from_env(**given)
 
     def initialize_settings(self) -> None:
         config = self.engine_config()
@@ -106,7 +128,6 @@ class ProteinIQApp(ExtensionApp):
             identity=None,  # type: ignore[arg-type]
             limiter=RateLimiter(self.rate_limit, self.rate_limit_window),
             pool=pool,
-            max_upload_bytes=self.max_upload_bytes,
         )
         state.identity = Identity(
             engine.service,
@@ -119,13 +140,9 @@ class ProteinIQApp(ExtensionApp):
         self.state = state
         self.settings["proteiniq"] = state
         events.start_feed(state)
-        engine.service.config = replace(
-            engine.service.config, max_upload_bytes=self.max_upload_bytes
-        )
-        if config.executor == "dask":
-            # Jobs accepted while no engine ran (or left by one that died) are
-            # picked up now; the cluster itself starts with the first job.
-            engine.executor.start()  # type: ignore[union-attr]
+        # Jobs accepted while no engine ran (or left by one that died) are picked up
+        # now; a Dask cluster itself starts with the first job.
+        engine.executor.start()
         IOLoop.current().add_callback(self._tell_kernels)
         self.log.info(
             "proteiniq: jobs in %s, run by the %s executor", config.database_url, config.executor

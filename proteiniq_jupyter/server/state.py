@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ..engine import Engine
+from ..execution.base import EngineExecutor
 from .identity import Identity
 from .ratelimit import RateLimiter
 
@@ -19,13 +20,16 @@ T = TypeVar("T")
 
 @dataclass
 class ServerState:
-    engine: Engine
+    engine: Engine[EngineExecutor]
     identity: Identity
     limiter: RateLimiter
     pool: ThreadPoolExecutor
     max_json_bytes: int = 5_000_000
-    max_upload_bytes: int = 50_000_000
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.engine.config.max_upload_bytes
 
     @property
     def service(self):  # type: ignore[no-untyped-def]

@@ -1,0 +1,135 @@
+"""The engine's configuration: read from ``PIQ_*`` variables, written back for the
+processes the engine starts, and set by the server extension's traits."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+from traitlets.config import Config
+
+from proteiniq_jupyter.config import VARIABLES, EngineConfig, parse_time_limit
+from proteiniq_jupyter.jobs.service import ServiceConfig
+from proteiniq_jupyter.server.app import ENGINE_SETTINGS, ProteinIQApp
+
+
+def unlike_the_defaults(tmp_path: Path) -> EngineConfig:
+    return EngineConfig(
+        data_dir=tmp_path / "data",
+        database_url="postgresql://db.example/piq",
+        username="bob",
+        email="bob@lab.example",
+        workspace_id="ws_lab",
+        starting_credits=0,
+        max_attempts=5,
+        max_concurrent_jobs=4,
+        executor="detached",
+        dask_scheduler_address="tcp://scheduler.example:8786",
+        dask_workers=6,
+        batch_concurrency=7,
+        time_limits=(("esmfold", 900.0), ("sleep", 0.5)),
+        lease_ttl_s=12.5,
+        recovery_interval_s=0.25,
+        extra_tools=("tests.helpers:Echo", "tests.helpers:Sleep"),
+        preload_tools=("all",),
+        pdb_url=None,
+        max_upload_bytes=1234,
+    )
+
+
+def test_every_setting_survives_the_environment(tmp_path: Path) -> None:
+    config = unlike_the_defaults(tmp_path)
+    defaults = EngineConfig(data_dir=Path("/"), database_url="", username="")
+    assert all(getattr(config, f.name) != getattr(defaults, f.name) for f in fields(config))
+    assert set(VARIABLES) == {f.name for f in fields(config)}
+    assert EngineConfig.from_env(config.to_env()) == config
+
+
+def test_the_defaults_survive_the_environment(tmp_path: Path) -> None:
+    config = EngineConfig.from_env({"PIQ_DATA_DIR": str(tmp_path), "PIQ_USER": "carol"})
+    assert config.database_url == f"sqlite+pysqlite:///{tmp_path / 'piq.sqlite'}"
+    assert EngineConfig.from_env(config.to_env()) == config
+    assert "PIQ_EMAIL" not in config.to_env()
+
+
+def test_the_service_rules_default_to_the_services_own() -> None:
+    config = EngineConfig.from_env({"PIQ_USER": "carol"})
+    service = ServiceConfig()
+    assert config.starting_credits == service.starting_credits == 500
+    assert config.max_attempts == service.max_attempts == 3
+    assert config.batch_concurrency == service.batch_concurrency == 3
+    assert config.max_upload_bytes == service.max_upload_bytes == 50_000_000
+
+
+def test_a_blank_variable_keeps_the_default(tmp_path: Path) -> None:
+    blank = {variable.name: "" for variable in VARIABLES.values()}
+    config = EngineConfig.from_env({**blank, "PIQ_DATA_DIR": str(tmp_path)})
+    assert config.starting_credits == 500 and config.executor == "dask"
+    assert config.email is None and config.dask_workers is None
+    assert config.pdb_url is None  # blank is how fetching by PDB id is turned off
+
+
+def test_given_settings_win_over_variables(tmp_path: Path) -> None:
+    env = {"PIQ_STARTING_CREDITS": "10", "PIQ_USER": "carol"}
+    config = EngineConfig.from_env(env, starting_credits=0, username=None, data_dir=tmp_path)
+    assert config.starting_credits == 0
+    assert config.username == "carol"
+    assert config.database_url == f"sqlite+pysqlite:///{tmp_path / 'piq.sqlite'}"
+    elsewhere = EngineConfig.from_env({"PIQ_DATABASE_URL": "postgresql://x/y"}, data_dir=tmp_path)
+    assert elsewhere.database_url == "postgresql://x/y"
+
+
+@pytest.mark.parametrize(
+    ("variable", "text", "message"),
+    [
+        ("PIQ_STARTING_CREDITS", "many", "PIQ_STARTING_CREDITS must be a whole number, got 'many'"),
+        ("PIQ_MAX_CONCURRENT_JOBS", "2.5", "PIQ_MAX_CONCURRENT_JOBS must be a whole number"),
+        ("PIQ_LEASE_TTL", "long", "PIQ_LEASE_TTL must be a number, got 'long'"),
+        ("PIQ_TIME_LIMITS", "esmfold=9,vina", "tool=seconds pairs separated by commas, got 'vina'"),
+        ("PIQ_TIME_LIMITS", "=9", "got '=9'"),
+    ],
+)
+def test_a_malformed_variable_is_named(variable: str, text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        EngineConfig.from_env({variable: text})
+
+
+def test_a_time_limit_is_tool_equals_seconds() -> None:
+    assert parse_time_limit(" esmfold = 600") == ("esmfold", 600.0)
+    for malformed in ("esmfold", "=600", "esmfold=soon"):
+        with pytest.raises(ValueError):
+            parse_time_limit(malformed)
+
+
+def test_the_extensions_traits_set_the_engine_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in VARIABLES.values():
+        monkeypatch.delenv(variable.name, raising=False)
+    monkeypatch.setenv("PIQ_USER", "carol")
+    monkeypatch.setenv("PIQ_DASK_SCHEDULER_ADDRESS", "tcp://scheduler.example:8786")
+    traits = {
+        "data_dir": str(tmp_path),
+        "email": "",  # empty: the environment's (none) stands
+        "workspace": "ws_lab",
+        "starting_credits": 0,
+        "executor": "inprocess",
+        "dask_workers": 0,
+        "time_limits": {"esmfold": 900},
+        "max_upload_bytes": 10,
+    }
+    app = ProteinIQApp(config=Config({"ProteinIQApp": traits}))
+    config = app.engine_config()
+    assert config.data_dir == tmp_path
+    assert config.database_url == f"sqlite+pysqlite:///{tmp_path / 'piq.sqlite'}"
+    assert config.username == "carol"
+    assert config.email is None
+    assert config.workspace_id == "ws_lab"
+    assert config.starting_credits == 0
+    assert config.executor == "inprocess"
+    assert config.dask_workers is None
+    assert config.dask_scheduler_address == "tcp://scheduler.example:8786"
+    assert config.time_limits == (("esmfold", 900.0),)
+    assert config.max_upload_bytes == 10
+    assert {setting for setting, _ in ENGINE_SETTINGS.values()} <= set(VARIABLES)
