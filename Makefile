@@ -32,7 +32,8 @@ lab: install
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy proteiniq_jupyter/jobs proteiniq_jupyter/store
+	$(BIN)/mypy proteiniq_jupyter/jobs proteiniq_jupyter/store proteiniq_jupyter/execution \
+		proteiniq_jupyter/assembly.py proteiniq_jupyter/engine.py proteiniq_jupyter/config.py
 
 test: check browser
 	$(BIN)/pytest -q
