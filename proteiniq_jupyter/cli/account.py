@@ -8,11 +8,10 @@ from typing import Any
 
 import click
 
-from ..config import EngineConfig
 from ..jobs.model import Role
 from ..jobs.ports import LedgerEntry
 from .app import cli
-from .engine import _engine, _safe_url
+from .engine import _config, _engine, _safe_url
 from .options import json_option
 from .render import _echo_json, _iso, _pairs, _table, _when
 
@@ -114,10 +113,7 @@ def members_add(username: str, role: str, email: str | None) -> None:
 @json_option
 def config_command(as_json: bool) -> None:
     """The configuration in force (from PIQ_* variables), as an operator sees it."""
-    try:
-        config = EngineConfig.from_env()
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    config = _config()
     data = {
         "database": _safe_url(config.database_url),
         "data_dir": str(config.data_dir),

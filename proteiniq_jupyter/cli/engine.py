@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import click
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from ..config import EngineConfig
-from ..engine import Engine, open_engine
+from ..config import EngineConfig, parse_time_limit
+from ..engine import Engine, open_dask_engine, open_engine
+from ..execution.base import EngineExecutor
 from .app import _first_line, cli
 
 
@@ -21,15 +23,22 @@ def _safe_url(url: str) -> str:
         return "the configured database"
 
 
+def _config(**given: Any) -> EngineConfig:
+    """The configuration from the environment, with the settings ``given`` on top."""
+    try:
+        return EngineConfig.from_env(**given)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @contextmanager
-def _engine(*, detached: bool = False, executor: str = "inprocess") -> Iterator[Engine]:
+def _engine(
+    *, detached: bool = False, executor: str = "inprocess"
+) -> Iterator[Engine[EngineExecutor]]:
     """The engine from the environment, closed when the command is done. A command
     that waits for its job runs it here; one that does not hands it to a detached
     process; ``piq engine`` runs the configured executor (Dask by default)."""
-    try:
-        config = EngineConfig.from_env()
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    config = _config()
     try:
         engine = open_engine(config, executor="detached" if detached else executor)
     except OperationalError as exc:
@@ -52,7 +61,9 @@ def _engine(*, detached: bool = False, executor: str = "inprocess") -> Iterator[
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Workers of the embedded cluster.")
 @click.option(
-    "--attempts", type=click.IntRange(min=1), help="Attempts before a job fails (default 3)."
+    "--attempts",
+    type=click.IntRange(min=1),
+    help=f"Attempts before a job fails (default {EngineConfig.max_attempts}).",
 )
 @click.option(
     "--time-limit",
@@ -64,7 +75,10 @@ def _engine(*, detached: bool = False, executor: str = "inprocess") -> Iterator[
 @click.option(
     "--batch-concurrency",
     type=click.IntRange(min=1),
-    help="Batch children of one workspace running at once (default 3).",
+    help=(
+        "Batch children of one workspace running at once "
+        f"(default {EngineConfig.batch_concurrency})."
+    ),
 )
 def engine_command(
     scheduler: str | None,
@@ -79,37 +93,26 @@ def engine_command(
     import signal
     import threading
 
-    from ..execution.dask_executor import DaskExecutor
-
-    try:
-        config = EngineConfig.from_env()
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    config = _config(
+        dask_scheduler_address=scheduler or None,
+        dask_workers=workers,
+        max_attempts=attempts,
+        batch_concurrency=batch_concurrency,
+    )
     limits = dict(config.time_limits)
     for pair in time_limits:
-        tool, sep, seconds = pair.partition("=")
         try:
-            limits[tool.strip()] = float(seconds)
+            tool, seconds = parse_time_limit(pair)
         except ValueError:
             raise click.UsageError(f"--time-limit takes TOOL=SECONDS, got {pair!r}") from None
-        if not sep or not tool.strip():
-            raise click.UsageError(f"--time-limit takes TOOL=SECONDS, got {pair!r}")
-    config = dataclasses.replace(
-        config,
-        executor="dask",
-        dask_scheduler_address=scheduler or config.dask_scheduler_address,
-        dask_workers=workers or config.dask_workers,
-        max_attempts=attempts or config.max_attempts,
-        batch_concurrency=batch_concurrency or config.batch_concurrency,
-        time_limits=tuple(limits.items()),
-    )
+        limits[tool] = seconds
+    config = dataclasses.replace(config, time_limits=tuple(limits.items()))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    engine = open_engine(config)
+    engine = open_dask_engine(config)
     try:
         executor = engine.executor
-        assert isinstance(executor, DaskExecutor)
         executor.start()
         click.echo(
             f"piq engine {executor.engine_id}: Dask scheduler {executor.scheduler_address}, "
