@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
     from proteiniq_jupyter.engine import Engine
+    from proteiniq_jupyter.execution.dask_executor import DaskExecutor
     from proteiniq_jupyter.jobs.access import Actor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,11 +123,8 @@ def baseline_task(task_id: str, root: str) -> dict[str, Any]:
 # -- measurements (engine process) ---------------------------------------------
 
 
-def dask_client(engine: Engine) -> Client:
+def dask_client(engine: Engine[DaskExecutor]) -> Client:
     """The client of the engine's own cluster."""
-    from proteiniq_jupyter.execution.dask_executor import DaskExecutor
-
-    assert isinstance(engine.executor, DaskExecutor)
     return engine.executor.client()
 
 
@@ -262,7 +260,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from datetime import UTC, datetime
 
     from proteiniq_jupyter.config import EngineConfig
-    from proteiniq_jupyter.engine import open_engine
+    from proteiniq_jupyter.engine import open_dask_engine
     from proteiniq_jupyter.store.database import sqlite_url
 
     with tempfile.TemporaryDirectory(prefix="piq-dispatch-") as tmp:
@@ -275,7 +273,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             dask_workers=args.workers,
             extra_tools=(TOOL_PATH,),
         )
-        engine = open_engine(config)
+        engine = open_dask_engine(config)
         try:
             actor = engine.actor()
             baseline_root = Path(tmp) / "baseline"

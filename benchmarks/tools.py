@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from proteiniq_jupyter.engine import Engine
+    from proteiniq_jupyter.execution.dask_executor import DaskExecutor
     from proteiniq_jupyter.jobs.access import Actor
     from proteiniq_jupyter.jobs.model import Job
     from proteiniq_jupyter.tools.vina import Box
@@ -283,7 +284,7 @@ def run_together(
             raise RuntimeError(f"warm-up {tool_id} job {job.id} ended as {state}")
 
 
-def worker_count(engine: Engine) -> int:
+def worker_count(engine: Engine[DaskExecutor]) -> int:
     from benchmarks.dispatch import dask_client
 
     return len(dask_client(engine).scheduler_info(n_workers=-1)["workers"])
@@ -493,7 +494,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from transformers.utils import logging as transformers_logging
 
     from proteiniq_jupyter.config import EngineConfig
-    from proteiniq_jupyter.engine import open_engine
+    from proteiniq_jupyter.engine import open_dask_engine
     from proteiniq_jupyter.store.database import sqlite_url
     from proteiniq_jupyter.tools.esmfold import MODEL_ENV
     from proteiniq_jupyter.tools.vina import prepare_receptor
@@ -523,7 +524,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             # libraries once, rather than every job importing them again.
             preload_tools=() if args.no_preload else ("esmfold", "autodock-vina"),
         )
-        engine = open_engine(config)
+        engine = open_dask_engine(config)
         try:
             actor = engine.actor()
             engine.service.grant_credits(actor, CREDITS, note="tools benchmark")
