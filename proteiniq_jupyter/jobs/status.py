@@ -11,6 +11,9 @@ from .errors import Conflict
 
 
 class JobStatus(StrEnum):
+    """Where a job is in its life; terminal: COMPLETED, FAILED, TIMEOUT, CANCELLED,
+    BUDGET_EXCEEDED."""
+
     PENDING = "PENDING"
     QUEUED = "QUEUED"
     PROCESSING = "PROCESSING"
