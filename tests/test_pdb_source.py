@@ -11,6 +11,7 @@ from pathlib import Path
 import gemmi
 import pytest
 
+from proteiniq_jupyter import api
 from proteiniq_jupyter.config import EngineConfig
 from proteiniq_jupyter.execution.inprocess import run_job
 from proteiniq_jupyter.jobs.access import Actor
@@ -21,7 +22,6 @@ from proteiniq_jupyter.jobs.service import JobService
 from proteiniq_jupyter.jobs.status import JobStatus
 from proteiniq_jupyter.jobs.submission import normalise_pdb_id
 from proteiniq_jupyter.pdb_archive import RCSB_PDB_URL, PdbArchive
-from proteiniq_jupyter.server.routes import parse_inputs
 from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
 from proteiniq_jupyter.tools.registry import ToolRegistry
 from proteiniq_jupyter.tools.structure import PdbToMmcif
@@ -86,7 +86,7 @@ def test_an_entry_named_by_id_is_fetched_once_stored_with_the_job_and_run(
     [stored] = service.get(alice, job.id).job.inputs
     assert stored.content == entry_text
     assert (stored.format, stored.label, stored.pdb_id) == ("pdb", "1ABC", "1ABC")
-    assert stored.to_api()["source"] == {"type": "pdb", "id": "1ABC"}
+    assert api.input_source(stored).model_dump() == {"type": "pdb", "id": "1ABC"}
 
     run_job(service.runs, TOOLS, job.id)
     done = service.get(alice, job.id).job
@@ -160,17 +160,19 @@ def test_a_server_that_sends_no_structure_is_named(archive_server: PdbEntryServe
 
 def test_the_api_checks_the_shape_of_a_source() -> None:
     def item(source: object) -> dict[str, object]:
-        return {"input": {"inputs": [{"slotId": "structure", "content": "", "source": source}]}}
+        entry = {"slotId": "structure", "content": "", "source": source}
+        return {"tool": "pdb-to-mmcif", "input": {"inputs": [entry]}}
 
-    [parsed] = parse_inputs(item({"type": "pdb", "id": "1abc"}))
-    assert parsed.pdb_id == "1abc" and parsed.to_api()["source"] == {"type": "pdb", "id": "1abc"}
+    [parsed] = api.QuoteRequest.parse(item({"type": "pdb", "id": "1abc"})).input.to_domain()
+    assert parsed.pdb_id == "1abc"
+    assert api.input_source(parsed).model_dump() == {"type": "pdb", "id": "1abc"}
     for source, field, message in (
         ({"type": "pdb"}, "source.id", "must be a string for a pdb source"),
         ({"type": "ftp"}, "source.type", "must be one of text, file, pdb, not 'ftp'"),
         ("1ABC", "source", "must be an object"),
     ):
         with pytest.raises(ValidationError) as info:
-            parse_inputs(item(source))
+            api.QuoteRequest.parse(item(source))
         assert info.value.errors == [{"field": f"input.inputs[0].{field}", "message": message}]
 
 

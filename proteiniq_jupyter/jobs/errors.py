@@ -15,9 +15,6 @@ class PiqError(Exception):
         self.message = message
         self.details: dict[str, Any] = details or {}
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
-
 
 class ValidationError(PiqError):
     """Bad input. ``details["errors"]`` lists each problem with its place."""

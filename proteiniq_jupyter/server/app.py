@@ -14,7 +14,7 @@ from traitlets import Bool, Dict, Float, Int, Unicode, default
 
 from ..config import EngineConfig
 from ..engine import open_engine
-from . import events, files, openapi, public
+from . import events, feed, files, openapi, public
 from .identity import Identity, running_under_jupyterhub
 from .ratelimit import RateLimiter
 from .routes import route_table
@@ -139,7 +139,7 @@ class ProteinIQApp(ExtensionApp):
         )
         self.state = state
         self.settings["proteiniq"] = state
-        events.start_feed(state)
+        feed.start_feed(state)
         # Jobs accepted while no engine ran (or left by one that died) are picked up
         # now; a Dask cluster itself starts with the first job.
         engine.executor.start()
@@ -150,8 +150,11 @@ class ProteinIQApp(ExtensionApp):
 
     def _tell_kernels(self) -> None:
         """Kernels started from now on inherit the server's address and token."""
-        os.environ[SERVER_URL_ENV] = self.serverapp.connection_url
-        token = getattr(self.serverapp.identity_provider, "token", "") or ""
+        server = self.serverapp
+        if server is None:  # not run by a Jupyter server
+            return
+        os.environ[SERVER_URL_ENV] = server.connection_url
+        token = getattr(server.identity_provider, "token", "") or ""
         if token:
             os.environ[SERVER_TOKEN_ENV] = token
 
@@ -166,6 +169,6 @@ class ProteinIQApp(ExtensionApp):
         state = getattr(self, "state", None)
         if state is None:
             return
-        await events.stop_feed(state)
+        await feed.stop_feed(state)
         await IOLoop.current().run_in_executor(None, state.engine.close)
         state.pool.shutdown(wait=False)

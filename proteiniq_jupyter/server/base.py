@@ -7,12 +7,15 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Awaitable, Callable
+from http.client import responses
+from pathlib import Path
 from typing import Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
+from .. import api
 from ..jobs.access import Actor
 from ..jobs.errors import JobNotCompleted, PiqError, ValidationError
 from .state import ServerState
@@ -20,6 +23,8 @@ from .state import ServerState
 T = TypeVar("T")
 #: How long a client asking for an unfinished result is told to wait.
 RESULT_RETRY_AFTER_S = 5
+#: The size of each piece a download is written in.
+CHUNK_BYTES = 64 * 1024
 Method = Callable[..., Awaitable[None]]
 
 _HTTP_CODES = {
@@ -82,7 +87,7 @@ def public(method: Method) -> Method:
     return method
 
 
-class PiqHandler(ExtensionHandlerMixin, APIHandler):  # type: ignore[misc]
+class PiqHandler(ExtensionHandlerMixin, APIHandler):
     """Base of every route of the extension."""
 
     #: What apply_rate_limit told the client, kept for an error response.
@@ -106,27 +111,21 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):  # type: ignore[misc]
         exc = kwargs.get("exc_info", (None, None, None))[1]
         headers: dict[str, str] = {}
         if isinstance(exc, PiqError):
-            status, body = exc.http_status, exc.to_dict()
+            status, body = exc.http_status, api.Error.of(exc.code, exc.message, exc.details)
             if isinstance(exc, JobNotCompleted):
                 headers["Retry-After"] = str(RESULT_RETRY_AFTER_S)
         elif isinstance(exc, ApiError):
             status = exc.status_code
-            body = {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
+            body = api.Error.of(exc.code, exc.message, exc.details)
             headers = exc.headers
         elif isinstance(exc, web.HTTPError):
             status = exc.status_code
             code = _HTTP_CODES.get(status, "internal_error" if status >= 500 else "invalid_request")
-            message = exc.log_message or exc.reason or web.httputil.responses.get(status, "error")
-            body = {"error": {"code": code, "message": message, "details": {}}}
+            message = exc.log_message or exc.reason or responses.get(status, "error")
+            body = api.Error.of(code, message)
         else:
             status = 500
-            body = {
-                "error": {
-                    "code": "internal_error",
-                    "message": "the server failed to handle this request",
-                    "details": {},
-                }
-            }
+            body = api.Error.of("internal_error", "the server failed to handle this request")
         self.clear()
         self.set_status(status)
         # send_error cleared every header; the rate limiter's are set again, so a
@@ -134,7 +133,7 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):  # type: ignore[misc]
         for name, value in {**(self._rate_limit_headers or {}), **headers}.items():
             self.set_header(name, value)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(body))
+        self.finish(api.render(body))
 
     # -- requests -----------------------------------------------------------
 
@@ -223,7 +222,35 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):  # type: ignore[misc]
         kwargs.setdefault("set_content_type", self._headers.get("Content-Type", "application/json"))
         return super().finish(*args, **kwargs)
 
-    def send(self, data: Any, status: int = 200) -> None:
+    # -- responses ----------------------------------------------------------
+
+    def send(self, resource: api.Resource, status: int = 200) -> None:
+        self.send_json(api.render(resource), status)
+
+    def send_json(self, text: str, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data, default=str))
+        self.finish(text)
+
+    async def send_job(self, actor: Actor, job_id: str, *, status: int = 200) -> None:
+        """The job as ``actor`` may see it, named submitter and all, read and
+        rendered in one trip to the pool."""
+        service = self.state.service
+
+        def job_json() -> str:
+            return api.render(api.Job.of(service.get(actor, job_id), service.usernames(actor)))
+
+        self.send_json(await self.call(job_json), status)
+
+    async def stream(self, content: Path | bytes) -> None:
+        """Send a file (or bytes) in pieces, flushing each, then finish."""
+        if isinstance(content, bytes):
+            for start in range(0, len(content), CHUNK_BYTES):
+                self.write(content[start : start + CHUNK_BYTES])
+                await self.flush()
+        else:
+            with open(content, "rb") as stream:
+                while chunk := stream.read(CHUNK_BYTES):
+                    self.write(chunk)
+                    await self.flush()
+        self.finish()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from .. import api
 from ..jobs.errors import PayloadTooLarge, ValidationError
 from ..jobs.ports import FileFilter
-from ..resources import list_resource
 from .base import PiqHandler, authenticated
 from .routes import API
 
@@ -57,7 +57,7 @@ class FilesHandler(PiqHandler):
             starting_after=self.get_query_argument("starting_after", None),
             limit=self.query_int("limit", 20),
         )
-        self.send(list_resource((f.to_api() for f in files), cursor))
+        self.send(api.FileList.of(files, cursor))
 
     @authenticated
     async def post(self) -> None:
@@ -92,7 +92,7 @@ class FilesHandler(PiqHandler):
             format=self.get_query_argument("format", None),
         )
         self.set_header("Location", self.request.path.rstrip("/") + "/" + record.id)
-        self.send(record.to_api(), status=201)
+        self.send(api.FileRecord.of(record), status=201)
 
 
 class FileHandler(PiqHandler):
@@ -108,29 +108,18 @@ class FileHandler(PiqHandler):
                 )
             with open(path, "rb") as stream:
                 head = stream.read(PREVIEW_BYTES + 1)
-            self.send(
-                {
-                    "object": "file_preview",
-                    "file": record.to_api(),
-                    "text": head[:PREVIEW_BYTES].decode("utf-8", errors="replace"),
-                    "truncated": len(head) > PREVIEW_BYTES,
-                }
-            )
+            self.send(api.FilePreview.of(record, head, PREVIEW_BYTES))
             return
         self.set_header("Content-Type", record.content_type)
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(record.name)}")
         self.set_header("Content-Length", str(path.stat().st_size))
-        with open(path, "rb") as stream:
-            while chunk := stream.read(64 * 1024):
-                self.write(chunk)
-                await self.flush()
-        self.finish()
+        await self.stream(path)
 
     @authenticated
     async def delete(self, file_id: str) -> None:
         actor = await self.actor()
         await self.call(self.state.service.delete_file, actor, file_id)
-        self.send({"id": file_id, "object": "file", "deleted": True})
+        self.send(api.DeletedFile.of(file_id))
 
 
 def route_table() -> list[tuple[str, type[PiqHandler]]]:

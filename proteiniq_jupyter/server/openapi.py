@@ -15,6 +15,7 @@ no extra configuration behind a proxy or under JupyterHub.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .. import __version__
@@ -1546,7 +1547,7 @@ class OpenApiHandler(PiqHandler):
     @authenticated
     async def get(self) -> None:
         origin = f"{self.request.protocol}://{self.request.host}"
-        self.send(build_document(origin + self.base_url.rstrip("/")))
+        self.send_json(json.dumps(build_document(origin + self.base_url.rstrip("/"))))
 
 
 def route_table() -> list[tuple[str, type[PiqHandler]]]:

@@ -13,11 +13,13 @@ from urllib.parse import quote
 
 from jupyter_server.utils import url_path_join
 
+from .. import api
 from ..jobs.access import Actor
 from ..jobs.errors import NotFound
 from ..jobs.model import Job
-from ..resources import job_resource, result_resource
-from .base import PiqHandler, public
+from ..jobs.reading import JobView
+from .base import ApiError, PiqHandler, public
+from .ratelimit import Decision
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 VIEWER_SCRIPT = STATIC / "vendor" / "3Dmol-min.js"
@@ -42,18 +44,16 @@ class PublicHandler(PiqHandler):
     def check_xsrf_cookie(self) -> None:  # read-only routes
         return
 
-    async def public_job(self, job_id: str) -> Job:
+    async def public_job(self, job_id: str) -> JobView:
         decision = self.state.limiter.take(f"ip:{self.request.remote_ip}")
         if not decision.allowed:
             self.apply_rate_limit_for(decision)
         view = await self.call(self.state.service.get, Actor.anonymous(), job_id)
         if not view.permissions.see_contents:
             raise NotFound(f"no job {job_id}")
-        return view.job
+        return view
 
-    def apply_rate_limit_for(self, decision: Any) -> None:
-        from .base import ApiError
-
+    def apply_rate_limit_for(self, decision: Decision) -> None:
         raise ApiError(
             429,
             "rate_limited",
@@ -68,20 +68,18 @@ class PublicHandler(PiqHandler):
 class PublicJobHandler(PublicHandler):
     @public
     async def get(self, job_id: str) -> None:
-        job = await self.public_job(job_id)
+        view = await self.public_job(job_id)
         files_url = self.page_url(job_id, "files", "{name}")
         wants_json = self.get_query_argument("format", "") == "json" or "application/json" in (
             self.request.headers.get("Accept", "")
         )
-        view = await self.call(self.state.service.get, Actor.anonymous(), job_id)
-        data = job_resource(view)
-        data["result"] = result_resource(job, files_url) if job.result else None
+        resource = api.PublicJob.of(view, files_url)
         if wants_json:
-            self.send(data)
+            self.send(resource)
             return
         self.set_header("Content-Type", "text/html; charset=utf-8")
         static_url = url_path_join(self.base_url, "static", "proteiniq")
-        self.finish(render_page(job, data, static_url, files_url))
+        self.finish(render_page(view.job, resource.model_dump(), static_url, files_url))
 
     @property
     def content_security_policy(self) -> str:
@@ -99,11 +97,7 @@ class PublicFileHandler(PublicHandler):
         path, entry = await self.call(self.state.service.job_file, Actor.anonymous(), job_id, name)
         self.set_header("Content-Type", entry.content_type)
         self.set_header("Content-Disposition", f"inline; filename*=UTF-8''{quote(entry.name)}")
-        with open(path, "rb") as stream:
-            while chunk := stream.read(64 * 1024):
-                self.write(chunk)
-                await self.flush()
-        self.finish()
+        await self.stream(path)
 
 
 def _table(rows: list[tuple[str, Any]]) -> str:

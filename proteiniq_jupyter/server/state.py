@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from ..engine import Engine
 from ..execution.base import EngineExecutor
+from ..jobs.service import JobService
 from .identity import Identity
 from .ratelimit import RateLimiter
 
@@ -32,7 +33,7 @@ class ServerState:
         return self.engine.config.max_upload_bytes
 
     @property
-    def service(self):  # type: ignore[no-untyped-def]
+    def service(self) -> JobService:
         return self.engine.service
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:

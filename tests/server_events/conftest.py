@@ -34,7 +34,8 @@ from proteiniq_jupyter.jobs.access import Actor
 from proteiniq_jupyter.jobs.core import ServiceConfig
 from proteiniq_jupyter.jobs.model import JobEvent, JobInput, Role, ToolResult
 from proteiniq_jupyter.jobs.service import JobService
-from proteiniq_jupyter.server.events import FEED_KEY, EventFeed, EventStreamHandler
+from proteiniq_jupyter.server.events import EventStreamHandler
+from proteiniq_jupyter.server.feed import FEED_KEY, EventFeed
 from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
 from proteiniq_jupyter.tools.registry import ToolRegistry
 

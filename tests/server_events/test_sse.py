@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from proteiniq_jupyter.jobs.model import JobEvent
 from proteiniq_jupyter.jobs.status import JobStatus
-from proteiniq_jupyter.server.events import _Cursor
+from proteiniq_jupyter.server.event_cursor import EventCursor
 
 from .conftest import Server, Stream, Writer, parse_sse
 
@@ -422,7 +422,7 @@ def _seqs(events: list[JobEvent]) -> list[int]:
 
 def test_the_cursor_waits_for_a_missing_seq_exactly_as_long_as_it_may_come() -> None:
     """Marks are (oldest transaction in flight, next transaction number)."""
-    cursor = _Cursor(gap_grace_s=10.0)
+    cursor = EventCursor(gap_grace_s=10.0)
     cursor.start(5, (100, 103), now=0.0)
     assert not cursor.ready  # transactions 100-102 may hold seqs up to 5
     assert cursor.advance([], [], set(), (103, 104), 0.0) == []
@@ -448,7 +448,7 @@ def test_the_cursor_waits_for_a_missing_seq_exactly_as_long_as_it_may_come() -> 
     cursor.take_back(released, 11)
     assert _seqs(cursor.advance([], [], {13}, (200, 200), 12.1)) == [12, 14]
     # On SQLite (no marks) a seq missing below a visible one never comes.
-    sqlite = _Cursor(gap_grace_s=10.0)
+    sqlite = EventCursor(gap_grace_s=10.0)
     sqlite.start(0, None, 0.0)
     assert sqlite.ready
     assert _seqs(sqlite.advance([_event(2), _event(4)], [], set(), None, 0.0)) == [2, 4]
