@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from .. import api
 from ..jobs.model import Role
 from ..jobs.ports import LedgerEntry
 from .app import cli
@@ -26,7 +27,7 @@ def credits_group(ctx: click.Context, as_json: bool) -> None:
     with _engine() as engine:
         account = engine.service.account(engine.actor())
     if as_json:
-        _echo_json(account.to_api())
+        _echo_json(api.Account.of(account).model_dump())
         return
     limit = account.max_concurrent_jobs
     click.echo(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .. import api
 from ..engine import Engine
 from ..jobs.access import Actor
 from ..jobs.model import BatchSummary
@@ -26,17 +27,17 @@ def batch_group() -> None:
 
 
 def _render_batch(summary: BatchSummary) -> str:
-    data = summary.to_api()
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(data["counts"].items()))
+    batch = api.Batch.of(summary)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(batch.counts.items()))
     return _pairs(
         [
-            ("batch", data["id"]),
-            ("name", data["name"]),
-            ("tool", data["tool"]),
-            ("status", data["status"]),
-            ("progress", f"{data['progress']:.0%}"),
-            ("children", f"{data['total']} ({counts})"),
-            ("credits", f"{data['credits_charged']} charged of {data['reserved_credits']} held"),
+            ("batch", batch.id),
+            ("name", batch.name),
+            ("tool", batch.tool),
+            ("status", batch.status),
+            ("progress", f"{batch.progress:.0%}"),
+            ("children", f"{batch.total} ({counts})"),
+            ("credits", f"{batch.credits_charged} charged of {batch.reserved_credits} held"),
         ]
     )
 
@@ -112,16 +113,14 @@ def batch_show(batch_id: str, as_json: bool) -> None:
         summary = engine.service.get_batch(actor, batch_id)
         children = engine.service.list_jobs(actor, JobFilter(batch_id=batch_id), limit=100).items
         submitters = _submitters(engine, actor)
+    jobs = [_job_row(api.Job.of(view, submitters)) for view in children]
     if as_json:
-        _echo_json(
-            {**summary.to_api(), "children": [_job_row(v.job, submitters) for v in children]}
-        )
+        _echo_json({**api.Batch.of(summary).model_dump(), "children": jobs})
         return
     click.echo(_render_batch(summary))
-    rows = [list(_job_row(v.job, submitters).values()) for v in reversed(children)]
-    if rows:
+    if jobs:
         click.echo()
-        click.echo(_table(list(_job_row(children[0].job, submitters)), rows))
+        click.echo(_table(list(jobs[0]), [list(row.values()) for row in reversed(jobs)]))
 
 
 @batch_group.command("list")
@@ -131,7 +130,7 @@ def batch_list(as_json: bool) -> None:
     with _engine() as engine:
         summaries, _ = engine.service.list_batches(engine.actor(), limit=100)
     if as_json:
-        _echo_json([s.to_api() for s in summaries])
+        _echo_json([api.Batch.of(s).model_dump() for s in summaries])
         return
     rows = [
         [s.batch.id, s.batch.name, s.batch.tool, s.status, s.total, f"{s.progress:.0%}"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .. import api
 from ..jobs.model import JobEvent, Quote, Share, Visibility
 from ..jobs.ports import JobFilter
 from ..jobs.status import JobStatus
@@ -85,7 +86,7 @@ def quote(
         items = _parse_inputs(tool, input_pairs, inputs)
         result = engine.service.quote(engine.actor(), tool_id, items, settings)
     if as_json:
-        _echo_json(result.to_api())
+        _echo_json(api.JobQuote.of(result).model_dump())
     else:
         click.echo(_render_quote(result))
     if result.blocking_errors:
@@ -163,9 +164,8 @@ def jobs_command(
         submitters = _submitters(engine, actor)
     jobs = [view.job for view in page.items]
     if as_json:
-        _echo_json(
-            {"items": [_job_row(j, submitters) for j in jobs], "next_cursor": page.next_cursor}
-        )
+        items = [_job_row(api.Job.of(view, submitters)) for view in page.items]
+        _echo_json({"items": items, "next_cursor": page.next_cursor})
         return
     if not jobs:
         click.echo("no jobs")

@@ -4,16 +4,17 @@ and the full description of a job."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from .. import api
 from ..engine import Engine
 from ..jobs.access import Actor
-from ..jobs.model import Job, JobInput, JsonDict
+from ..jobs.model import Job, JsonDict
 from ..jobs.status import JobStatus
 
 #: Result rows shown by ``show`` and ``run --wait``; ``export`` gives them all.
@@ -103,22 +104,23 @@ def _credits_text(job: Job) -> str:
     return str(job.credits_charged)
 
 
-def _input_summary(item: JobInput) -> JsonDict:
+def _input_summary(item: api.JobInputItem) -> JsonDict:
     lines = item.content.splitlines()
     return {
-        "slot": item.slot_id,
+        "slot": item.slotId,
         "kind": item.kind,
         "format": item.format,
-        "label": item.label,
-        "source": item.to_api()["source"],
+        "label": item.label if isinstance(item.label, str) else None,
+        "source": item.source.model_dump(),
         "characters": len(item.content),
         "lines": len(lines),
         "first_line": _clip(lines[0], 80) if lines else "",
     }
 
 
-def _job_row(job: Job, submitters: Mapping[str, str]) -> JsonDict:
+def _job_row(job: api.Job) -> JsonDict:
     """What a history page shows of a job."""
+    submitter = job.submitter
     return {
         "id": job.id,
         "name": job.name,
@@ -126,47 +128,42 @@ def _job_row(job: Job, submitters: Mapping[str, str]) -> JsonDict:
         "status": str(job.status),
         "progress": job.progress,
         "duration_s": job.duration_s,
-        "submitter": submitters.get(job.submitter_id, job.submitter_id),
-        "estimated_credits": job.estimated_credits,
-        "credits_charged": job.credits_charged,
-        "created_at": _iso(job.created_at),
+        "submitter": submitter.id if submitter.username is None else submitter.username,
+        "estimated_credits": job.credits.estimated,
+        "credits_charged": job.credits.charged,
+        "created_at": job.created_at.isoformat(),
     }
 
 
-def _job_detail(
-    job: Job,
-    *,
-    files_dir: Path,
-    submitters: Mapping[str, str],
-    events: int,
-    contents: bool,
-) -> JsonDict:
+def _job_detail(job: api.Job, *, files_dir: Path, events: int) -> JsonDict:
     """Everything about a job the actor may see, with each file's path on disk."""
-    data = _job_row(job, submitters)
+    inputs = job.input.inputs if isinstance(job.input, api.JobInput) else []
+    result = job.result if isinstance(job.result, api.ToolResult) else None
+    data = _job_row(job)
     data.update(
         {
             "visibility": str(job.visibility),
             "progress_message": job.progress_message,
             "status_reason": job.status_reason,
-            "error": job.error,
+            "error": job.error if isinstance(job.error, str) else None,
             "attempts": job.attempts,
             "origin_job_id": job.origin_job_id,
             "batch_id": job.batch_id,
-            "updated_at": _iso(job.updated_at),
+            "updated_at": job.updated_at.isoformat(),
             "started_at": _iso(job.started_at),
-            "finished_at": _iso(job.finished_at),
+            "finished_at": _iso(job.completed_at),
             "events": events,
-            "contents_visible": contents,
-            "inputs": [_input_summary(item) for item in job.inputs],
-            "settings": job.settings,
+            "contents_visible": job.permissions.see_contents,
+            "inputs": [_input_summary(item) for item in inputs],
+            "settings": job.settings if isinstance(job.settings, dict) else {},
             "result": None,
         }
     )
-    if job.result is not None:
+    if result is not None:
         data["result"] = {
-            "fields": job.result.fields,
-            "rows": job.result.rows,
-            "files": [{**f.to_api(), "path": str(files_dir / f.name)} for f in job.result.files],
+            "fields": result.fields,
+            "rows": result.rows,
+            "files": [{**f.model_dump(), "path": str(files_dir / f.name)} for f in result.files],
         }
     return data
 
@@ -249,9 +246,7 @@ def _describe_job(engine: Engine, actor: Actor, job_id: str) -> JsonDict:
     view = engine.service.get(actor, job_id)
     events = len(engine.service.events(actor, job_id))
     return _job_detail(
-        view.job,
+        api.Job.of(view, _submitters(engine, actor)),
         files_dir=engine.service.files.job_dir(job_id),
-        submitters=_submitters(engine, actor),
         events=events,
-        contents=view.permissions.see_contents,
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from .. import api
 from ..jobs.model import JsonDict
 from .app import cli
 from .engine import _engine
@@ -25,7 +26,7 @@ def tools_group(ctx: click.Context, as_json: bool) -> None:
     with _engine() as engine:
         tools = list(engine.tools)
     if as_json:
-        _echo_json([tool.summary() for tool in tools])
+        _echo_json([api.ToolSummary.of(tool).model_dump() for tool in tools])
         return
     rows = [
         [t.id, t.name, t.category, "free" if t.is_free() else t.credit_description] for t in tools
@@ -40,20 +41,20 @@ def tools_show(tool_id: str, as_json: bool) -> None:
     """A tool's inputs, settings (with defaults) and outputs."""
     with _engine() as engine:
         tool = engine.tools.get(tool_id)
-    detail = tool.detail()
+    detail = api.ToolDetail.of(tool)
     if as_json:
-        _echo_json(detail)
+        _echo_json(detail.model_dump())
         return
-    credit = detail["credit_model"]
+    credit = detail.credit_model
     out = [
-        f"{detail['id']}  {detail['name']}",
-        f"  {detail['description']}",
+        f"{detail.id}  {detail.name}",
+        f"  {detail.description}",
         _pairs(
             [
-                ("category", detail["category"]),
-                ("credits", "free" if credit["is_free"] else credit["description"]),
-                ("gpu", detail["processing"]["gpu"]),
-                ("time limit", _duration(detail["processing"]["time_limit_s"])),
+                ("category", detail.category),
+                ("credits", "free" if credit.is_free else credit.description),
+                ("gpu", detail.processing.gpu),
+                ("time limit", _duration(detail.processing.time_limit_s)),
             ],
             "  ",
         ),
@@ -68,7 +69,7 @@ def tools_show(tool_id: str, as_json: bool) -> None:
         if slot.description:
             out.append(f"      {slot.description}")
     out.append("settings")
-    settings = _settings_rows(detail["input"]["settings"])
+    settings = _settings_rows(detail.input.settings)
     out.append(
         "\n".join(
             "  " + line
@@ -84,9 +85,9 @@ def tools_show(tool_id: str, as_json: bool) -> None:
         if outputs
         else "  -"
     )
-    if detail["limits"]:
+    if detail.limits:
         out.append("limits")
-        out.append(_pairs(list(detail["limits"].items()), "  "))
+        out.append(_pairs(list(detail.limits.items()), "  "))
     click.echo("\n".join(out))
 
 
