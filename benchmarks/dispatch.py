@@ -86,6 +86,7 @@ def baseline_task(task_id: str, root: str) -> dict[str, Any]:
     does, let it run, read its reports until the result, and join it."""
     from proteiniq_jupyter.execution.child import GO
     from proteiniq_jupyter.execution.supervisor import LOG_NAME, start_job_process
+    from proteiniq_jupyter.store.codec import encode_input
 
     workdir = Path(root) / task_id
     workdir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +94,7 @@ def baseline_task(task_id: str, root: str) -> dict[str, Any]:
         {
             "job_id": task_id,
             "tool": ZeroWork.id,
-            "inputs": [zero_input(task_id).to_api()],
+            "inputs": [encode_input(zero_input(task_id))],
             "settings": {},
             "workdir": str(workdir),
             "log": str(workdir / LOG_NAME),

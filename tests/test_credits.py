@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from proteiniq_jupyter import api
 from proteiniq_jupyter.execution.inprocess import run_job
 from proteiniq_jupyter.jobs import credits
 from proteiniq_jupyter.jobs.errors import Forbidden, InsufficientCredits, ValidationError
@@ -155,10 +156,11 @@ def test_quote_uses_the_charge_calculator(service, alice):
     quote = service.quote(alice, "echo", [text_input("x" * 25)], {"repeat": 2})
     job = service.submit(alice, "echo", [text_input("x" * 25)], {"repeat": 2})
     assert quote.estimated_credits == job.estimated_credits == 60
-    assert quote.to_api()["breakdown"] == [
+    resource = api.JobQuote.of(quote).model_dump()
+    assert resource["breakdown"] == [
         {"label": "characters (per 10)", "quantity": 6, "unit_credits": 10, "credits": 60}
     ]
-    assert quote.to_api()["object"] == "job_quote"
+    assert resource["object"] == "job_quote"
     assert quote.blocking_errors == ()
 
 

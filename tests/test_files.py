@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from proteiniq_jupyter import api
 from proteiniq_jupyter.execution.inprocess import run_job
 from proteiniq_jupyter.jobs.errors import NotFound, PayloadTooLarge, ValidationError
 from proteiniq_jupyter.jobs.model import FileOrigin, JobInput, Role
@@ -28,7 +29,7 @@ def test_upload_then_run_a_job_on_it(service, tools, alice):
     job = service.submit(alice, "echo", [from_file(record.id)], {"outcome": "ok"})
     assert job.inputs[0].content == "hello from a file"
     assert job.inputs[0].label == "notes.txt"
-    assert job.inputs[0].to_api()["source"] == {"type": "file", "file_id": record.id}
+    assert api.input_source(job.inputs[0]).model_dump() == {"type": "file", "file_id": record.id}
     run_job(service.runs, tools, job.id)
     assert service.get(alice, job.id).job.result.fields["echo"] == "hello from a file"
 

@@ -13,12 +13,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from proteiniq_jupyter import api
 from proteiniq_jupyter.execution.inprocess import run_job
 from proteiniq_jupyter.jobs.errors import Conflict, JobNotCompleted, NotFound, ValidationError
 from proteiniq_jupyter.jobs.export import to_dataframe
-from proteiniq_jupyter.jobs.model import Batch, Role, ToolResult, new_id
+from proteiniq_jupyter.jobs.model import Batch, JobInput, Role, ToolResult, new_id
 from proteiniq_jupyter.jobs.ports import JobFilter
 from proteiniq_jupyter.jobs.status import JobStatus
+from proteiniq_jupyter.jobs.submission import request_hash
 from proteiniq_jupyter.store import tables as t
 
 from .conftest import text_input
@@ -31,6 +33,19 @@ def completed(service, tools, actor, text="alpha beta gamma", **settings):
 
 
 # -- idempotency ---------------------------------------------------------------
+
+
+def test_a_request_fingerprint_stays_what_was_stored() -> None:
+    """Fingerprints are kept with idempotency keys: a changed form would make a
+    repeated request look like another one."""
+    items = [
+        JobInput("text", "text", "text", "text", "hello world"),
+        JobInput("r", "receptor", "structure", "pdb", "ATOM", label="1abc.pdb", pdb_id="1ABC"),
+        JobInput("f", "ligand", "molecule", "sdf", "", file_id="file_1"),
+    ]
+    assert request_hash("echo", items, {"repeat": 2}) == (
+        "efec03fb55cafe9ddce4a17c0a8d9b44433b69ce726d8d87b857fd8e547ebab6"
+    )
 
 
 def test_same_idempotency_key_returns_the_same_job(service, alice):
@@ -139,7 +154,7 @@ def test_export_json_envelope(service, tools, alice):
     assert data["tool"] == "echo"
     assert data["status"] == "COMPLETED"
     assert data["settings"] == {"repeat": 3, "outcome": "ok"}  # defaults filled in
-    assert data["inputs"] == [i.to_api() for i in job.inputs]
+    assert data["inputs"] == [api.JobInputItem.of(i).model_dump() for i in job.inputs]
     assert data["results"]["fields"] == {"length": 7, "echo": "one two one two one two"}
     assert data["results"]["rows"] == [{"index": 1, "word": "one"}, {"index": 2, "word": "two"}]
     assert data["files"] == [

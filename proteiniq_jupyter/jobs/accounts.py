@@ -11,7 +11,7 @@ from . import credits
 from .access import Actor
 from .core import ServiceCore, is_email
 from .errors import Conflict, DuplicateRecord, Forbidden, NotFound, ValidationError
-from .model import JsonDict, Member, Role, User, Workspace, new_id
+from .model import Member, Role, User, Workspace, new_id
 from .ports import LedgerEntry, StoreTransaction
 from .status import CANCELLABLE
 
@@ -25,27 +25,6 @@ class Account:
     available_credits: int
     active_jobs: int
     max_concurrent_jobs: int | None
-
-    def to_api(self) -> JsonDict:
-        remaining = (
-            None
-            if self.max_concurrent_jobs is None
-            else max(0, self.max_concurrent_jobs - self.active_jobs)
-        )
-        return {
-            "object": "account",
-            "workspace": {
-                "id": self.workspace.id,
-                "name": self.workspace.name,
-                "plan": self.workspace.plan,
-                "credits": {"available": self.available_credits},
-            },
-            "role": str(self.role),
-            "limits": {
-                "active_jobs": self.active_jobs,
-                "concurrent_jobs": {"max": self.max_concurrent_jobs, "remaining": remaining},
-            },
-        }
 
 
 class Accounts(ServiceCore):

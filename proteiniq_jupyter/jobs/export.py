@@ -1,5 +1,8 @@
 """A job's results as a table (CSV, pandas) or as a JSON envelope. The columns come
-from the tool's result fields; a job with a per-item table gives one line per item."""
+from the tool's result fields; a job with a per-item table gives one line per item.
+
+The envelope is a document people keep, so its shape is written out here; its
+inputs and files have the API's shapes, which a test holds it to."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from .model import Job, JsonDict
+from .model import Job, JobInput, JsonDict, ResultFile
 
 METADATA_COLUMNS = ("job_id", "job_name", "tool", "status", "created_at", "completed_at")
 
@@ -72,13 +75,42 @@ def to_json(job: Job, *, exported_at: datetime) -> JsonDict:
         "completed_at": _iso(job.finished_at),
         "exported_at": _iso(exported_at),
         "settings": job.settings,
-        "inputs": [i.to_api() for i in job.inputs],
+        "inputs": [input_record(i) for i in job.inputs],
         "credits_used": job.credits_charged,
         "results": {
             "fields": dict(job.result.fields) if job.result else {},
             "rows": list(job.result.rows) if job.result else [],
         },
-        "files": [f.to_api() for f in job.result.files] if job.result else [],
+        "files": [_file(f) for f in job.result.files] if job.result else [],
+    }
+
+
+def input_record(item: JobInput) -> JsonDict:
+    """An input as the envelope lists it (and a request's fingerprint hashes it)."""
+    source: JsonDict = {"type": "text"}
+    if item.file_id:
+        source = {"type": "file", "file_id": item.file_id}
+    elif item.pdb_id is not None:
+        source = {"type": "pdb", "id": item.pdb_id}
+    data: JsonDict = {
+        "id": item.id,
+        "slotId": item.slot_id,
+        "kind": item.kind,
+        "format": item.format,
+        "content": item.content,
+        "source": source,
+    }
+    if item.label is not None:
+        data["label"] = item.label
+    return data
+
+
+def _file(file: ResultFile) -> JsonDict:
+    return {
+        "name": file.name,
+        "format": file.format,
+        "size": file.size,
+        "content_type": file.content_type,
     }
 
 

@@ -86,41 +86,6 @@ class JobInput:
     #: ``{"type": "pdb"}`` source), kept so a job says where its structure came from.
     pdb_id: str | None = None
 
-    def to_api(self) -> JsonDict:
-        source: JsonDict = {"type": "text"}
-        if self.file_id:
-            source = {"type": "file", "file_id": self.file_id}
-        elif self.pdb_id is not None:
-            source = {"type": "pdb", "id": self.pdb_id}
-        data: JsonDict = {
-            "id": self.id,
-            "slotId": self.slot_id,
-            "kind": self.kind,
-            "format": self.format,
-            "content": self.content,
-            "source": source,
-        }
-        if self.label is not None:
-            data["label"] = self.label
-        return data
-
-    @classmethod
-    def from_api(cls, data: JsonDict) -> JobInput:
-        source = data.get("source")
-        source = source if isinstance(source, dict) else {}
-        file_id = source.get("file_id")
-        pdb_id = str(source.get("id") or "") if source.get("type") == "pdb" else None
-        return cls(
-            id=str(data.get("id") or data.get("slotId") or ""),
-            slot_id=str(data.get("slotId") or data.get("slot_id") or ""),
-            kind=str(data.get("kind") or ""),
-            format=str(data.get("format") or ""),
-            content=str(data.get("content") or ""),
-            label=data.get("label"),
-            file_id=str(file_id) if file_id else None,
-            pdb_id=pdb_id,
-        )
-
 
 @dataclass(frozen=True)
 class ResultFile:
@@ -134,23 +99,6 @@ class ResultFile:
     def __post_init__(self) -> None:
         if not self.content_type:
             object.__setattr__(self, "content_type", content_type_for(self.name))
-
-    def to_api(self) -> JsonDict:
-        return {
-            "name": self.name,
-            "format": self.format,
-            "size": self.size,
-            "content_type": self.content_type,
-        }
-
-    @classmethod
-    def from_api(cls, data: JsonDict) -> ResultFile:
-        return cls(
-            name=str(data["name"]),
-            format=str(data["format"]),
-            size=int(data["size"]),
-            content_type=str(data.get("content_type") or ""),
-        )
 
 
 _CONTENT_TYPES = {
@@ -183,21 +131,6 @@ class ToolResult:
     fields: JsonDict = field(default_factory=dict)
     rows: list[JsonDict] = field(default_factory=list)
     files: list[ResultFile] = field(default_factory=list)
-
-    def to_api(self) -> JsonDict:
-        return {
-            "fields": self.fields,
-            "rows": self.rows,
-            "files": [f.to_api() for f in self.files],
-        }
-
-    @classmethod
-    def from_api(cls, data: JsonDict) -> ToolResult:
-        return cls(
-            fields=dict(data.get("fields") or {}),
-            rows=list(data.get("rows") or []),
-            files=[ResultFile.from_api(f) for f in data.get("files") or []],
-        )
 
 
 @dataclass(frozen=True)
@@ -274,20 +207,6 @@ class FileRecord:
     origin: FileOrigin
     created_at: datetime
 
-    def to_api(self) -> JsonDict:
-        return {
-            "id": self.id,
-            "object": "file",
-            "name": self.name,
-            "format": self.format,
-            "content_type": self.content_type,
-            "size": self.size,
-            "origin": str(self.origin),
-            "job_id": self.job_id,
-            "owner_id": self.owner_id,
-            "created_at": self.created_at.isoformat(),
-        }
-
 
 @dataclass(frozen=True)
 class Invite:
@@ -312,14 +231,6 @@ class EstimateLine:
     quantity: float
     unit_credits: int
     credits: int
-
-    def to_api(self) -> JsonDict:
-        return {
-            "label": self.label,
-            "quantity": self.quantity,
-            "unit_credits": self.unit_credits,
-            "credits": self.credits,
-        }
 
 
 @dataclass(frozen=True)
@@ -354,22 +265,6 @@ class Quote:
     @property
     def billable_credits(self) -> int:
         return self.estimate.credits
-
-    def to_api(self) -> JsonDict:
-        return {
-            "object": "job_quote",
-            "tool": self.tool,
-            "estimated_credits": self.estimated_credits,
-            "available_credits": self.available_credits,
-            "billable_credits": self.billable_credits,
-            "breakdown": [line.to_api() for line in self.estimate.lines],
-            "blocking_errors": list(self.blocking_errors),
-            "limits": {
-                "active_concurrent_jobs": self.active_concurrent_jobs,
-                "max_concurrent_jobs": self.max_concurrent_jobs,
-            },
-            "billing": {"mode": "fixed"},
-        }
 
 
 @dataclass(frozen=True)
@@ -411,22 +306,6 @@ class BatchSummary:
         if self.counts.get(str(JobStatus.CANCELLED), 0) == self.total:
             return "CANCELLED"
         return "FAILED" if completed == 0 else "PARTIAL"
-
-    def to_api(self) -> JsonDict:
-        return {
-            "object": "batch",
-            "id": self.batch.id,
-            "name": self.batch.name,
-            "tool": self.batch.tool,
-            "status": self.status,
-            "created_at": self.batch.created_at.isoformat(),
-            "progress": self.progress,
-            "counts": self.counts,
-            "total": self.total,
-            "reserved_credits": self.batch.reserved_credits,
-            "credits_charged": self.credits_charged,
-            "job_ids": list(self.batch.child_ids),
-        }
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from . import credits
 from .access import Actor
 from .core import ServiceCore, job_name
 from .errors import ConcurrentJobLimitExceeded, Conflict, Forbidden, NotFound, ValidationError
+from .export import input_record
 from .model import Estimate, FileRecord, Job, JobInput, JsonDict, Quote, new_id
 from .ports import StoreTransaction, StructureUnavailable, ToolSpec
 from .status import CANCELLABLE, JobStatus
@@ -33,7 +34,9 @@ def normalise_pdb_id(text: str) -> str | None:
 
 
 def request_hash(tool: str, inputs: Sequence[JobInput], settings: JsonDict | None) -> str:
-    body = {"tool": tool, "inputs": [i.to_api() for i in inputs], "settings": settings or {}}
+    """A request's fingerprint, stored with its idempotency key: each input as a
+    job's export lists it (a form held fixed, so stored fingerprints keep matching)."""
+    body = {"tool": tool, "inputs": [input_record(i) for i in inputs], "settings": settings or {}}
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 

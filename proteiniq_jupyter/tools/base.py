@@ -32,17 +32,6 @@ class InputSlot:
     required: bool = True
     max_items: int = 1
 
-    def to_api(self) -> JsonDict:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "formats": list(self.formats),
-            "label": self.label,
-            "description": self.description,
-            "required": self.required,
-            "max_items": self.max_items,
-        }
-
 
 @dataclass(frozen=True)
 class OutputField:
@@ -51,9 +40,6 @@ class OutputField:
     name: str
     description: str
     unit: str | None = None
-
-    def to_api(self) -> JsonDict:
-        return {"name": self.name, "description": self.description, "unit": self.unit}
 
 
 class NoSettings(pydantic.BaseModel):
@@ -270,43 +256,3 @@ class Tool(ABC):
     @classmethod
     def is_free(cls) -> bool:
         return cls.credit_description == "free"
-
-    @classmethod
-    def summary(cls) -> JsonDict:
-        return {
-            "id": cls.id,
-            "object": "tool",
-            "name": cls.name,
-            "description": cls.description,
-            "category": cls.category,
-            "tags": list(cls.tags),
-            "credit_model": {
-                "is_free": cls.is_free(),
-                "description": cls.credit_description,
-                "rates": dict(cls.credit_rates),
-            },
-        }
-
-    @classmethod
-    def detail(cls) -> JsonDict:
-        data = cls.summary()
-        data.update(
-            {
-                "subcategory": cls.subcategory,
-                "version": cls.version,
-                "beta": cls.beta,
-                "processing": {
-                    "gpu": cls.gpu,
-                    "prefers_gpu": cls.prefers_gpu,
-                    "time_limit_s": cls.time_limit_s,
-                    "batch_input": cls.takes_batch_input(),
-                },
-                "input": {
-                    "slots": [slot.to_api() for slot in cls.slots],
-                    "settings": cls.settings_model.model_json_schema(),
-                },
-                "output": {"fields": [f.to_api() for f in cls.outputs]},
-                "limits": dict(cls.limits),
-            }
-        )
-        return data

@@ -19,6 +19,7 @@ import gemmi
 import numpy as np
 import pytest
 
+from proteiniq_jupyter import api
 from proteiniq_jupyter.execution.inprocess import run_job
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.jobs.model import Job, JobInput
@@ -460,7 +461,7 @@ def test_batch_with_a_bad_line_creates_nothing(real: tuple[JobService, Any]) -> 
 
 def test_catalogue_describes_a_priced_gpu_tool() -> None:
     assert isinstance(ToolRegistry.from_entry_points(only="boltz-2").get("boltz-2"), Boltz2)
-    detail = json.loads(json.dumps(Boltz2.detail()))
+    detail = json.loads(json.dumps(api.ToolDetail.of(Boltz2).model_dump()))
     assert detail["processing"]["gpu"] is True
     assert detail["processing"]["batch_input"] is True
     assert detail["credit_model"]["is_free"] is False

@@ -20,6 +20,7 @@ from typing import Any
 import gemmi
 import pytest
 
+from proteiniq_jupyter import api
 from proteiniq_jupyter.execution.inprocess import run_job
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.jobs.model import Job, JobInput
@@ -389,7 +390,7 @@ def test_catalogue_describes_a_priced_gpu_tool() -> None:
     assert isinstance(
         ToolRegistry.from_entry_points(only="alphafold-2").get("alphafold-2"), AlphaFold2
     )
-    detail = json.loads(json.dumps(AlphaFold2.detail()))
+    detail = json.loads(json.dumps(api.ToolDetail.of(AlphaFold2).model_dump()))
     assert detail["processing"]["gpu"] is True
     assert detail["processing"]["batch_input"] is True
     assert detail["credit_model"]["is_free"] is False

@@ -17,6 +17,7 @@ import gemmi
 import pytest
 from huggingface_hub import constants as hub_constants
 
+from proteiniq_jupyter import api
 from proteiniq_jupyter.config import EngineConfig
 from proteiniq_jupyter.engine import open_engine
 from proteiniq_jupyter.execution.inprocess import run_job
@@ -326,7 +327,8 @@ def test_the_module_imports_and_quotes_without_torch() -> None:
         " content='MKT' * 50)\n"
         "settings = tool.parse_settings({})\n"
         "tool.validate([item], settings)\n"
-        "json.dumps(tool.detail())\n"
+        "from proteiniq_jupyter.api import ToolDetail\n"
+        "json.dumps(ToolDetail.of(tool).model_dump())\n"
         "print(tool.estimate([item], settings).credits)\n"
         "print(tool.missing_requirements())\n"
     )
@@ -358,7 +360,7 @@ def test_credits_follow_the_residue_count() -> None:
 
 
 def test_the_catalogue_shows_a_priced_tool_with_its_settings() -> None:
-    detail = json.loads(json.dumps(REGISTRY.get("esmfold").detail()))
+    detail = json.loads(json.dumps(api.ToolDetail.of(REGISTRY.get("esmfold")).model_dump()))
     assert detail["id"] == "esmfold" and detail["category"] == "folding"
     assert detail["credit_model"]["is_free"] is False
     assert detail["credit_model"]["rates"] == {

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from proteiniq_jupyter import api
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.tools.base import RunContext, Tool
 from proteiniq_jupyter.tools.molecule import SdfToSmiles, SmilesToSdf
@@ -86,7 +87,7 @@ def test_the_registry_finds_all_seven_free_tools() -> None:
 @pytest.mark.parametrize("tool_id", sorted(FREE_TOOLS))
 def test_detail_is_json_and_the_tool_is_free(tool_id: str, make_input: Any) -> None:
     tool = ToolRegistry.from_entry_points().get(tool_id)
-    detail = json.loads(json.dumps(tool.detail()))
+    detail = json.loads(json.dumps(api.ToolDetail.of(tool).model_dump()))
     assert detail["id"] == tool_id
     assert detail["credit_model"] == {"is_free": True, "description": "free", "rates": {}}
     assert detail["processing"]["gpu"] is False
@@ -117,7 +118,7 @@ def test_every_result_field_is_declared(tool_id: str, make_input: Any, tmp_path:
     assert messages and messages[-1][0] == 1.0
     for file in result.files:
         assert (tmp_path / file.name).stat().st_size == file.size > 0
-    json.dumps(result.to_api())
+    json.dumps(api.ToolResult.of(result).model_dump())
 
 
 @pytest.mark.parametrize("tool_id", sorted(FREE_TOOLS))

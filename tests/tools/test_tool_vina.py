@@ -25,6 +25,7 @@ import pytest
 from rdkit import Chem
 from rdkit.Chem import rdDistGeom
 
+from proteiniq_jupyter import api
 from proteiniq_jupyter.execution.inprocess import run_job
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.jobs.model import JobInput, ToolResult
@@ -585,7 +586,7 @@ def test_a_receptor_named_by_pdb_id_is_fetched_at_submit_and_docked(
         archive.close()
     done = service.get(alice, job.id).job
     assert done.status is JobStatus.COMPLETED, done.error
-    assert done.inputs[0].to_api()["source"] == {"type": "pdb", "id": "1ABC"}
+    assert api.input_source(done.inputs[0]).model_dump() == {"type": "pdb", "id": "1ABC"}
     assert done.inputs[0].content == receptor_text
     assert done.result is not None
     # The same text as the uploaded receptor: the same cache entry.
@@ -597,7 +598,7 @@ def test_a_receptor_named_by_pdb_id_is_fetched_at_submit_and_docked(
 
 
 def test_catalogue_shows_settings_ranges_and_a_price() -> None:
-    detail = json.loads(json.dumps(AutodockVina.detail()))
+    detail = json.loads(json.dumps(api.ToolDetail.of(AutodockVina).model_dump()))
     assert detail["id"] == "autodock-vina"
     assert detail["credit_model"]["is_free"] is False
     assert detail["credit_model"]["rates"]["credits_per_ligand"] == 2
@@ -660,7 +661,8 @@ def test_module_imports_and_lists_without_vina_or_meeko() -> None:
         "sys.modules['vina'] = sys.modules['meeko'] = None\n"
         "from proteiniq_jupyter.tools.vina import AutodockVina\n"
         "tool = AutodockVina()\n"
-        "print(json.dumps([tool.detail()['id'], tool.missing_requirements()]))\n"
+        "from proteiniq_jupyter.api import ToolDetail\n"
+        "print(json.dumps([ToolDetail.of(tool).id, tool.missing_requirements()]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     tool_id, reason = json.loads(out.stdout.strip().splitlines()[-1])
