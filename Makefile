@@ -32,9 +32,7 @@ lab: install
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy proteiniq_jupyter/jobs proteiniq_jupyter/store proteiniq_jupyter/execution \
-		proteiniq_jupyter/assembly.py proteiniq_jupyter/engine.py proteiniq_jupyter/config.py \
-		proteiniq_jupyter/server proteiniq_jupyter/api
+	$(BIN)/mypy proteiniq_jupyter
 
 test: check browser
 	$(BIN)/pytest -q

@@ -55,7 +55,7 @@ class PdbArchive:
         request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                body = response.read(self.max_bytes + 1)
+                body: bytes = response.read(self.max_bytes + 1)
                 encoding = response.headers.get("Content-Encoding", "")
         except urllib.error.HTTPError as exc:
             if exc.code == 404:

@@ -10,6 +10,7 @@ import click
 
 from .. import api
 from ..engine import Engine
+from ..execution.base import EngineExecutor
 from ..jobs.access import Actor
 from ..jobs.model import BatchSummary
 from ..jobs.ports import JobFilter
@@ -42,7 +43,7 @@ def _render_batch(summary: BatchSummary) -> str:
     )
 
 
-def _follow_batch(engine: Engine, actor: Actor, batch_id: str) -> BatchSummary:
+def _follow_batch(engine: Engine[EngineExecutor], actor: Actor, batch_id: str) -> BatchSummary:
     while True:
         summary = engine.service.get_batch(actor, batch_id)
         if summary.status != "PROCESSING":

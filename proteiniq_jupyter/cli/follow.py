@@ -8,6 +8,7 @@ import time
 import click
 
 from ..engine import Engine
+from ..execution.base import EngineExecutor
 from ..jobs.access import Actor
 from ..jobs.model import Job
 from ..jobs.status import JobStatus
@@ -49,7 +50,7 @@ class _Progress:
             click.echo("", err=True)
 
 
-def _follow(engine: Engine, actor: Actor, job_id: str) -> Job:
+def _follow(engine: Engine[EngineExecutor], actor: Actor, job_id: str) -> Job:
     """Wait for the job to end, showing its progress. Interrupting cancels the job,
     which would otherwise be left running with nobody to finish it."""
     progress = _Progress(job_id)
@@ -68,7 +69,7 @@ def _follow(engine: Engine, actor: Actor, job_id: str) -> Job:
         progress.close()
 
 
-def _finish(engine: Engine, actor: Actor, job: Job, wait: bool) -> None:
+def _finish(engine: Engine[EngineExecutor], actor: Actor, job: Job, wait: bool) -> None:
     """Print the new job's id; when waiting, its outcome, exiting 1 unless it completed."""
     click.echo(job.id)
     if not wait:

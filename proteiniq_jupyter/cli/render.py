@@ -13,6 +13,7 @@ import click
 
 from .. import api
 from ..engine import Engine
+from ..execution.base import EngineExecutor
 from ..jobs.access import Actor
 from ..jobs.model import Job, JsonDict
 from ..jobs.status import JobStatus
@@ -238,11 +239,11 @@ def _parse_iso(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _submitters(engine: Engine, actor: Actor) -> dict[str, str]:
+def _submitters(engine: Engine[EngineExecutor], actor: Actor) -> dict[str, str]:
     return {m.user.id: m.user.username for m in engine.service.members(actor)}
 
 
-def _describe_job(engine: Engine, actor: Actor, job_id: str) -> JsonDict:
+def _describe_job(engine: Engine[EngineExecutor], actor: Actor, job_id: str) -> JsonDict:
     view = engine.service.get(actor, job_id)
     events = len(engine.service.events(actor, job_id))
     return _job_detail(

@@ -565,13 +565,13 @@ class EsmFold(Tool):
         threads = torch.get_num_threads()
         bars = transformers_logging.is_progress_bar_enabled()
         torch.set_num_threads(1)
-        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        transformers_logging.disable_progress_bar()
         try:
             load_model(location, device="cpu")
         finally:
             torch.set_num_threads(threads)
             if bars:
-                transformers_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+                transformers_logging.enable_progress_bar()
 
     def missing_requirements(self) -> str | None:
         return missing_packages() or missing_model(model_location())
