@@ -33,10 +33,20 @@ def normalise_pdb_id(text: str) -> str | None:
     return candidate.lower() if candidate.lower().startswith("pdb_") else candidate.upper()
 
 
-def request_hash(tool: str, inputs: Sequence[JobInput], settings: JsonDict | None) -> str:
-    """A request's fingerprint, stored with its idempotency key: each input as a
-    job's export lists it (a form held fixed, so stored fingerprints keep matching)."""
-    body = {"tool": tool, "inputs": [input_record(i) for i in inputs], "settings": settings or {}}
+def request_hash(
+    tool: str, inputs: Sequence[JobInput], settings: JsonDict | None, name: str | None = None
+) -> str:
+    """A request's fingerprint, stored with its idempotency key: its tool, each input
+    as a job's export lists it, its settings and its name, as the caller gave them (a
+    form held fixed, so stored fingerprints keep matching; the name is left out when
+    none is given)."""
+    body: JsonDict = {
+        "tool": tool,
+        "inputs": [input_record(i) for i in inputs],
+        "settings": settings or {},
+    }
+    if name is not None:
+        body["name"] = name
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -92,7 +102,8 @@ class Submission(ServiceCore):
         idempotency_key: str | None = None,
     ) -> Job:
         """Accept a job: validated, priced and its credits held, or refused with
-        nothing created. A repeated idempotency key returns the first job."""
+        nothing created. A repeated idempotency key returns the first job when the
+        tool, inputs, settings and name are the same, and is a conflict otherwise."""
         return self._submit(
             actor, tool_id, inputs, settings, name=name, idempotency_key=idempotency_key
         )
@@ -115,7 +126,7 @@ class Submission(ServiceCore):
         inputs = self._resolve_sources(actor, inputs)
         if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
             raise ValidationError("Idempotency-Key must be 1 to 255 characters")
-        fingerprint = request_hash(tool_id, inputs, settings) if idempotency_key else None
+        fingerprint = request_hash(tool_id, inputs, settings, name) if idempotency_key else None
         if idempotency_key:
             with self.store.read() as tx:
                 earlier = tx.find_idempotent(workspace_id, idempotency_key)
