@@ -1,12 +1,11 @@
-"""JobService operations as a user meets them: idempotent submit, history lists and
-paging, rename, delete, retry, duplicate and export."""
+"""JobService operations as a user meets them: history lists and paging, rename,
+delete, retry, duplicate and export. (Idempotent submit: test_idempotency.py.)"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 
@@ -17,10 +16,9 @@ from proteiniq_jupyter import api
 from proteiniq_jupyter.execution.inprocess import run_job
 from proteiniq_jupyter.jobs.errors import Conflict, JobNotCompleted, NotFound, ValidationError
 from proteiniq_jupyter.jobs.export import to_dataframe
-from proteiniq_jupyter.jobs.model import Batch, JobInput, Role, ToolResult, new_id
+from proteiniq_jupyter.jobs.model import Batch, Role, ToolResult, new_id
 from proteiniq_jupyter.jobs.ports import JobFilter
 from proteiniq_jupyter.jobs.status import JobStatus
-from proteiniq_jupyter.jobs.submission import request_hash
 from proteiniq_jupyter.store import tables as t
 
 from .conftest import text_input
@@ -30,53 +28,6 @@ def completed(service, tools, actor, text="alpha beta gamma", **settings):
     job = service.submit(actor, "echo", [text_input(text)], settings or None, name=f"echo {text}")
     run_job(service.runs, tools, job.id)
     return service.get(actor, job.id).job
-
-
-# -- idempotency ---------------------------------------------------------------
-
-
-def test_a_request_fingerprint_stays_what_was_stored() -> None:
-    """Fingerprints are kept with idempotency keys: a changed form would make a
-    repeated request look like another one."""
-    items = [
-        JobInput("text", "text", "text", "text", "hello world"),
-        JobInput("r", "receptor", "structure", "pdb", "ATOM", label="1abc.pdb", pdb_id="1ABC"),
-        JobInput("f", "ligand", "molecule", "sdf", "", file_id="file_1"),
-    ]
-    assert request_hash("echo", items, {"repeat": 2}) == (
-        "efec03fb55cafe9ddce4a17c0a8d9b44433b69ce726d8d87b857fd8e547ebab6"
-    )
-
-
-def test_same_idempotency_key_returns_the_same_job(service, alice):
-    first = service.submit(alice, "echo", [text_input("once")], idempotency_key="key-1")
-    again = service.submit(alice, "echo", [text_input("once")], idempotency_key="key-1")
-    assert again.id == first.id
-    assert len(service.list_jobs(alice).items) == 1
-    assert service.account(alice).available_credits == 490  # held once
-    with pytest.raises(Conflict, match="different request"):
-        service.submit(alice, "echo", [text_input("twice")], idempotency_key="key-1")
-
-
-def test_concurrent_repeats_of_one_key_make_one_job(service, alice):
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        ids = set(
-            pool.map(
-                lambda _: (
-                    service.submit(alice, "echo", [text_input("racing")], idempotency_key="race").id
-                ),
-                range(16),
-            )
-        )
-    assert len(ids) == 1
-    assert len(service.list_jobs(alice).items) == 1
-
-
-def test_idempotency_keys_are_scoped_to_the_workspace(service, alice):
-    carol = service.sign_in("carol")
-    a = service.submit(alice, "echo", [text_input("same")], idempotency_key="shared-key")
-    c = service.submit(carol, "echo", [text_input("same")], idempotency_key="shared-key")
-    assert a.id != c.id
 
 
 # -- delete ----------------------------------------------------------------------
