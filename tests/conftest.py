@@ -24,7 +24,8 @@ from proteiniq_jupyter.tools.registry import ToolRegistry
 from .helpers import TEST_TOOLS
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures"
+#: The real data files the tests read (sources and licences in its README.md).
+FIXTURES = REPO / "tests" / "data"
 PG_URL = os.environ.get("PIQ_TEST_DATABASE_URL")
 PG_SKIP_REASON = (
     "PostgreSQL half skipped: set PIQ_TEST_DATABASE_URL "
@@ -45,8 +46,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def fixtures_dir() -> Path:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"shared test fixtures not found at {FIXTURES}")
     return FIXTURES
 
 

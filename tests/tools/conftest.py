@@ -1,4 +1,4 @@
-"""Fixtures for the free tools' tests: the shared real-data files and input builders."""
+"""Fixtures for the tools' tests: the real data files and input builders."""
 
 from __future__ import annotations
 
@@ -8,21 +8,16 @@ from pathlib import Path
 import pytest
 
 from proteiniq_jupyter.jobs.model import JobInput
-
-SHARED_FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
+from tests.conftest import FIXTURES
 
 MakeInput = Callable[..., JobInput]
 
 
 @pytest.fixture(scope="session")
 def shared_fixtures() -> Path:
-    """The real data files kept beside the repository (not copied into it)."""
-    if not SHARED_FIXTURES.is_dir():
-        pytest.skip(
-            f"shared fixtures folder {SHARED_FIXTURES.resolve()} is absent; it lies beside "
-            "the repository in a full checkout"
-        )
-    return SHARED_FIXTURES.resolve()
+    """The real data files kept with the tests (tests/data; sources and licences in
+    its README.md)."""
+    return FIXTURES
 
 
 @pytest.fixture
