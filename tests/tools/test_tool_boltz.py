@@ -192,6 +192,107 @@ def test_reads_the_output_layout_and_normalises_plddt(
     assert single[0].iptm is None and single[0].extra["ligand_iptm"] is None
 
 
+#: Three diffusion samples' pLDDT (0-1), in sample order; Boltz ranks them 2, 0, 1.
+SAMPLE_PLDDT = (0.81, 0.74, 0.88)
+
+
+def boltz_2_folder(model: Path, root: Path, stem: str) -> Path:
+    """A results folder as ``boltz predict --diffusion_samples 3 --write_full_pae
+    --write_full_pde`` leaves it for a protein and a ligand with the affinity asked
+    for, every file named and keyed as boltz 2.2.1 (PyPI) writes it
+    (src/boltz/data/write/writer.py, ``BoltzWriter`` and ``BoltzAffinityWriter``): the
+    samples numbered by rank of confidence_score, the confidence summary with its keys
+    in Boltz's order (indent 4), compressed npz files keyed plddt, pae and pde, and the
+    pLDDT x 100 in the structure's B-factors. Each sample's structure is the real
+    ColabFold model (as mmCIF) moved by its own distance; the numbers are made up. The
+    predictions folder."""
+    out = root / f"boltz_results_{stem}"
+    (out / "processed" / "records").mkdir(parents=True)
+    (out / "processed" / "manifest.json").write_text(json.dumps({"records": [{"id": stem}]}))
+    (out / "processed" / "records" / f"{stem}.json").write_text(json.dumps({"id": stem}))
+    predictions = out / "predictions" / stem
+    predictions.mkdir(parents=True)
+    base = gemmi.read_structure(str(model))
+    tokens = len(base[0]["A"]) + 1  # the residues and the ligand's one token here
+    samples = []
+    for sample, plddt in enumerate(SAMPLE_PLDDT):
+        ptm, iptm = plddt - 0.06, plddt - 0.15
+        confidence = {
+            "confidence_score": 0.8 * plddt + 0.2 * iptm,
+            "ptm": ptm,
+            "iptm": iptm,
+            "ligand_iptm": iptm,
+            "protein_iptm": 0.0,
+            "complex_plddt": plddt,
+            "complex_iplddt": plddt - 0.03,
+            "complex_pde": 0.8 + sample / 10,
+            "complex_ipde": 2.1 + sample / 10,
+            "chains_ptm": {"0": ptm, "1": ptm - 0.1},
+            "pair_chains_iptm": {"0": {"0": ptm, "1": iptm}, "1": {"0": iptm, "1": ptm - 0.1}},
+        }
+        samples.append((sample, plddt, confidence))
+    ranked = sorted(samples, key=lambda s: s[2]["confidence_score"], reverse=True)
+    for rank, (sample, plddt, confidence) in enumerate(ranked):
+        structure = base.clone()
+        for residue in structure[0]["A"]:
+            for atom in residue:
+                atom.pos = gemmi.Position(atom.pos.x + 3.0 * sample, atom.pos.y, atom.pos.z)
+                atom.b_iso = plddt * 100
+        structure.setup_entities()
+        structure.make_mmcif_document().write_file(str(predictions / f"{stem}_model_{rank}.cif"))
+        (predictions / f"confidence_{stem}_model_{rank}.json").write_text(
+            json.dumps(confidence, indent=4)
+        )
+        name = f"{stem}_model_{rank}.npz"
+        np.savez_compressed(predictions / f"plddt_{name}", plddt=np.full(tokens, plddt))
+        np.savez_compressed(predictions / f"pae_{name}", pae=np.full((tokens, tokens), 1.5))
+        np.savez_compressed(predictions / f"pde_{name}", pde=np.full((tokens, tokens), 0.9))
+    np.savez_compressed(predictions / f"pre_affinity_{stem}.npz", coords=np.zeros((1, 3)))
+    affinity = {
+        "affinity_pred_value": 0.42,
+        "affinity_probability_binary": 0.37,
+        "affinity_pred_value1": 0.51,
+        "affinity_probability_binary1": 0.33,
+        "affinity_pred_value2": 0.33,
+        "affinity_probability_binary2": 0.41,
+    }
+    (predictions / f"affinity_{stem}.json").write_text(json.dumps(affinity, indent=4))
+    return predictions
+
+
+def test_reads_a_boltz_2_output_folder(shared_fixtures: Path, tmp_path: Path) -> None:
+    predictions = boltz_2_folder(shared_fixtures / MODEL_PDB, tmp_path, "input")
+
+    models = read_boltz_models(predictions, "input", proteins=1, ligands=1)
+
+    assert [(m.rank, m.model) for m in models] == [(1, "model_0"), (2, "model_1"), (3, "model_2")]
+    # Best first: samples 2, 0 and 1, each with its own structure and confidences.
+    for model, sample in zip(models, (2, 0, 1), strict=True):
+        plddt = SAMPLE_PLDDT[sample] * 100
+        assert model.plddt == pytest.approx(plddt)
+        structure = gemmi.read_structure(str(model.structure))
+        atoms = [a for r in structure[0][0] for a in r]
+        assert {round(a.b_iso, 2) for a in atoms} == {round(plddt, 2)}
+        first = gemmi.read_structure(str(shared_fixtures / MODEL_PDB))[0]["A"][0][0]
+        assert atoms[0].pos.x == pytest.approx(first.pos.x + 3.0 * sample, abs=1e-3)
+        assert model.ptm == pytest.approx(SAMPLE_PLDDT[sample] - 0.06)
+        assert model.iptm == pytest.approx(SAMPLE_PLDDT[sample] - 0.15)
+        assert model.extra["protein_iptm"] is None and model.extra["ligand_iptm"] == model.iptm
+        assert [suffix for _, suffix, _ in model.attachments] == [
+            "confidence.json",
+            "plddt.npz",
+            "pae.npz",
+            "pde.npz",
+        ]
+    scores = [m.ranking_score for m in models]
+    assert scores == sorted(scores, reverse=True)
+    assert read_boltz_affinity(predictions, "input") == {
+        "affinity_pred_value": 0.42,
+        "affinity_ic50_um": pytest.approx(10**0.42, rel=1e-3),
+        "affinity_probability_binary": 0.37,
+    }
+
+
 def test_progress_follows_the_phases() -> None:
     progress = BoltzProgress(affinity=True)
     assert progress("Checking input data.") == (0.02, "preparing the input")
@@ -286,6 +387,56 @@ def test_prediction_job_with_ligands_and_affinity(
     assert document["properties"] == [{"affinity": {"binder": "B"}}]
     messages = [e.data.get("progress_message") for e in service.events(alice, job.id)]
     assert "predicting the structure: 100%" in messages
+
+
+def residue_bfactors(path: Path) -> list[float]:
+    """Each residue's B-factor, read here with gemmi: in a Boltz-2 model every atom of
+    a residue carries the residue's pLDDT x 100, so check that and take it."""
+    values = []
+    for chain in gemmi.read_structure(str(path))[0]:
+        for residue in chain:
+            atoms = {round(atom.b_iso, 2) for atom in residue}
+            assert len(atoms) == 1, (residue, atoms)
+            values.append(atoms.pop())
+    return values
+
+
+def test_each_rank_holds_one_sample_structure_and_confidences_together(
+    real: tuple[JobService, Any], standin: Path, shared_fixtures: Path
+) -> None:
+    """Five samples, each its own structure: every published rank's structure, pLDDT
+    and confidence file belong to one and the same sample, best first."""
+    service, alice = real
+    sequence = model_sequence(shared_fixtures)
+    job = submit_and_run(
+        service, alice, [proteins(f">ERR550519\n{sequence}\n")], {"diffusion_samples": 5}
+    )
+    assert job.status is JobStatus.COMPLETED, job.error
+    assert job.result is not None
+    folder = service.files.job_dir(job.id)
+    rows = job.result.rows
+    assert [(row["rank"], row["model"]) for row in rows] == [
+        (rank, f"model_{rank - 1}") for rank in range(1, 6)
+    ]
+    scores = [row["ranking_score"] for row in rows]
+    assert scores == sorted(scores, reverse=True) and len(set(scores)) == 5
+    first_atoms = set()
+    for row in rows:
+        stem = f"complex_rank_{row['rank']}"
+        bfactors = residue_bfactors(folder / f"{stem}.cif")
+        plddt = np.load(folder / f"{stem}_plddt.npz")["plddt"]
+        confidence = json.loads((folder / f"{stem}_confidence.json").read_text())
+        assert len(bfactors) == len(plddt) == len(sequence)
+        assert np.allclose(np.array(bfactors) / 100, plddt, atol=1e-4)
+        assert confidence["complex_plddt"] == pytest.approx(float(np.mean(plddt)), abs=1e-6)
+        assert row["mean_plddt"] == pytest.approx(float(np.mean(bfactors)), abs=0.01)
+        assert row["ranking_score"] == round(confidence["confidence_score"], 4)
+        structure = gemmi.read_structure(str(folder / f"{stem}.cif"))
+        first_atoms.add(tuple(round(v, 3) for v in structure[0][0][0][0].pos.tolist()))
+    assert len(first_atoms) == 5  # five different structures
+    fields = job.result.fields
+    assert fields["best_structure"] == "complex_rank_1.cif"
+    assert fields["mean_plddt"] == max(row["mean_plddt"] for row in rows)
 
 
 def test_missing_program_fails_at_once_and_costs_nothing(

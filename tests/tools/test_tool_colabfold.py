@@ -4,7 +4,7 @@ through the service with a stand-in ``colabfold_batch``.
 The real ``colabfold_batch`` cannot run here (no GPU, no AlphaFold-2 weights), so
 ``tests/tools/standins/colabfold_batch`` takes its place on PATH: it checks its
 arguments and the FASTA input as ColabFold reads them, and writes ColabFold's output
-layout using a real ColabFold model (the shared fixture) as every model's structure.
+layout using a real ColabFold model (tests/data) as every model's structure.
 Its weights check is satisfied by a data folder of empty files made by the test.
 """
 
@@ -150,6 +150,78 @@ def test_reads_plddt_from_the_real_model_and_scores_from_the_layout(
     assert models[0].ranking_score == pytest.approx(expected / 100)
     assert models[0].extra == {"max_pae": 28.5}
     assert models[0].attachments == [(out / f"ERR_scores_{first}.json", "scores.json", "json")]
+
+
+#: How far each model's pLDDT lies below the real model's, by model number: the
+#: ranking by mean pLDDT is then model 2, 4, 1, 3, 5.
+PLDDT_DROP = {1: 3.0, 2: 0.0, 3: 5.5, 4: 1.2, 5: 8.0}
+
+
+def colabfold_1_5_folder(model: Path, out: Path, job: str) -> list[int]:
+    """A result folder as colabfold_batch 1.5.5 leaves it for a monomer run with five
+    models and ``--num-relax 1``, every file named as ColabFold names it (colabfold
+    1.5.5 from PyPI, colabfold/batch.py: ``file_manager``, ``predict_structure``'s
+    scores and reranking, ``run``'s config, MSA, PAE, plot and done files). The
+    structures are the real ColabFold model with its pLDDT lowered per model, the
+    scores JSON carries that pLDDT as ColabFold writes it (2 decimals); the PAE and
+    the images are made up. The model numbers, best first."""
+    out.mkdir()
+    base = gemmi.read_structure(str(model))
+    length = len(base[0]["A"])
+    pae = [[round(0.25 + abs(i - j) * 0.1, 2) for j in range(length)] for i in range(length)]
+    ranked = sorted(PLDDT_DROP, key=lambda n: PLDDT_DROP[n])
+    for rank, n in enumerate(ranked, start=1):
+        tag = f"rank_{rank:03d}_alphafold2_ptm_model_{n}_seed_000"
+        structure = base.clone()
+        for residue in structure[0]["A"]:
+            for atom in residue:
+                atom.b_iso -= PLDDT_DROP[n]
+        structure.write_pdb(str(out / f"{job}_unrelaxed_{tag}.pdb"))
+        if rank == 1:  # relaxed: moved a little by Amber, its B-factors kept
+            for residue in structure[0]["A"]:
+                for atom in residue:
+                    atom.pos = gemmi.Position(atom.pos.x + 0.05, atom.pos.y, atom.pos.z)
+            structure.write_pdb(str(out / f"{job}_relaxed_{tag}.pdb"))
+        plddt = [round(r[0].b_iso, 2) for r in structure[0]["A"]]
+        scores = {"plddt": plddt, "max_pae": 31.75, "pae": pae, "ptm": round(0.8 - n / 50, 2)}
+        (out / f"{job}_scores_{tag}.json").write_text(json.dumps(scores))
+    sequence = gemmi.one_letter_code([r.name for r in base[0]["A"]])
+    (out / f"{job}.a3m").write_text(f">101\n{sequence}\n")
+    (out / f"{job}_predicted_aligned_error_v1.json").write_text(
+        json.dumps({"predicted_aligned_error": pae, "max_predicted_aligned_error": 31.75})
+    )
+    for image in ("coverage", "pae", "plddt"):
+        (out / f"{job}_{image}.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (out / f"{job}.done.txt").write_text("")
+    (out / "config.json").write_text(json.dumps({"num_models": 5, "num_relax": 1}))
+    (out / "log.txt").write_text("2024-05-01 10:00:00,000 Running colabfold 1.5.5\n")
+    (out / "cite.bibtex").write_text("@article{Mirdita2022}\n")
+    return ranked
+
+
+def test_reads_a_colabfold_1_5_output_folder(shared_fixtures: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    ranked = colabfold_1_5_folder(shared_fixtures / MODEL_PDB, out, "P54025")
+
+    models, prefix = read_colabfold_models(out)
+
+    assert prefix == "P54025"
+    assert [(m.rank, m.model) for m in models] == [
+        (rank, f"alphafold2_ptm_model_{n}_seed_000") for rank, n in enumerate(ranked, start=1)
+    ]
+    # The relaxed structure of the top model, the unrelaxed one of the others.
+    assert models[0].structure.name.startswith("P54025_relaxed_rank_001_")
+    assert all(m.structure.name.startswith("P54025_unrelaxed_") for m in models[1:])
+    real = sum(residue_bfactors(shared_fixtures / MODEL_PDB)) / 130
+    for model, n in zip(models, ranked, strict=True):
+        assert model.plddt == pytest.approx(real - PLDDT_DROP[n], abs=1e-3)
+        assert model.plddt == pytest.approx(sum(residue_bfactors(model.structure)) / 130, abs=1e-3)
+        assert model.ptm == round(0.8 - n / 50, 2) and model.iptm is None
+        [(scores, suffix, _)] = model.attachments
+        assert scores.name == f"P54025_scores_rank_{model.rank:03d}_{model.model}.json"
+        assert suffix == "scores.json"
+    plddts = [m.plddt for m in models]
+    assert plddts == sorted(plddts, reverse=True)
 
 
 def test_a_complex_is_ranked_by_iptm_and_ptm(shared_fixtures: Path, tmp_path: Path) -> None:
