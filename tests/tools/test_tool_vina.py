@@ -52,6 +52,7 @@ from proteiniq_jupyter.tools.vina import receptor as vina_receptor
 from proteiniq_jupyter.tools.vina import tool as vina_tool
 from proteiniq_jupyter.tools.vina.box import docking_box
 from tests.helpers import PdbEntryServer
+from tests.tools.vina_poses import assert_poses_are_vinas
 
 RECEPTOR = "docking/BACE_1_receptorH.pdb"
 CRYSTAL_LIGAND = "docking/BACE_1_ligand.mol2"
@@ -122,7 +123,8 @@ def read_sdf(path: Path) -> list[Chem.Mol]:
 
 
 def check_poses(result: ToolResult, workdir: Path, ligands: int = 1) -> list[Chem.Mol]:
-    """Rows, fields and poses.sdf agree; affinities are negative and best first."""
+    """Rows, fields and poses.sdf agree; affinities are negative and best first; each
+    pose is the matching model of Vina's own output, with the RMSDs Vina gave it."""
     affinities = [row["affinity"] for row in result.rows]
     assert affinities == sorted(affinities) and all(a < 0 for a in affinities)
     assert result.fields["poses"] == len(result.rows) >= 1
@@ -136,6 +138,7 @@ def check_poses(result: ToolResult, workdir: Path, ligands: int = 1) -> list[Che
         assert float(mol.GetProp("rmsd_ub")) == pytest.approx(row["rmsd_ub"])
         assert mol.GetConformer().Is3D()
         assert any(atom.GetAtomicNum() == 1 for atom in mol.GetAtoms())
+    assert_poses_are_vinas(workdir, result.rows)
     return mols
 
 
