@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / ".data"
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+FIXTURES = ROOT / "tests" / "data"
 RECEPTOR_FILE = FIXTURES / "docking" / "BACE_1_receptorH.pdb"
 REFERENCE_FILE = FIXTURES / "docking" / "BACE_1_ligand.mol2"
 PROBE_PATH = "benchmarks.tools:JobProcessProbe"
@@ -455,8 +455,8 @@ def require_fixtures() -> None:
     missing = [str(p) for p in (RECEPTOR_FILE, REFERENCE_FILE) if not p.is_file()]
     if missing:
         raise SystemExit(
-            f"the Vina benchmark needs the shared fixtures, missing: {', '.join(missing)}; "
-            f"they lie in {FIXTURES} (the 'shared' folder beside the repository)"
+            f"the Vina benchmark needs the BACE-1 pair, missing: {', '.join(missing)}; "
+            f"the repository keeps it in {FIXTURES / 'docking'}"
         )
 
 
