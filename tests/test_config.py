@@ -133,3 +133,22 @@ def test_the_extensions_traits_set_the_engine_configuration(
     assert config.time_limits == (("esmfold", 900.0),)
     assert config.max_upload_bytes == 10
     assert {setting for setting, _ in ENGINE_SETTINGS.values()} <= set(VARIABLES)
+
+
+def test_settings_the_extension_leaves_at_their_defaults_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in VARIABLES.values():
+        monkeypatch.delenv(variable.name, raising=False)
+    monkeypatch.setenv("PIQ_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PIQ_STARTING_CREDITS", "7")
+    monkeypatch.setenv("PIQ_EXECUTOR", "inprocess")
+    monkeypatch.setenv("PIQ_MAX_ATTEMPTS", "5")
+    monkeypatch.setenv("PIQ_BATCH_CONCURRENCY", "2")
+    monkeypatch.setenv("PIQ_MAX_UPLOAD_BYTES", "1000")
+    config = ProteinIQApp().engine_config()
+    assert (config.starting_credits, config.executor, config.max_attempts) == (7, "inprocess", 5)
+    assert (config.batch_concurrency, config.max_upload_bytes) == (2, 1000)
+    # A trait set to its default value in a configuration file still wins.
+    configured = ProteinIQApp(config=Config({"ProteinIQApp": {"starting_credits": 500}}))
+    assert configured.engine_config().starting_credits == 500

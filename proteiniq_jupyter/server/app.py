@@ -35,9 +35,9 @@ def _time_limits(limits: dict[Any, Any]) -> tuple[tuple[str, float], ...] | None
 
 
 #: Each trait that sets an engine setting: the setting (an ``EngineConfig`` field)
-#: and the setting's value for the trait's. A trait counts once it has a value
-#: (traitlets gives one to each trait with a fixed default as the extension is made);
-#: a value that maps to None leaves the setting to the environment.
+#: and the setting's value for the trait's. A trait counts once it is set rather than
+#: left at its default; a value that maps to None leaves the setting to the
+#: environment.
 ENGINE_SETTINGS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "database_url": ("database_url", _given),
     "data_dir": ("data_dir", _given),
@@ -115,9 +115,16 @@ class ProteinIQApp(ExtensionApp):
         """The environment's configuration with this extension's traits on top."""
         given = {}
         for trait, (setting, convert) in ENGINE_SETTINGS.items():
-            if self.trait_has_value(trait):
+            if self._set(trait):
                 given[setting] = convert(getattr(self, trait))
         return EngineConfig.from_env(**given)
+
+    def _set(self, trait: str) -> bool:
+        """Whether a trait was given a value (by a configuration file, a command-line
+        flag or code) rather than holding its default, which leaves the setting to
+        its PIQ_* variable."""
+        configured = self.config.get(type(self).__name__, {})
+        return trait in configured or bool(getattr(self, trait) != self.trait_defaults(trait))
 
     def initialize_settings(self) -> None:
         config = self.engine_config()
