@@ -1,17 +1,19 @@
 """Shared fixtures: every store-backed test runs on a real SQLite file and on the
 real PostgreSQL server named by PIQ_TEST_DATABASE_URL (each test in a schema of its
-own, dropped afterwards)."""
+own, dropped afterwards). After each such test its database is checked to be the one
+it asked for; a run in which the PostgreSQL half did not run says so at its end."""
 
 from __future__ import annotations
 
 import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, inspect, text
 
 from proteiniq_jupyter.jobs.access import Actor
 from proteiniq_jupyter.jobs.core import ServiceConfig
@@ -31,6 +33,7 @@ PG_SKIP_REASON = (
     "PostgreSQL half skipped: set PIQ_TEST_DATABASE_URL "
     "(e.g. postgresql://postgres@127.0.0.1:5432/test) to run it"
 )
+BACKENDS = ("sqlite", "postgresql")
 
 
 # Processes the tests start (Dask workers, job processes) import the test tools.
@@ -39,9 +42,78 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 
+@dataclass
+class PostgresTally:
+    """Tests that asked for PostgreSQL: those that got it, and those skipped for
+    want of a server (or deselected)."""
+
+    ran: int = 0
+    skipped: int = 0
+    deselected: int = 0
+
+
+POSTGRES_TALLY = pytest.StashKey[PostgresTally]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("CI") and not PG_URL:
         raise pytest.UsageError("CI must run the PostgreSQL tests: PIQ_TEST_DATABASE_URL is unset")
+    config.stash[POSTGRES_TALLY] = PostgresTally()
+
+
+PASSED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[None] | pytest.TestReport:
+    report: pytest.TestReport = yield
+    if report.when == "call":
+        item.stash[PASSED] = report.passed
+    return report
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if not items:
+        return
+    tally = items[0].config.stash[POSTGRES_TALLY]
+    tally.deselected += sum(on_postgres(item) for item in items)
+
+
+def on_postgres(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("backend") == "postgresql"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """A banner at the very end when tests that asked for PostgreSQL did not run."""
+    tally = terminalreporter.config.stash[POSTGRES_TALLY]
+    missed = tally.skipped + tally.deselected
+    if not missed:
+        if tally.ran:
+            terminalreporter.write_line(f"PostgreSQL half: {tally.ran} tests ran on PostgreSQL.")
+        return
+    banner = "THE POSTGRESQL HALF DID NOT RUN" if not tally.ran else "PART OF THE POSTGRESQL HALF"
+    terminalreporter.write_sep("!", banner, red=True, bold=True)
+    if tally.skipped:
+        terminalreporter.write_line(
+            f"{tally.skipped} tests on PostgreSQL were skipped: PIQ_TEST_DATABASE_URL is "
+            "unset, so only SQLite was tested.",
+            red=True,
+            bold=True,
+        )
+        terminalreporter.write_line(
+            "Set it to run them, e.g. "
+            "PIQ_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test",
+            red=True,
+        )
+    if tally.deselected:
+        terminalreporter.write_line(
+            f"{tally.deselected} tests on PostgreSQL were deselected.", red=True, bold=True
+        )
+    terminalreporter.write_line(f"{tally.ran} tests ran on PostgreSQL.", red=True)
+    terminalreporter.write_sep("!", red=True, bold=True)
 
 
 @pytest.fixture
@@ -49,30 +121,64 @@ def fixtures_dir() -> Path:
     return FIXTURES
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database URL on each backend."""
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path / "piq.sqlite")
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend the test asked for."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL on ``backend``. Afterwards the database asked for
+    must hold the schema (whatever the test started opened it), and on PostgreSQL no
+    SQLite database may have appeared instead."""
+    ran: PostgresTally = request.config.stash[POSTGRES_TALLY]
+    if backend == "sqlite":
+        path = tmp_path / "piq.sqlite"
+        yield sqlite_url(path)
+        if request.node.stash.get(PASSED, False):
+            assert path.is_file(), f"nothing opened the SQLite database {path}"
+            assert_migrated(create_engine(sqlite_url(path)), backend)
         return
     if not PG_URL:
+        ran.skipped += 1
         pytest.skip(PG_SKIP_REASON)
+    ran.ran += 1
     schema = f"piq_test_{secrets.token_hex(6)}"
     admin = create_engine(normalise_url(PG_URL))
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in PG_URL else "?"
     try:
-        yield f"{PG_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+        url = f"{PG_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+        yield url
+        if request.node.stash.get(PASSED, False):
+            assert_migrated(create_engine(normalise_url(url)), backend)
+            strays = sorted(str(p) for p in tmp_path.rglob("*.sqlite"))
+            assert not strays, f"a test on PostgreSQL made SQLite databases: {strays}"
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 
 
+def assert_migrated(engine: Engine, backend: str) -> None:
+    """The database ``engine`` reaches is on ``backend`` and holds the schema."""
+    try:
+        assert engine.dialect.name == backend, (engine.dialect.name, backend)
+        with engine.connect() as conn:
+            assert "alembic_version" in inspect(conn).get_table_names(), (
+                f"the {backend} database given to the test holds no schema: nothing opened it"
+            )
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
-def store(database_url: str) -> Iterator[SqlStore]:
+def store(database_url: str, backend: str) -> Iterator[SqlStore]:
     store = SqlStore.open(database_url)
+    assert store.backend == backend
     yield store
     store.close()
 

@@ -23,6 +23,7 @@ from proteiniq_jupyter.config import EngineConfig
 from proteiniq_jupyter.engine import open_engine
 from proteiniq_jupyter.execution.detached import LOG_NAME
 from proteiniq_jupyter.jobs.model import JobInput
+from proteiniq_jupyter.store.database import sqlite_url
 from proteiniq_jupyter.tools.sequence import ProteinStats
 
 from .helpers import PdbEntryServer
@@ -31,8 +32,7 @@ SLOT = ProteinStats.slots[0].id
 Piq = Callable[..., Result]
 
 
-@pytest.fixture
-def env(database_url: str, tmp_path: Path) -> dict[str, str | None]:
+def environment(database_url: str, tmp_path: Path) -> dict[str, str | None]:
     return {
         "PIQ_DATABASE_URL": database_url,
         "PIQ_DATA_DIR": str(tmp_path / "data"),
@@ -46,7 +46,16 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str | None]:
 
 
 @pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str | None]:
+    return environment(database_url, tmp_path)
+
+
+@pytest.fixture
 def piq(env: dict[str, str | None]) -> Piq:
+    return invoker(env)
+
+
+def invoker(env: dict[str, str | None]) -> Piq:
     """Run one ``piq`` command; check its exit status (0 unless ``code`` says)."""
     runner = CliRunner()
 
@@ -364,7 +373,10 @@ def test_batch_run_show_list_and_retry(piq: Piq, tmp_path: Path) -> None:
     assert len(json.loads(piq("batch", "list", "--json").stdout)) == 1
 
 
-def test_config_shows_what_is_in_force(piq: Piq, env: dict[str, str | None]) -> None:
+def test_config_shows_what_is_in_force(tmp_path: Path) -> None:
+    """``piq config`` opens no database: one backend is enough."""
+    env = environment(sqlite_url(tmp_path / "piq.sqlite"), tmp_path)
+    piq = invoker(env)
     env.update({"PIQ_TIME_LIMITS": "esmfold=900", "PIQ_BATCH_CONCURRENCY": "5"})
     data = json.loads(piq("config", "--json").stdout)
     assert data["time_limits"] == {"esmfold": 900.0}
