@@ -18,6 +18,7 @@ from typing import Any
 import gemmi
 import numpy as np
 import pytest
+import yaml
 
 from proteiniq_jupyter import api
 from proteiniq_jupyter.execution.inprocess import run_job
@@ -129,7 +130,6 @@ def submit_and_run(
 
 
 def test_yaml_input_follows_the_boltz_schema() -> None:
-    yaml = pytest.importorskip("yaml")
     job = BoltzComplex(
         "x",
         (("a", "MKTAYIAK"), ("b", "MKVLAAG")),
@@ -380,7 +380,6 @@ def test_prediction_job_with_ligands_and_affinity(
     ):
         assert flag in log
     assert "--use_msa_server" not in log
-    yaml = pytest.importorskip("yaml")
     document = yaml.safe_load((folder / "complex_input.yaml").read_text())
     assert document["sequences"][0]["protein"] == {"id": "A", "sequence": sequence, "msa": "empty"}
     assert document["sequences"][1] == {"ligand": {"id": "B", "smiles": ASPIRIN}}

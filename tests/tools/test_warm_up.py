@@ -87,7 +87,6 @@ def test_a_warm_up_starts_no_thread(tool: type[Tool]):
 def test_esmfold_warms_up_with_its_model_loaded_on_one_thread(tmp_path: Path):
     """With the weights there, the warm-up loads the model on the CPU; torch, which
     would otherwise start a thread per core, must start none before jobs fork."""
-    pytest.importorskip("torch")
     from proteiniq_jupyter.tools.esmfold import EsmFold
     from tests.tools.tiny_esmfold import build_tiny_esmfold
 
@@ -113,7 +112,6 @@ def test_a_failing_warm_up_is_reported_and_skipped(capsys: pytest.CaptureFixture
 def test_each_receptor_preparation_gets_templates_of_its_own():
     """meeko may add templates to the set it is given; the set is built once per
     process, so every preparation must get a copy."""
-    pytest.importorskip("meeko")
     from proteiniq_jupyter.tools.vina import residue_templates
 
     first = residue_templates()
