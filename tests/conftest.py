@@ -13,6 +13,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, inspect, text
 
 from proteiniq_jupyter.jobs.access import Actor
@@ -35,6 +37,18 @@ PG_SKIP_REASON = (
 )
 BACKENDS = ("sqlite", "postgresql")
 
+
+# Property-based tests judge what they compute, never how long it took; under CI
+# (or HYPOTHESIS_PROFILE=ci) they draw the same examples on every run.
+hypothesis_settings.register_profile(
+    "local", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile(
+    "ci", hypothesis_settings.get_profile("local"), derandomize=True, database=None
+)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "local")
+)
 
 # Processes the tests start (Dask workers, job processes) import the test tools.
 os.environ["PYTHONPATH"] = os.pathsep.join(
