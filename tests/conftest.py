@@ -25,7 +25,7 @@ from proteiniq_jupyter.store.database import normalise_url, sqlite_url
 from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
 from proteiniq_jupyter.tools.registry import ToolRegistry
 
-from .helpers import TEST_TOOLS
+from .helpers import TEST_TOOLS, Gate
 
 REPO = Path(__file__).resolve().parents[1]
 #: The real data files the tests read (sources and licences in its README.md).
@@ -210,6 +210,15 @@ def service(store: SqlStore, tools: ToolRegistry, tmp_path: Path) -> JobService:
 @pytest.fixture
 def alice(service: JobService) -> Actor:
     return service.sign_in("alice", email="alice@lab.example")
+
+
+@pytest.fixture
+def gate(tmp_path: Path) -> Iterator[Gate]:
+    """Holds the test's jobs of the sleep tool until it lets them go; open at the
+    end, so that none outlives the test."""
+    gate = Gate(tmp_path / "gate")
+    yield gate
+    gate.open()
 
 
 def text_input(content: str, slot: str = "text") -> JobInput:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import ClassVar, Literal
 
 import pydantic
@@ -100,13 +101,14 @@ class SleepSettings(pydantic.BaseModel):
     spawn_grandchild: bool = False
     marker_dir: str | None = None
     crash: bool = False
-    progress_log: str | None = None
+    hold: str | None = None
 
 
 class Sleep(Tool):
     """Sleeps in steps, reporting progress after each; optionally starts a process
     of its own (to show cancel kills the whole group), leaves a marker file per run
-    (to count runs), or crashes its process outright."""
+    (to count runs), crashes its process outright, or waits at a ``Gate`` between
+    steps (to run until the test ends it)."""
 
     id = "sleep"
     name = "Sleep"
@@ -139,12 +141,40 @@ class Sleep(Tool):
         if settings.crash or inputs[0].content.strip() == "crash":
             os._exit(9)
         for step in range(settings.steps):
+            if step and settings.hold:
+                wait_at_gate(Path(settings.hold), step + 1)
             time.sleep(settings.seconds / settings.steps)
-            if settings.progress_log:
-                with open(settings.progress_log, "a") as log:
-                    log.write(f"{time.time()}\n")
             context.progress((step + 1) / settings.steps, f"step {step + 1}")
         return ToolResult(fields={"slept": settings.seconds, "pid": os.getpid()})
+
+
+class Gate:
+    """Holds jobs of the sleep tool run with its ``settings``: each stops after its
+    first step until the test lets it take a given step (``allow``) or run to its
+    end (``open``). Such a job runs until the test ends it, however slow the
+    machine. A ``hold`` that names no existing folder holds nothing."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True)
+
+    def settings(self, steps: int = 2, **more: object) -> dict[str, object]:
+        return {"steps": steps, "hold": str(self.folder), **more}
+
+    def allow(self, step: int) -> None:
+        (self.folder / f"step-{step}").touch()
+
+    def open(self) -> None:
+        (self.folder / "open").touch()
+
+
+def wait_at_gate(folder: Path, step: int) -> None:
+    import time
+
+    while folder.is_dir() and not any(
+        (folder / name).exists() for name in ("open", f"step-{step}")
+    ):
+        time.sleep(0.01)
 
 
 class GpuEcho(Echo):

@@ -24,7 +24,13 @@ from proteiniq_jupyter.execution.dask_executor import WAITING_FOR_GPU
 from proteiniq_jupyter.jobs.status import JobStatus
 
 from .conftest import text_input
-from .helpers import PROBE_TOOL_PATH, TEST_TOOL_PATHS, huge_pages_on_request, process_alive
+from .helpers import (
+    PROBE_TOOL_PATH,
+    TEST_TOOL_PATHS,
+    Gate,
+    huge_pages_on_request,
+    process_alive,
+)
 
 pytestmark = pytest.mark.timeout(240)
 BIN = Path(sys.executable).parent
@@ -86,55 +92,55 @@ def test_jobs_run_on_the_embedded_cluster(engine: Engine):
     assert engine.service.account(me).available_credits == 500 - 60
 
 
-def test_progress_reaches_the_job_within_100_ms(engine: Engine, tmp_path: Path):
+def test_progress_reports_reach_the_job_in_order(engine: Engine, gate: Gate):
+    """Each report becomes an event of the job while it runs: the job takes its
+    next step only once the last report was seen (how soon reports arrive is
+    measured by benchmarks/latency.py)."""
     me = engine.actor()
-    reports = tmp_path / "reports.txt"
-    job = engine.service.submit(
-        me,
-        "sleep",
-        [text_input("x")],
-        {"seconds": 2.0, "steps": 8, "progress_log": str(reports)},
-    )
+    job = engine.service.submit(me, "sleep", [text_input("x")], gate.settings(steps=8))
+
+    def reported() -> int:
+        return sum(e.kind == "progress" for e in engine.service.events(me, job.id))
+
+    for step in range(1, 8):
+        wait_until(lambda step=step: reported() == step)
+        assert status_of(engine, me, job.id) is JobStatus.PROCESSING
+        gate.allow(step + 1)
     engine.wait(120)
     assert status_of(engine, me, job.id) is JobStatus.COMPLETED
-    reported = [float(line) for line in reports.read_text().split()]
     logged = [e for e in engine.service.events(me, job.id) if e.kind == "progress"]
-    assert len(logged) == len(reported) == 8
-    delays = [e.created_at.timestamp() - t for e, t in zip(logged, reported, strict=True)]
-    assert max(delays) < 0.1, delays
     assert [e.data["progress"] for e in logged] == [(i + 1) / 8 for i in range(8)]
+    assert [e.data["progress_message"] for e in logged] == [f"step {i + 1}" for i in range(8)]
 
 
-def test_cancel_kills_the_job_process_within_a_second(engine: Engine):
+def test_cancel_kills_the_job_process_and_its_children(engine: Engine, gate: Gate):
     me = engine.actor()
-    job = engine.service.submit(
-        me, "sleep", [text_input("x")], {"seconds": 60, "steps": 60, "spawn_grandchild": True}
-    )
+    settings = gate.settings(spawn_grandchild=True)
+    job = engine.service.submit(me, "sleep", [text_input("x")], settings)
     [runner] = wait_until(lambda: runner_events(engine, me, job.id))
     pid = runner.data["pid"]
     grandchild_file = engine.service.files.job_dir(job.id) / "grandchild.pid"
     wait_until(grandchild_file.exists)
     grandchild = int(grandchild_file.read_text())
     assert process_alive(pid) and process_alive(grandchild)
-    cancelled_at = time.monotonic()
     assert engine.service.cancel(me, job.id).status is JobStatus.CANCELLED
-    while process_alive(pid) or process_alive(grandchild):
-        assert time.monotonic() - cancelled_at < 1.0, "the job's processes outlived the cancel"
-        time.sleep(0.01)
+    # How soon they go is measured by benchmarks/latency.py.
+    wait_until(lambda: not (process_alive(pid) or process_alive(grandchild)))
     assert status_of(engine, me, job.id) is JobStatus.CANCELLED
 
 
-def test_past_its_time_limit_a_job_times_out(config: EngineConfig):
+def test_past_its_time_limit_a_job_times_out(config: EngineConfig, gate: Gate):
     engine = open_engine(replace(config, time_limits=(("sleep", 1.0),)))
     try:
         me = engine.actor()
-        job = engine.service.submit(me, "sleep", [text_input("x")], {"seconds": 60, "steps": 60})
+        job = engine.service.submit(me, "sleep", [text_input("x")], gate.settings())
         [runner] = wait_until(lambda: runner_events(engine, me, job.id))
-        wait_until(lambda: status_of(engine, me, job.id).is_terminal, timeout=30)
+        wait_until(lambda: status_of(engine, me, job.id).is_terminal)
         ended = engine.service.get(me, job.id).job
         assert ended.status is JobStatus.TIMEOUT
         assert ended.error == "stopped after its time limit of 1 s"
-        assert (ended.finished_at - ended.started_at).total_seconds() < 1.0 + 1.0
+        # not before its limit (how soon after it is measured by benchmarks/latency.py)
+        assert (ended.finished_at - ended.started_at).total_seconds() >= 1.0
         assert not process_alive(runner.data["pid"])
     finally:
         engine.close()
@@ -148,7 +154,9 @@ def test_gpu_tool_waits_for_a_gpu_worker_then_runs_on_it(engine: Engine, tmp_pat
         timeout=30,
     )
     assert waiting.status is JobStatus.PENDING
-    time.sleep(1.0)
+    # A job submitted after it runs to its end on the CPU workers, which never take it.
+    later = engine.service.submit(me, "echo", [text_input("on a cpu")])
+    wait_until(lambda: status_of(engine, me, later.id) is JobStatus.COMPLETED)
     assert status_of(engine, me, job.id) is JobStatus.PENDING  # nothing else will run it
     gpu_log = (tmp_path / "gpu-worker.log").open("wb")
     gpu_worker = subprocess.Popen(
@@ -192,9 +200,9 @@ def test_gpu_tool_waits_for_a_gpu_worker_then_runs_on_it(engine: Engine, tmp_pat
         gpu_log.close()
 
 
-def test_a_killed_worker_means_retry_elsewhere_charged_once(engine: Engine):
+def test_a_killed_worker_means_retry_elsewhere_charged_once(engine: Engine, gate: Gate):
     me = engine.actor()
-    job = engine.service.submit(me, "sleep", [text_input("x")], {"seconds": 4, "steps": 40})
+    job = engine.service.submit(me, "sleep", [text_input("x")], gate.settings())
     [first] = wait_until(lambda: runner_events(engine, me, job.id))
     worker_pid = int(first.data["holder"].split(":")[-2])
     assert worker_pid != os.getpid()
@@ -206,6 +214,8 @@ def test_a_killed_worker_means_retry_elsewhere_charged_once(engine: Engine):
         ),
         timeout=30,
     )
+    wait_until(lambda: len(runner_events(engine, me, job.id)) == 2, timeout=90)
+    gate.open()
     wait_until(lambda: status_of(engine, me, job.id).is_terminal, timeout=90)
     done = engine.service.get(me, job.id).job
     assert done.status is JobStatus.COMPLETED
@@ -331,10 +341,11 @@ def runner_holder(service, actor, job_id):
     return runner.data["holder"]
 
 
-def test_batch_of_ten_with_concurrency_three(engine: Engine):
+def test_batch_of_ten_with_concurrency_three(engine: Engine, gate: Gate):
+    """The children are held until some were seen waiting while others ran."""
     me = engine.actor()
     items = [[text_input("crash" if i in (2, 7) else f"child {i}")] for i in range(10)]
-    summary = engine.service.submit_batch(me, "sleep", items, {"seconds": 0.6, "steps": 2})
+    summary = engine.service.submit_batch(me, "sleep", items, gate.settings(seconds=0.2))
     assert summary.counts == {"PENDING": 3, "QUEUED": 7}
     most = 0
     saw_queued_while_running = False
@@ -347,6 +358,7 @@ def test_batch_of_ten_with_concurrency_three(engine: Engine):
         most = max(most, processing)
         if processing and current.counts.get("QUEUED"):
             saw_queued_while_running = True
+            gate.open()
         if current.status != "PROCESSING":
             break
         assert time.monotonic() < deadline

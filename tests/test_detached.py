@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -41,7 +42,7 @@ def config(database_url: str, tmp_path: Path) -> EngineConfig:
     )
 
 
-def runner_pid(service: JobService, actor: Actor, job_id: str, timeout: float = 20) -> int:
+def runner_pid(service: JobService, actor: Actor, job_id: str, timeout: float = 60) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for event in service.events(actor, job_id):
@@ -72,45 +73,45 @@ def test_a_finished_job_is_recorded(service, tools, config, alice):
     assert run_claimed(service.runs, tools, config, job.id) is None
 
 
-def test_cancel_kills_the_process_group_within_a_second(service, tools, config, alice):
-    job = service.submit(
-        alice, "sleep", [text_input("x")], {"seconds": 60, "steps": 60, "spawn_grandchild": True}
-    )
+def wait_until(check: Callable[[], object], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not true after {timeout} s: {check}"
+        time.sleep(0.02)
+
+
+def test_cancel_kills_the_process_group(service, tools, config, alice, gate):
+    job = service.submit(alice, "sleep", [text_input("x")], gate.settings(spawn_grandchild=True))
     thread, outcome = in_background(service, tools, config, job.id)
     pid = runner_pid(service, alice, job.id)
     grandchild_file = service.files.job_dir(job.id) / "grandchild.pid"
-    deadline = time.monotonic() + 20
-    while not grandchild_file.exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wait_until(grandchild_file.exists)
     grandchild = int(grandchild_file.read_text())
     assert process_alive(pid) and process_alive(grandchild)
-    cancelled_at = time.monotonic()
     service.cancel(alice, job.id)
-    while process_alive(pid) or process_alive(grandchild):
-        assert time.monotonic() - cancelled_at < 1.0, "the job's processes outlived the cancel"
-        time.sleep(0.01)
-    thread.join(5)
+    # How soon they go is measured by benchmarks/latency.py.
+    wait_until(lambda: not (process_alive(pid) or process_alive(grandchild)))
+    thread.join(60)
     assert outcome == [Outcome.CANCELLED]
     cancelled = service.get(alice, job.id).job
     assert cancelled.status is JobStatus.CANCELLED
     assert cancelled.credits_charged == 10  # it ran: the charge stands
 
 
-def test_past_the_time_limit_is_timeout_and_the_process_is_gone(service, tools, config, alice):
+def test_past_the_time_limit_is_timeout_and_the_process_is_gone(
+    service, tools, config, alice, gate
+):
     limited = replace(config, time_limits=(("sleep", 0.5),))
-    job = service.submit(alice, "sleep", [text_input("x")], {"seconds": 60, "steps": 60})
-    started = time.monotonic()
+    job = service.submit(alice, "sleep", [text_input("x")], gate.settings())
     thread, outcome = in_background(service, tools, limited, job.id)
     pid = runner_pid(service, alice, job.id)
-    thread.join(10)
+    thread.join(60)
     assert outcome == [Outcome.TIMEOUT]
     timed_out = service.get(alice, job.id).job
     assert timed_out.status is JobStatus.TIMEOUT
     assert timed_out.error == "stopped after its time limit of 0.5 s"
-    # ended within the limit plus one second
-    assert timed_out.finished_at - timed_out.started_at < timedelta(seconds=1.5)
-    assert time.monotonic() - started < 10
+    # not before its limit (how soon after it is measured by benchmarks/latency.py)
+    assert timed_out.finished_at - timed_out.started_at >= timedelta(seconds=0.5)
     assert not process_alive(pid)
 
 
@@ -124,16 +125,17 @@ def test_a_crashed_tool_fails_the_job_and_refunds(service, tools, config, alice)
     assert service.account(alice).available_credits == 500
 
 
-def test_progress_reaches_the_job_while_it_runs(service, tools, config, alice):
-    job = service.submit(alice, "sleep", [text_input("x")], {"seconds": 1.0, "steps": 4})
+def test_progress_reaches_the_job_while_it_runs(service, tools, config, alice, gate):
+    job = service.submit(alice, "sleep", [text_input("x")], gate.settings(steps=4))
     thread, outcome = in_background(service, tools, config, job.id)
     seen = set()
-    while thread.is_alive():
+    for step in (1, 2, 3):  # the job takes its next step once this one was seen
+        wait_until(lambda step=step: service.get(alice, job.id).job.progress == step / 4)
         view = service.get(alice, job.id).job
-        if view.status is JobStatus.PROCESSING:
-            seen.add(view.progress)
-        time.sleep(0.02)
-    thread.join()
+        assert view.status is JobStatus.PROCESSING
+        seen.add(view.progress)
+        gate.allow(step + 1)
+    thread.join(60)
     assert outcome == [Outcome.COMPLETED]
     assert {0.25, 0.5, 0.75} <= seen
     progress = [e for e in service.events(alice, job.id) if e.kind == "progress"]
@@ -145,14 +147,14 @@ def test_progress_reaches_the_job_while_it_runs(service, tools, config, alice):
     ]
 
 
-def test_a_lost_lease_stops_the_run(service, tools, config, alice):
-    job = service.submit(alice, "sleep", [text_input("x")], {"seconds": 60, "steps": 60})
+def test_a_lost_lease_stops_the_run(service, tools, config, alice, gate):
+    job = service.submit(alice, "sleep", [text_input("x")], gate.settings())
     thread, outcome = in_background(service, tools, config, job.id)
     pid = runner_pid(service, alice, job.id)
     with service.store.write() as tx:  # someone else recovered the job meanwhile
         taken = tx.get_job(job.id)
         tx.update_job(replace(taken, lease_owner="worker:elsewhere"))
-    thread.join(5)
+    thread.join(60)
     assert outcome == [Outcome.LOST]
     assert not process_alive(pid)
     assert service.get(alice, job.id).job.status is JobStatus.PROCESSING  # not ours to end
