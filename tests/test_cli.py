@@ -26,7 +26,7 @@ from proteiniq_jupyter.jobs.model import JobInput
 from proteiniq_jupyter.store.database import sqlite_url
 from proteiniq_jupyter.tools.sequence import ProteinStats
 
-from .helpers import PdbEntryServer
+from .helpers import Gate, PdbEntryServer
 
 SLOT = ProteinStats.slots[0].id
 Piq = Callable[..., Result]
@@ -313,20 +313,29 @@ def test_usage_errors_exit_2_with_one_line(piq: Piq, tmp_path: Path) -> None:
     assert "no tool 'nope'" in one_error_line(piq("run", "nope", "MKV", code=1))
 
 
-def test_run_without_wait_returns_at_once_and_the_worker_finishes(piq: Piq, fasta: Path) -> None:
-    started = time.monotonic()
+def test_run_without_wait_returns_at_once_and_the_worker_finishes(
+    piq: Piq, env: dict[str, str | None], fasta: Path, gate: Gate
+) -> None:
+    # A job held until the test lets it go: the command returns before it ends.
+    env["PIQ_EXTRA_TOOLS"] = "tests.helpers:Sleep"
+    held = piq("run", "sleep", "zz", "--set", f"hold={gate.folder}").stdout.strip()
+    assert show(piq, held)["status"] in ("PENDING", "PROCESSING")
+    gate.open()
+
     result = piq("run", "protein-stats", str(fasta), "--name", "in the background")
-    assert time.monotonic() - started < 5
     job_id = result.stdout.strip()
     assert job_id.startswith("job_") and "\n" not in job_id
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     data = show(piq, job_id)
     while data["status"] != "COMPLETED" and time.monotonic() < deadline:
         assert data["status"] in ("PENDING", "PROCESSING"), data
         time.sleep(0.2)
         data = show(piq, job_id)
     assert data["status"] == "COMPLETED", data
+    while show(piq, held)["status"] != "COMPLETED":
+        assert time.monotonic() < deadline, show(piq, held)
+        time.sleep(0.2)
     assert data["result"]["fields"]["length"] == 38
     log = Path(data["result"]["files"][0]["path"]).with_name(LOG_NAME)
     assert "done with job" in log.read_text()

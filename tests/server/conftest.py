@@ -39,7 +39,7 @@ from proteiniq_jupyter.jobs.service import JobService
 from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
 from proteiniq_jupyter.tools.registry import ToolRegistry
 
-from ..helpers import TEST_TOOL_PATHS
+from ..helpers import TEST_TOOL_PATHS, Gate
 
 #: Escaped as a browser would send it: ``.``, ``-``, ``_`` and ``~`` are sent as they
 #: are, ``@`` as ``%40``. (A space would break Jupyter's own cookie paths.)
@@ -368,6 +368,15 @@ def piq(
     # Stop the engine (its job threads, its Dask cluster) while its database still
     # exists; pytest-jupyter's own clean-up, later, finds nothing left to stop.
     jp_asyncio_loop.run_until_complete(server.extension.stop_extension())
+
+
+@pytest.fixture
+def gate(piq: PiqServer, tmp_path: Path) -> Iterator[Gate]:
+    """Holds the test's jobs of the sleep tool until it lets them go; open before
+    the server stops, whose job threads would otherwise wait for it."""
+    gate = Gate(tmp_path / "gate")
+    yield gate
+    gate.open()
 
 
 @pytest.fixture

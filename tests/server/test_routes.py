@@ -18,6 +18,7 @@ import pytest
 from proteiniq_jupyter.jobs.model import Role
 from proteiniq_jupyter.server.routes import route_table
 
+from ..helpers import Gate
 from .conftest import BASE_URL, FINAL, Api, PiqServer, Reply, job_body
 
 API_PATH = f"{BASE_URL}proteiniq/api/v1"
@@ -352,8 +353,8 @@ async def test_get_rename_and_delete(alice: Api, tim: Api) -> None:
     expect_error(await alice.get("jobs/job_nope"), 404, "not_found")
 
 
-async def test_cancel_retry_duplicate(alice: Api) -> None:
-    napping = await alice.submit("zz", tool="sleep", settings={"seconds": 1.0, "steps": 10})
+async def test_cancel_retry_duplicate(alice: Api, gate: Gate) -> None:
+    napping = await alice.submit("zz", tool="sleep", settings=gate.settings())
     still_running = await alice.delete(f"jobs/{napping['id']}")
     assert expect_error(still_running, 409, "conflict")["details"]["current_status"] in (
         "PENDING",
@@ -372,6 +373,7 @@ async def test_cancel_retry_duplicate(alice: Api) -> None:
     assert retried.json["origin_job_id"] == napping["id"]
     assert retried.json["name"] == f"{napping['name']} (retry)"
     assert retried.json["settings"] == napping["settings"]
+    gate.open()
     assert (await alice.wait(retried.json["id"]))["status"] == "COMPLETED"
 
     done = await alice.run("copy me", name="original")
@@ -395,8 +397,8 @@ async def test_cancel_retry_duplicate(alice: Api) -> None:
     expect_error(await alice.post("jobs/job_nope/cancel"), 404, "not_found")
 
 
-async def test_status_then_results_then_files(alice: Api, tim: Api) -> None:
-    napping = await alice.submit("zz", tool="sleep", settings={"seconds": 1.0, "steps": 10})
+async def test_status_then_results_then_files(alice: Api, tim: Api, gate: Gate) -> None:
+    napping = await alice.submit("zz", tool="sleep", settings=gate.settings(steps=10))
     status = await alice.get(f"jobs/{napping['id']}/status")
     assert status.status == 200
     assert set(status.json) == {
@@ -417,6 +419,7 @@ async def test_status_then_results_then_files(alice: Api, tim: Api) -> None:
         lambda: _progress_seen(alice, napping["id"]),
     )
     assert 0 < progress < 1
+    gate.open()
     assert (await alice.wait(napping["id"]))["status"] == "COMPLETED"
     assert (await alice.get(f"results/{napping['id']}")).status == 200
 
@@ -599,7 +602,7 @@ async def test_share_settings(piq: PiqServer, alice: Api, tim: Api, bob: Api) ->
 # -- batches ----------------------------------------------------------------------
 
 
-async def test_batches(alice: Api, bob: Api) -> None:
+async def test_batches(alice: Api, bob: Api, gate: Gate) -> None:
     items = [job_body(text) for text in ("one", "two two", "three three three")]
     reply = await alice.post("batches", {"tool": "echo", "items": items, "name": "three"})
     assert reply.status == 201, reply.body
@@ -655,7 +658,7 @@ async def test_batches(alice: Api, bob: Api) -> None:
     slow = (
         await alice.post(
             "batches",
-            {"tool": "sleep", "items": sleepy, "settings": {"seconds": 1.0, "steps": 10}},
+            {"tool": "sleep", "items": sleepy, "settings": gate.settings()},
         )
     ).json
     # three children at a time: the fourth waits its turn

@@ -11,12 +11,15 @@ the tests under this folder only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F403
 from traitlets.config import Config
+
+from ..helpers import Gate
 
 #: High enough that the property-based run never meets it: 429 is exercised on
 #: purpose by a test that lowers it.
@@ -50,3 +53,12 @@ def jp_server_config(
             },
         }
     )
+
+
+@pytest.fixture
+def gate(jp_serverapp: Any, tmp_path: Path) -> Iterator[Gate]:
+    """Holds the test's jobs of the sleep tool until it lets them go; open before
+    the server stops, whose job threads would otherwise wait for it."""
+    gate = Gate(tmp_path / "gate")
+    yield gate
+    gate.open()

@@ -39,6 +39,8 @@ from tornado.web import RequestHandler
 
 from proteiniq_jupyter.server.openapi import build_document
 
+from ..helpers import Gate
+
 API = "/proteiniq/api/v1"
 #: What every response is held to.
 CHECKS = [
@@ -247,7 +249,7 @@ class Seeded:
         return [*self.completed, self.failed, self.running, self.cancelled]
 
 
-def seed(client: Client) -> Seeded:
+def seed(client: Client, gate: Gate) -> Seeded:
     """A job in each status the routes treat differently, their files, batches,
     uploads, and a public job: every response checked on the way."""
     protein = submit(
@@ -277,20 +279,21 @@ def seed(client: Client) -> Seeded:
     saved = submit(client, from_file)
     shown = submit(client, echo("for all to see"))
     failed = submit(client, echo("doomed", outcome="error"))
-    # Still running while the first operations are exercised (results answers
-    # 409, cancel and delete act on a live job); short enough that nothing
-    # waits on it at the end.
+    # Running until the test ends (results answers 409, cancel and delete act on
+    # a live job) unless a generated request cancels it.
     running = submit(
-        client,
-        submission("sleep", "zz", slot="text", fmt="text", settings={"seconds": 6, "steps": 12}),
+        client, submission("sleep", "zz", slot="text", fmt="text", settings=gate.settings())
     )
-    cancelled = submit(
-        client,
-        submission("sleep", "zz", slot="text", fmt="text", settings={"seconds": 1, "steps": 2}),
-    )
-    client.send(
-        f"POST {API}/jobs/{{job_id}}/cancel", path_parameters={"job_id": cancelled}, expect=200
-    )
+    brief = Gate(gate.folder.with_name(f"{gate.folder.name}-cancelled"))
+    try:
+        cancelled = submit(
+            client, submission("sleep", "zz", slot="text", fmt="text", settings=brief.settings())
+        )
+        client.send(
+            f"POST {API}/jobs/{{job_id}}/cancel", path_parameters={"job_id": cancelled}, expect=200
+        )
+    finally:
+        brief.open()
     batches = []
     for outcome in ("ok", "error"):
         response = client.send(
@@ -550,10 +553,11 @@ async def test_generated_requests_conform_to_the_document(
     jp_serverapp: ServerApp,
     jp_http_port: int,
     jp_base_url: str,
+    gate: Gate,
 ) -> None:
     client = await open_client(jp_fetch, jp_serverapp, jp_http_port, jp_base_url)
     try:
-        seeded = await in_thread(seed, client)
+        seeded = await in_thread(seed, client, gate)
         started = time.monotonic()
         await in_thread(fuzz, client, seeded)
         elapsed = time.monotonic() - started
@@ -575,12 +579,11 @@ async def test_generated_requests_conform_to_the_document(
 # -- error responses, made on purpose -----------------------------------------------
 
 
-def refusals(client: Client, state: Any) -> None:
+def refusals(client: Client, state: Any, gate: Gate) -> None:
     """The refusals a random request rarely meets: each answered with the
     documented status, envelope and headers."""
     running = submit(
-        client,
-        submission("sleep", "zz", slot="text", fmt="text", settings={"seconds": 2, "steps": 4}),
+        client, submission("sleep", "zz", slot="text", fmt="text", settings=gate.settings())
     )
     job = {"job_id": running}
     # An unfinished job's result: 409 with Retry-After.
@@ -589,6 +592,7 @@ def refusals(client: Client, state: Any) -> None:
     assert response.headers["retry-after"] == ["5"]
     # A live job is not deleted; a finished one is not cancelled.
     client.send(f"DELETE {API}/jobs/{{job_id}}", path_parameters=job, expect=409)
+    gate.open()
     wait_for(client, running, {"COMPLETED"})
     client.send(f"POST {API}/jobs/{{job_id}}/cancel", path_parameters=job, expect=409)
     # The same Idempotency-Key for another request.
@@ -645,10 +649,11 @@ async def test_refusals_conform_to_the_document(
     jp_serverapp: ServerApp,
     jp_http_port: int,
     jp_base_url: str,
+    gate: Gate,
 ) -> None:
     client = await open_client(jp_fetch, jp_serverapp, jp_http_port, jp_base_url)
     try:
-        await in_thread(refusals, client, jp_serverapp.web_app.settings["proteiniq"])
+        await in_thread(refusals, client, jp_serverapp.web_app.settings["proteiniq"], gate)
     finally:
         client.close()
     assert not client.run.failures, client.run.report()
