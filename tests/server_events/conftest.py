@@ -184,7 +184,6 @@ class SseEvent:
     id: int
     event: str
     data: dict[str, Any]
-    received_at: float
 
 
 @dataclass
@@ -223,12 +222,7 @@ class Stream:
                 continue
             fields = dict(line.split(": ", 1) for line in lines)
             self.events.append(
-                SseEvent(
-                    int(fields["id"]),
-                    fields["event"],
-                    json.loads(fields["data"]),
-                    time.perf_counter(),
-                )
+                SseEvent(int(fields["id"]), fields["event"], json.loads(fields["data"]))
             )
             if self.hang_up_after is not None and len(self.events) >= self.hang_up_after:
                 self._hang_up = True

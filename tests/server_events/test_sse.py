@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
+
+import pytest
 
 from proteiniq_jupyter.jobs.model import JobEvent
 from proteiniq_jupyter.jobs.status import JobStatus
@@ -214,7 +215,6 @@ async def test_a_hundred_streams_and_five_hundred_transitions_lose_nothing(
     jobs = [await off_loop(writer.submit, f"job {i}") for i in range(100)]
     pool = ThreadPoolExecutor(4)
     loop = asyncio.get_running_loop()
-    started = time.perf_counter()
     driving = asyncio.gather(
         *(loop.run_in_executor(pool, partial(writer.run, job, steps=3)) for job in jobs)
     )
@@ -224,7 +224,6 @@ async def test_a_hundred_streams_and_five_hundred_transitions_lose_nothing(
         streams.append(server.stream("alice", "events", last_id=baseline))
         await asyncio.sleep(rng.uniform(0, 0.02))
     await driving
-    written = time.perf_counter()
     pool.shutdown()
     expected = [e.seq for e in await off_loop(writer.events_after, baseline)]
     assert len(expected) == 100 + 500
@@ -233,13 +232,8 @@ async def test_a_hundred_streams_and_five_hundred_transitions_lose_nothing(
         timeout=45,
         what="every stream to have every event",
     )
-    delivered = time.perf_counter()
     for stream in streams:
         assert stream.ids == expected
-    print(
-        f"\n[sse] 100 streams x {len(expected)} events: writes took "
-        f"{written - started:.2f}s, all delivered {delivered - written:.2f}s after the last write"
-    )
     await asyncio.gather(*(s.hang_up() for s in streams))
     await subscribed(server, 0)
 
@@ -270,10 +264,18 @@ async def test_each_reader_gets_the_events_of_the_jobs_that_concern_them(
     log = await off_loop(writer.events_after, baseline)
     of_shared = [e.seq for e in log if e.job_id == shared]
     expected = {"alice": [e.seq for e in log], "tim": [e.seq for e in log], "bob": of_shared}
+    # Nothing else may come: each reader's next event is one written after all
+    # of these (a job of Alice's workspace, and one of Bob's own).
+    last_of_team = await off_loop(writer.submit, "last")
+    last_of_bob = await off_loop(writer.submit, "last", actor=writer.bob)
+    closing = {e.job_id: e.seq for e in await off_loop(writer.events_after, log[-1].seq)}
+    expected = {
+        "alice": [*expected["alice"], closing[last_of_team]],
+        "tim": [*expected["tim"], closing[last_of_team]],
+        "bob": [*expected["bob"], closing[last_of_bob]],
+    }
     for user, stream in streams.items():
         await stream.wait_for(len(expected[user]))
-    await asyncio.sleep(0.2)  # nothing more may come
-    for user, stream in streams.items():
         assert stream.ids == expected[user], user
 
     failed = next(e for e in streams["alice"].events if e.data["status"] == "FAILED")
@@ -288,7 +290,6 @@ async def test_each_reader_gets_the_events_of_the_jobs_that_concern_them(
     for user in ("alice", "tim", "bob"):
         replay = server.stream(user, "events", last_id=baseline)
         await replay.wait_for(len(expected[user]))
-        await asyncio.sleep(0.1)
         assert replay.ids == expected[user], user
         assert [e.data for e in replay.events] == [e.data for e in streams[user].events]
         await replay.hang_up()
@@ -311,8 +312,7 @@ async def test_streams_keep_alive_and_let_go_when_clients_leave(
     streams = [server.stream("alice", "events") for _ in range(4)]
     streams.append(server.stream("alice", f"jobs/{job}/events"))
     await subscribed(server, 5)
-    await asyncio.sleep(0.6)
-    assert all(s.comments >= 1 for s in streams)  # ": keepalive"
+    await until(lambda: all(s.comments >= 1 for s in streams), what='": keepalive" on each')
     await asyncio.gather(*(s.hang_up() for s in streams[:3]))
     await subscribed(server, 2)
     # A stopping server ends the streams still open.
@@ -349,7 +349,7 @@ def _append_and_hold(
 
 
 async def test_an_event_committed_late_is_sent_in_order_not_skipped(
-    server: Server, writer: Writer
+    server: Server, writer: Writer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A transaction takes seq N and stays open while the next one takes N+1 and
     commits (PostgreSQL lets it; SQLite makes it wait). Nothing after N may be
@@ -359,6 +359,15 @@ async def test_an_event_committed_late_is_sent_in_order_not_skipped(
     baseline = await off_loop(writer.last_seq)
     stream = server.stream("alice", "events", last_id=baseline)
     await subscribed(server, 1)
+    # What each of the feed's polls read up to, and what it handed out.
+    handed: list[tuple[int, list[int]]] = []
+    hand_out = server.feed._hand_out
+
+    def recorded(polled: Any) -> None:
+        handed.append((server.feed._cursor.high, [e.seq for e in polled.events]))
+        hand_out(polled)
+
+    monkeypatch.setattr(server.feed, "_hand_out", recorded)
     appended: list[int] = []
     release = threading.Event()
     holding = threading.Thread(
@@ -367,8 +376,12 @@ async def test_an_event_committed_late_is_sent_in_order_not_skipped(
     holding.start()
     await until(lambda: bool(appended), what="the slow transaction")
     later = asyncio.ensure_future(off_loop(writer.service.runs.progress, job, 0.5, "later"))
-    await asyncio.sleep(0.5)
-    assert stream.events == []  # N+1 (committed on PostgreSQL) waits for N
+    if writer.store.backend == "postgresql":
+        await later  # N+1 is committed, N is not
+        after_n = appended[0] + 1
+        await until(lambda: any(high >= after_n for high, _ in handed), what="a poll to read N+1")
+        assert all(not seqs for high, seqs in handed if high >= after_n), handed  # N+1 waits
+    assert stream.events == []
     release.set()
     await later
     holding.join()
@@ -379,17 +392,18 @@ async def test_an_event_committed_late_is_sent_in_order_not_skipped(
     await stream.hang_up()
 
 
-async def test_a_rolled_back_seq_holds_nothing_back_for_long(
-    server: Server, writer: Writer
+async def test_a_rolled_back_seq_holds_nothing_back(
+    server: Server, writer: Writer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A seq taken by a transaction that rolls back never comes; the feed sees that
-    every transaction that could hold it has ended and goes on, well before its
-    last-resort grace period."""
+    every transaction that could hold it has ended and goes on, not waiting for
+    its last-resort grace period (made an hour here)."""
     job = await off_loop(writer.submit)
     await off_loop(writer.service.runs.start, job)
     baseline = await off_loop(writer.last_seq)
     stream = server.stream("alice", "events", last_id=baseline)
     await subscribed(server, 1)
+    monkeypatch.setattr(server.feed._cursor, "gap_grace_s", 3600.0)
     appended: list[int] = []
     release = threading.Event()
     holding = threading.Thread(
@@ -398,17 +412,15 @@ async def test_a_rolled_back_seq_holds_nothing_back_for_long(
     holding.start()
     await until(lambda: bool(appended), what="the transaction to roll back")
     later = asyncio.ensure_future(off_loop(writer.service.runs.progress, job, 0.5, "after"))
-    await asyncio.sleep(0.2)
+    if writer.store.backend == "postgresql":
+        await later  # committed after the seq that will never come
     release.set()
     await later
     holding.join()
-    committed = time.perf_counter()
     expected = [e.seq for e in await off_loop(writer.events_after, baseline)]
     assert len(expected) == 1
-    await stream.wait_for(1, timeout=10)
-    waited = time.perf_counter() - committed
+    await stream.wait_for(1, timeout=120)
     assert stream.ids == expected
-    assert waited < server.feed._cursor.gap_grace_s / 2, waited
     await stream.hang_up()
 
 
@@ -454,43 +466,31 @@ def test_the_cursor_waits_for_a_missing_seq_exactly_as_long_as_it_may_come() -> 
     assert _seqs(sqlite.advance([_event(2), _event(4)], [], set(), None, 0.0)) == [2, 4]
 
 
-# -- latency -----------------------------------------------------------------------
+# -- both paths --------------------------------------------------------------------
 
 
-async def test_latency_from_commit_to_client(server: Server, writer: Writer) -> None:
-    """Printed for the benchmark, not asserted: a commit by another process (found
-    by polling) and one by the server's own service (which also wakes the feed)."""
+async def test_commits_of_another_process_and_of_this_server_reach_the_stream(
+    server: Server, writer: Writer
+) -> None:
+    """A commit by another process (found by polling) and one by the server's own
+    service (which also wakes the feed) both reach a follower, in order. How soon
+    is measured by benchmarks/latency.py."""
     job = await off_loop(writer.submit)
     await off_loop(writer.service.runs.start, job)
     stream = server.stream("alice", f"jobs/{job}/events", last_id=await off_loop(writer.last_seq))
     await subscribed(server, 1)
-    results: dict[str, list[float]] = {}
     for label, service in (
         ("other process", writer.service.runs),
         ("this server", server.state.service.runs),
     ):
-        committed: dict[str, float] = {}
+        messages = [f"{label} {i}" for i in range(20)]
 
-        def report(service: Any = service, committed: dict[str, float] = committed) -> None:
-            for i in range(40):
-                message = f"{id(committed)}-{i}"
+        def report(service: Any = service, messages: list[str] = messages) -> None:
+            for message in messages:
                 service.progress(job, 0.5, message)
-                committed[message] = time.perf_counter()
-                time.sleep(0.02)
 
         before = len(stream.events)
         await off_loop(report)
-        await stream.wait_for(before + 40)
-        latencies = [
-            (e.received_at - committed[e.data["data"]["progress_message"]]) * 1000
-            for e in stream.events[before:]
-        ]
-        results[label] = latencies
-    for label, latencies in results.items():
-        ordered = sorted(latencies)
-        print(
-            f"\n[sse] commit -> client latency ({label}, {writer.store.backend}): "
-            f"p50 {statistics.median(ordered):.1f} ms, "
-            f"p95 {ordered[int(len(ordered) * 0.95) - 1]:.1f} ms, max {ordered[-1]:.1f} ms"
-        )
+        await stream.wait_for(before + len(messages))
+        assert [e.data["data"]["progress_message"] for e in stream.events[before:]] == messages
     await stream.hang_up()
