@@ -84,7 +84,8 @@ class Ticker(Tool):
         assert isinstance(settings, TickerSettings)
         if settings.child:
             child = subprocess.Popen(["sleep", "600"])
-            (context.workdir / "child.pid").write_text(str(child.pid))
+            (context.workdir / "child.tmp").write_text(str(child.pid))
+            os.replace(context.workdir / "child.tmp", context.workdir / "child.pid")
         for step in range(settings.steps):
             time.sleep(settings.interval_s)
             if settings.log:

@@ -137,7 +137,9 @@ class Sleep(Tool):
             marker.write_text(str(time.time()))
         if settings.spawn_grandchild:
             grandchild = subprocess.Popen(["sleep", "300"])
-            (context.workdir / "grandchild.pid").write_text(str(grandchild.pid))
+            # whole or not at all: the test reads it as soon as it exists
+            (context.workdir / "grandchild.tmp").write_text(str(grandchild.pid))
+            os.replace(context.workdir / "grandchild.tmp", context.workdir / "grandchild.pid")
         if settings.crash or inputs[0].content.strip() == "crash":
             os._exit(9)
         for step in range(settings.steps):
