@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 VIEWER := proteiniq_jupyter/static/vendor/3Dmol-min.js
 
-.PHONY: lab test install check clean browser
+.PHONY: lab test install check clean browser mutation
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,5 +37,29 @@ check: install
 test: check browser
 	$(BIN)/pytest -q
 
+# Mutation testing of the rules that decide money and access: credits, access, status
+# moves, the idempotency fingerprint, history cursors and the docking box. Slow, so
+# apart from `make test`; the tests it runs are in [tool.mutmut] of pyproject.toml,
+# its last results in benchmarks/README.md.
+MUTMUT := $(BIN)/mutmut
+MUTATED := 'proteiniq_jupyter.jobs.credits.*' 'proteiniq_jupyter.jobs.access.*' \
+	'proteiniq_jupyter.jobs.status.*' \
+	'proteiniq_jupyter.jobs.service.x_request_hash__*' \
+	'proteiniq_jupyter.jobs.service.x__same_request__*' \
+	'proteiniq_jupyter.jobs.service.x__cursor__*' \
+	'proteiniq_jupyter.jobs.service.x_encode_cursor__*' \
+	'proteiniq_jupyter.jobs.service.x_decode_cursor__*' \
+	'proteiniq_jupyter.jobs.service.x__check_limit__*' \
+	'proteiniq_jupyter.store.sql_store.x__before__*' \
+	'proteiniq_jupyter.tools.vina.box.*'
+
+$(MUTMUT): $(STAMP)
+	$(BIN)/python -m pip install --quiet 'mutmut>=3.8,<4'
+
+mutation: $(MUTMUT)
+	rm -rf mutants
+	nice -n 19 $(MUTMUT) run $(MUTATED)
+	$(MUTMUT) results
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules $(dir $(VIEWER))
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules mutants $(dir $(VIEWER))

@@ -4,12 +4,14 @@ row, see the contents, change}, every cell asserted through the service."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from proteiniq_jupyter.execution.inprocess import run_job
-from proteiniq_jupyter.jobs.access import Actor, Permissions
+from proteiniq_jupyter.jobs.access import Actor, Permissions, needs_invite_lookup
 from proteiniq_jupyter.jobs.errors import Forbidden, NotFound, ValidationError
-from proteiniq_jupyter.jobs.model import Role
+from proteiniq_jupyter.jobs.model import Role, Visibility
 
 from .conftest import text_input
 
@@ -197,3 +199,17 @@ def test_an_email_belongs_to_one_user(service, alice):
     with pytest.raises(ValidationError):
         service.sign_in("mallory", email="not an email")
     assert service.sign_in("alice", email="alice@lab.example").user_id == alice.user_id
+
+
+def test_the_invite_list_is_read_only_for_an_invited_job_and_a_reader_with_an_email(
+    service, alice, people
+):
+    """Whether the rule needs the invite list: only when the job is shared by
+    invitation and the reader has an email that could be on it."""
+    job = service.submit(alice, "echo", [text_input("x")])
+    reader = people["outsider"]
+    assert reader.email == "olga@elsewhere.example"
+    for visibility in Visibility:
+        shared = replace(job, visibility=visibility)
+        assert needs_invite_lookup(reader, shared) is (visibility is Visibility.INVITED)
+        assert needs_invite_lookup(Actor.anonymous(), shared) is False

@@ -5,19 +5,26 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
+import pydantic
 import pytest
 
 from proteiniq_jupyter import api
 from proteiniq_jupyter.execution.inprocess import run_job
 from proteiniq_jupyter.jobs import credits
 from proteiniq_jupyter.jobs.errors import Forbidden, InsufficientCredits, ValidationError
-from proteiniq_jupyter.jobs.model import Role, ToolResult
+from proteiniq_jupyter.jobs.model import Estimate, EstimateLine, JobInput, Role, ToolResult
+from proteiniq_jupyter.jobs.service import JobService, ServiceConfig
 from proteiniq_jupyter.jobs.status import JobStatus
+from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
+from proteiniq_jupyter.tools.registry import ToolRegistry
 
 from .conftest import text_input
+from .helpers import TEST_TOOLS, Echo
 
 COST_20 = "hello credit"  # 12 characters: 2 blocks of 10 -> 20 credits
 
@@ -147,6 +154,7 @@ def test_not_enough_credits_refuses_and_creates_nothing(service, alice):
     with pytest.raises(InsufficientCredits) as info:
         service.submit(alice, "echo", [text_input(big)])
     assert info.value.details == {"required_credits": 4000, "available_credits": 500}
+    assert info.value.message == "echo needs 4000 credits and the workspace has 500 available"
     assert info.value.code == "insufficient_credits" and info.value.http_status == 402
     assert service.list_jobs(alice).items == []
     assert check_ledger_adds_up(service, alice) == 500
@@ -173,7 +181,8 @@ def test_only_owners_and_admins_grant(service, alice):
     with pytest.raises(ValidationError):
         service.grant_credits(alice, -5)
     assert service.grant_credits(alice, 1500, note="lab budget") == 2000
-    assert service.ledger(alice)[-1].note == "lab budget"
+    granted = service.ledger(alice)[-1]
+    assert (granted.note, granted.actor_id, granted.delta) == ("lab budget", alice.user_id, 1500)
 
 
 def test_concurrent_submissions_never_overspend(service, alice):
@@ -215,3 +224,98 @@ def test_concurrent_submissions_never_overspend(service, alice):
     assert all(s is not None and s.credits_charged == 10 for s in started)
     assert Counter(e.kind for e in service.ledger(alice))["charge"] == 100
     assert check_ledger_adds_up(service, alice) == 0
+
+
+# -- each rule at its edges: one credit, none, a batch's hold --------------------------
+
+
+class PricedSettings(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    credits: int = pydantic.Field(1, ge=0)
+
+
+class Priced(Echo):
+    """Costs exactly ``credits`` a job, zero included."""
+
+    id = "priced"
+    settings_model = PricedSettings
+
+    def estimate(self, inputs: Sequence[JobInput], settings: pydantic.BaseModel) -> Estimate:
+        assert isinstance(settings, PricedSettings)
+        return Estimate((EstimateLine("run", 1, settings.credits, settings.credits),))
+
+
+@pytest.fixture
+def priced(store: SqlStore, tmp_path: Path) -> JobService:
+    tools = ToolRegistry([*(tool() for tool in TEST_TOOLS), Priced()])
+    return JobService(store, tools, DirectoryJobFiles(tmp_path / "files"), config=ServiceConfig())
+
+
+def test_a_one_credit_job_is_held_charged_and_refunded(priced: JobService):
+    alice = priced.sign_in("alice")
+    job = priced.submit(alice, "priced", [text_input("x")])
+    assert priced.account(alice).available_credits == 499
+    assert priced.start(job.id).credits_charged == 1
+    assert priced.fail(job.id, "the node went away").credits_charged == 0
+    assert priced.account(alice).available_credits == 500
+    assert kinds(priced, alice, job.id) == {"reserve": 1, "release": 1, "charge": 1, "refund": 1}
+
+    unstarted = priced.submit(alice, "priced", [text_input("y")])
+    assert priced.account(alice).available_credits == 499
+    priced.cancel(alice, unstarted.id)
+    assert kinds(priced, alice, unstarted.id) == {"reserve": 1, "release": 1}
+    assert check_ledger_adds_up(priced, alice) == 500
+
+
+def test_a_free_job_writes_nothing_to_the_ledger(priced: JobService):
+    alice = priced.sign_in("alice")
+    done = priced.submit(alice, "priced", [text_input("x")], {"credits": 0})
+    assert priced.start(done.id).credits_charged == 0
+    priced.complete(done.id, ToolResult())
+    failed = priced.submit(alice, "priced", [text_input("y")], {"credits": 0})
+    priced.start(failed.id)
+    assert priced.fail(failed.id, "the node went away").credits_charged == 0
+    cancelled = priced.submit(alice, "priced", [text_input("z")], {"credits": 0})
+    priced.cancel(alice, cancelled.id)
+    assert [e.kind for e in priced.ledger(alice)] == ["grant"]
+
+
+def test_the_rules_called_twice_or_out_of_turn_add_nothing(priced: JobService):
+    """Each rule, handed a job in a state it must leave alone."""
+    alice = priced.sign_in("alice")
+    job = priced.submit(alice, "priced", [text_input("x")], {"credits": 3})
+    with priced.store.write() as tx:
+        now = priced.clock()
+        assert credits.refund(tx, job, now) == 0  # never charged: nothing to give back
+        credits.release(tx, replace(job, credits_charged=3), now)  # its charge released it
+        assert credits.charge(tx, replace(job, estimated_credits=0), now) == 0  # free
+    assert kinds(priced, alice, job.id) == {"reserve": 1}
+
+
+def test_entries_are_keyed_by_owner_and_kind_and_name_their_batch(priced: JobService):
+    alice = priced.sign_in("alice")
+    first = priced.submit_batch(alice, "priced", [[text_input("a")]])
+    second = priced.submit_batch(alice, "priced", [[text_input("b")]], {"credits": 2})
+    assert (first.batch.reserved_credits, second.batch.reserved_credits) == (1, 2)
+    assert priced.account(alice).available_credits == 497
+    [child] = first.batch.child_ids
+    priced.start(child)
+    entries = [e for e in priced.ledger(alice) if e.kind != "grant"]
+    assert [(e.key, e.kind, e.delta, e.job_id, e.batch_id) for e in entries] == [
+        (f"{first.batch.id}:reserve", "reserve", -1, None, first.batch.id),
+        (f"{second.batch.id}:reserve", "reserve", -2, None, second.batch.id),
+        (f"{child}:charge", "charge", -1, child, first.batch.id),
+        (f"{child}:release", "release", 1, child, first.batch.id),
+    ]
+    assert check_ledger_adds_up(priced, alice) == 497
+
+
+def test_a_grant_is_a_positive_number_of_credits(store: SqlStore, service: JobService, alice):
+    with store.write() as tx:
+        at = service.clock()
+        for amount in (0, -1):
+            with pytest.raises(ValueError) as refused:
+                credits.grant(tx, alice.workspace_id, amount, grant_key=f"g{amount}", at=at)
+            assert str(refused.value) == "a grant must be a positive number of credits"
+        assert credits.grant(tx, alice.workspace_id, 1, grant_key="g1", at=at)
+    assert service.account(alice).available_credits == 501
