@@ -43,13 +43,9 @@ test: check browser
 # its last results in benchmarks/README.md.
 MUTMUT := $(BIN)/mutmut
 MUTATED := 'proteiniq_jupyter.jobs.credits.*' 'proteiniq_jupyter.jobs.access.*' \
-	'proteiniq_jupyter.jobs.status.*' \
-	'proteiniq_jupyter.jobs.service.x_request_hash__*' \
-	'proteiniq_jupyter.jobs.service.x__same_request__*' \
-	'proteiniq_jupyter.jobs.service.x__cursor__*' \
-	'proteiniq_jupyter.jobs.service.x_encode_cursor__*' \
-	'proteiniq_jupyter.jobs.service.x_decode_cursor__*' \
-	'proteiniq_jupyter.jobs.service.x__check_limit__*' \
+	'proteiniq_jupyter.jobs.status.*' 'proteiniq_jupyter.jobs.paging.*' \
+	'proteiniq_jupyter.jobs.submission.x_request_hash__*' \
+	'proteiniq_jupyter.jobs.submission.x__same_request__*' \
 	'proteiniq_jupyter.store.sql_store.x__before__*' \
 	'proteiniq_jupyter.tools.vina.box.*'
 

@@ -261,12 +261,12 @@ def sse_ms(home: Path, events: int) -> dict[str, list[float]]:
     try:
         server.wait_ready()
         job = service.submit(me, "ticker", [text("events")], {"steps": 1})
-        service.start(job.id)
+        service.runs.start(job.id)
         stream = send("GET", "events")
         threading.Thread(target=follow, args=(stream,), daemon=True).start()
         time.sleep(1.0)  # the stream is open and following before the first commit
         for i in range(events):
-            service.progress(job.id, 0.5, f"other {i}")
+            service.runs.progress(job.id, 0.5, f"other {i}")
             time.sleep(0.02)
         for i in range(events):
             send("PATCH", f"jobs/{job.id}", {"name": f"renamed {i}"}).read()

@@ -255,8 +255,8 @@ def test_a_one_credit_job_is_held_charged_and_refunded(priced: JobService):
     alice = priced.sign_in("alice")
     job = priced.submit(alice, "priced", [text_input("x")])
     assert priced.account(alice).available_credits == 499
-    assert priced.start(job.id).credits_charged == 1
-    assert priced.fail(job.id, "the node went away").credits_charged == 0
+    assert priced.runs.start(job.id).credits_charged == 1
+    assert priced.runs.fail(job.id, "the node went away").credits_charged == 0
     assert priced.account(alice).available_credits == 500
     assert kinds(priced, alice, job.id) == {"reserve": 1, "release": 1, "charge": 1, "refund": 1}
 
@@ -270,11 +270,11 @@ def test_a_one_credit_job_is_held_charged_and_refunded(priced: JobService):
 def test_a_free_job_writes_nothing_to_the_ledger(priced: JobService):
     alice = priced.sign_in("alice")
     done = priced.submit(alice, "priced", [text_input("x")], {"credits": 0})
-    assert priced.start(done.id).credits_charged == 0
-    priced.complete(done.id, ToolResult())
+    assert priced.runs.start(done.id).credits_charged == 0
+    priced.runs.complete(done.id, ToolResult())
     failed = priced.submit(alice, "priced", [text_input("y")], {"credits": 0})
-    priced.start(failed.id)
-    assert priced.fail(failed.id, "the node went away").credits_charged == 0
+    priced.runs.start(failed.id)
+    assert priced.runs.fail(failed.id, "the node went away").credits_charged == 0
     cancelled = priced.submit(alice, "priced", [text_input("z")], {"credits": 0})
     priced.cancel(alice, cancelled.id)
     assert [e.kind for e in priced.ledger(alice)] == ["grant"]
@@ -299,7 +299,7 @@ def test_entries_are_keyed_by_owner_and_kind_and_name_their_batch(priced: JobSer
     assert (first.batch.reserved_credits, second.batch.reserved_credits) == (1, 2)
     assert priced.account(alice).available_credits == 497
     [child] = first.batch.child_ids
-    priced.start(child)
+    priced.runs.start(child)
     entries = [e for e in priced.ledger(alice) if e.kind != "grant"]
     assert [(e.key, e.kind, e.delta, e.job_id, e.batch_id) for e in entries] == [
         (f"{first.batch.id}:reserve", "reserve", -1, None, first.batch.id),
