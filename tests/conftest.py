@@ -75,6 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[POSTGRES_TALLY] = PostgresTally()
 
 
+#: Whether a test's own body passed (its fixtures' checks afterwards judge only those).
 PASSED = pytest.StashKey[bool]()
 
 
@@ -108,7 +109,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         if tally.ran:
             terminalreporter.write_line(f"PostgreSQL half: {tally.ran} tests ran on PostgreSQL.")
         return
-    banner = "THE POSTGRESQL HALF DID NOT RUN" if not tally.ran else "PART OF THE POSTGRESQL HALF"
+    banner = f"{'' if tally.ran else 'ALL OF '}THE POSTGRESQL HALF DID NOT RUN"
     terminalreporter.write_sep("!", banner, red=True, bold=True)
     if tally.skipped:
         terminalreporter.write_line(
@@ -147,7 +148,7 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     """A fresh, empty database URL on ``backend``. Afterwards the database asked for
     must hold the schema (whatever the test started opened it), and on PostgreSQL no
     SQLite database may have appeared instead."""
-    ran: PostgresTally = request.config.stash[POSTGRES_TALLY]
+    tally = request.config.stash[POSTGRES_TALLY]
     if backend == "sqlite":
         path = tmp_path / "piq.sqlite"
         yield sqlite_url(path)
@@ -156,9 +157,9 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
             assert_migrated(create_engine(sqlite_url(path)), backend)
         return
     if not PG_URL:
-        ran.skipped += 1
+        tally.skipped += 1
         pytest.skip(PG_SKIP_REASON)
-    ran.ran += 1
+    tally.ran += 1
     schema = f"piq_test_{secrets.token_hex(6)}"
     admin = create_engine(normalise_url(PG_URL))
     with admin.begin() as conn:
