@@ -208,10 +208,17 @@ def test_cursor_paging_visits_every_job_once(service, alice):
     assert pages == 6
     created = [service.get(alice, i).job.created_at for i in seen]
     assert created == sorted(created, reverse=True)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError) as refused:
         service.list_jobs(alice, starting_after="not-a-cursor")
-    with pytest.raises(ValidationError):
-        service.list_jobs(alice, limit=101)
+    assert refused.value.message == "starting_after is not a cursor from this server"
+    assert refused.value.errors == [
+        {"field": "starting_after", "message": "not a cursor from this server"}
+    ]
+    for limit in (0, 101):
+        with pytest.raises(ValidationError) as refused:
+            service.list_jobs(alice, limit=limit)
+        assert refused.value.message == "limit must be between 1 and 100"
+        assert refused.value.errors == [{"field": "limit", "message": "must be between 1 and 100"}]
 
 
 # -- rename, retry, duplicate --------------------------------------------------

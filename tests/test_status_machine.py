@@ -45,8 +45,12 @@ def test_table_matches_the_design():
     for status in TERMINAL:
         assert TRANSITIONS[status] == frozenset(), f"{status} must be final"
     for a, b in ILLEGAL:
-        with pytest.raises(IllegalTransition):
+        with pytest.raises(IllegalTransition) as refused:
             check_transition("job_x", a, b)
+        # answered as a 409 that names both ends of the move
+        assert (refused.value.current, refused.value.target) == (a, b)
+        assert refused.value.message == f"job job_x is {a} and cannot become {b}"
+        assert refused.value.details == {"current_status": str(a), "requested_status": str(b)}
 
 
 def _job_in(service, actor, status: JobStatus) -> Job:
