@@ -189,7 +189,7 @@ def on_dask(config: EngineConfig, rounds: int, steps: int, tmp: Path) -> dict[st
 def detached(config: EngineConfig, rounds: int) -> dict[str, list[float]]:
     import threading
 
-    from proteiniq_jupyter.engine import build_service
+    from proteiniq_jupyter.assembly import build_service
     from proteiniq_jupyter.execution.detached import run_claimed
 
     service, tools = build_service(config)
@@ -223,7 +223,7 @@ def sse_ms(home: Path, events: int) -> dict[str, list[float]]:
 
     from api import Server
 
-    from proteiniq_jupyter.engine import build_service
+    from proteiniq_jupyter.assembly import build_service
     from proteiniq_jupyter.store.database import sqlite_url
 
     config = bench_config(home / "piq", "inprocess")
