@@ -198,12 +198,13 @@ def detached(config: EngineConfig, rounds: int) -> dict[str, list[float]]:
     try:
         for _ in range(rounds):
             job = service.submit(me, "ticker", [text("cancel")], {"child": True, "forever": True})
-            thread = threading.Thread(target=run_claimed, args=(service, tools, config, job.id))
+            claim = (service.runs, tools, config, job.id)
+            thread = threading.Thread(target=run_claimed, args=claim)
             thread.start()
             out["cancel"].append(cancel_ms(service, me, job.id))
             thread.join(60)
             job = service.submit(me, "ticker-limited", [text("limit")], {"forever": True})
-            run_claimed(service, tools, config, job.id)
+            run_claimed(service.runs, tools, config, job.id)
             out["time limit"].append(overrun_ms(service, me, job.id))
     finally:
         service.store.close()
