@@ -88,6 +88,7 @@ def test_the_same_key_for_another_request_is_a_conflict(service, alice, differen
     held = service.account(alice).available_credits
     with pytest.raises(Conflict, match="already used for a different request") as info:
         OTHERS[difference].submit(service, alice, "key-1")
+    assert info.value.message == "this Idempotency-Key was already used for a different request"
     assert info.value.details == {"job_id": first.id}
     # The refusal made nothing and held nothing; the first request still replays.
     assert FIRST.submit(service, alice, "key-1").id == first.id

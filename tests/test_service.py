@@ -7,7 +7,7 @@ import csv
 import io
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -17,6 +17,7 @@ from proteiniq_jupyter.execution.inprocess import run_job
 from proteiniq_jupyter.jobs.errors import Conflict, JobNotCompleted, NotFound, ValidationError
 from proteiniq_jupyter.jobs.export import to_dataframe
 from proteiniq_jupyter.jobs.model import Batch, Role, ToolResult, new_id
+from proteiniq_jupyter.jobs.paging import cursor_after, decode_cursor
 from proteiniq_jupyter.jobs.ports import JobFilter
 from proteiniq_jupyter.jobs.status import JobStatus
 from proteiniq_jupyter.store import tables as t
@@ -219,6 +220,15 @@ def test_cursor_paging_visits_every_job_once(service, alice):
             service.list_jobs(alice, limit=limit)
         assert refused.value.message == "limit must be between 1 and 100"
         assert refused.value.errors == [{"field": "limit", "message": "must be between 1 and 100"}]
+
+
+def test_a_cursor_goes_into_a_url_as_it_is_and_names_its_row():
+    """URL-safe and unpadded whatever the length of what it encodes."""
+    for at in (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5, 6, UTC)):
+        for row in ("job_1", "job_12", "job_123"):
+            cursor = cursor_after(at, row)
+            assert cursor.replace("-", "").replace("_", "").isalnum(), cursor
+            assert decode_cursor(cursor) == (at, row)
 
 
 # -- rename, retry, duplicate --------------------------------------------------
