@@ -48,8 +48,6 @@ if TYPE_CHECKING:
     from proteiniq_jupyter.execution.dask_executor import DaskExecutor
     from proteiniq_jupyter.jobs.access import Actor
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "benchmarks" / ".data"
 TOOL_PATH = "benchmarks.dispatch:ZeroWork"
 RATIO_TARGET = 1.3
 P50_TARGET_S = 0.150
@@ -408,8 +406,8 @@ def report(results: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     import argparse
-    import json
-    import sys
+
+    from checkout import use_checkout, write_results  # beside this script
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--jobs", type=int, default=200, help="jobs (and tasks) per round")
@@ -419,20 +417,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     # Workers and job processes load the zero-work tool from this checkout.
-    sys.path.insert(0, str(ROOT))
-    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    use_checkout()
 
     # Measured through the importable module, so that Dask ships the baseline task
     # to its workers by reference, as it ships ``execute_job``.
     from benchmarks import dispatch
 
     results = dispatch.measure(args)
-    print(report(results))
-    DATA.mkdir(parents=True, exist_ok=True)
-    out = DATA / "dispatch.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    write_results("dispatch", results, report(results))
 
 
 if __name__ == "__main__":

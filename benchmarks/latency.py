@@ -45,8 +45,6 @@ if TYPE_CHECKING:
     from proteiniq_jupyter.jobs.access import Actor
     from proteiniq_jupyter.jobs.service import JobService
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "benchmarks" / ".data"
 TOOL_PATHS = ("benchmarks.latency:Ticker", "benchmarks.latency:LimitedTicker")
 TIME_LIMIT_S = 1.0
 #: What the tests asserted before these became measurements (milliseconds, max).
@@ -370,8 +368,8 @@ def report(results: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     import argparse
-    import json
-    import sys
+
+    from checkout import use_checkout, write_results  # beside this script
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=5, help="cancels, time limits, progress jobs")
@@ -380,18 +378,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     # Workers and job processes load the ticker from this checkout.
-    sys.path.insert(0, str(ROOT))
-    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    use_checkout()
 
     from benchmarks import latency
 
     results = latency.measure(args)
-    print(report(results))
-    DATA.mkdir(parents=True, exist_ok=True)
-    out = DATA / "latency.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    write_results("latency", results, report(results))
 
 
 if __name__ == "__main__":

@@ -62,7 +62,6 @@ if TYPE_CHECKING:
     from proteiniq_jupyter.tools.vina import Box
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "benchmarks" / ".data"
 FIXTURES = ROOT / "tests" / "data"
 RECEPTOR_FILE = FIXTURES / "docking" / "BACE_1_receptorH.pdb"
 REFERENCE_FILE = FIXTURES / "docking" / "BACE_1_ligand.mol2"
@@ -1000,8 +999,8 @@ def report(results: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     import argparse
-    import json
-    import sys
+
+    from checkout import use_checkout, write_results  # beside this script
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=9, help="alternating rounds per path")
@@ -1015,18 +1014,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     # Workers and job processes load the probe tool (and this process the tiny
     # model's builder) from this checkout.
-    sys.path.insert(0, str(ROOT))
-    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    use_checkout()
 
     from benchmarks import tools
 
     results = tools.measure(args)
-    print(report(results))
-    DATA.mkdir(parents=True, exist_ok=True)
-    out = DATA / "tools.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    write_results("tools", results, report(results))
 
 
 if __name__ == "__main__":
