@@ -117,10 +117,13 @@ class ServiceCore:
         outbox: Outbox,
         job: Job,
         target: JobStatus,
+        *,
+        held_by: str | None = None,
         **changes: Any,
     ) -> Job:
         """The one function that changes a status: checks legality, applies the
-        credit rule for the new status, writes the job and logs the event."""
+        credit rule for the new status, writes the job and logs the event. With
+        ``held_by`` the write lands only while that runner holds the job."""
         check_transition(job.id, job.status, target)
         now = self.clock()
         job = replace(job, status=target, updated_at=now, **changes)
@@ -137,7 +140,7 @@ class ServiceCore:
             job = replace(job, lease_owner=None, lease_expires_at=None)
         if target.is_terminal:
             job = credits.settle(tx, replace(job, finished_at=now), now)
-        tx.update_job(job)
+        tx.update_job(job, held_by=held_by)
         outbox.events.append(tx.append_event(job, "status", status_data(job), now))
         if target is JobStatus.COMPLETED and job.result is not None:
             tx.insert_files(

@@ -61,6 +61,11 @@ class DuplicateRecord(Conflict):
     raced to create the same thing)."""
 
 
+class LeaseLost(Conflict):
+    """A runner wrote to a job whose lease it no longer holds (the job was taken
+    over, or ended, meanwhile): the write is refused and rolled back."""
+
+
 class PayloadTooLarge(PiqError):
     code = "payload_too_large"
     http_status = 413

@@ -169,7 +169,7 @@ class RunService(ServiceCore):
                 progress_message=message,
                 updated_at=now,
             )
-            tx.update_job(job)
+            tx.update_job(job, held_by=holder)
             outbox.events.append(tx.append_event(job, "progress", status_data(job), now))
 
     # -- how a run ended --------------------------------------------------------
@@ -232,7 +232,12 @@ class RunService(ServiceCore):
         """Move a live job to the status ``outcome`` picks for it, decided on the
         locked row. A job already final (cancelled while its tool was finishing),
         or no longer held by ``holder`` (recovered and run elsewhere), stays as it
-        is, and None is returned."""
+        is, and None is returned.
+
+        ``holder``'s run has ended: the files it wrote become the job's when this
+        ends the job, and are dropped when the job is to run again. Both happen
+        while the row is locked and the lease checked, so the files of a run that
+        lost its job never land."""
         with self._write() as (tx, outbox):
             job = tx.get_job(job_id, for_update=True)
             if job is None or job.status.is_terminal:
@@ -244,7 +249,12 @@ class RunService(ServiceCore):
                 return None
             tx.lock_workspace(job.workspace_id)
             target, changes = decided
-            return self._transition(tx, outbox, job, target, **changes)
+            ended = self._transition(tx, outbox, job, target, held_by=holder, **changes)
+            if target.is_terminal:
+                self.files.publish(job_id, holder)
+            elif holder is not None:
+                self.files.discard(job_id, holder)
+            return ended
 
 
 def _may_take(job: Job, holder: str, now: datetime) -> bool:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -26,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
-from ..jobs.errors import DuplicateRecord
+from ..jobs.errors import DuplicateRecord, LeaseLost
 from ..jobs.model import (
     Batch,
     FileOrigin,
@@ -46,6 +44,7 @@ from ..jobs.status import JobStatus
 from . import codec
 from . import tables as t
 from .database import create_db_engine, migrate
+from .job_files import DirectoryJobFiles as DirectoryJobFiles
 
 
 def _job_from_row(row: RowMapping) -> Job:
@@ -117,6 +116,7 @@ _LIST_COLUMNS = [c for c in t.jobs.c if c.name not in ("inputs", "idempotency_ke
 # each write cost more CPU than SQLite spends running it.
 _INSERT_JOB = insert(t.jobs)
 _UPDATE_JOB = sql_update(t.jobs).where(t.jobs.c.id == bindparam("job_id_"))
+_UPDATE_HELD_JOB = _UPDATE_JOB.where(t.jobs.c.lease_owner == bindparam("held_by_"))
 _GET_JOB = select(t.jobs).where(t.jobs.c.id == bindparam("job_id_"))
 _GET_JOB_FOR_UPDATE = _GET_JOB.with_for_update()
 _JOB_STATE = select(t.jobs.c.status, t.jobs.c.lease_owner).where(
@@ -317,9 +317,18 @@ class SqlTransaction:
         )
         return None if row is None else (_job_from_row(row), row["request_hash"])
 
-    def update_job(self, job: Job) -> None:
+    def update_job(self, job: Job, *, held_by: str | None = None) -> None:
         values = {k: v for k, v in _job_values(job).items() if k in _MUTABLE}
-        self.conn.execute(_UPDATE_JOB, {**values, "job_id_": job.id})
+        if held_by is None:
+            self.conn.execute(_UPDATE_JOB, {**values, "job_id_": job.id})
+            return
+        written = self.conn.execute(
+            _UPDATE_HELD_JOB, {**values, "job_id_": job.id, "held_by_": held_by}
+        )
+        if written.rowcount != 1:
+            raise LeaseLost(
+                f"job {job.id} is no longer held by {held_by}", details={"job_id": job.id}
+            )
 
     def delete_job(self, job_id: str) -> None:
         self.conn.execute(delete(t.files).where(t.files.c.job_id == job_id))
@@ -797,27 +806,3 @@ class SqlStore:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-class DirectoryJobFiles:
-    """Each job's files in ``<root>/<job id>/``; deleting the job deletes the folder."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-
-    def upload_dir(self, file_id: str) -> Path:
-        if not file_id or "/" in file_id or file_id.startswith("."):
-            raise ValueError(f"not a file id: {file_id!r}")
-        return self.root.parent / "uploads" / file_id
-
-    def job_dir(self, job_id: str) -> Path:
-        if not job_id or "/" in job_id or job_id.startswith("."):
-            raise ValueError(f"not a job id: {job_id!r}")
-        return self.root / job_id
-
-    def cache_dir(self) -> Path:
-        """Where tools keep what outlives a job (prepared receptors, by content)."""
-        return self.root.parent / "cache"
-
-    def delete(self, job_id: str) -> None:
-        shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
