@@ -146,7 +146,7 @@ def cancel_ms(service: JobService, actor: Actor, job_id: str) -> float:
         lambda: next((e for e in service.events(actor, job_id) if e.kind == "runner"), None),
         every=0.02,
     )
-    child_file = service.files.job_dir(job_id) / "child.pid"
+    child_file = service.files.attempt_dir(job_id, runner.data["holder"]) / "child.pid"
     wait_until(child_file.exists, every=0.02)
     pids = (int(runner.data["pid"]), int(child_file.read_text()))
     started = time.perf_counter()

@@ -102,13 +102,15 @@ class SleepSettings(pydantic.BaseModel):
     marker_dir: str | None = None
     crash: bool = False
     hold: str | None = None
+    write_pid: bool = False
 
 
 class Sleep(Tool):
     """Sleeps in steps, reporting progress after each; optionally starts a process
     of its own (to show cancel kills the whole group), leaves a marker file per run
-    (to count runs), crashes its process outright, or waits at a ``Gate`` between
-    steps (to run until the test ends it)."""
+    (to count runs), crashes its process outright, waits at a ``Gate`` between
+    steps (to run until the test ends it), or writes its pid to its output file
+    ``run.txt`` after each step (to tell which run wrote a job's files)."""
 
     id = "sleep"
     name = "Sleep"
@@ -133,7 +135,11 @@ class Sleep(Tool):
 
         assert isinstance(settings, SleepSettings)
         if settings.marker_dir:
-            marker = Path(settings.marker_dir) / f"{context.workdir.name}.{os.getpid()}"
+            # named by the job: a run works in a folder of its own inside the job's
+            run_folder = context.workdir
+            in_job = run_folder.parent.name == ".attempts"
+            job_folder = run_folder.parent.parent if in_job else run_folder
+            marker = Path(settings.marker_dir) / f"{job_folder.name}.{os.getpid()}"
             marker.write_text(str(time.time()))
         if settings.spawn_grandchild:
             grandchild = subprocess.Popen(["sleep", "300"])
@@ -142,12 +148,15 @@ class Sleep(Tool):
             os.replace(context.workdir / "grandchild.tmp", context.workdir / "grandchild.pid")
         if settings.crash or inputs[0].content.strip() == "crash":
             os._exit(9)
+        files = []
         for step in range(settings.steps):
             if step and settings.hold:
                 wait_at_gate(Path(settings.hold), step + 1)
             time.sleep(settings.seconds / settings.steps)
+            if settings.write_pid:
+                files = [context.write_file("run.txt", str(os.getpid()), "text")]
             context.progress((step + 1) / settings.steps, f"step {step + 1}")
-        return ToolResult(fields={"slept": settings.seconds, "pid": os.getpid()})
+        return ToolResult(fields={"slept": settings.seconds, "pid": os.getpid()}, files=files)
 
 
 class Gate:

@@ -119,7 +119,8 @@ def test_cancel_kills_the_job_process_and_its_children(engine: Engine, gate: Gat
     job = engine.service.submit(me, "sleep", [text_input("x")], settings)
     [runner] = wait_until(lambda: runner_events(engine, me, job.id))
     pid = runner.data["pid"]
-    grandchild_file = engine.service.files.job_dir(job.id) / "grandchild.pid"
+    run_folder = engine.service.files.attempt_dir(job.id, runner.data["holder"])
+    grandchild_file = run_folder / "grandchild.pid"
     wait_until(grandchild_file.exists)
     grandchild = int(grandchild_file.read_text())
     assert process_alive(pid) and process_alive(grandchild)

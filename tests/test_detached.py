@@ -24,6 +24,7 @@ from proteiniq_jupyter.execution.detached import (
 )
 from proteiniq_jupyter.execution.supervisor import Outcome
 from proteiniq_jupyter.jobs.access import Actor
+from proteiniq_jupyter.jobs.model import JsonDict
 from proteiniq_jupyter.jobs.service import JobService
 from proteiniq_jupyter.jobs.status import JobStatus
 
@@ -42,14 +43,19 @@ def config(database_url: str, tmp_path: Path) -> EngineConfig:
     )
 
 
-def runner_pid(service: JobService, actor: Actor, job_id: str, timeout: float = 60) -> int:
+def runner(service: JobService, actor: Actor, job_id: str, timeout: float = 60) -> JsonDict:
+    """What the job's (first) run recorded when it started: its pid and holder."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for event in service.events(actor, job_id):
             if event.kind == "runner":
-                return int(event.data["pid"])
+                return event.data
         time.sleep(0.02)
     raise AssertionError("the job never started its process")
+
+
+def runner_pid(service: JobService, actor: Actor, job_id: str, timeout: float = 60) -> int:
+    return int(runner(service, actor, job_id, timeout)["pid"])
 
 
 def in_background(service, tools, config, job_id) -> tuple[threading.Thread, list[object]]:
@@ -83,8 +89,9 @@ def wait_until(check: Callable[[], object], timeout: float = 60) -> None:
 def test_cancel_kills_the_process_group(service, tools, config, alice, gate):
     job = service.submit(alice, "sleep", [text_input("x")], gate.settings(spawn_grandchild=True))
     thread, outcome = in_background(service, tools, config, job.id)
-    pid = runner_pid(service, alice, job.id)
-    grandchild_file = service.files.job_dir(job.id) / "grandchild.pid"
+    run = runner(service, alice, job.id)
+    pid = run["pid"]
+    grandchild_file = service.files.attempt_dir(job.id, run["holder"]) / "grandchild.pid"
     wait_until(grandchild_file.exists)
     grandchild = int(grandchild_file.read_text())
     assert process_alive(pid) and process_alive(grandchild)

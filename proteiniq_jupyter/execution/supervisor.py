@@ -1,7 +1,11 @@
 """Runs one claimed job in its own process and stays with it to the end: relays
 progress, renews the lease, and kills the whole process group on cancel, on the
 time limit, or when the lease is lost. Whatever runs jobs in processes of their
-own (a Dask worker, a detached worker) hands each to ``run_held``."""
+own (a Dask worker, a detached worker) hands each to ``run_held``.
+
+A run is fenced by its lease holder. Its tool writes into a folder of the run's
+own, which becomes the job's only when the run ends the job while it still holds
+it; its progress and its end are written only while it holds the job."""
 
 from __future__ import annotations
 
@@ -237,6 +241,13 @@ def _fail_before_start(service: RunService, job_id: str, error: str, holder: str
     service.fail(job_id, error, holder=holder)
 
 
+def fail_held(service: RunService, job_id: str, error: str, holder: str) -> None:
+    """Fail the job as ``holder``, whether its run had started or not; a job that
+    another runner holds, or that has ended, stays as it is."""
+    if service.fail(job_id, error, holder=holder) is None:
+        _fail_before_start(service, job_id, error, holder)
+
+
 def run_held(
     service: RunService, tools: ToolRegistry, config: EngineConfig, job: Job, holder: str
 ) -> Outcome:
@@ -283,8 +294,9 @@ def supervise(
 ) -> Outcome:
     """Run ``job`` to its end as ``holder``. The job becomes PROCESSING, is charged
     and is taken from the engine that dispatched it in one step, once its process
-    is there to run it; a job someone else took meanwhile is left to them."""
-    workdir = service.files.job_dir(job.id)
+    is there to run it; a job someone else took meanwhile is left to them. What
+    the run wrote is dropped unless the run ended the job."""
+    workdir = service.files.attempt_dir(job.id, holder)
     workdir.mkdir(parents=True, exist_ok=True)
     process, receiver = start_job_process(
         {
@@ -299,6 +311,25 @@ def supervise(
         },
         preload,
     )
+    try:
+        return _follow(service, job, holder, process, receiver, time_limit_s, lease_ttl_s)
+    except BaseException:
+        kill_group(process)
+        raise
+    finally:
+        service.files.discard(job.id, holder)
+
+
+def _follow(
+    service: RunService,
+    job: Job,
+    holder: str,
+    process: BaseProcess,
+    receiver: Connection,
+    time_limit_s: float,
+    lease_ttl_s: float,
+) -> Outcome:
+    """Start the job in the store once its process is there, then stay with it."""
     assert process.pid is not None
     runner = {"pid": process.pid, "holder": holder}
     if service.start(job.id, holder=holder, runner=runner, lease_ttl_s=lease_ttl_s) is None:
@@ -359,5 +390,5 @@ def supervise(
             f"the tool's process ended unexpectedly (exit status {process.exitcode}); "
             f"see {LOG_NAME} in the job's files"
         )
-    service.fail(job.id, message, holder=holder)
-    return Outcome.FAILED
+    failed = service.fail(job.id, message, holder=holder)
+    return Outcome.FAILED if failed is not None else Outcome.LOST
