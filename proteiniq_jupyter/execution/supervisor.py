@@ -5,7 +5,11 @@ own (a Dask worker, a detached worker) hands each to ``run_held``.
 
 A run is fenced by its lease holder. Its tool writes into a folder of the run's
 own, which becomes the job's only when the run ends the job while it still holds
-it; its progress and its end are written only while it holds the job."""
+it; its progress and its end are written only while it holds the job. And after
+each renewal the job's watchdog (see ``child``) learns until when the lease is
+good: a run whose supervisor stops renewing (its worker stopped, swapping, cut
+off) kills itself before its lease runs out, so before anyone may run the job
+again."""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from ..jobs.status import JobStatus
 from ..store import codec
 from ..tools.base import Tool
 from ..tools.registry import ToolRegistry
-from .child import GO, run_tool
+from .child import GO, lease_message, run_tool
 from .fork_server import WARM_UP_ENV
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,10 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.05
 #: How often the store is asked whether the job was cancelled.
 CANCEL_POLL_S = 0.2
+#: The share of a lease after which a job's process kills itself unless the lease
+#: was renewed meanwhile; the rest of the lease is the margin within which the kill
+#: lands before the lease runs out and the job may be recovered.
+WATCHDOG_SHARE = 5 / 6
 LOG_NAME = "run.log"
 
 
@@ -332,9 +340,12 @@ def _follow(
     """Start the job in the store once its process is there, then stay with it."""
     assert process.pid is not None
     runner = {"pid": process.pid, "holder": holder}
+    taking = time.monotonic()  # the lease the store gives runs from later than this
     if service.start(job.id, holder=holder, runner=runner, lease_ttl_s=lease_ttl_s) is None:
         kill_group(process)  # cancelled, or taken by another runner, meanwhile
         return Outcome.LOST
+    lease_until = _watchdog_deadline(taking, lease_ttl_s)
+    receiver.send(lease_message(lease_until))
     receiver.send(GO)
     started = time.monotonic()
     reports = _Reports(receiver, service, job.id, holder)
@@ -371,6 +382,10 @@ def _follow(
                 kill_group(process)
                 reports.close()
                 return Outcome.LOST
+            lease_until = _watchdog_deadline(now, lease_ttl_s)
+            if reports.open:  # else the process has said its last and is ending
+                with contextlib.suppress(OSError):  # it ended: the sentinel says so next
+                    receiver.send(lease_message(lease_until))
 
     # Whatever the tool started and left behind goes with it.
     kill_group(process)
@@ -383,12 +398,22 @@ def _follow(
     if final.get("type") == "result":
         done = service.complete(job.id, codec.decode_result(final["result"]), holder=holder)
         return Outcome.COMPLETED if done is not None else Outcome.LOST
+    transient = False
     if final.get("type") == "error":
         message = str(final.get("message"))
+    elif time.monotonic() >= lease_until:
+        # Its watchdog stopped it: this supervisor did not renew the lease in time.
+        message, transient = "its lease ran out before its worker could renew it", True
     else:
         message = (
             f"the tool's process ended unexpectedly (exit status {process.exitcode}); "
             f"see {LOG_NAME} in the job's files"
         )
-    failed = service.fail(job.id, message, holder=holder)
+    failed = service.fail(job.id, message, transient=transient, holder=holder)
     return Outcome.FAILED if failed is not None else Outcome.LOST
+
+
+def _watchdog_deadline(renewed: float, lease_ttl_s: float) -> float:
+    """Until when a job's process may run after its lease was renewed at
+    ``renewed`` (``time.monotonic``, taken before the renewal was written)."""
+    return renewed + lease_ttl_s * WATCHDOG_SHARE
