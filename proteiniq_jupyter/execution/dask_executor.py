@@ -56,17 +56,24 @@ def _worker_engine(config: EngineConfig) -> tuple[RunService, ToolRegistry]:
         return _worker_engines[config]
 
 
-def execute_job(config: EngineConfig, job: Job) -> str:
+def execute_job(config: EngineConfig, job: Job, run: str) -> str:
     """The Dask task: run the job (as the engine dispatched it) in a child process
     and record its end. Taking the job over from the engine happens when it starts,
-    so a job costs the worker two store writes: start and end."""
+    so a job costs the worker two store writes: start and end. The run's lease
+    holder ends with ``run``, which the engine chose, so that the engine can tell
+    this run from any other run of the job."""
     service, tools = _worker_engine(config)
     try:
         worker = get_worker().address
     except ValueError:
         worker = "local"
-    holder = f"worker:{worker}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    holder = f"worker:{worker}:{os.getpid()}:{run}"
     return str(run_held(service, tools, config, job, holder))
+
+
+def _run_of(future: Future[str]) -> str:
+    """The run a task was dispatched as (the last part of its key)."""
+    return str(future.key).rsplit("-", 1)[-1]
 
 
 # -- engine side --------------------------------------------------------------
@@ -249,8 +256,15 @@ class DaskExecutor:
         if state is None:
             return
         status, holder = state
-        if status is JobStatus.PROCESSING and holder and holder.startswith("worker:"):
-            # Its worker died mid-run: retry it now rather than when the lease expires.
+        if (
+            status is JobStatus.PROCESSING
+            and holder is not None
+            and holder.startswith("worker:")
+            and holder.endswith(f":{_run_of(future)}")
+        ):
+            # Its worker died mid-run: retry it now rather than when the lease
+            # expires (unless the job runs elsewhere already: then it is not this
+            # task's run that is to fail).
             self.service.fail(
                 job_id,
                 f"the worker running it stopped ({type(error).__name__})",
@@ -265,16 +279,19 @@ class DaskExecutor:
         try:
             tool = self.tools.get(job.tool)
         except Exception as exc:
-            self.service.fail(job.id, f"this engine cannot run {job.tool}: {exc}")
+            self.service.fail(
+                job.id, f"this engine cannot run {job.tool}: {exc}", holder=self.engine_id
+            )
             return
         with self._lock:
             self._dispatches += 1
-            key = f"piq-{job.id}-{job.attempts}-{self._dispatches}"
+            run = f"{self._dispatches}.{uuid.uuid4().hex[:8]}"
         future = self.client().submit(
             execute_job,
             self.config,
             job,
-            key=key,
+            run,
+            key=f"piq-{job.id}-{job.attempts}-{run}",
             pure=False,
             resources={GPU_RESOURCE: 1} if tool.gpu else None,
         )

@@ -23,7 +23,7 @@ from ..assembly import build_service
 from ..config import EngineConfig
 from ..jobs.runs import RunService
 from ..tools.registry import ToolRegistry
-from .supervisor import Outcome, run_held
+from .supervisor import Outcome, fail_held, run_held
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +128,21 @@ class DetachedProcessExecutor:
         """Workers are detached on purpose: closing the engine leaves them running."""
 
 
+def new_holder() -> str:
+    """The lease holder of one run by a detached worker."""
+    return f"detached:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 def run_claimed(
-    service: RunService, tools: ToolRegistry, config: EngineConfig, job_id: str
+    service: RunService,
+    tools: ToolRegistry,
+    config: EngineConfig,
+    job_id: str,
+    holder: str | None = None,
 ) -> Outcome | None:
     """Claim the job for this process and supervise its run; None when the job was
     no longer waiting (cancelled meanwhile, or taken by another worker)."""
-    holder = f"detached:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    holder = holder or new_holder()
     job = service.claim(job_id, holder, lease_ttl_s=config.lease_ttl_s)
     if job is None:
         return None
@@ -158,11 +167,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = service.runs
     # Batch children this job lets in when it ends run as detached workers too.
     runs.attach_executor(DetachedProcessExecutor(runs, config))
+    holder = new_holder()
     try:
-        outcome = run_claimed(runs, tools, config, job_id)
+        outcome = run_claimed(runs, tools, config, job_id, holder)
     except Exception as exc:
         log.exception("job %s: the worker failed outside the tool", job_id)
-        runs.fail(job_id, f"the job's worker process failed: {type(exc).__name__}: {exc}")
+        # As this run's holder: a job that has moved on to another run is not
+        # this worker's to fail.
+        fail_held(
+            runs, job_id, f"the job's worker process failed: {type(exc).__name__}: {exc}", holder
+        )
         return 1
     log.info("worker %d done with job %s: %s", os.getpid(), job_id, outcome)
     return 0
