@@ -1,6 +1,69 @@
-"""proteiniq-jupyter: protein and molecule tools as tracked jobs in Jupyter."""
+"""proteiniq-jupyter: protein and molecule tools as tracked jobs in Jupyter.
+
+``import proteiniq_jupyter as piq`` gives the client's verbs (``piq.run``,
+``piq.jobs`` ...), loaded on first use so that the server extension and the CLI
+do not pay for them; ``%load_ext proteiniq_jupyter`` adds the ``%piq`` magics.
+"""
+
+from types import ModuleType
+from typing import Any
+
+from . import jobs as _jobs
+from . import tools as _tools
 
 __version__ = "0.1.0"
+
+#: What ``piq.<name>`` reaches in the client.
+_CLIENT = frozenset(
+    {
+        "Batch",
+        "Client",
+        "Connection",
+        "Job",
+        "JobFailed",
+        "JobTable",
+        "PiqError",
+        "account",
+        "batch",
+        "connect",
+        "connection",
+        "credits",
+        "files",
+        "job",
+        "jobs",
+        "quote",
+        "run",
+        "run_batch",
+        "tool",
+        "tools",
+    }
+)
+
+
+class _Verb(ModuleType):
+    """A subpackage whose name is also a verb of the client (``piq.jobs()``,
+    ``piq.tools()``): calling the package calls the verb."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from . import client
+
+        return getattr(client, self.__name__.rpartition(".")[2])(*args, **kwargs)
+
+
+_jobs.__class__ = _Verb
+_tools.__class__ = _Verb
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLIENT:
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'proteiniq_jupyter' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_CLIENT})
 
 
 def _jupyter_server_extension_points() -> list[dict[str, object]]:
@@ -8,3 +71,10 @@ def _jupyter_server_extension_points() -> list[dict[str, object]]:
     from .server import _jupyter_server_extension_points as points
 
     return points()
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext proteiniq_jupyter``: the ``%piq`` and ``%%piq`` magics."""
+    from .magics import load
+
+    load(ipython)

@@ -1,0 +1,229 @@
+"""The job handle: what ``piq.run`` and ``piq.job`` give back.
+
+It holds the job as the API last answered it (an ``api.Job``) and reads or changes
+it through the client's transport. ``wait`` follows the job's events (a live
+display in a notebook, a bar on a terminal), never a polling loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+from .. import api
+from ..jobs.status import JobStatus
+from .errors import JobFailed
+from .inputs import Output
+from .progress import Live
+from .render import job_html
+from .transport import Transport
+
+#: Result file formats a structure is read from, best first.
+STRUCTURE_FORMATS = ("pdb", "mmcif", "cif")
+
+
+class Job:
+    def __init__(self, transport: Transport, resource: api.Job, *, how: str | None = None) -> None:
+        self._transport = transport
+        self._resource = resource
+        self._result: api.JobResult | None = None
+        #: How this handle came to be: submitted, or attached to an earlier job.
+        self.how = how
+
+    # -- what it is -------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self._resource.id
+
+    @property
+    def resource(self) -> api.Job:
+        """The job as the API last answered it."""
+        return self._resource
+
+    @property
+    def name(self) -> str:
+        return self._resource.name
+
+    @property
+    def tool(self) -> str:
+        return self._resource.tool
+
+    @property
+    def status(self) -> JobStatus:
+        return self._resource.status
+
+    @property
+    def progress(self) -> float:
+        return self._resource.progress
+
+    @property
+    def message(self) -> str | None:
+        return self._resource.progress_message
+
+    @property
+    def error(self) -> str | None:
+        error = self._resource.error
+        return error if isinstance(error, str) else None
+
+    @property
+    def done(self) -> bool:
+        return self.status.is_terminal
+
+    def refresh(self) -> Job:
+        self._resource = self._transport.job(self.id)
+        return self
+
+    def _apply(self, event: api.JobEvent) -> None:
+        """What an event says of the job, until the next refresh reads it all."""
+        data = event.data
+        update: dict[str, Any] = {"status": event.status}
+        if isinstance(data.get("progress"), (int, float)):
+            update["progress"] = float(data["progress"])
+        if "progress_message" in data:
+            update["progress_message"] = data["progress_message"]
+        self._resource = self._resource.model_copy(update=update)
+
+    # -- waiting ----------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None, *, show: bool = True) -> Job:
+        """Follow the job until it ends (TimeoutError after ``timeout`` seconds)."""
+        if self.done:
+            return self
+        live = Live(self) if show else None
+
+        def on_event(event: api.JobEvent) -> None:
+            self._apply(event)
+            if live is not None:
+                live.update()
+
+        try:
+            self._transport.follow(self.id, on_event, timeout=timeout)
+        finally:
+            self.refresh()
+            if live is not None:
+                live.close()
+        return self
+
+    def __await__(self) -> Generator[Any, None, Job]:
+        return asyncio.to_thread(self.wait, None, show=False).__await__()
+
+    # -- results ----------------------------------------------------------------
+
+    def result(self, timeout: float | None = None) -> api.JobResult:
+        """The job's result, once it has ended; a job that did not complete raises
+        ``JobFailed`` with its message."""
+        self.wait(timeout, show=False)
+        if self._result is None:
+            if self.status is not JobStatus.COMPLETED:
+                raise JobFailed(
+                    self.id, str(self.status), self.error or self._resource.status_reason
+                )
+            self._result = self._transport.result(self.id)
+        return self._result
+
+    @property
+    def results(self) -> Any:
+        """The result as a pandas DataFrame: its rows, or its fields as one row."""
+        import pandas as pd
+
+        values = self.result().results
+        return pd.DataFrame(values.rows) if values.rows else pd.DataFrame([values.fields])
+
+    @property
+    def files(self) -> list[api.ResultFileLink]:
+        return list(self.result().files)
+
+    def download(self, name: str, to: str | Path = ".") -> Path:
+        """Save an output file; ``to`` is a folder or a file path."""
+        target = Path(to)
+        if target.is_dir():
+            target = target / name
+        target.write_bytes(self._transport.file(self.id, name))
+        return target
+
+    def output(self, name: str) -> Output:
+        """An output file (by name, stem or format) or result field, to give to
+        another job as its input."""
+        result = self.result()
+        for file in result.files:
+            if name in (file.name, file.format) or file.name.rsplit(".", 1)[0] == name:
+                text = self._transport.file(self.id, file.name).decode("utf-8")
+                return Output(self.id, name, file.format, text)
+        if name in result.results.fields:
+            return Output(self.id, name, "text", str(result.results.fields[name]))
+        known = [f.name for f in result.files] + list(result.results.fields)
+        raise KeyError(f"job {self.id} has no output {name!r}; it has {', '.join(known)}")
+
+    def structure(self) -> Any:
+        """The job's output structure as a gemmi Structure."""
+        import gemmi
+
+        for fmt in STRUCTURE_FORMATS:
+            for file in self.result().files:
+                if file.format == fmt:
+                    text = self._transport.file(self.id, file.name).decode("utf-8")
+                    if fmt == "pdb":
+                        return gemmi.read_pdb_string(text)
+                    return gemmi.make_structure_from_block(gemmi.cif.read_string(text)[0])
+        raise KeyError(f"job {self.id} has no structure among its files")
+
+    def export(self, fmt: str = "json") -> str:
+        return self._transport.export(self.id, fmt)
+
+    def to_dataframe(self) -> Any:
+        """The job as one row, as its CSV export has it."""
+        import pandas as pd
+
+        return pd.read_csv(io.StringIO(self.export("csv")))
+
+    # -- changes ----------------------------------------------------------------
+
+    def rename(self, name: str) -> Job:
+        self._resource = self._transport.rename(self.id, name)
+        return self
+
+    def delete(self) -> None:
+        self._transport.delete(self.id)
+
+    def cancel(self) -> Job:
+        self._resource = self._transport.action(self.id, "cancel")
+        return self
+
+    def retry(self) -> Job:
+        return Job(self._transport, self._transport.action(self.id, "retry"), how="retry")
+
+    def duplicate(self, *, name: str | None = None, **settings: Any) -> Job:
+        """A new job with this one's inputs, its settings with ``settings`` over them."""
+        body: dict[str, Any] = {"settings": settings} if settings else {}
+        if name is not None:
+            body["name"] = name
+        resource = self._transport.action(self.id, "duplicate", body)
+        return Job(self._transport, resource, how="duplicate")
+
+    def share(self, visibility: str | None = None, invite: list[str] | None = None) -> api.Share:
+        """Change who may see the job (or, with no arguments, say who may)."""
+        if visibility is None and not invite:
+            return self._transport.share(self.id, None)
+        body: dict[str, Any] = {"visibility": visibility or str(self._resource.visibility)}
+        if invite:
+            body["invite"] = list(invite)
+        share = self._transport.share(self.id, body)
+        self.refresh()
+        return share
+
+    def link(self) -> str | None:
+        """The JupyterLab page of the job (None without a server)."""
+        return self._transport.lab_url(self.id)
+
+    # -- display ----------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        line = f"<Job {self.id} {self.tool} {self.status} {self.progress:.0%}"
+        return line + (f" {self.how}>" if self.how else ">")
+
+    def _repr_html_(self) -> str:
+        return job_html(self._resource, how=self.how, link=self.link())

@@ -1,0 +1,78 @@
+"""How a waiting job shows itself: a display updated in place in a notebook, a
+redrawn bar on a terminal, nothing when output is neither."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Protocol
+
+from .render import job_html
+
+#: Notebook updates closer together than this are merged (the last always shows).
+UPDATE_INTERVAL_S = 0.1
+WIDTH = 30
+
+
+class Shown(Protocol):
+    @property
+    def resource(self) -> Any: ...
+
+    @property
+    def how(self) -> str | None: ...
+
+    def link(self) -> str | None: ...
+
+
+def in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel (whose front end shows HTML)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class Live:
+    def __init__(self, job: Shown) -> None:
+        self.job = job
+        self.last = 0.0
+        self.handle: Any = None
+        self.tty = False
+        if in_kernel():
+            from IPython.display import HTML, display
+
+            self.handle = display(HTML(self._html()), display_id=True)
+        else:
+            self.tty = sys.stderr.isatty()
+
+    def _html(self) -> str:
+        return job_html(self.job.resource, how=self.job.how, link=self.job.link())
+
+    def update(self) -> None:
+        now = time.monotonic()
+        resource = self.job.resource
+        if now - self.last < UPDATE_INTERVAL_S and not resource.status.is_terminal:
+            return
+        self.last = now
+        if self.handle is not None:
+            from IPython.display import HTML
+
+            self.handle.update(HTML(self._html()))
+        elif self.tty:
+            filled = round(resource.progress * WIDTH)
+            bar = "#" * filled + "-" * (WIDTH - filled)
+            line = f"[{bar}] {resource.progress:4.0%} {resource.status}"
+            if resource.progress_message:
+                line += f"  {resource.progress_message[:40]}"
+            sys.stderr.write(f"\r\x1b[2K{line}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        self.last = 0.0
+        if self.handle is not None:
+            from IPython.display import HTML
+
+            self.handle.update(HTML(self._html()))
+        elif self.tty:
+            sys.stderr.write("\n")

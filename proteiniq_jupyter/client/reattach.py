@@ -1,0 +1,79 @@
+"""Re-attaching a rerun cell to the job it started.
+
+A run from a notebook is submitted under an idempotency key made of the notebook's
+path and the request's fingerprint (tool, inputs, settings, name), so the server
+answers a rerun, also after a kernel restart, with the job the first run made,
+charged once. Keys are tried in a fixed sequence: a job that FAILED or was
+CANCELLED, or one that the caller may not see (another person's copy of the same
+notebook, in the same workspace), moves on to the next key, which makes a new job
+the first time and is found again by the next rerun.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from .. import api
+from ..jobs.errors import Conflict, NotFound
+from ..jobs.status import JobStatus
+from .render import ago
+from .transport import JsonBody, Transport
+
+#: Statuses a rerun does not attach to: it runs the request again.
+NOT_REATTACHED = frozenset({JobStatus.FAILED, JobStatus.CANCELLED})
+#: Keys tried before a rerun gives up finding its own job and makes one afresh.
+MAX_KEYS = 25
+#: A job made this long before its submit was sent is an earlier run's.
+CLOCK_SLACK = timedelta(seconds=2)
+#: Jobs this process submitted under a cell key (a rerun moments later attaches too).
+_SUBMITTED: set[str] = set()
+
+
+def notebook_path() -> str | None:
+    """The notebook this kernel runs: ``JPY_SESSION_NAME`` (set by Jupyter for the
+    kernels of notebook sessions) or IPython's ``__session__``."""
+    path = os.environ.get("JPY_SESSION_NAME")
+    if path:
+        return path
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    session = shell.user_ns.get("__session__") if shell is not None else None
+    return session if isinstance(session, str) and session else None
+
+
+def fingerprint(body: JsonBody) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def cell_key(session: str, body: JsonBody, number: int) -> str:
+    digest = hashlib.sha256(f"{session}\0{fingerprint(body)}\0{number}".encode()).hexdigest()
+    return f"piq-cell-{digest[:48]}"
+
+
+def submit(
+    transport: Transport, body: JsonBody, *, new: bool, session: str | None
+) -> tuple[api.Job, str]:
+    """The job for the request, and what happened: submitted, or attached to an
+    earlier run's job. ``new`` (or no notebook) always submits."""
+    if new or session is None:
+        job = transport.submit(body, uuid.uuid4().hex)
+        return job, f"submitted job {job.id}"
+    sent = datetime.now(UTC)
+    for number in range(MAX_KEYS):
+        try:
+            job = transport.submit(body, cell_key(session, body, number))
+        except (NotFound, Conflict):  # another person's job, or a different request
+            continue
+        if job.status in NOT_REATTACHED or not job.permissions.see_contents:
+            continue
+        if job.id in _SUBMITTED or job.created_at < sent - CLOCK_SLACK:
+            return job, f"attached to job {job.id} from {ago(job.created_at)} ({job.status})"
+        _SUBMITTED.add(job.id)
+        return job, f"submitted job {job.id}"
+    job = transport.submit(body, uuid.uuid4().hex)
+    return job, f"submitted job {job.id}"

@@ -1,0 +1,229 @@
+"""The client: one transport (found by discovery, or given) and the verbs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .. import api
+from ..jobs.errors import NotFound, ValidationError
+from . import reattach
+from .discovery import discover
+from .handle import Job
+from .inputs import request_parts
+from .tables import JobTable
+from .transport import Connection, JsonBody, Transport
+
+#: Largest page the API gives.
+MAX_PAGE = 100
+
+
+class Client:
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self._tools: dict[str, api.ToolDetail] = {}
+
+    @classmethod
+    def connect(cls, url: str | None = None, token: str | None = None) -> Client:
+        found = discover(url, token)
+        if found.transport == "http":
+            from .http import HttpTransport
+
+            assert found.url is not None
+            connection = Connection("http", found.url, found.reason)
+            return cls(HttpTransport(found.url, found.token, connection))
+        from .local import LocalTransport
+
+        transport = LocalTransport(Connection("inprocess", None, found.reason))
+        database = transport.engine.config.database_url
+        transport.connection = Connection("inprocess", None, found.reason, database)
+        return cls(transport)
+
+    @property
+    def connection(self) -> Connection:
+        return self.transport.connection
+
+    def close(self) -> None:
+        self.transport.close()
+
+    # -- the catalogue ------------------------------------------------------------
+
+    def tools(self) -> list[api.ToolSummary]:
+        return list(self.transport.tools().data)
+
+    def tool(self, tool_id: str) -> api.ToolDetail:
+        detail = self._tools.get(tool_id)
+        if detail is None:
+            try:
+                detail = self.transport.tool(tool_id)
+            except NotFound:
+                known = ", ".join(t.id for t in self.tools())
+                raise ValidationError(
+                    f"no tool {tool_id!r}; the tools are {known}",
+                    errors=[{"field": "tool", "message": f"no tool {tool_id!r}"}],
+                ) from None
+            self._tools[tool_id] = detail
+        return detail
+
+    # -- requests -----------------------------------------------------------------
+
+    def request(
+        self, tool_id: str, args: Sequence[Any], kwargs: Mapping[str, Any], name: str | None
+    ) -> JsonBody:
+        """The API body of a run of ``tool_id`` with these inputs and settings."""
+        inputs, settings = request_parts(self.tool(tool_id), args, kwargs)
+        body: JsonBody = {"tool": tool_id, "input": {"inputs": inputs}}
+        if settings:
+            body["settings"] = settings
+        if name is not None:
+            body["name"] = name
+        return body
+
+    def quote(self, tool_id: str, *args: Any, **kwargs: Any) -> api.JobQuote:
+        body = self.request(tool_id, args, kwargs, None)
+        return self.transport.quote(body)
+
+    def run(
+        self,
+        tool_id: str,
+        *args: Any,
+        name: str | None = None,
+        new: bool = False,
+        wait: bool = False,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Job:
+        """Submit a run (or, from a notebook, attach to the one this same request
+        started before: see ``reattach``). ``wait`` follows it to its end."""
+        body = self.request(tool_id, args, kwargs, name)
+        resource, how = reattach.submit(
+            self.transport, body, new=new, session=reattach.notebook_path()
+        )
+        job = Job(self.transport, resource, how=how)
+        if wait:
+            job.wait(timeout)
+        return job
+
+    def run_batch(
+        self,
+        tool_id: str,
+        items: Sequence[Any],
+        *,
+        name: str | None = None,
+        **common: Any,
+    ) -> Batch:
+        """One job per item: an item is a dict of inputs (and settings), or the
+        value of the tool's one required input; ``common`` applies to each."""
+        children: list[JsonBody] = []
+        settings: JsonBody = {}
+        for item in items:
+            args: tuple[Any, ...] = ()
+            given = dict(common)
+            if isinstance(item, Mapping):
+                given.update(item)
+            else:
+                args = (item,)
+            inputs, item_settings = request_parts(self.tool(tool_id), args, given)
+            if children and item_settings != settings:
+                raise ValidationError("every item of a batch runs with the same settings")
+            settings = item_settings
+            children.append({"input": {"inputs": inputs}})
+        if not children:
+            raise ValidationError("a batch needs at least one item")
+        body: JsonBody = {"tool": tool_id, "items": children}
+        if settings:
+            body["settings"] = settings
+        if name is not None:
+            body["name"] = name
+        return Batch(self.transport, self.transport.submit_batch(body, ""))
+
+    # -- reading ------------------------------------------------------------------
+
+    def job(self, job_id: str) -> Job:
+        return Job(self.transport, self.transport.job(job_id))
+
+    def jobs(
+        self,
+        *,
+        tool: str | None = None,
+        status: str | Sequence[str] | None = None,
+        search: str | None = None,
+        mine: bool = False,
+        limit: int | None = None,
+    ) -> JobTable:
+        params: dict[str, str] = {"limit": str(min(limit or 20, MAX_PAGE))}
+        if tool:
+            params["tool"] = tool
+        if status:
+            params["status"] = status if isinstance(status, str) else ",".join(status)
+        if search:
+            params["q"] = search
+        if mine:
+            params["mine"] = "1"
+        return JobTable(self.transport, params, limit)
+
+    def batch(self, batch_id: str) -> Batch:
+        return Batch(self.transport, self.transport.batch(batch_id))
+
+    def files(self, limit: int = 20) -> list[api.FileRecord]:
+        return list(self.transport.files({"limit": str(min(limit, MAX_PAGE))}).data)
+
+    def account(self) -> api.Account:
+        return self.transport.account()
+
+    def credits(self) -> int:
+        """The credits the workspace has available."""
+        return self.account().workspace.credits.available
+
+
+class Batch:
+    """A batch of jobs: its counts, its children, waiting for all of them."""
+
+    def __init__(self, transport: Transport, resource: api.Batch) -> None:
+        self._transport = transport
+        self.resource = resource
+
+    @property
+    def id(self) -> str:
+        return self.resource.id
+
+    @property
+    def status(self) -> str:
+        return self.resource.status
+
+    def refresh(self) -> Batch:
+        self.resource = self._transport.batch(self.id)
+        return self
+
+    def jobs(self) -> list[Job]:
+        return [Job(self._transport, self._transport.job(i)) for i in self.resource.job_ids]
+
+    def wait(self, timeout: float | None = None) -> Batch:
+        for job in self.jobs():
+            job.wait(timeout, show=False)
+        return self.refresh()
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in self.resource.counts.items() if n)
+        return f"<Batch {self.id} {self.resource.tool} {self.status}: {counts}>"
+
+
+_default: Client | None = None
+_lock = threading.Lock()
+
+
+def default_client() -> Client:
+    global _default
+    with _lock:
+        if _default is None:
+            _default = Client.connect()
+        return _default
+
+
+def set_default(client: Client | None) -> None:
+    global _default
+    with _lock:
+        old, _default = _default, client
+    if old is not None and old is not client:
+        old.close()

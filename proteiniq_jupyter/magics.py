@@ -1,0 +1,210 @@
+"""``%piq`` and ``%%piq``: the client's verbs as one line of a notebook.
+
+Thin over the client: each subcommand parses its words and calls one verb. Every
+refusal is one readable line (a ``UsageError``), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from .client import Client, JobFailed, PiqError
+from .client.session import default_client
+
+HELP = """\
+%piq run TOOL [INPUT] [--SLOT VALUE] [--SETTING VALUE] [--name NAME] [--new] [--no-wait]
+%%piq run TOOL [...]      the cell is the main input (FASTA, SMILES one per line ...)
+%%piq batch TOOL [...]    one job per line of the cell
+%piq quote TOOL [INPUT] [--SLOT VALUE] [--SETTING VALUE]
+%piq jobs [--tool T] [--status S] [--limit N]
+%piq show ID | %piq cancel ID | %piq share ID --visibility V [--invite EMAIL]
+%piq tools | %piq credits | %piq help
+A rerun of the same run from the same notebook attaches to its job; --new submits again."""
+#: Options that take no value.
+FLAGS = frozenset({"new", "no-wait", "mine"})
+
+
+class Words:
+    """A command line: its positional words and its ``--options``."""
+
+    def __init__(self, line: str, namespace: dict[str, Any]) -> None:
+        try:
+            tokens = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"cannot read the line: {exc}") from None
+        self.positional: list[Any] = []
+        self.options: dict[str, list[Any]] = {}
+        index = 0
+        while index < len(tokens):
+            token = tokens[index]
+            index += 1
+            if not token.startswith("--") or token == "--":
+                self.positional.append(_value(token, namespace))
+                continue
+            key, sep, value = token[2:].partition("=")
+            if key in FLAGS:
+                self.options.setdefault(key, []).append(True)
+                continue
+            if not sep:
+                if index >= len(tokens):
+                    raise UsageError(f"--{key} needs a value")
+                value = tokens[index]
+                index += 1
+            self.options.setdefault(key, []).append(_value(value, namespace))
+
+    def take(self, key: str) -> Any:
+        values = self.options.pop(key, None)
+        return None if not values else values[-1]
+
+    def keywords(self) -> dict[str, Any]:
+        """The remaining options, as keywords (``--max-size`` is ``max_size``)."""
+        return {
+            key.replace("-", "_"): values[0] if len(values) == 1 else values
+            for key, values in self.options.items()
+        }
+
+
+def _value(token: str, namespace: dict[str, Any]) -> Any:
+    """A notebook variable named by the word (an RDKit Mol, a Series ...), a JSON
+    number or boolean, or the word itself."""
+    if token.isidentifier() and token in namespace:
+        found = namespace[token]
+        if not isinstance(found, (str, int, float, bool)):
+            return found
+    if token in ("true", "false") or token.lstrip("-").replace(".", "", 1).isdigit():
+        return json.loads(token)
+    return token
+
+
+class PiqMagic:
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+
+    @property
+    def client(self) -> Client:
+        return default_client()
+
+    def __call__(self, line: str, cell: str | None = None) -> Any:
+        words = Words(line, self.shell.user_ns if self.shell is not None else {})
+        if not words.positional:
+            return self.help(words, cell)
+        command = str(words.positional.pop(0))
+        handler: Callable[[Words, str | None], Any] | None = (
+            getattr(self, command.replace("-", "_"), None) if command in COMMANDS else None
+        )
+        if handler is None:
+            raise UsageError(f"unknown %piq command {command!r}; try %piq help")
+        try:
+            return handler(words, cell)
+        except JobFailed as exc:
+            raise UsageError(exc.message) from None
+        except PiqError as exc:
+            raise UsageError(exc.message) from None
+        except (KeyError, TimeoutError, OSError) as exc:
+            raise UsageError(str(exc).strip("'\"")) from None
+
+    # -- commands ---------------------------------------------------------------
+
+    def help(self, words: Words, cell: str | None) -> None:
+        print(HELP)
+
+    def _request(self, words: Words, cell: str | None) -> tuple[str, list[Any], dict[str, Any]]:
+        if not words.positional:
+            tools = ", ".join(t.id for t in self.client.tools())
+            raise UsageError(f"name a tool: {tools}")
+        tool = str(words.positional.pop(0))
+        args = list(words.positional)
+        if cell is not None and cell.strip():
+            args.append(cell)
+        if len(args) > 1:
+            raise UsageError(f"one main input at most; name the others (--SLOT VALUE): {args}")
+        return tool, args, words.keywords()
+
+    def run(self, words: Words, cell: str | None) -> Any:
+        name = words.take("name")
+        new = bool(words.take("new"))
+        wait = not words.take("no-wait")
+        tool, args, kwargs = self._request(words, cell)
+        job = self.client.run(tool, *args, name=name, new=new, **kwargs)
+        print(job.how)
+        if wait:
+            job.wait()
+        return job
+
+    def quote(self, words: Words, cell: str | None) -> Any:
+        tool, args, kwargs = self._request(words, cell)
+        quote = self.client.quote(tool, *args, **kwargs)
+        blocking = "; ".join(str(e.get("message")) for e in quote.blocking_errors)
+        print(
+            f"{quote.tool}: {quote.estimated_credits} credits "
+            f"({quote.available_credits} available)"
+            + (f"; blocked: {blocking}" if blocking else "")
+        )
+        return quote
+
+    def batch(self, words: Words, cell: str | None) -> Any:
+        if not cell or not cell.strip():
+            raise UsageError("%%piq batch TOOL takes one input per line of the cell")
+        name = words.take("name")
+        if not words.positional:
+            raise UsageError("name a tool: %%piq batch TOOL")
+        tool = str(words.positional.pop(0))
+        lines = [line.strip() for line in cell.splitlines() if line.strip()]
+        batch = self.client.run_batch(tool, lines, name=name, **words.keywords())
+        print(f"submitted batch {batch.id}: {len(batch.resource.job_ids)} jobs")
+        return batch
+
+    def jobs(self, words: Words, cell: str | None) -> Any:
+        limit = words.take("limit")
+        return self.client.jobs(
+            tool=words.take("tool"),
+            status=words.take("status"),
+            search=words.take("search"),
+            mine=bool(words.take("mine")),
+            limit=int(limit) if limit else 20,
+        )
+
+    def _job_id(self, words: Words) -> str:
+        if not words.positional:
+            raise UsageError("name a job: its id (job_...)")
+        return str(words.positional.pop(0))
+
+    def show(self, words: Words, cell: str | None) -> Any:
+        return self.client.job(self._job_id(words))
+
+    def cancel(self, words: Words, cell: str | None) -> Any:
+        job = self.client.job(self._job_id(words)).cancel()
+        print(f"job {job.id} is {job.status}")
+        return job
+
+    def share(self, words: Words, cell: str | None) -> Any:
+        job = self.client.job(self._job_id(words))
+        invite = words.options.pop("invite", [])
+        share = job.share(words.take("visibility"), invite=[str(i) for i in invite])
+        line = f"job {job.id} is {share.visibility}"
+        if share.public_url:
+            line += f": {share.public_url}"
+        print(line)
+        return share
+
+    def tools(self, words: Words, cell: str | None) -> None:
+        for tool in self.client.tools():
+            cost = "free" if tool.credit_model.is_free else tool.credit_model.description
+            print(f"{tool.id:<24} {tool.name} ({cost})")
+
+    def credits(self, words: Words, cell: str | None) -> None:
+        print(f"{self.client.credits()} credits available")
+
+
+COMMANDS = frozenset(
+    {"run", "quote", "batch", "jobs", "show", "cancel", "share", "tools", "credits", "help"}
+)
+
+
+def load(ipython: Any) -> None:
+    ipython.register_magic_function(PiqMagic(ipython), "line_cell", "piq")
