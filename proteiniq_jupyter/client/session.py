@@ -151,8 +151,12 @@ class Client:
         search: str | None = None,
         mine: bool = False,
         limit: int | None = None,
+        page_size: int = 20,
     ) -> JobTable:
-        params: dict[str, str] = {"limit": str(min(limit or 20, MAX_PAGE))}
+        """Jobs of the workspace, newest first: ``limit`` rows at most (all with
+        None), read ``page_size`` at a time as the table is read."""
+        size = min(limit, page_size) if limit else page_size
+        params: dict[str, str] = {"limit": str(max(1, min(size, MAX_PAGE)))}
         if tool:
             params["tool"] = tool
         if status:

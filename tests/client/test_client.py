@@ -1,0 +1,232 @@
+"""Every verb of the client, on both transports (over HTTP to a real Jupyter
+server with the extension, and in-process on the same store): the same calls give
+the same answers, and bad input is one clear error that creates and costs nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import gemmi
+import pandas as pd
+import pytest
+from Bio.Seq import Seq
+from Bio.SeqRecord import SeqRecord
+from rdkit import Chem
+
+from proteiniq_jupyter.client import Client, JobFailed, PiqError
+from proteiniq_jupyter.jobs.errors import InsufficientCredits, NotFound, ValidationError
+from proteiniq_jupyter.jobs.status import JobStatus
+
+from ..conftest import FIXTURES
+from ..helpers import Gate
+
+SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQ"
+RECEPTOR = FIXTURES / "docking" / "BACE_1_receptorH.pdb"
+
+
+def count_jobs(client: Client) -> int:
+    return sum(1 for _ in client.jobs(limit=None))
+
+
+def test_connection_says_which_transport_and_why(client: Client, stack: Any) -> None:
+    connection = client.connection
+    if connection.transport == "http":
+        assert connection.url == stack.url
+    else:
+        assert connection.database is not None and stack.env["PIQ_DATA_DIR"] in connection.database
+    assert connection.reason
+
+
+def test_the_catalogue_lists_tools_with_slots_settings_and_costs(client: Client) -> None:
+    ids = [tool.id for tool in client.tools()]
+    assert {"protein-stats", "smiles-to-sdf", "echo"} <= set(ids)
+    echo = client.tool("echo")
+    assert [slot.id for slot in echo.input.slots] == ["text"]
+    repeat = echo.input.settings["properties"]["repeat"]
+    assert (repeat["default"], repeat["minimum"], repeat["maximum"]) == (1, 1, 10)
+    assert echo.credit_model.is_free is False
+    assert client.tool("protein-stats").credit_model.is_free is True
+    with pytest.raises(ValidationError, match="no tool 'esmfld'.*esmfold"):
+        client.tool("esmfld")
+
+
+def test_run_wait_and_read_the_result_every_way(client: Client, tmp_path: Path) -> None:
+    job = client.run("protein-stats", SEQUENCE, name="stats of one")
+    assert job.status in (JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.COMPLETED)
+    assert job.wait(timeout=60) is job
+    assert job.status is JobStatus.COMPLETED and job.progress == 1.0
+    assert job.name == "stats of one"
+    result = job.result()
+    assert result.results.fields["length"] == len(SEQUENCE)
+    assert job.results.loc[0, "length"] == len(SEQUENCE)
+    (file,) = job.files
+    saved = job.download(file.name, to=tmp_path)
+    assert saved == tmp_path / file.name and str(len(SEQUENCE)) in saved.read_text()
+    exported = json.loads(job.export("json"))
+    assert exported["job_id"] == job.id and exported["status"] == "COMPLETED"
+    assert "length" in job.export("csv").splitlines()[0]
+    frame = job.to_dataframe()
+    assert frame.loc[0, "job_id"] == job.id
+    assert job.id in job._repr_html_() and "COMPLETED" in job._repr_html_()
+    again = client.job(job.id)
+    assert again.status is JobStatus.COMPLETED and again.resource == job.resource
+
+
+def test_a_job_can_be_awaited(client: Client) -> None:
+    async def main() -> JobStatus:
+        job = client.run("protein-stats", SEQUENCE[:10], new=True)
+        done = await job
+        return done.status
+
+    assert asyncio.run(main()) is JobStatus.COMPLETED
+
+
+def test_quote_then_run_charges_what_was_quoted(client: Client) -> None:
+    before = client.credits()
+    quote = client.quote("echo", "hello world", repeat=2)
+    assert (quote.estimated_credits, quote.available_credits) == (40, before)
+    assert quote.blocking_errors == []
+    job = client.run("echo", "hello world", repeat=2, new=True).wait(60)
+    assert job.result().results.fields["echo"] == "hello world hello world"
+    assert job.resource.credits.charged == 40
+    assert client.credits() == before - 40
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "kwargs", "error", "says"),
+    [
+        ("echo", ("hi",), {"txt": "hi"}, ValidationError, "no input or setting 'txt'"),
+        ("echo", ("hi",), {"repat": 2}, ValidationError, "did you mean 'repeat'"),
+        ("echo", ("hi",), {"repeat": 11}, ValidationError, "repeat"),
+        ("protein-stats", ("no-such-file.fasta",), {}, ValidationError, "no such file"),
+        ("protein-stats", (Path("missing.fasta"),), {}, ValidationError, "no such file"),
+        ("smiles-to-sdf", ("C1CC(",), {}, ValidationError, "cannot parse the SMILES"),
+        ("echo", ("x" * 60,), {"repeat": 10}, InsufficientCredits, "credits"),
+        ("echo", (), {}, ValidationError, "text"),
+    ],
+    ids=[
+        "unknown-slot",
+        "misspelt-setting",
+        "setting-out-of-range",
+        "missing-file-string",
+        "missing-file-path",
+        "bad-smiles",
+        "too-few-credits",
+        "no-input",
+    ],
+)
+def test_bad_input_is_one_clear_error_that_creates_and_costs_nothing(
+    client: Client,
+    tool: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    error: type[PiqError],
+    says: str,
+) -> None:
+    credits, jobs = client.credits(), count_jobs(client)
+    with pytest.raises(error, match=says) as raised:
+        client.run(tool, *args, new=True, **kwargs)
+    assert "\n" not in raised.value.message
+    assert (client.credits(), count_jobs(client)) == (credits, jobs)
+
+
+def test_a_failed_job_raises_its_message_and_is_refunded(client: Client) -> None:
+    before = client.credits()
+    job = client.run("echo", "doomed", outcome="error", new=True).wait(60)
+    assert job.status is JobStatus.FAILED
+    with pytest.raises(JobFailed, match="echo chamber collapsed") as raised:
+        job.result()
+    assert raised.value.status == "FAILED"
+    assert client.credits() == before
+    retried = job.retry()
+    assert retried.id != job.id and retried.wait(60).status is JobStatus.FAILED
+
+
+def test_rename_duplicate_share_link_delete(client: Client) -> None:
+    job = client.run("echo", "to change", new=True).wait(60)
+    assert job.rename("renamed").name == "renamed"
+    assert client.job(job.id).name == "renamed"
+    twin = job.duplicate(repeat=2, name="twice").wait(60)
+    assert twin.resource.origin_job_id == job.id and twin.name == "twice"
+    assert twin.result().results.fields["echo"] == "to change to change"
+    share = job.share("invited", invite=["someone@lab.example"])
+    assert str(share.visibility) == "invited"
+    assert [i.email for i in share.invites] == ["someone@lab.example"]
+    assert str(job.resource.visibility) == "invited"
+    link = job.link()
+    if client.connection.transport == "http":
+        assert link is not None and link.endswith(f"lab?jobId={job.id}")
+    else:
+        assert link is None
+    job.delete()
+    with pytest.raises(NotFound):
+        client.job(job.id)
+
+
+def test_cancel_a_running_job(client: Client, tmp_path: Path) -> None:
+    gate = Gate(tmp_path / "gate")
+    try:
+        job = client.run("sleep", "hold", new=True, **gate.settings(steps=3))
+        job.cancel()
+        assert job.status is JobStatus.CANCELLED
+        assert job.wait(60).status is JobStatus.CANCELLED
+    finally:
+        gate.open()
+
+
+def test_the_job_table_pages_lazily(client: Client) -> None:
+    tag = client.connection.transport
+    made = [
+        client.run("echo", "page", name=f"{tag} page {n}", new=True).wait(60).id for n in range(3)
+    ]
+    table = client.jobs(tool="echo", search=f"{tag} page", page_size=2)
+    assert len(table.first_page()) == 2  # one page read, not the whole history
+    assert [j.id for j in table] == made[::-1]  # the second page read as iteration reaches it
+    small = client.jobs(tool="echo", limit=2)
+    assert [j.id for j in small] == made[::-1][:2]
+    assert list(small.to_dataframe()["id"]) == made[::-1][:2]
+    every = [j.id for j in client.jobs(tool="echo", status="COMPLETED", limit=None)]
+    assert set(made) <= set(every)
+    assert all(j.tool == "echo" for j in client.jobs(tool="echo", limit=5))
+    assert made[-1] in table._repr_html_()
+
+
+def test_inputs_as_scientists_hold_them(client: Client, tmp_path: Path) -> None:
+    mols = [Chem.MolFromSmiles("CCO"), Chem.MolFromSmiles("c1ccccc1")]
+    sdf = client.run("smiles-to-sdf", mols, new=True).wait(60)
+    assert sdf.result().results.fields["molecules"] == 2
+    # another job's output, straight into the next job
+    back = client.run("sdf-to-smiles", sdf.output("sdf"), new=True).wait(60)
+    assert len(back.results) == 2
+    record = SeqRecord(Seq(SEQUENCE), id="rec1", description="a record")
+    assert client.run("protein-stats", record, new=True).wait(60).results.loc[0, "name"] == "rec1"
+    series = pd.Series([SEQUENCE, SEQUENCE[:12]], index=["first", "second"])
+    frame = client.run("protein-stats", series, new=True).wait(60).results
+    assert list(frame["name"]) == ["first", "second"]
+    fasta = tmp_path / "one.fasta"
+    fasta.write_text(f">from-file\n{SEQUENCE}\n")
+    for given in (fasta, str(fasta)):
+        job = client.run("protein-stats", given, new=True).wait(60)
+        assert job.results.loc[0, "name"] == "from-file"
+    structure = gemmi.read_structure(str(RECEPTOR))
+    chains = client.run("structure-to-sequence", structure, new=True).wait(60)
+    assert chains.status is JobStatus.COMPLETED and len(chains.results) >= 1
+
+
+def test_a_batch_runs_one_job_per_item(client: Client) -> None:
+    batch = client.run_batch("protein-stats", [SEQUENCE, SEQUENCE[:15]], name="two")
+    assert len(batch.resource.job_ids) == 2
+    done = batch.wait(60)
+    assert done.resource.counts.get(JobStatus.COMPLETED) == 2
+    assert client.batch(batch.id).resource.total == 2
+    lengths = sorted(j.result().results.fields["length"] for j in done.jobs())
+    assert lengths == [15, len(SEQUENCE)]
+
+
+def test_files_lists_job_outputs(client: Client) -> None:
+    job = client.run("echo", "a file", new=True).wait(60)
+    names = {(f.job_id, f.name) for f in client.files(limit=100)}
+    assert (job.id, "echo.txt") in names
