@@ -49,7 +49,7 @@ def test_the_catalogue_lists_tools_with_slots_settings_and_costs(client: Client)
     assert (repeat["default"], repeat["minimum"], repeat["maximum"]) == (1, 1, 10)
     assert echo.credit_model.is_free is False
     assert client.tool("protein-stats").credit_model.is_free is True
-    with pytest.raises(ValidationError, match="no tool 'esmfld'.*esmfold"):
+    with pytest.raises(ValidationError, match=r"no tool 'esmfld'.*esmfold"):
         client.tool("esmfld")
 
 
