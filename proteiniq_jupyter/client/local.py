@@ -180,12 +180,14 @@ class LocalTransport:
 
         unsubscribe = self.service.bus.subscribe(take)
         try:
-            backlog, _ = self.service.job_event_replay(self.actor, job_id, after_seq=after)
+            backlog, status = self.service.job_event_replay(self.actor, job_id, after_seq=after)
             for event in backlog:
                 after = event.seq
                 on_event(api.JobEvent.of(event))
                 if event.status.is_terminal:
                     return after
+            if status is not None and status.is_terminal:  # over before ``after``
+                return after
             while True:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:

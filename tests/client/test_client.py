@@ -230,3 +230,28 @@ def test_files_lists_job_outputs(client: Client) -> None:
     job = client.run("echo", "a file", new=True).wait(60)
     names = {(f.job_id, f.name) for f in client.files(limit=100)}
     assert (job.id, "echo.txt") in names
+
+
+def test_a_repeated_submit_with_its_key_makes_one_job(client: Client) -> None:
+    body = client.request("echo", ("same key",), {}, None)
+    before = client.credits()
+    key = f"retried-request-{client.connection.transport}"
+    first = client.transport.submit(body, key)
+    second = client.transport.submit(body, key)
+    assert first.id == second.id
+    client.job(first.id).wait(60)
+    assert client.credits() == before - first.credits.estimated
+
+
+def test_following_resumes_after_the_last_event_seen(client: Client) -> None:
+    job = client.run("sleep", "steps", steps=3, new=True).wait(60)
+    seen: list[Any] = []
+    last = client.transport.follow(job.id, seen.append)
+    assert seen and seen[-1].status is JobStatus.COMPLETED and last == seen[-1].id
+    assert [e.id for e in seen] == sorted(e.id for e in seen)
+    resumed: list[Any] = []
+    client.transport.follow(job.id, resumed.append, after=seen[1].id)
+    assert [e.id for e in resumed] == [e.id for e in seen[2:]]
+    nothing: list[Any] = []
+    assert client.transport.follow(job.id, nothing.append, after=last) == last
+    assert nothing == []

@@ -215,7 +215,8 @@ def test_cell_magics_take_the_cell_as_input(notebook: NotebookKernel) -> None:
     assert "submitted job" in out or "attached to job" in out
     out = execute(
         notebook.client,
-        "import proteiniq_jupyter as piq\nprint(piq.jobs(search='two-records', limit=1)[0].results['length'].tolist())",
+        "import proteiniq_jupyter as piq\n"
+        "print(piq.jobs(search='two-records', limit=1)[0].results['length'].tolist())",
     )
     assert "[10, 14]" in out, out
     out = execute(notebook.client, "%%piq batch protein-stats\nMKTAYIAKQR\nMKTAYIAKQRQISF\n")
