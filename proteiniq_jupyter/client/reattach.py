@@ -28,8 +28,10 @@ from .transport import JsonBody, Transport
 NOT_REATTACHED = frozenset({JobStatus.FAILED, JobStatus.CANCELLED})
 #: Keys tried before a rerun gives up finding its own job and makes one afresh.
 MAX_KEYS = 25
-#: A job made this long before its submit was sent is an earlier run's.
-CLOCK_SLACK = timedelta(seconds=2)
+#: A job made this long before its submit was sent is an earlier run's (the slack
+#: allows for a little skew between the clocks of kernel and server; it only words
+#: the message).
+CLOCK_SLACK = timedelta(seconds=0.25)
 #: Jobs this process submitted under a cell key (a rerun moments later attaches too).
 _SUBMITTED: set[str] = set()
 
