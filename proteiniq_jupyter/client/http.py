@@ -37,8 +37,13 @@ API_PATH = "proteiniq/api/v1/"
 
 
 class HttpTransport:
-    def __init__(self, url: str, token: str | None, connection: Connection) -> None:
+    def __init__(
+        self, url: str, token: str | None, connection: Connection, *, attempts: int = ATTEMPTS
+    ) -> None:
         self.connection = connection
+        self.attempts = attempts
+        #: Requests sent again after a connection error or a 429 (for diagnostics).
+        self.retried = 0
         self.server_url = url if url.endswith("/") else url + "/"
         headers = {"Accept": "application/json"}
         if token:
@@ -69,20 +74,22 @@ class HttpTransport:
             content = json.dumps(body or {}).encode()
             headers["Content-Type"] = "application/json"
         delay = FIRST_BACKOFF_S
-        for attempt in range(1, ATTEMPTS + 1):
+        for attempt in range(1, self.attempts + 1):
             try:
                 response = self._client.request(
                     method, path, content=content, params=params, headers=headers
                 )
             except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                if attempt == ATTEMPTS:
+                if attempt == self.attempts:
                     raise ConnectionFailed(
                         f"cannot reach {self.server_url}: {exc or type(exc).__name__}"
                     ) from None
+                self.retried += 1
                 time.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_S)
                 continue
-            if response.status_code == 429 and attempt < ATTEMPTS:
+            if response.status_code == 429 and attempt < self.attempts:
+                self.retried += 1
                 time.sleep(_retry_after(response, delay))
                 delay = min(delay * 2, MAX_BACKOFF_S)
                 continue

@@ -91,7 +91,9 @@ def stack_env(root: Path) -> dict[str, str]:
     return env
 
 
-def start_stack(root: Path) -> Stack:
+def start_stack(root: Path, *options: str) -> Stack:
+    """A server on a fresh store under ``root``; ``options`` are added to its
+    command line (``--ProteinIQApp.rate_limit=3``)."""
     env = stack_env(root)
     port, token = free_port(), secrets.token_hex(16)
     notebooks = root / "notebooks"
@@ -108,6 +110,7 @@ def start_stack(root: Path) -> Stack:
             "--ServerApp.ip=127.0.0.1",
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={notebooks}",
+            *options,
         ],
         env=env,
         stdout=subprocess.DEVNULL,
