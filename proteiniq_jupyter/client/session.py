@@ -6,6 +6,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from .. import api
 from ..jobs.errors import NotFound, ValidationError
 from . import reattach
@@ -36,7 +38,9 @@ class Client:
         from .local import LocalTransport
 
         transport = LocalTransport(Connection("inprocess", None, found.reason))
-        database = transport.engine.config.database_url
+        database = make_url(transport.engine.config.database_url).render_as_string(
+            hide_password=True
+        )
         transport.connection = Connection("inprocess", None, found.reason, database)
         return cls(transport)
 

@@ -1,6 +1,7 @@
 """A real Jupyter server with the extension, in a process of its own, shared by
 the tests of a module; and a client on each transport: over HTTP to that server,
-and in-process on the same store (the same data folder), as the same person.
+and in-process on the same store, as the same person. The store is SQLite (the
+default store in the data folder) or a fresh PostgreSQL schema (``backend``).
 
 The server runs in its own process so that a synchronous client in the test can
 talk to it, and so that it can start kernels the way it does for a notebook.
@@ -19,14 +20,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from proteiniq_jupyter.client import Client
 from proteiniq_jupyter.client.http import HttpTransport
 from proteiniq_jupyter.client.transport import Connection
+from proteiniq_jupyter.store.database import normalise_url
 
+from ..conftest import BACKENDS, PG_SKIP_REASON, PG_URL, POSTGRES_TALLY, on_postgres
 from ..helpers import TEST_TOOL_PATHS
 
 #: How long a server may take to start on a busy machine.
@@ -64,7 +69,7 @@ class Stack:
         )
 
 
-def stack_env(root: Path) -> dict[str, str]:
+def stack_env(root: Path, database_url: str | None = None) -> dict[str, str]:
     """What the server, its kernels and the in-process client share: the data
     folder (so the same default store), the test tools, Jupyter's folders."""
     config = root / "config"
@@ -88,13 +93,15 @@ def stack_env(root: Path) -> dict[str, str]:
         JUPYTER_RUNTIME_DIR=str(root / "runtime"),
         JUPYTER_PLATFORM_DIRS="1",
     )
+    if database_url:
+        env["PIQ_DATABASE_URL"] = database_url
     return env
 
 
-def start_stack(root: Path, *options: str) -> Stack:
-    """A server on a fresh store under ``root``; ``options`` are added to its
-    command line (``--ProteinIQApp.rate_limit=3``)."""
-    env = stack_env(root)
+def start_stack(root: Path, *options: str, database_url: str | None = None) -> Stack:
+    """A server on a fresh store (under ``root``, or ``database_url``); ``options``
+    are added to its command line (``--ProteinIQApp.rate_limit=3``)."""
+    env = stack_env(root, database_url)
     port, token = free_port(), secrets.token_hex(16)
     notebooks = root / "notebooks"
     notebooks.mkdir(parents=True, exist_ok=True)
@@ -147,13 +154,55 @@ def stop_stack(stack: Stack) -> None:
         stack.process.wait()
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store of the module's server (the tests of a module share one)."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(autouse=True)
+def _count_postgres(request: pytest.FixtureRequest) -> None:
+    """Tests on PostgreSQL are counted as the suite's other such tests are."""
+    if on_postgres(request.node):
+        tally = request.config.stash[POSTGRES_TALLY]
+        if PG_URL:
+            tally.ran += 1
+        else:
+            tally.skipped += 1
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = start_stack(tmp_path_factory.mktemp("stack"))
+def module_database_url(backend: str) -> Iterator[str | None]:
+    """None for SQLite (the default store in the data folder); on PostgreSQL a
+    schema of the module's own, dropped afterwards."""
+    if backend == "sqlite":
+        yield None
+        return
+    if not PG_URL:
+        pytest.skip(PG_SKIP_REASON)
+    schema = f"piq_test_{secrets.token_hex(6)}"
+    admin = create_engine(normalise_url(PG_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str | None
+) -> Iterator[Stack]:
+    stack = start_stack(tmp_path_factory.mktemp("stack"), database_url=module_database_url)
     with pytest.MonkeyPatch.context() as patch:
         for key in [k for k in os.environ if k.startswith(("PIQ_", "JPY_", "JUPYTERHUB_"))]:
             patch.delenv(key)
-        for key in ("PIQ_DATA_DIR", "PIQ_EXTRA_TOOLS", "PIQ_EXECUTOR", "PIQ_PDB_URL"):
+        for key in [k for k in stack.env if k.startswith("PIQ_")]:
             patch.setenv(key, stack.env[key])
         try:
             yield stack

@@ -36,7 +36,8 @@ def test_connection_says_which_transport_and_why(client: Client, stack: Any) -> 
     if connection.transport == "http":
         assert connection.url == stack.url
     else:
-        assert connection.database is not None and stack.env["PIQ_DATA_DIR"] in connection.database
+        store = stack.env.get("PIQ_DATABASE_URL") or stack.env["PIQ_DATA_DIR"]
+        assert connection.database is not None and store in connection.database
     assert connection.reason
 
 

@@ -84,6 +84,13 @@ class NotebookKernel:
 
 
 @pytest.fixture(scope="module")
+def backend() -> str:
+    """Kernels are started on the SQLite store only: the store is the same code
+    whichever kernel talks to it, and the client tests cover PostgreSQL."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="module")
 def notebook(stack: Stack) -> Iterator[NotebookKernel]:
     kernel = NotebookKernel(stack)
     yield kernel
