@@ -215,6 +215,11 @@ def test_inputs_as_scientists_hold_them(client: Client, tmp_path: Path) -> None:
     structure = gemmi.read_structure(str(RECEPTOR))
     chains = client.run("structure-to-sequence", structure, new=True).wait(60)
     assert chains.status is JobStatus.COMPLETED and len(chains.results) >= 1
+    converted = client.run("pdb-to-mmcif", RECEPTOR, new=True).wait(60)
+    assert converted.structure()[0].count_atom_sites() == structure[0].count_atom_sites()
+    # "pdb:ID" names an entry for the server to fetch (switched off for these tests)
+    with pytest.raises(ValidationError, match="fetching PDB entry 1FKN is switched off"):
+        client.run("structure-to-sequence", "pdb:1fkn", new=True)
 
 
 def test_a_batch_runs_one_job_per_item(client: Client) -> None:

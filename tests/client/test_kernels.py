@@ -234,9 +234,13 @@ def test_cell_magics_take_the_cell_as_input(notebook: NotebookKernel) -> None:
 def test_a_docking_from_a_magic(notebook: NotebookKernel) -> None:
     receptor = FIXTURES / "docking" / "BACE_1_receptorH.pdb"
     execute(notebook.client, "%load_ext proteiniq_jupyter")
+    # a notebook variable named in the line is passed as it is (here RDKit molecules)
+    execute(
+        notebook.client, "from rdkit import Chem\nmols = [Chem.MolFromSmiles('CC(=O)Nc1ccc(O)cc1')]"
+    )
     out = execute(
         notebook.client,
-        f"d = %piq run autodock-vina --receptor {receptor} --ligands CC(=O)Nc1ccc(O)cc1 "
+        f"d = %piq run autodock-vina --receptor {receptor} --ligands mols "
         "--center_x 28.5 --center_y 6.0 --center_z 14.4 --size_x 16 --size_y 16 --size_z 16 "
         "--exhaustiveness 1 --num_poses 3\n"
         "print(d.status, len(d.results))",
