@@ -105,7 +105,7 @@ class PiqMagic:
             raise UsageError(exc.message) from None
         except PiqError as exc:
             raise UsageError(exc.message) from None
-        except (KeyError, TimeoutError, OSError) as exc:
+        except (KeyError, ValueError, TimeoutError, OSError) as exc:
             raise UsageError(str(exc).strip("'\"")) from None
 
     # -- commands ---------------------------------------------------------------
@@ -130,10 +130,15 @@ class PiqMagic:
         new = bool(words.take("new"))
         wait = not words.take("no-wait")
         tool, args, kwargs = self._request(words, cell)
-        job = self.client.run(tool, *args, name=name, new=new, **kwargs)
+        job = self.client.run(
+            tool, *args, name=None if name is None else str(name), new=new, **kwargs
+        )
         print(job.how)
         if wait:
-            job.wait()
+            try:
+                job.wait()
+            except KeyboardInterrupt:
+                print(f"stopped waiting; job {job.id} goes on: piq.job({job.id!r})")
         return job
 
     def quote(self, words: Words, cell: str | None) -> Any:
@@ -161,6 +166,8 @@ class PiqMagic:
 
     def jobs(self, words: Words, cell: str | None) -> Any:
         limit = words.take("limit")
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise UsageError(f"--limit takes a whole number of jobs, not {limit!r}")
         return self.client.jobs(
             tool=words.take("tool"),
             status=words.take("status"),

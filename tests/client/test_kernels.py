@@ -207,6 +207,7 @@ def test_magics_run_show_and_refuse_in_one_line(notebook: NotebookKernel) -> Non
         ("%piq cancel {j.id}", "can no longer be cancelled"),
         ("%piq show job_nothing", "no job"),
         ("%piq frobnicate", "unknown %piq command"),
+        ("%piq jobs --limit many", "--limit takes a whole number"),
     ]:
         out = execute(notebook.client, line)
         assert "UsageError" in out and says in out, (line, out)
