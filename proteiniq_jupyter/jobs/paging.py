@@ -4,12 +4,15 @@ page starts (the last row's creation time and id)."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 
 from .errors import ValidationError
 from .model import Job
 
 MAX_PAGE = 100
+#: What a row id in a cursor looks like (``job_`` and 32 hex digits, and the like).
+_ROW_ID = re.compile(r"[A-Za-z0-9_\-]{1,40}")
 
 
 def check_limit(limit: int) -> None:
@@ -36,11 +39,17 @@ def start_after(cursor: str | None) -> tuple[datetime, str] | None:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The row a cursor names: an aware moment (in UTC, as the store keeps them)
+    and an id. Anything else (a moment without a timezone or one that leaves the
+    calendar in UTC, an id no row can have) was not made by this server."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, job_id = raw.split("|", 1)
-        return datetime.fromisoformat(created), job_id
-    except (ValueError, UnicodeDecodeError):
+        created, row_id = raw.split("|", 1)
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None or not _ROW_ID.fullmatch(row_id):
+            raise ValueError(raw)
+        return moment.astimezone(UTC), row_id
+    except (ValueError, OverflowError):  # UnicodeDecodeError and binascii.Error are ValueErrors
         raise ValidationError(
             "starting_after is not a cursor from this server",
             errors=[{"field": "starting_after", "message": "not a cursor from this server"}],
