@@ -14,8 +14,11 @@ from .errors import Conflict, DuplicateRecord, Forbidden, NotFound, ValidationEr
 from .model import Member, Role, User, Workspace, new_id
 from .ports import LedgerEntry, StoreTransaction
 from .status import CANCELLABLE
+from .text import check_text
 
 _T = TypeVar("_T")
+#: The longest user name (the deployment's: a JupyterHub or operating-system user).
+MAX_USERNAME_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -164,9 +167,9 @@ class Accounts(ServiceCore):
 
 
 def _checked_identity(username: str, email: str | None) -> str:
-    username = username.strip()
-    if not username:
-        raise ValidationError("a user name is required")
+    username = check_text(username, "username").strip()
+    if not username or len(username) > MAX_USERNAME_LENGTH:
+        raise ValidationError(f"a user name must be 1 to {MAX_USERNAME_LENGTH} characters")
     if email is not None and not is_email(email):
         raise ValidationError(f"{email!r} is not an email address")
     return username

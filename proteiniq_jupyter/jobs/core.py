@@ -27,8 +27,11 @@ from .events import EventBus
 from .model import FileOrigin, FileRecord, Job, JobEvent, JsonDict, Role, new_id
 from .ports import Executor, JobFiles, Store, StoreTransaction, StructureSource, ToolCatalog
 from .status import CANCELLABLE, JobStatus, check_transition
+from .text import check_text, text_problem
 
 MAX_NAME_LENGTH = 300
+#: The longest email address (RFC 3696 with its erratum).
+MAX_EMAIL_LENGTH = 320
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -287,12 +290,16 @@ def status_data(job: Job) -> JsonDict:
 
 
 def is_email(text: str) -> bool:
-    return _EMAIL.match(text) is not None
+    return (
+        len(text) <= MAX_EMAIL_LENGTH
+        and _EMAIL.match(text) is not None
+        and text_problem(text) is None
+    )
 
 
 def checked_name(name: str) -> str:
-    """A name given to a job, stripped; refused when empty or too long."""
-    name = name.strip()
+    """A name given to a job, stripped; refused when empty, too long or unstorable."""
+    name = check_text(name, "name").strip()
     if not name or len(name) > MAX_NAME_LENGTH:
         raise ValidationError(
             f"a job name must be 1 to {MAX_NAME_LENGTH} characters",
