@@ -46,6 +46,8 @@ from .requests import (
     JobUpdate,
     QuoteRequest,
     ShareUpdate,
+    check_body,
+    too_deep,
 )
 from .tools import InputSlot, OutputField, ToolDetail, ToolList, ToolSummary
 from .workspace import (
@@ -116,6 +118,8 @@ __all__ = [
     "ToolList",
     "ToolResult",
     "ToolSummary",
+    "check_body",
     "input_source",
     "render",
+    "too_deep",
 ]

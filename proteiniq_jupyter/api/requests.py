@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from ..jobs.errors import ValidationError
 from ..jobs.model import JobInput, Visibility
+from ..jobs.text import text_problem
 from .base import MISSING, JsonObject, Request, Text
 
 #: Where an input's content may come from, and the field each kind must name.
@@ -223,6 +224,47 @@ class BatchCreate(Body):
 
 
 _SUBMISSION = ("tool", "input", "settings", "name")
+
+# -- what no body may hold --------------------------------------------------------------
+
+#: How deep a body's objects and lists may nest. The deepest request of the API
+#: (a batch item's input source) is six levels; tool settings are flat.
+MAX_DEPTH = 32
+TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+
+
+def too_deep(place: str = "body") -> ValidationError:
+    return ValidationError(f"{place} is {TOO_DEEP}", errors=[{"field": place, "message": TOO_DEEP}])
+
+
+def check_body(body: Any) -> None:
+    """Refuse, wherever it is in a parsed JSON body, what no field of a request may
+    hold: nesting deeper than ``MAX_DEPTH``, and text that cannot be stored (see
+    ``jobs.text``), as a key or a value. The first problem is named by its place
+    (``settings.tags[2]``). One pass without recursion, so any depth is answered."""
+    pending: list[tuple[Any, str, int]] = [(body, "", 0)]
+    while pending:
+        value, place, depth = pending.pop()
+        if isinstance(value, str):
+            problem = text_problem(value)
+            if problem is not None:
+                where = place or "body"
+                raise ValidationError(
+                    f"{where} {problem}", errors=[{"field": where, "message": problem}]
+                )
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth >= MAX_DEPTH:
+            raise too_deep(place or "body")
+        if isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                pending.append((key, place or "body", depth))  # a key is checked as text
+                pending.append((item, f"{place}.{key}".lstrip("."), depth + 1))
+        else:
+            for index, item in reversed(list(enumerate(value))):
+                pending.append((item, f"{place}[{index}]", depth + 1))
+
 
 # -- refusals ---------------------------------------------------------------------------
 

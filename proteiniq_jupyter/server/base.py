@@ -18,6 +18,7 @@ from tornado import web
 from .. import api
 from ..jobs.access import Actor
 from ..jobs.errors import JobNotCompleted, PiqError, ValidationError
+from ..jobs.text import check_text
 from .state import ServerState
 
 T = TypeVar("T")
@@ -137,6 +138,13 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):
 
     # -- requests -----------------------------------------------------------
 
+    def set_cors_headers(self) -> None:
+        """Jupyter's CORS headers, less the empty ``Access-Control-Allow-Origin`` it
+        sends a token-authenticated request that came with no ``Origin``."""
+        super().set_cors_headers()
+        if not self._headers.get("Access-Control-Allow-Origin"):
+            self.clear_header("Access-Control-Allow-Origin")
+
     def check_xsrf_cookie(self) -> None:
         """A request with no signed-in user has no session to forge: it goes on to
         ``authenticated`` (401) or to a public route, not to an XSRF 403."""
@@ -160,12 +168,21 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):
             body = json.loads(self.request.body or b"null")
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+        except RecursionError:  # nested past what the parser follows
+            raise api.too_deep() from None
+        api.check_body(body)
         if not isinstance(body, dict):
             raise ValidationError(
                 "the body must be a JSON object",
                 errors=[{"field": "body", "message": "must be a JSON object"}],
             )
         return body
+
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        """Every path and query argument, as text that can be stored and searched
+        for (tornado itself refuses bytes that are not UTF-8)."""
+        text = super().decode_argument(value, name)
+        return check_text(text, name or "path")
 
     def query_int(self, name: str, default: int) -> int:
         value = self.get_query_argument(name, None)
