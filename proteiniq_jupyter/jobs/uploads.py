@@ -3,6 +3,7 @@ outputs of the jobs whose contents the actor may see."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,51 @@ from .errors import Conflict, Forbidden, PayloadTooLarge, ValidationError
 from .model import FileOrigin, FileRecord, content_type_for, new_id
 from .paging import check_limit, cursor_after, start_after
 from .ports import FileFilter
+from .text import check_text
+
+#: The longest file name most file systems hold, counted in bytes of UTF-8.
+MAX_FILE_NAME_BYTES = 255
+_FORMAT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+\-]{0,39}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def checked_file_name(name: str) -> str:
+    """An upload's name, stripped: a plain file name that every file system can
+    hold, or a ``ValidationError`` saying what is wrong with it."""
+    name = check_text(name, "name").strip()
+    size = len(name.encode("utf-8"))
+    if not name or size > MAX_FILE_NAME_BYTES:
+        problem = f"is {size} bytes of UTF-8" if name else "is empty"
+        raise ValidationError(
+            f"the file name {problem}; a file name is 1 to {MAX_FILE_NAME_BYTES} bytes",
+            errors=[{"field": "name", "message": f"1 to {MAX_FILE_NAME_BYTES} bytes of UTF-8"}],
+        )
+    if "/" in name or "\\" in name or name.startswith(".") or _CONTROL.search(name):
+        raise ValidationError(
+            f"{name!r} is not a plain file name",
+            errors=[
+                {
+                    "field": "name",
+                    "message": "a plain file name: no folders, no control characters, "
+                    "not starting with a dot",
+                }
+            ],
+        )
+    return name
+
+
+def file_format(name: str, given: str | None) -> str:
+    """A file's format, lower case: the one given, or what its name's extension
+    says (none when the extension is not one)."""
+    if not given:
+        extension = name.rpartition(".")[2] if "." in name else ""
+        return extension.lower() if _FORMAT.fullmatch(extension) else ""
+    if not _FORMAT.fullmatch(given):
+        raise ValidationError(
+            f"{given[:50]!r} is not a file format",
+            errors=[{"field": "format", "message": "1 to 40 letters, digits or ._+-"}],
+        )
+    return given.lower()
 
 
 class Uploads(ServiceCore):
@@ -22,12 +68,8 @@ class Uploads(ServiceCore):
         workspace_id, user_id, role = self._member(actor)
         if not role.may_submit:
             raise Forbidden("a viewer cannot upload files")
-        name = name.strip()
-        if not name or len(name) > 255 or "/" in name or "\\" in name or name.startswith("."):
-            raise ValidationError(
-                f"{name!r} is not a plain file name",
-                errors=[{"field": "name", "message": "a plain file name of 1 to 255 characters"}],
-            )
+        name = checked_file_name(name)
+        format = file_format(name, format)
         limit = self.config.max_upload_bytes
         if len(content) > limit:
             raise PayloadTooLarge(
@@ -40,19 +82,19 @@ class Uploads(ServiceCore):
             owner_id=user_id,
             job_id=None,
             name=name,
-            format=(format or name.rpartition(".")[2] if "." in name else format or "").lower(),
+            format=format,
             content_type=content_type_for(name),
             size=len(content),
             origin=FileOrigin.UPLOAD,
             created_at=self.clock(),
         )
         folder = self.files.upload_dir(record.id)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(content)
         try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(content)
             with self.store.write() as tx:
                 tx.insert_files([record])
-        except Exception:
+        except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return record
