@@ -22,9 +22,9 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy import update as sql_update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
-from ..jobs.errors import DuplicateRecord, LeaseLost
+from ..jobs.errors import DuplicateRecord, LeaseLost, ValidationError
 from ..jobs.model import (
     Batch,
     FileOrigin,
@@ -775,6 +775,18 @@ def _batch_from_row(row: RowMapping) -> Batch:
     )
 
 
+def _unstorable(exc: StatementError) -> bool:
+    """Whether a statement failed on a value the database cannot hold or compare
+    (text with NUL in PostgreSQL, too long for its column, a number past 64 bits):
+    the caller's input, whichever check before the store let it through."""
+    return isinstance(exc, DataError) or isinstance(exc.orig, UnicodeEncodeError | OverflowError)
+
+
+def _refused_value(exc: StatementError) -> ValidationError:
+    reason = (str(exc.orig).strip().splitlines() or ["refused"])[0]
+    return ValidationError(f"a value given cannot be stored: {reason}")
+
+
 class SqlStore:
     """A ``jobs.ports.Store`` over one database, migrated to the newest schema."""
 
@@ -798,11 +810,20 @@ class SqlStore:
                 yield SqlTransaction(conn)
         except IntegrityError as exc:
             raise DuplicateRecord(f"the database refused a duplicate: {exc.orig}") from exc
+        except StatementError as exc:
+            if not _unstorable(exc):
+                raise
+            raise _refused_value(exc) from exc
 
     @contextmanager
     def read(self) -> Iterator[SqlTransaction]:
-        with self.engine.connect() as conn, conn.begin():
-            yield SqlTransaction(conn)
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield SqlTransaction(conn)
+        except StatementError as exc:
+            if not _unstorable(exc):
+                raise
+            raise _refused_value(exc) from exc
 
     def close(self) -> None:
         self.engine.dispose()
