@@ -25,6 +25,8 @@ KEEPALIVE_S = 15.0
 READY_TIMEOUT_S = 30.0
 #: Events read per replay query of the all-jobs stream.
 REPLAY_PAGE = 500
+#: The highest event id a database can hold (a signed 64-bit seq).
+MAX_EVENT_ID = 2**63 - 1
 
 
 def sse_message(event: JobEvent) -> str:
@@ -54,12 +56,17 @@ class EventStreamHandler(PiqHandler):
             return None
         try:
             value = int(raw.strip())
-        except ValueError:
+        except ValueError:  # not a number, or one of thousands of digits
             value = -1
-        if value < 0:
+        if not 0 <= value <= MAX_EVENT_ID:
             raise ValidationError(
                 f"Last-Event-ID must be an event id from this server, got {raw!r}",
-                errors=[{"field": "Last-Event-ID", "message": "must be a whole number >= 0"}],
+                errors=[
+                    {
+                        "field": "Last-Event-ID",
+                        "message": f"must be a whole number from 0 to {MAX_EVENT_ID}",
+                    }
+                ],
             )
         return value
 
@@ -132,6 +139,7 @@ class JobEventsHandler(EventStreamHandler):
         actor = await self.actor()
         after = self.last_event_id() or 0
         sub = await self.subscribe(actor, job_id)
+        after = min(after, sub.since)  # an id past the log's end (a new database): from now
         try:
             backlog, status = await self.call(
                 self.state.service.job_event_replay,
@@ -163,6 +171,8 @@ class AccountEventsHandler(EventStreamHandler):
         actor = await self.actor()
         after = self.last_event_id()
         sub = await self.subscribe(actor)
+        if after is not None:
+            after = min(after, sub.since)  # an id past the log's end (a new database): from now
         try:
             self.begin()
             if not await self._flush():
