@@ -17,7 +17,7 @@ from ..engine import open_engine
 from . import events, feed, files, openapi, public
 from .identity import Identity, running_under_jupyterhub
 from .ratelimit import RateLimiter
-from .routes import route_table
+from .routes import fallback_route, route_table
 from .state import ServerState
 
 
@@ -171,6 +171,7 @@ class ProteinIQApp(ExtensionApp):
         self.handlers.extend(files.route_table())
         self.handlers.extend(public.route_table())
         self.handlers.extend(events.route_table())
+        self.handlers.extend(fallback_route())
 
     async def stop_extension(self) -> None:
         state = getattr(self, "state", None)

@@ -284,13 +284,19 @@ class BatchActionHandler(PiqHandler):
 
 
 class NotFoundHandler(PiqHandler):
-    """Anything else under the API prefix: the error envelope, not an HTML page."""
+    """Anything else under the API prefix: the error envelope, not Jupyter's HTML
+    page. Routed after every other route of the extension (``fallback_route``)."""
 
     @authenticated
     async def get(self, path: str) -> None:
-        raise NotFound(f"no route {self.request.path}")
+        raise NotFound(f"no route {self.request.method} {self.request.path}")
 
     post = put = patch = delete = get
+
+
+def fallback_route() -> list[tuple[str, type[PiqHandler]]]:
+    """What answers a path under the API prefix that no route takes: last of all."""
+    return [(rf"{API}/(?P<path>.*)", NotFoundHandler)]
 
 
 def route_table() -> list[tuple[str, type[PiqHandler]]]:
