@@ -78,7 +78,7 @@ class Batches(Submission):
                     for e in exc.errors
                 )
             else:
-                prepared.append((tuple(item), parsed, cost))
+                prepared.append((tool.with_slot_kinds(item), parsed, cost))
         if errors:
             raise ValidationError("; ".join(e["message"] for e in errors), errors=errors)
         now = self.clock()

@@ -20,6 +20,7 @@ from .export import input_record
 from .model import Estimate, FileRecord, Job, JobInput, JsonDict, Quote, new_id
 from .ports import StoreTransaction, StructureUnavailable, ToolSpec
 from .status import CANCELLABLE, JobStatus
+from .text import check_text
 
 #: A PDB id: four characters, a digit first (1ABC), or an extended one (pdb_00001abc).
 _PDB_ID = re.compile(r"(?:[0-9][A-Za-z0-9]{3}|pdb_[0-9A-Za-z]{8})", re.IGNORECASE)
@@ -126,6 +127,8 @@ class Submission(ServiceCore):
         inputs = self._resolve_sources(actor, inputs)
         if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
             raise ValidationError("Idempotency-Key must be 1 to 255 characters")
+        if idempotency_key is not None:
+            check_text(idempotency_key, "Idempotency-Key")
         fingerprint = request_hash(tool_id, inputs, settings, name) if idempotency_key else None
         if idempotency_key:
             with self.store.read() as tx:
@@ -141,7 +144,7 @@ class Submission(ServiceCore):
             tool=tool_id,
             name=job_name(name, tool.name, now),
             status=JobStatus.PENDING,
-            inputs=inputs,
+            inputs=tool.with_slot_kinds(inputs),
             settings=parsed,
             created_at=now,
             updated_at=now,

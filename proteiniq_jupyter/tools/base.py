@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -212,6 +212,16 @@ class Tool(ABC):
         not there), naming what to install or set; None when it can. The runner asks
         before the job starts, so such a job fails at once and costs nothing."""
         return None
+
+    def with_slot_kinds(self, inputs: Sequence[JobInput]) -> tuple[JobInput, ...]:
+        """The inputs as a job keeps them: one sent without a kind has its slot's."""
+        kinds = {slot.id: slot.kind for slot in self.slots}
+        return tuple(
+            replace(item, kind=kinds[item.slot_id])
+            if not item.kind and item.slot_id in kinds
+            else item
+            for item in inputs
+        )
 
     def batch_items(
         self, inputs: Sequence[JobInput], settings: pydantic.BaseModel
