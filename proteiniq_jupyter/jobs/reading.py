@@ -16,6 +16,7 @@ from .model import Job, JobEvent, Page, ResultFile, Visibility
 from .paging import check_limit, encode_cursor, start_after
 from .ports import JobFilter, StoreTransaction
 from .status import JobStatus
+from .text import check_filter
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class Reading(ServiceCore):
         check_limit(limit)
         after = start_after(starting_after)
         job_filter = job_filter or JobFilter()
+        check_filter(job_filter)
         with self.store.read() as tx:
             if job_filter.batch_id is not None:
                 batch = tx.get_batch(job_filter.batch_id)

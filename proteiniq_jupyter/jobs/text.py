@@ -7,6 +7,8 @@ one: a JSON escape such as ``\\ud800`` can make it)."""
 from __future__ import annotations
 
 import re
+from dataclasses import fields
+from typing import Any
 
 from .errors import ValidationError
 
@@ -29,3 +31,16 @@ def check_text(text: str, field: str) -> str:
     if problem is not None:
         raise ValidationError(f"{field} {problem}", errors=[{"field": field, "message": problem}])
     return text
+
+
+def check_filter(query: Any) -> None:
+    """Every text field of a list's filter (a dataclass), named as the API names
+    what it searches for."""
+    for item in fields(query):
+        value = getattr(query, item.name)
+        if isinstance(value, str):
+            check_text(value, _FILTER_NAMES.get(item.name, item.name))
+
+
+#: What the API calls each field of a list filter.
+_FILTER_NAMES = {"name_contains": "q", "submitter_id": "submitter", "batch_id": "batch"}

@@ -13,7 +13,7 @@ from .errors import Conflict, Forbidden, PayloadTooLarge, ValidationError
 from .model import FileOrigin, FileRecord, content_type_for, new_id
 from .paging import check_limit, cursor_after, start_after
 from .ports import FileFilter
-from .text import check_text
+from .text import check_filter, check_text
 
 #: The longest file name most file systems hold, counted in bytes of UTF-8.
 MAX_FILE_NAME_BYTES = 255
@@ -117,6 +117,7 @@ class Uploads(ServiceCore):
         check_limit(limit)
         after = start_after(starting_after)
         file_filter = file_filter or FileFilter()
+        check_filter(file_filter)
         visible: list[FileRecord] = []
         with self.store.read() as tx:
             while len(visible) <= limit:
