@@ -109,7 +109,8 @@ async def test_refusals(server: Server, writer: Writer) -> None:
     assert hidden.code == 404 and b"not_found" in hidden.body
     missing = await server.get("alice", "jobs/job_nope/events")
     assert missing.code == 404
-    for value in ("abc", "-1"):
+    # Not a number, below zero, past what a 64-bit seq holds, past what int() reads.
+    for value in ("abc", "-1", str(2**63), "9" * 30, "9" * 5000):
         reply = await server.client.fetch(
             server.url("events"),
             headers={**server.headers("alice"), "Last-Event-ID": value},
@@ -119,6 +120,25 @@ async def test_refusals(server: Server, writer: Writer) -> None:
         by_query = await server.get("alice", f"jobs/{job}/events", last_event_id=value)
         assert by_query.code == 400, by_query.body
     assert server.feed.subscribers == 0
+
+
+async def test_a_last_event_id_past_the_end_of_the_log_follows_from_now(
+    server: Server, writer: Writer
+) -> None:
+    """An id no event has yet (a client of a database since replaced): the streams
+    go on from now, rather than wait for ids that may never come."""
+    job = await off_loop(writer.submit)
+    beyond = 10**15
+    following = server.stream("alice", f"jobs/{job}/events", last_id=beyond)
+    everything = server.stream("alice", "events", last_id=beyond)
+    await subscribed(server, 2)
+    await off_loop(writer.run, job, steps=2, pause_s=0.0)
+    response = await following.finished()
+    assert response is not None and response.code == 200
+    assert following.events[-1].data["status"] == "COMPLETED"
+    await everything.wait_for(len(following.events))
+    assert everything.events[-1].data["status"] == "COMPLETED"
+    await everything.hang_up()
 
 
 async def test_a_job_stream_reconnecting_gets_every_event_once_in_order(

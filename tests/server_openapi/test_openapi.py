@@ -38,6 +38,7 @@ from tornado.routing import Router
 from tornado.web import RequestHandler
 
 from proteiniq_jupyter.server.openapi import build_document
+from proteiniq_jupyter.server.routes import NotFoundHandler
 
 from ..helpers import Gate
 
@@ -423,9 +424,12 @@ def test_routes_and_document_agree(jp_serverapp: ServerApp, jp_base_url: str) ->
     routed: dict[str, set[str]] = {}
     app = jp_serverapp.web_app
     handlers = [*routed_handlers(app.default_router), *routed_handlers(app.wildcard_router)]
-    for pattern, handler in handlers:
-        if not pattern.startswith(f"{prefix}/proteiniq/"):
-            continue
+    ours = [(p, h) for p, h in handlers if p.startswith(f"{prefix}/proteiniq/")]
+    # The answer to any other path under the API prefix (not an operation) is
+    # routed after every route it must not shadow.
+    assert ours[-1][1] is NotFoundHandler, ours[-1]
+    assert [h for _, h in ours].count(NotFoundHandler) == 1
+    for pattern, handler in ours[:-1]:
         for path in openapi_paths(pattern.removeprefix(prefix)):
             assert path not in routed, f"{path} is routed twice"
             routed[path] = implemented_methods(handler)
