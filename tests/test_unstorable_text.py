@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 
 from proteiniq_jupyter.jobs.access import Actor
+from proteiniq_jupyter.jobs.core import ServiceConfig
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.jobs.model import Role
 from proteiniq_jupyter.jobs.ports import FileFilter, JobFilter
 from proteiniq_jupyter.jobs.service import JobService
-from proteiniq_jupyter.store.sql_store import SqlStore
+from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
+from proteiniq_jupyter.tools.registry import ToolRegistry
 
 from .conftest import text_input
 
@@ -88,3 +90,24 @@ def test_a_value_the_database_cannot_hold_is_an_input_error(
         assert search() == []
     with store.read() as tx:  # the store is usable after the refusal
         assert tx.get_user_by_email("alice@lab.example") is not None
+
+
+def test_a_name_the_file_system_cannot_hold_is_refused_and_leaves_nothing(
+    store: SqlStore, tools: ToolRegistry, tmp_path: Path
+) -> None:
+    """A data folder deep enough that a name within 255 bytes makes a path longer
+    than the system takes (4096 bytes on Linux): the name is refused, not a fault."""
+    deep = tmp_path
+    while len(str(deep).encode()) < 3_700:
+        deep = deep / ("d" * 200)
+    deep.mkdir(parents=True)
+    service = JobService(store, tools, DirectoryJobFiles(deep / "files"), config=ServiceConfig())
+    alice = service.sign_in("alice", email="alice@lab.example")
+    with pytest.raises(ValidationError) as refused:
+        service.upload_file(alice, "n" * 250 + ".txt", b"content")
+    assert fields(refused) == ["name"]
+    uploads = deep / "uploads"
+    assert not uploads.exists() or not any(uploads.iterdir())
+    assert service.list_files(alice) == ([], None)
+    saved = service.upload_file(alice, "short.txt", b"content")
+    assert [p.name for p in uploads.iterdir()] == [saved.id]

@@ -3,6 +3,7 @@ outputs of the jobs whose contents the actor may see."""
 
 from __future__ import annotations
 
+import errno
 import re
 import shutil
 from pathlib import Path
@@ -94,8 +95,13 @@ class Uploads(ServiceCore):
             (folder / name).write_bytes(content)
             with self.store.write() as tx:
                 tx.insert_files([record])
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+                message = "the file name is longer than the file system here holds"
+                raise ValidationError(
+                    message, errors=[{"field": "name", "message": message}]
+                ) from None
             raise
         return record
 
