@@ -129,8 +129,11 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):
             body = api.Error.of("internal_error", "the server failed to handle this request")
         self.clear()
         self.set_status(status)
-        # send_error cleared every header; the rate limiter's are set again, so a
-        # refused request (which was counted) tells the client its budget too.
+        # send_error cleared every header. Jupyter's CORS ones are set again, so a
+        # page that may read the answers may read this one, and the rate limiter's,
+        # so a refused request (which was counted) tells the client its budget too.
+        if hasattr(self, "_jupyter_current_user"):  # set once prepare knows who asks
+            self.set_cors_headers()
         for name, value in {**(self._rate_limit_headers or {}), **headers}.items():
             self.set_header(name, value)
         self.set_header("Content-Type", "application/json")

@@ -203,6 +203,10 @@ async def test_no_empty_access_control_allow_origin(alice: Api) -> None:
     assert cross.headers["Access-Control-Allow-Origin"] == "https://notebook.example"
     missing = await alice.get("jobs/job_nope")
     assert missing.status == 404 and "Access-Control-Allow-Origin" not in missing.headers
+    # The same page may read a refusal too.
+    refusal = await alice.get("jobs/job_nope", headers={"Origin": "https://notebook.example"})
+    assert refusal.status == 404
+    assert refusal.headers["Access-Control-Allow-Origin"] == "https://notebook.example"
 
 
 async def test_an_input_without_its_kind_takes_its_slots(alice: Api) -> None:
