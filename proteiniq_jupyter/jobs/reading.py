@@ -169,6 +169,12 @@ class Reading(ServiceCore):
         readable = (event_for_reader(actor, e, audience, job_stream=True) for e in log)
         return [e for e in readable if e is not None and e.seq > after_seq], status
 
+    def last_event_seq(self) -> int:
+        """The seq of the newest event in the log (0 with none): no event a client
+        was given from this log has a higher one."""
+        with self.store.read() as tx:
+            return tx.last_event_seq()
+
     def reader_events(
         self, actor: Actor, *, after_seq: int, through_seq: int, limit: int = 500
     ) -> tuple[list[JobEvent], int]:

@@ -80,6 +80,15 @@ class EventStreamHandler(PiqHandler):
         self._subscription = sub
         return sub
 
+    async def resume_after(self, after: int, sub: Subscription) -> int:
+        """Where a stream resumed at ``after`` starts: there, or now when no event
+        of the log has that id yet (the client's came from a database since
+        replaced), rather than waiting for ids that may never come."""
+        if after <= sub.since:
+            return after
+        last = await self.call(self.state.service.last_event_seq)
+        return sub.since if after > last else after
+
     def begin(self) -> None:
         self.set_status(200)
         self.set_header("Content-Type", "text/event-stream")
@@ -139,7 +148,7 @@ class JobEventsHandler(EventStreamHandler):
         actor = await self.actor()
         after = self.last_event_id() or 0
         sub = await self.subscribe(actor, job_id)
-        after = min(after, sub.since)  # an id past the log's end (a new database): from now
+        after = await self.resume_after(after, sub)
         try:
             backlog, status = await self.call(
                 self.state.service.job_event_replay,
@@ -172,7 +181,7 @@ class AccountEventsHandler(EventStreamHandler):
         after = self.last_event_id()
         sub = await self.subscribe(actor)
         if after is not None:
-            after = min(after, sub.since)  # an id past the log's end (a new database): from now
+            after = await self.resume_after(after, sub)
         try:
             self.begin()
             if not await self._flush():
