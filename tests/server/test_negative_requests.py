@@ -100,14 +100,16 @@ RAW_BODIES = (
 
 @dataclass
 class Run:
+    """What the requests met: how many per operation, the statuses seen, and each
+    answer that is a server fault or not the error envelope."""
+
+    #: The path every route of the API starts with, base URL and all.
+    api_path: str
     requests: int = 0
     per_operation: dict[str, int] = field(default_factory=dict)
     statuses: dict[str, set[int]] = field(default_factory=dict)
     #: Each kind of failure once per operation: what was sent and what came back.
     failures: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    #: The path every route of the API starts with.
-    api_path: str = API
 
     def record(self, label: str, sent: str, response: Response) -> None:
         self.requests += 1
@@ -217,14 +219,11 @@ def valid_bodies(seeded: Seeded) -> dict[str, Any]:
 
 def leaves(value: Any, place: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
     """The place of every leaf of a JSON value (an empty list or object is one)."""
-    children = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
-    children = list(children)
+    children: list[tuple[Any, Any]] = []
+    if isinstance(value, dict):
+        children = list(value.items())
+    elif isinstance(value, list):
+        children = list(enumerate(value))
     if not children:
         yield place
     for key, item in children:
