@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 
 import pydantic
 
+from proteiniq_jupyter.execution.cpu import THREAD_VARIABLES
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.jobs.model import Estimate, EstimateLine, JobInput, JsonDict, ToolResult
 from proteiniq_jupyter.tools.base import InputSlot, OutputField, RunContext, Tool, input_error
@@ -263,6 +264,56 @@ def huge_pages_on_request() -> bool:
 
 
 PROBE_TOOL_PATH = "tests.helpers:ProcessProbe"
+
+
+class WithoutHugePagesProbe(ProcessProbe):
+    """The process probe, as a tool that turns its huge pages off (as Vina does)."""
+
+    id = "process-probe-small-pages"
+    huge_pages = False
+
+
+class ThreadProbeSettings(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    hold: str | None = None
+
+
+class ThreadProbe(Tool):
+    """Reports the threads its job process was given, as a tool sees them: torch's
+    (imported by the job, or preloaded into the fork server), the variables
+    numerical libraries read, and the run context's. With ``hold`` it reports, then
+    waits at a ``Gate`` before its second step, so that jobs can be made to overlap."""
+
+    id = "thread-probe"
+    name = "Thread probe"
+    description = "Says how many threads its job process may use."
+    category = "testing"
+    preload = ("torch",)
+    slots: ClassVar[tuple[InputSlot, ...]] = (
+        InputSlot(id="text", kind="text", formats=("text",), label="Text"),
+    )
+    settings_model = ThreadProbeSettings
+
+    def run(
+        self, inputs: Sequence[JobInput], settings: pydantic.BaseModel, context: RunContext
+    ) -> ToolResult:
+        assert isinstance(settings, ThreadProbeSettings)
+        preloaded = "torch" in sys.modules
+        import torch
+
+        fields: JsonDict = {
+            "torch_threads": torch.get_num_threads(),
+            "torch_preloaded": preloaded,
+            "context_threads": context.threads,
+            **{name: os.environ.get(name) for name in THREAD_VARIABLES},
+        }
+        if settings.hold:
+            context.progress(0.5, "measured")
+            wait_at_gate(Path(settings.hold), 2)
+        return ToolResult(fields=fields)
+
+
+THREAD_TOOL_PATHS = ("tests.helpers:ThreadProbe", "tests.helpers:WithoutHugePagesProbe")
 
 
 class PdbEntryServer:

@@ -32,6 +32,7 @@ from ..jobs.errors import ValidationError
 from ..store import codec
 from ..tools.base import RunContext
 from ..tools.registry import ToolRegistry
+from .cpu import use_threads, without_huge_pages
 
 #: What the supervisor sends once the job is PROCESSING; anything else means stop.
 GO = "go"
@@ -123,9 +124,15 @@ def run_tool(request: dict[str, Any], conn: Connection) -> None:
         tool = registry.get(request["tool"])
         if not _wait_for_go(go):
             os._exit(0)
+        threads = request.get("threads")
+        if threads:
+            use_threads(threads)
+        if not tool.huge_pages:
+            without_huge_pages()
         context = RunContext(
             workdir=Path(request["workdir"]),
             cache_root=Path(request["cache"]),
+            threads=threads,
             report=lambda fraction, message: conn.send(
                 {"type": "progress", "fraction": fraction, "message": message}
             ),

@@ -38,6 +38,7 @@ from ..store import codec
 from ..tools.base import Tool
 from ..tools.registry import ToolRegistry
 from .child import GO, lease_message, run_tool
+from .cpu import ThreadBudget, thread_budget
 from .fork_server import WARM_UP_ENV
 
 log = logging.getLogger(__name__)
@@ -269,15 +270,17 @@ def run_held(
         return Outcome.FAILED
     if fail_if_unrunnable(service, tool, job.id, holder):
         return Outcome.FAILED
-    return supervise(
-        service,
-        job,
-        holder,
-        time_limit_s=config.time_limit(job.tool, tool.time_limit_s),
-        lease_ttl_s=config.lease_ttl_s,
-        extra_tools=config.extra_tools,
-        preload=preload_modules(tools, config.preload_tools),
-    )
+    with thread_budget(str(config.data_dir.resolve()), job.id) as budget:
+        return supervise(
+            service,
+            job,
+            holder,
+            time_limit_s=config.time_limit(job.tool, tool.time_limit_s),
+            lease_ttl_s=config.lease_ttl_s,
+            extra_tools=config.extra_tools,
+            preload=preload_modules(tools, config.preload_tools),
+            budget=budget,
+        )
 
 
 def kill_group(process: BaseProcess) -> None:
@@ -299,11 +302,13 @@ def supervise(
     lease_ttl_s: float,
     extra_tools: tuple[str, ...] = (),
     preload: Sequence[str] = (),
+    budget: ThreadBudget | None = None,
 ) -> Outcome:
     """Run ``job`` to its end as ``holder``. The job becomes PROCESSING, is charged
     and is taken from the engine that dispatched it in one step, once its process
     is there to run it; a job someone else took meanwhile is left to them. What
-    the run wrote is dropped unless the run ended the job."""
+    the run wrote is dropped unless the run ended the job. Its process uses
+    ``budget``'s threads, which its runner event records."""
     workdir = service.files.attempt_dir(job.id, holder)
     workdir.mkdir(parents=True, exist_ok=True)
     process, receiver = start_job_process(
@@ -316,11 +321,12 @@ def supervise(
             "log": str(workdir / LOG_NAME),
             "cache": str(service.files.cache_dir()),
             "extra_tools": list(extra_tools),
+            "threads": budget.threads if budget is not None else None,
         },
         preload,
     )
     try:
-        return _follow(service, job, holder, process, receiver, time_limit_s, lease_ttl_s)
+        return _follow(service, job, holder, process, receiver, time_limit_s, lease_ttl_s, budget)
     except BaseException:
         kill_group(process)
         raise
@@ -336,10 +342,11 @@ def _follow(
     receiver: Connection,
     time_limit_s: float,
     lease_ttl_s: float,
+    budget: ThreadBudget | None,
 ) -> Outcome:
     """Start the job in the store once its process is there, then stay with it."""
     assert process.pid is not None
-    runner = {"pid": process.pid, "holder": holder}
+    runner = {"pid": process.pid, "holder": holder, **(budget.to_event() if budget else {})}
     taking = time.monotonic()  # the lease the store gives runs from later than this
     if service.start(job.id, holder=holder, runner=runner, lease_ttl_s=lease_ttl_s) is None:
         kill_group(process)  # cancelled, or taken by another runner, meanwhile

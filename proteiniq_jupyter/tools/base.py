@@ -54,6 +54,9 @@ class RunContext:
     report: Callable[[float, str | None], None] = field(default=lambda _f, _m: None)
     #: Shared by every job of this installation; None keeps caches in the job folder.
     cache_root: Path | None = None
+    #: The threads this job may use (its share of its machine's CPUs, already set
+    #: for OpenMP, BLAS and torch); None outside a job process of its own.
+    threads: int | None = None
 
     def progress(self, fraction: float, message: str | None = None) -> None:
         self.report(min(1.0, max(0.0, fraction)), message)
@@ -115,6 +118,12 @@ class Tool(ABC):
     #: worker imports them (and the tool's module) once, then calls ``warm_up``,
     #: before forking its jobs.
     preload: ClassVar[tuple[str, ...]] = ()
+    #: Whether its job processes keep the transparent huge pages the fork server
+    #: asks for. They spare a tool that fills large arrays most of its page faults,
+    #: but each costs the kernel a 2 MB page to clear (and, where memory is
+    #: fragmented, to compact): a tool whose work is short against its allocations
+    #: turns them off.
+    huge_pages: ClassVar[bool] = True
     time_limit_s: ClassVar[float] = 600.0
     slots: ClassVar[tuple[InputSlot, ...]]
     outputs: ClassVar[tuple[OutputField, ...]] = ()

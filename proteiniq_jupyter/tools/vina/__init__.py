@@ -21,6 +21,7 @@ from .docking import (
     dock,
     pose_molecules,
     poses_sdf,
+    vina_cpus,
 )
 from .ligands import Ligand, prepare_ligand, read_ligands
 from .receptor import (
@@ -61,4 +62,5 @@ __all__ = [
     "receptor_cache_key",
     "reference_points",
     "residue_templates",
+    "vina_cpus",
 ]

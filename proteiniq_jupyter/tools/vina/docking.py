@@ -66,6 +66,12 @@ def available_cpus() -> int:
     return os.cpu_count() or 1
 
 
+def vina_cpus(budget: int | None, settings: VinaSettings) -> int:
+    """The threads Vina docks with: the job's thread budget (where there is one,
+    else the CPUs this process may use), at most one per Monte Carlo run."""
+    return max(1, min(budget or available_cpus(), settings.exhaustiveness))
+
+
 def dock(
     receptor_pdbqt: str | os.PathLike[str],
     ligand_pdbqts: Sequence[str],
@@ -93,8 +99,7 @@ def dock(
             receptor_path = Path(receptor_pdbqt)
         vina = Vina(
             sf_name=options.scoring,
-            # Vina runs at most one thread per Monte Carlo run.
-            cpu=cpu if cpu is not None else min(available_cpus(), options.exhaustiveness),
+            cpu=cpu if cpu is not None else vina_cpus(None, options),
             seed=options.seed,
             verbosity=0,
         )
