@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -33,6 +34,10 @@ STRUCTURE_FORMATS = {
     "mol2": "mol2",
     "pdbqt": "pdbqt",
 }
+#: Formats of a whole structure (a protein, a complex), drawn as a cartoon.
+MACROMOLECULE_FORMATS = ("pdb", "ent", "cif", "mmcif", "pdbqt")
+#: Formats of docked poses: SD records, each naming its pose (a ``pose`` data item).
+POSE_FORMATS = ("sdf",)
 PREFIX = "/proteiniq/public/jobs"
 MAX_SHOWN_INPUT = 4000
 
@@ -125,6 +130,60 @@ def _grid(rows: list[dict[str, Any]]) -> str:
     return f"<table class='grid'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+@dataclass(frozen=True)
+class DockingScene:
+    """A docking result as the page draws it: the receptor, and every docked pose
+    over it, one at a time, chosen by rank with its affinity."""
+
+    receptor: dict[str, Any]
+    poses: dict[str, Any]
+    #: (pose rank, affinity in kcal/mol, ligand), best first.
+    ranked: list[tuple[int, float, str]]
+
+    def picker(self) -> str:
+        options = "".join(
+            f"<option value='{rank}'>Pose {rank}: {affinity:.3f} kcal/mol"
+            f"{html.escape(f' ({ligand})') if ligand else ''}</option>"
+            for rank, affinity, ligand in self.ranked
+        )
+        return (
+            "<p class='pose-picker'><label for='pose'>Docked pose</label> "
+            f"<select id='pose'>{options}</select></p>"
+        )
+
+    def caption(self) -> str:
+        return (
+            f"<p class='muted'>The receptor ({html.escape(self.receptor['name'])}) with the "
+            f"docked poses ({html.escape(self.poses['name'])}); ligand carbons in green.</p>"
+        )
+
+
+def docking_scene(files: list[dict[str, Any]], rows: list[dict[str, Any]]) -> DockingScene | None:
+    """The scene of a result that holds docked poses: an SD file of them, the result
+    rows giving each pose's rank and affinity, and a receptor, the first whole
+    structure that is not the same poses in another format (``poses.pdbqt``)."""
+    poses = next((f for f in files if f["format"].lower() in POSE_FORMATS), None)
+    ranked: dict[int, tuple[int, float, str]] = {}
+    for row in rows:
+        rank, affinity = row.get("pose"), row.get("affinity")
+        if isinstance(rank, int) and isinstance(affinity, int | float) and rank not in ranked:
+            ranked[rank] = (rank, float(affinity), str(row.get("ligand") or ""))
+    if poses is None or not ranked:
+        return None
+    stem = Path(poses["name"]).stem
+    receptor = next(
+        (
+            f
+            for f in files
+            if f["format"].lower() in MACROMOLECULE_FORMATS and Path(f["name"]).stem != stem
+        ),
+        None,
+    )
+    if receptor is None:
+        return None
+    return DockingScene(receptor, poses, [ranked[rank] for rank in sorted(ranked)])
+
+
 TEMPLATE = Template((Path(__file__).with_name("templates") / "public_job.html").read_text())
 
 
@@ -146,11 +205,16 @@ def render_page(job: Job, data: dict[str, Any], static_url: str, files_url: str)
         for f in files
     )
     viewer = ""
+    docking = docking_scene(files, result.get("results", {}).get("rows", []))
+    if docking is not None:
+        structure = docking.receptor
     if structure is not None and VIEWER_SCRIPT.is_file():
+        poses = f" data-poses-url='{html.escape(docking.poses['url'])}'" if docking else ""
         viewer = (
-            "<h2>Structure</h2><div id='viewer' class='viewer' "
-            f"data-url='{html.escape(structure['url'])}' "
-            f"data-format='{STRUCTURE_FORMATS[structure['format'].lower()]}'></div>"
+            f"<h2>Structure</h2>{docking.picker() if docking else ''}"
+            f"<div id='viewer' class='viewer' data-url='{html.escape(structure['url'])}' "
+            f"data-format='{STRUCTURE_FORMATS[structure['format'].lower()]}'{poses}></div>"
+            f"{docking.caption() if docking else ''}"
             f"<script src='{html.escape(static_url)}/vendor/3Dmol-min.js'></script>"
             f"<script src='{html.escape(static_url)}/public-job.js'></script>"
         )

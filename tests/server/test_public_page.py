@@ -126,3 +126,157 @@ async def test_the_structure_renders_in_a_browser(alice: Api, fixtures_dir, jp_h
     assert title.startswith("Model 1 <public>")
     assert errors == []
     assert outside == []  # the viewer is bundled: nothing is fetched from the internet
+
+
+RECEPTOR = "docking/BACE_1_receptorH.pdb"
+#: A small box in the BACE-1 active site, exhaustiveness 1: a docking of seconds.
+DOCKING = {
+    "center_x": 28.5,
+    "center_y": 6.0,
+    "center_z": 14.4,
+    "size_x": 16.0,
+    "size_y": 16.0,
+    "size_z": 16.0,
+    "exhaustiveness": 1,
+    "num_poses": 3,
+    "energy_range": 5.0,
+}
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+#: Counts, in the viewer's canvas, of the pixels drawn (not the white background) and
+#: of the bright green ones (ligand carbons: the receptor is drawn in grey-blue); the
+#: pixels themselves are kept on the page to compare with the next drawing.
+CANVAS_PIXELS = """() => {
+  const canvas = document.querySelector('#viewer canvas');
+  const copy = document.createElement('canvas');
+  copy.width = canvas.width;
+  copy.height = canvas.height;
+  const context = copy.getContext('2d');
+  context.drawImage(canvas, 0, 0);
+  const data = context.getImageData(0, 0, copy.width, copy.height).data;
+  let drawn = 0, green = 0, changed = 0;
+  const before = window.lastPixels;
+  for (let i = 0; i < data.length; i += 4) {
+    const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+    if (r < 245 || g < 245 || b < 245) drawn++;
+    if (g > 120 && r < 100 && b < 100) green++;
+    if (before && (before[i] !== r || before[i + 1] !== g || before[i + 2] !== b)) changed++;
+  }
+  window.lastPixels = data;
+  return {drawn, green, changed, total: data.length / 4};
+}"""
+
+
+async def public_docking_job(alice: Api, fixtures_dir: Path) -> dict[str, Any]:
+    """A real Vina docking of paracetamol into BACE-1, shared publicly."""
+    inputs = [
+        {
+            "slotId": "receptor",
+            "kind": "structure",
+            "format": "pdb",
+            "content": (fixtures_dir / RECEPTOR).read_text(),
+            "label": "BACE_1_receptorH.pdb",
+        },
+        {
+            "slotId": "ligands",
+            "kind": "ligand",
+            "format": "smiles",
+            "content": "CC(=O)Nc1ccc(O)cc1 paracetamol",
+        },
+    ]
+    reply = await alice.post(
+        "jobs",
+        {
+            "tool": "autodock-vina",
+            "name": "Paracetamol into BACE-1",
+            "input": {"inputs": inputs},
+            "settings": DOCKING,
+        },
+    )
+    assert reply.status == 201, reply.body
+    status = await alice.wait(reply.json["id"], timeout=180)
+    assert status["status"] == "COMPLETED", status
+    share = await alice.put(f"jobs/{reply.json['id']}/share", {"visibility": "public"})
+    assert share.status == 200
+    return {**reply.json, "public_url": share.json["public_url"]}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(
+    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+    reason="chromium is not installed (make test installs it)",
+)
+async def test_a_docking_page_shows_the_receptor_with_each_pose(
+    alice: Api, anonymous: Api, fixtures_dir: Path, jp_http_port: int
+):
+    """A docking job's page draws the receptor with the docked ligand, and a picker
+    lists every pose with its affinity: choosing another redraws the ligand where
+    that pose lies. Checked through the canvas's pixels; screenshots of both poses
+    go to tests/artifacts/."""
+    from playwright.async_api import async_playwright
+
+    job = await public_docking_job(alice, fixtures_dir)
+    data = (await anonymous.fetch_path(job["public_url"] + "?format=json")).json
+    rows = data["result"]["results"]["rows"]
+    files = {f["name"]: f for f in data["result"]["files"]}
+    assert len(rows) >= 2, rows  # two poses at least, to choose between
+    receptor = (await anonymous.fetch_path(files["receptor.pdbqt"]["url"])).text
+    # 3Dmol.js leaves out hydrogens (meeko keeps the polar ones, type HD)
+    receptor_atoms = sum(
+        line.startswith(("ATOM", "HETATM")) and line[77:79].strip() not in ("H", "HD", "HS")
+        for line in receptor.splitlines()
+    )
+
+    page_html = (await anonymous.fetch_path(job["public_url"])).text
+    assert f"data-url='{files['receptor.pdbqt']['url']}'" in page_html
+    assert f"data-poses-url='{files['poses.sdf']['url']}'" in page_html
+    for row in rows:
+        assert f"Pose {row['pose']}: {row['affinity']:.3f} kcal/mol (paracetamol)" in page_html
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    outside: list[str] = []
+    errors: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--enable-unsafe-swiftshader",
+                "--use-angle=swiftshader",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1100, "height": 900})
+            page.on(
+                "request",
+                lambda r: (
+                    outside.append(r.url)
+                    if urlsplit(r.url).hostname not in ("127.0.0.1", None)
+                    else None
+                ),
+            )
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            await page.goto(f"http://127.0.0.1:{jp_http_port}{job['public_url']}")
+            await page.wait_for_selector("#viewer[data-pose='1']", timeout=60_000)
+            viewer = await page.query_selector("#viewer")
+            assert viewer is not None
+            drawn_atoms = await viewer.get_attribute("data-rendered")
+            drawn_poses = await viewer.get_attribute("data-poses")
+            first = await page.evaluate(CANVAS_PIXELS)
+            await viewer.screenshot(path=str(ARTIFACTS / "public-docking-pose-1.png"))
+            await page.screenshot(path=str(ARTIFACTS / "public-docking-page.png"))
+            await page.select_option("#pose", "2")
+            await page.wait_for_selector("#viewer[data-pose='2']", timeout=10_000)
+            second = await page.evaluate(CANVAS_PIXELS)
+            await viewer.screenshot(path=str(ARTIFACTS / "public-docking-pose-2.png"))
+        finally:
+            await browser.close()
+    assert drawn_atoms == str(receptor_atoms)  # the whole receptor, its heavy atoms
+    assert drawn_poses == str(len(rows))
+    assert first["drawn"] > first["total"] // 10  # the receptor fills the view
+    assert first["green"] > 100 and second["green"] > 100  # a ligand is drawn
+    assert second["changed"] > 100  # another pose, elsewhere
+    assert errors == []
+    assert outside == []
