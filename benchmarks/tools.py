@@ -87,9 +87,9 @@ IMPORTS: dict[str, tuple[str, ...]] = {
 #: What the Dask nanny sets for its workers (``distributed.nanny.pre-spawn-environ``),
 #: which their fork servers and job processes inherit.
 NANNY_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_")
-#: What a job process's environment is reported for: those, and the C library's
-#: tunables (the fork server asks for huge pages).
-JOB_VARIABLES = (*NANNY_VARIABLES, "GLIBC_TUNABLES")
+#: What a job process's environment is reported for: those, the C library's
+#: tunables (the fork server asks for huge pages) and OpenMP's wait policy.
+JOB_VARIABLES = (*NANNY_VARIABLES, "GLIBC_TUNABLES", "OMP_WAIT_POLICY")
 
 
 class ProbeSettings(pydantic.BaseModel):
@@ -99,12 +99,15 @@ class ProbeSettings(pydantic.BaseModel):
     #: The prepared receptor for ``work="vina"``; the input's text is the sequence
     #: for ``work="esmfold"``.
     receptor_pdbqt: str | None = None
+    #: torch's threads for ``work="esmfold"``, in place of the job's thread budget.
+    threads: int | None = None
 
 
 class JobProcessProbe(Tool):
     """Runs in a job process what the benchmark runs directly: a tool's imports, then
     its library path (``work``), each timed there; and reports what the process gets:
-    torch threads, the variables Dask's nanny sets, the CPUs Vina would use.
+    its thread budget, torch threads, the variables Dask's nanny sets, the CPUs Vina
+    would use.
 
     It separates a job's extra time into imports, the job process's own environment
     (the same library calls, slower or not there) and the job machinery."""
@@ -132,21 +135,36 @@ class JobProcessProbe(Tool):
             fields[f"import_{name}_s"] = time.perf_counter() - started
         fields["imports_s"] = sum(v for k, v in fields.items() if k.startswith("import_"))
         if settings.work == "esmfold":
+            import torch
+
             from proteiniq_jupyter.tools.esmfold import model_location
 
+            if settings.threads is not None:
+                torch.set_num_threads(settings.threads)
+            fields["torch_threads"] = torch.get_num_threads()
             load, fold = direct_load_and_fold(Path(model_location()), inputs[0].content.strip())
             fields.update(library_load_s=load, library_fold_s=fold, library_s=load + fold)
         elif settings.work == "vina":
-            from proteiniq_jupyter.tools.vina import available_cpus
+            import resource
+
+            from proteiniq_jupyter.execution.cpu import without_huge_pages
+            from proteiniq_jupyter.tools.vina import VinaSettings, vina_cpus
 
             assert settings.receptor_pdbqt is not None
-            cpu = min(available_cpus(), VINA_SETTINGS["exhaustiveness"])
+            without_huge_pages()  # as the Vina tool's jobs run
+            cpu = vina_cpus(context.threads, VinaSettings(**VINA_SETTINGS))
+            before = resource.getrusage(resource.RUSAGE_SELF)
             ligand, docking, best = direct_vina(Path(settings.receptor_pdbqt), reference_box(), cpu)
+            after = resource.getrusage(resource.RUSAGE_SELF)
             fields.update(
                 library_ligand_s=ligand,
                 library_docking_s=docking,
                 library_s=ligand + docking,
                 library_best_affinity=best,
+                library_cpu=cpu,
+                # Kernel time in a fresh process: page faults and the clearing of pages.
+                library_user_cpu_s=after.ru_utime - before.ru_utime,
+                library_system_cpu_s=after.ru_stime - before.ru_stime,
             )
         else:
             import gc
@@ -156,6 +174,7 @@ class JobProcessProbe(Tool):
             from proteiniq_jupyter.tools.vina import available_cpus
 
             fields.update(
+                thread_budget=context.threads,
                 torch_threads=torch.get_num_threads(),
                 torch_interop_threads=torch.get_num_interop_threads(),
                 available_cpus=available_cpus(),
@@ -305,12 +324,19 @@ def with_cpu(engine: Engine, into: list[float], step: Callable[[], T]) -> T:
 
 
 def probe(
-    engine: Engine, actor: Actor, work: Work, text: str = "probe", receptor: Path | None = None
+    engine: Engine,
+    actor: Actor,
+    work: Work,
+    text: str = "probe",
+    receptor: Path | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """The probe's report from a job process of its own."""
     settings: dict[str, Any] = {"work": work}
     if receptor is not None:
         settings["receptor_pdbqt"] = str(receptor)
+    if threads is not None:
+        settings["threads"] = threads
     return result_fields(run_job(engine, actor, JobProcessProbe.id, [text_input(text)], settings))
 
 
@@ -496,7 +522,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from proteiniq_jupyter.engine import open_dask_engine
     from proteiniq_jupyter.store.database import sqlite_url
     from proteiniq_jupyter.tools.esmfold import MODEL_ENV
-    from proteiniq_jupyter.tools.vina import prepare_receptor
+    from proteiniq_jupyter.tools.vina import VinaSettings, prepare_receptor, vina_cpus
     from tests.tools.tiny_esmfold import build_tiny_esmfold
 
     require_fixtures()
@@ -531,10 +557,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             # -- warm-up: cluster, both fork servers, imports here, page cache --------
             run_together(engine, actor, JobProcessProbe.id, [text_input("warm")], {})
             job_process = probe(engine, actor, "none")
+            # A job alone gets every CPU the worker may use as its thread budget (in
+            # place of the OMP_NUM_THREADS=1 Dask's nanny gives its workers); the
+            # direct paths here use the same torch threads and Vina CPUs.
             job_threads = int(job_process["torch_threads"])
-            vina_cpu = min(int(job_process["available_cpus"]), VINA_SETTINGS["exhaustiveness"])
-            # The job process's torch thread count (Dask's nanny sets OMP_NUM_THREADS
-            # for its workers, and the job processes inherit it) is used here too.
+            if job_threads != job_process["thread_budget"]:
+                raise RuntimeError(
+                    f"a job process's torch threads are not its budget: {job_process}"
+                )
+            vina_cpu = vina_cpus(job_threads, VinaSettings(**VINA_SETTINGS))
             torch.set_num_threads(job_threads)
 
             esm_inputs = [esmfold_input(sequence)]
@@ -568,6 +599,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             esm_fold_only: list[float] = []
             esm_fold_default: list[float] = []
             esm_probes: list[dict[str, Any]] = []
+            esm_probes_one_thread: list[dict[str, Any]] = []
             vina_probes: list[dict[str, Any]] = []
             cpu: dict[str, list[float]] = {
                 name: []
@@ -617,6 +649,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     ),
                     fold_at_default_threads,
                     lambda: esm_probes.append(probe(engine, actor, "esmfold", sequence)),
+                    # What a job got before it had a thread budget: one torch thread.
+                    lambda: esm_probes_one_thread.append(
+                        probe(engine, actor, "esmfold", sequence, threads=1)
+                    ),
                 ],
                 "esmfold",
             )
@@ -754,8 +790,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "ratio_fold_only": median(esm_job_s) / median(esm_fold_only),
             "ratio_target": RATIO_TARGET,
             "mean_plddt": [result_fields(run)["mean_plddt"] for run in esm_jobs],
-            # The same imports and library calls, timed inside a job process.
+            # The same imports and library calls, timed inside a job process: at
+            # the job's thread budget, and at one thread.
             "in_job_process": in_job_process(esm_probes),
+            "in_job_process_one_thread": in_job_process(esm_probes_one_thread),
+            "thread_budget_gain": thread_budget_gain(esm_probes_one_thread, esm_probes),
         },
         "vina": {
             "job_s": vina_job_s,
@@ -785,6 +824,25 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "ratio_first_to_second": median(first_s) / median(second_s),
             "second_cached": [result_fields(run)["receptor_cached"] for run in second_jobs],
         },
+    }
+
+
+def thread_budget_gain(
+    one_thread: Sequence[dict[str, Any]], budgeted: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """The fold in a job process at one torch thread against the same fold at the
+    job's thread budget (median seconds, and one-thread / budgeted)."""
+    slow = median([float(p["library_fold_s"]) for p in one_thread])
+    fast = median([float(p["library_fold_s"]) for p in budgeted])
+    return {
+        "threads": [p.get("torch_threads") for p in budgeted],
+        "one_thread_fold_median_s": slow,
+        "budgeted_fold_median_s": fast,
+        "gain": slow / fast,
+        "gain_interval_95": ratio_interval(
+            [float(p["library_fold_s"]) for p in one_thread],
+            [float(p["library_fold_s"]) for p in budgeted],
+        ),
     }
 
 
@@ -886,6 +944,23 @@ def gap_table(esm: dict[str, Any], vina: dict[str, Any]) -> list[str]:
     return lines
 
 
+def budget_lines(esm: dict[str, Any], vina: dict[str, Any]) -> list[str]:
+    """The thread budget's gain for a CPU fold, and Vina's CPU time in a job process."""
+    gain = esm["thread_budget_gain"]
+    low, high = gain["gain_interval_95"]
+    vina_probe = vina["in_job_process"]["median_s"]
+    return [
+        f"Thread budget: the fold (`infer_pdb`, probe in a job process) took "
+        f"{gain['one_thread_fold_median_s']:.2f} s at 1 torch thread and "
+        f"{gain['budgeted_fold_median_s']:.2f} s at the job's budget "
+        f"({', '.join(map(str, sorted(set(gain['threads']))))} threads): "
+        f"**{gain['gain']:.2f}x** (95% interval {low:.2f}-{high:.2f}).",
+        f"Vina's docking in a job process (probe, no huge pages as the tool's jobs): user "
+        f"CPU {vina_probe['library_user_cpu_s']:.2f} s, system CPU "
+        f"{vina_probe['library_system_cpu_s']:.2f} s.",
+    ]
+
+
 def report(results: dict[str, Any]) -> str:
     esm, vina, cache, setup = (
         results["esmfold"],
@@ -904,13 +979,15 @@ def report(results: dict[str, Any]) -> str:
         + f"; load average {machine['load_at_start'][0]:.2f} -> {machine['load_at_end'][0]:.2f}; "
         f"timed part {machine['timed_s']:.0f} s",
         "",
-        f"Job process: torch threads {process['torch_threads']} (interop "
-        f"{process['torch_interop_threads']}), OMP_NUM_THREADS={process['env_OMP_NUM_THREADS']}, "
+        f"Job process (alone on the cluster): thread budget {process['thread_budget']}, torch "
+        f"threads {process['torch_threads']} (interop {process['torch_interop_threads']}), "
+        f"OMP_NUM_THREADS={process['env_OMP_NUM_THREADS']}, "
         f"CPUs {process['available_cpus']}; here torch defaults to "
         f"{setup['torch_threads_here_default']} threads: both sides use "
         f"{setup['torch_threads_used']}. Vina cpu={setup['vina_cpu']} on both sides.",
         f"In the job process: MALLOC_TRIM_THRESHOLD_={process['env_MALLOC_TRIM_THRESHOLD_']}, "
         f"GLIBC_TUNABLES={process['env_GLIBC_TUNABLES']}, "
+        f"OMP_WAIT_POLICY={process['env_OMP_WAIT_POLICY']}, "
         f"{process['frozen_objects']:,} objects frozen by the fork server.",
         "",
         "In a job process (probe, medians): ESMFold's imports "
@@ -924,6 +1001,8 @@ def report(results: dict[str, Any]) -> str:
         f"{vina_probe['library_ligand_s']:.2f} + docking {vina_probe['library_docking_s']:.2f} s.",
         "",
         *gap_table(esm, vina),
+        "",
+        *budget_lines(esm, vina),
         "",
         f"Median of {setup['rounds']} alternating rounds; wall seconds, and CPU seconds "
         "of every process of the cluster:",

@@ -240,10 +240,17 @@ class ProcessProbe(Tool):
 
 
 def anonymous_huge_pages_kb(size: int) -> int | None:
-    """Touch a fresh ``size``-byte buffer, then say how much of this process's
-    memory lies in transparent huge pages (None where Linux does not say)."""
+    """Touch a fresh ``size``-byte buffer, then say how much more of this process's
+    memory lies in transparent huge pages than before (None where Linux does not
+    say): what the process inherited from the fork server does not count."""
+    before = _anonymous_huge_pages_kb()
     buffer = bytearray(size)
     buffer[::4096] = b"\1" * len(range(0, size, 4096))
+    after = _anonymous_huge_pages_kb()
+    return None if before is None or after is None else after - before
+
+
+def _anonymous_huge_pages_kb() -> int | None:
     try:
         with open("/proc/self/smaps_rollup", encoding="ascii") as smaps:
             for line in smaps:
@@ -305,6 +312,7 @@ class ThreadProbe(Tool):
             "torch_threads": torch.get_num_threads(),
             "torch_preloaded": preloaded,
             "context_threads": context.threads,
+            "wait_policy": os.environ.get("OMP_WAIT_POLICY"),
             **{name: os.environ.get(name) for name in THREAD_VARIABLES},
         }
         if settings.hold:

@@ -130,6 +130,8 @@ def test_a_job_alone_gets_every_cpu_and_jobs_together_share_them(
         assert threads_seen(together) == seen(1)
         assert threads_seen(again) == seen(2)
         assert alone.result is not None and alone.result.fields["torch_preloaded"] is preloaded
+        # OpenMP's threads wait without spinning, which other work on the CPUs needs
+        assert alone.result.fields["wait_policy"] == "PASSIVE"
         assert runner_event(engine, first) | {"pid": 0, "holder": ""} == {
             "pid": 0,
             "holder": "",

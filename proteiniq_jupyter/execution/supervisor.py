@@ -38,7 +38,7 @@ from ..store import codec
 from ..tools.base import Tool
 from ..tools.registry import ToolRegistry
 from .child import GO, lease_message, run_tool
-from .cpu import ThreadBudget, thread_budget
+from .cpu import ThreadBudget, openmp_variables, thread_budget
 from .fork_server import WARM_UP_ENV
 
 log = logging.getLogger(__name__)
@@ -167,6 +167,7 @@ def _fork_server_environment(preload: Sequence[str]) -> dict[str, str | None]:
     tunables = os.environ.get("GLIBC_TUNABLES", "")
     if sys.platform == "linux" and "glibc.malloc.hugetlb" not in tunables:
         changes["GLIBC_TUNABLES"] = ":".join(filter(None, (tunables, _HUGE_PAGES)))
+    changes.update(openmp_variables())
     return changes
 
 
