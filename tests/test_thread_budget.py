@@ -8,6 +8,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -188,3 +189,17 @@ def test_a_dead_jobs_slot_is_not_counted(tmp_path: Path):
         holder.join()
     with thread_budget(pool, "job_c", cpus=4) as budget:
         assert (budget.threads, budget.jobs) == (4, 1)
+
+
+def test_where_no_slot_can_be_kept_a_job_still_runs_with_every_cpu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A temporary folder where the slots cannot be kept (here a file stands where
+    their folder goes) costs the job its share, never its run."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    (tmp_path / f"piq-cpu-{os.getuid()}").write_text("not a folder")
+    with (
+        thread_budget("pool", "job_a", cpus=4) as first,
+        thread_budget("pool", "job_b", cpus=4) as second,
+    ):
+        assert (first.threads, second.threads) == (4, 4)

@@ -24,8 +24,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import math
 import os
+import stat
 import sys
 import tempfile
 import uuid
@@ -34,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..jobs.model import JsonDict
+
+log = logging.getLogger(__name__)
 
 #: The variables that numerical libraries read for their thread count; a job's
 #: process sets each to its budget, and the programs a tool starts inherit them.
@@ -101,22 +105,45 @@ def _cgroup_cpu_quota() -> int | None:
 
 def slots_folder(pool: str) -> Path:
     """The folder on this machine where the jobs of ``pool`` hold their slots."""
-    user = os.getuid()
     digest = hashlib.sha256(pool.encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"piq-cpu-{user}" / digest
+    return Path(tempfile.gettempdir()) / f"piq-cpu-{os.getuid()}" / digest
+
+
+def _own_folder(pool: str) -> Path | None:
+    """``slots_folder(pool)``, made if need be; None when it cannot be, or when its
+    parent is not this user's own (someone else's folder could hold false slots)."""
+    folder = slots_folder(pool)
+    try:
+        folder.parent.mkdir(mode=0o700, exist_ok=True)
+        owner = folder.parent.lstat()
+        if owner.st_uid != os.getuid() or not stat.S_ISDIR(owner.st_mode):
+            raise PermissionError(f"{folder.parent} is not a folder of this user's")
+        folder.mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        log.warning("jobs get every CPU: their slots cannot be kept (%s)", exc)
+        return None
+    return folder
 
 
 @contextlib.contextmanager
 def thread_budget(pool: str, job_id: str, cpus: int | None = None) -> Iterator[ThreadBudget]:
     """Hold a slot among the jobs of ``pool`` on this machine while the block runs,
-    and give the job its share of ``cpus`` (default: ``machine_cpus()``)."""
+    and give the job its share of ``cpus`` (default: ``machine_cpus()``). Where no
+    slot can be kept, the job gets every CPU."""
     cpus = cpus or machine_cpus()
-    folder = slots_folder(pool)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = _own_folder(pool)
+    if folder is None:
+        yield ThreadBudget(cpus, cpus, 1)
+        return
     name = f"{job_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
     staging = folder / f".{name}"
     slot = folder / f"{name}{_SLOT_SUFFIX}"
-    fd = os.open(staging, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        fd = os.open(staging, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        log.warning("job %s gets every CPU: no slot for it in %s (%s)", job_id, folder, exc)
+        yield ThreadBudget(cpus, cpus, 1)
+        return
     try:
         # Locked before it appears under its counted name, so that no one counting
         # takes it for a dead job's.

@@ -54,6 +54,7 @@ async def test_public_page_and_json_without_login(alice: Api, anonymous: Api, fi
     html = page.text
     assert "Model 1 &lt;public&gt;" in html and "<public>" not in html  # escaped
     assert "COMPLETED" in html and "model.cif" in html and "1069" in html
+    assert "id='pose'" not in html  # no poses: no pose picker
     data = await anonymous.fetch_path(job["public_url"] + "?format=json")
     assert data.status == 200 and data.json["id"] == job["id"]
     assert data.json["result"]["results"]["fields"]["atoms"] == 1069
