@@ -126,6 +126,13 @@ class JobRow(Resource, Generic[ResultT]):
     status_reason: str | None
     progress: Fraction
     progress_message: str | None
+    progress_estimated: bool = Field(
+        description="the progress is the engine's estimate from past runs of the tool, "
+        "which reports nothing while this phase runs"
+    )
+    eta_seconds: Annotated[float, Field(ge=0)] | None = Field(
+        description="seconds the running job is expected to take still, when estimated"
+    )
     created_at: Timestamp
     updated_at: Timestamp
     started_at: Timestamp | None
@@ -162,6 +169,8 @@ class JobRow(Resource, Generic[ResultT]):
             status_reason=job.status_reason,
             progress=job.progress,
             progress_message=job.progress_message,
+            progress_estimated=job.progress_estimated,
+            eta_seconds=job.eta_s,
             created_at=job.created_at,
             updated_at=job.updated_at,
             started_at=job.started_at,
@@ -207,6 +216,8 @@ class JobStatusResource(Resource):
     status: JobStatus
     progress: Fraction
     progress_message: str | None
+    progress_estimated: bool
+    eta_seconds: Annotated[float, Field(ge=0)] | None
     status_reason: str | None
     updated_at: Timestamp
 
@@ -218,6 +229,8 @@ class JobStatusResource(Resource):
             status=job.status,
             progress=job.progress,
             progress_message=job.progress_message,
+            progress_estimated=job.progress_estimated,
+            eta_seconds=job.eta_s,
             status_reason=job.status_reason,
             updated_at=job.updated_at,
         )

@@ -136,6 +136,16 @@ def run_tool(request: dict[str, Any], conn: Connection) -> None:
             report=lambda fraction, message: conn.send(
                 {"type": "progress", "fraction": fraction, "message": message}
             ),
+            report_estimate=lambda fraction, message, eta_s: conn.send(
+                {
+                    "type": "progress",
+                    "fraction": fraction,
+                    "message": message,
+                    "estimated": True,
+                    "eta_s": eta_s,
+                }
+            ),
+            expected_s=request.get("expected_s"),
         )
         inputs = codec.decode_inputs(request["inputs"])
         result = tool.run(inputs, tool.parse_settings(request["settings"]), context)

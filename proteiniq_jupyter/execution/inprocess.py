@@ -34,6 +34,10 @@ class _Throttle:
         self.last = now
         self.service.progress(self.job_id, fraction, message)
 
+    def estimate(self, fraction: float, message: str | None, eta_s: float | None) -> None:
+        self.last = time.monotonic()
+        self.service.progress(self.job_id, fraction, message, estimated=True, eta_s=eta_s)
+
 
 def run_job(service: RunService, tools: ToolRegistry, job_id: str) -> None:
     """Start the job, run its tool in the job's directory, record the outcome.
@@ -53,10 +57,13 @@ def run_job(service: RunService, tools: ToolRegistry, job_id: str) -> None:
         return
     try:
         settings = tool.parse_settings(job.settings)
+        throttle = _Throttle(service, job_id)
         context = RunContext(
             workdir=service.files.job_dir(job_id),
-            report=_Throttle(service, job_id),
+            report=throttle,
             cache_root=service.files.cache_dir(),
+            report_estimate=throttle.estimate,
+            expected_s=service.expected_duration(job),
         )
         result = tool.run(job.inputs, settings, context)
     except ValidationError as exc:

@@ -106,7 +106,12 @@ class _Reports:
             self._pending, self._last_sent = None, now
             try:
                 self.service.progress(
-                    self.job_id, message["fraction"], message.get("message"), holder=self.holder
+                    self.job_id,
+                    message["fraction"],
+                    message.get("message"),
+                    holder=self.holder,
+                    estimated=bool(message.get("estimated")),
+                    eta_s=message.get("eta_s"),
                 )
             except Exception:
                 log.exception("recording the progress of job %s failed", self.job_id)
@@ -323,6 +328,7 @@ def supervise(
             "cache": str(service.files.cache_dir()),
             "extra_tools": list(extra_tools),
             "threads": budget.threads if budget is not None else None,
+            "expected_s": service.expected_duration(job),
         },
         preload,
     )

@@ -129,6 +129,8 @@ class ServiceCore:
         ``held_by`` the write lands only while that runner holds the job."""
         check_transition(job.id, job.status, target)
         now = self.clock()
+        # A new status ends any estimate of how far the last one had got.
+        changes = {"progress_estimated": False, "progress_eta_at": None, **changes}
         job = replace(job, status=target, updated_at=now, **changes)
         if target is JobStatus.PROCESSING:
             charged = credits.charge(tx, job, now)
@@ -282,6 +284,8 @@ def status_data(job: Job) -> JsonDict:
         "tool": job.tool,
         "progress": job.progress,
         "progress_message": job.progress_message,
+        "progress_estimated": job.progress_estimated,
+        "eta_s": job.eta_s,
         "status_reason": job.status_reason,
         "error": job.error,
         "credits_charged": job.credits_charged,

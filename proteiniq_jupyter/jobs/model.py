@@ -148,6 +148,10 @@ class Job:
     visibility: Visibility = Visibility.PRIVATE
     progress: float = 0.0
     progress_message: str | None = None
+    #: The progress is the engine's estimate from past runs of the tool (the tool
+    #: has no way to say how far it is), expected to end at ``progress_eta_at``.
+    progress_estimated: bool = False
+    progress_eta_at: datetime | None = None
     status_reason: str | None = None
     error: str | None = None
     result: ToolResult | None = None
@@ -169,6 +173,13 @@ class Job:
             return None
         end = self.finished_at or utcnow()
         return max(0.0, (end - self.started_at).total_seconds())
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left until the running job is expected to end, when known."""
+        if self.status is not JobStatus.PROCESSING or self.progress_eta_at is None:
+            return None
+        return max(0.0, (self.progress_eta_at - utcnow()).total_seconds())
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ _ROW_EVENT_DATA = frozenset(
         "tool",
         "progress",
         "progress_message",
+        "progress_estimated",
+        "eta_s",
         "status_reason",
         "credits_charged",
         "attempts",

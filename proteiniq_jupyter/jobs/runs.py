@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from .core import ServiceCore, status_data
 from .model import Job, JsonDict, ToolResult
 from .status import JobStatus
+from .timing import RECENT_RUNS, expected_seconds
 
 #: Engines name the holds they take on jobs they dispatch with this prefix; a
 #: runner that the job was dispatched to takes such a hold over when it claims it.
@@ -24,6 +25,13 @@ class RunService(ServiceCore):
         """The whole job, for an executor."""
         with self.store.read() as tx:
             return self._load(tx, job_id)
+
+    def expected_duration(self, job: Job) -> float | None:
+        """Seconds the job is expected to run, from the workspace's latest completed
+        runs of its tool; None when there is none yet."""
+        with self.store.read() as tx:
+            past = tx.recent_runs(job.workspace_id, job.tool, RECENT_RUNS)
+        return expected_seconds(past, job.estimated_credits)
 
     def job_state(self, job_id: str) -> tuple[JobStatus, str | None] | None:
         """Status and lease holder, for a running job's supervisor to poll."""
@@ -155,7 +163,12 @@ class RunService(ServiceCore):
         message: str | None = None,
         *,
         holder: str | None = None,
+        estimated: bool = False,
+        eta_s: float | None = None,
     ) -> None:
+        """Record how far a running job is. ``estimated`` says the fraction is the
+        engine's estimate rather than the tool's count; ``eta_s``, the seconds it is
+        expected to take still."""
         with self._write() as (tx, outbox):
             job = tx.get_job(job_id, for_update=True)
             if job is None or job.status is not JobStatus.PROCESSING:
@@ -167,6 +180,8 @@ class RunService(ServiceCore):
                 job,
                 progress=min(1.0, max(0.0, fraction)),
                 progress_message=message,
+                progress_estimated=estimated,
+                progress_eta_at=None if eta_s is None else now + timedelta(seconds=max(0.0, eta_s)),
                 updated_at=now,
             )
             tx.update_job(job, held_by=holder)

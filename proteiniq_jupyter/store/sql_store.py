@@ -63,6 +63,8 @@ def _job_from_row(row: RowMapping) -> Job:
         visibility=Visibility(row["visibility"]),
         progress=row["progress"],
         progress_message=row["progress_message"],
+        progress_estimated=bool(row["progress_estimated"]),
+        progress_eta_at=row["progress_eta_at"],
         status_reason=row["status_reason"],
         error=row["error"],
         result=codec.decode_result(result) if result else None,
@@ -94,6 +96,8 @@ def _job_values(job: Job) -> dict[str, Any]:
         "result": codec.encode_result(job.result) if job.result else None,
         "progress": job.progress,
         "progress_message": job.progress_message,
+        "progress_estimated": job.progress_estimated,
+        "progress_eta_at": job.progress_eta_at,
         "status_reason": job.status_reason,
         "error": job.error,
         "estimated_credits": job.estimated_credits,
@@ -144,6 +148,8 @@ _MUTABLE = frozenset(
         "result",
         "progress",
         "progress_message",
+        "progress_estimated",
+        "progress_eta_at",
         "status_reason",
         "error",
         "credits_charged",
@@ -392,6 +398,25 @@ class SqlTransaction:
         if self._postgres:
             query = query.with_for_update(skip_locked=True)
         return [_job_from_row(r) for r in self.conn.execute(query).mappings()]
+
+    def recent_runs(self, workspace_id: str, tool: str, limit: int) -> list[tuple[float, int]]:
+        c = t.jobs.c
+        query = (
+            select(c.started_at, c.finished_at, c.estimated_credits)
+            .where(
+                c.workspace_id == workspace_id,
+                c.status == str(JobStatus.COMPLETED),
+                c.tool == tool,
+                c.started_at.is_not(None),
+                c.finished_at.is_not(None),
+            )
+            .order_by(c.created_at.desc(), c.id.desc())
+            .limit(limit)
+        )
+        return [
+            (max(0.0, (row.finished_at - row.started_at).total_seconds()), row.estimated_credits)
+            for row in self.conn.execute(query)
+        ]
 
     def any_live_job(self) -> bool:
         """Whether any job anywhere is accepted but not finished (no row locks:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -122,6 +124,8 @@ jobs = Table(
     Column("result", JSON),
     Column("progress", Float, nullable=False),
     Column("progress_message", Text),
+    Column("progress_estimated", Boolean, nullable=False, server_default=false()),
+    Column("progress_eta_at", UTCDateTime()),
     Column("status_reason", Text),
     Column("error", Text),
     Column("estimated_credits", Integer, nullable=False),

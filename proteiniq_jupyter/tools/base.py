@@ -8,6 +8,8 @@ directory and reports progress through the context.
 
 from __future__ import annotations
 
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,6 +20,7 @@ import pydantic
 
 from ..jobs.errors import ValidationError
 from ..jobs.model import Estimate, JobInput, JsonDict, ResultFile, ToolResult
+from .estimate import EstimatedPhase, EstimateSink, PhaseEstimate
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,41 @@ class RunContext:
     #: The threads this job may use (its share of its machine's CPUs, already set
     #: for OpenMP, BLAS and torch); None outside a job process of its own.
     threads: int | None = None
+    #: Where estimated progress goes (fraction, message, seconds left); None sends it
+    #: to ``report`` without the estimate's marks.
+    report_estimate: EstimateSink | None = None
+    #: How long the engine expects the whole run to take, from past runs of the
+    #: tool; None when there were none.
+    expected_s: float | None = None
+    started: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def progress(self, fraction: float, message: str | None = None) -> None:
-        self.report(min(1.0, max(0.0, fraction)), message)
+        with self._lock:
+            self.report(min(1.0, max(0.0, fraction)), message)
+
+    def _estimate(self, fraction: float, message: str | None, eta_s: float | None) -> None:
+        with self._lock:
+            fraction = min(1.0, max(0.0, fraction))
+            if self.report_estimate is None:
+                self.report(fraction, message)
+            else:
+                self.report_estimate(fraction, message, eta_s)
+
+    def estimated_phase(
+        self, low: float, high: float, message: str, *, typical_s: float | None = None
+    ) -> EstimatedPhase:
+        """A block that moves the job from ``low`` to ``high`` with no word from
+        the library on how far it is: the engine reports an estimate while it runs,
+        from the run time the engine expects (``expected_s``), or else the tool's
+        own ``typical_s`` for the phase."""
+        expected = typical_s
+        if self.expected_s is not None and low < 1.0:
+            left = self.expected_s - (time.monotonic() - self.started)
+            if left > 0:
+                expected = left * (high - low) / (1.0 - low)
+        tail = expected * (1.0 - high) / (high - low) if expected and high > low else 0.0
+        return EstimatedPhase(PhaseEstimate(low, high, expected, tail), message, self._estimate)
 
     def cache(self, name: str) -> Path:
         """A folder for what outlives one job and is shared by jobs (a prepared

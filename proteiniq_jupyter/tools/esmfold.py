@@ -589,13 +589,17 @@ class EsmFold(Tool):
             context.progress(0.02, f"loading the ESMFold model from {location}")
         model = load_model(location)
         device = next(model.parameters()).device.type
-        context.progress(0.1, f"folding {fold_input.residues} residues on {device}")
-        prediction = fold(
-            model,
-            fold_input.sequence,
-            num_recycles=options.num_recycles,
-            chunk_size=options.chunk_size,
-        )
+        context.progress(0.1, f"model ready on {device}")
+        # The model's forward pass says nothing until it ends: the engine estimates it.
+        with context.estimated_phase(
+            0.1, 0.95, f"folding {fold_input.residues} residues on {device}"
+        ):
+            prediction = fold(
+                model,
+                fold_input.sequence,
+                num_recycles=options.num_recycles,
+                chunk_size=options.chunk_size,
+            )
         context.progress(0.95, "writing the structure")
         _, item = only_item(inputs, _SLOT)
         stem = file_stem(item, _safe_stem(fold_input.name))

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import re
+import signal
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from rdkit import Chem
 
@@ -86,17 +89,76 @@ def dock(
     receptor only from a file). Several ligands are docked together, as Vina's
     ``set_ligand_from_string`` takes them. Vina is asked for ``num_poses`` poses
     within ``energy_range``, as its command line does."""
-    from vina import Vina  # type: ignore[import-untyped, unused-ignore]
-
     options = settings or VinaSettings()
     if not ligand_pdbqts:
         raise ValueError("dock needs at least one ligand")
+    import vina  # type: ignore[import-untyped, unused-ignore]  # noqa: F401  (once, here)
+
+    # Text is written to a file for Vina; a path is read as it is.
+    text = receptor_pdbqt if isinstance(receptor_pdbqt, str) else None
+    path = None if isinstance(receptor_pdbqt, str) else os.fspath(receptor_pdbqt)
+    return _apart(_dock, text, path, list(ligand_pdbqts), box, options, cpu)
+
+
+def _apart(work: Callable[..., DockingResult], *args: Any) -> DockingResult:
+    """``work(*args)`` in a forked process of its own where the system has fork.
+    Vina holds the interpreter's lock for the whole of a docking, which would stop
+    every other thread of this process (the one reporting the job's progress among
+    them); apart, the waiting thread sleeps in a read and lets them run. The child
+    dies with an interrupt (Ctrl-C) as a whole process group would, without Python's
+    handler, and a cancelled job's process group takes it along."""
+    if not hasattr(os, "fork"):
+        return work(*args)
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: do the work, hand back its outcome, and leave at once
+        code = 0
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.close(read_fd)
+            try:
+                payload = pickle.dumps((True, work(*args)))
+            except BaseException as exc:
+                try:
+                    payload = pickle.dumps((False, exc))
+                except Exception:
+                    payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+            with os.fdopen(write_fd, "wb") as out:
+                out.write(payload)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd, "rb") as pipe:
+            payload = pipe.read()
+    finally:
+        _, status = os.waitpid(pid, 0)
+    if not payload:
+        raise RuntimeError(f"the docking process ended without a result (wait status {status})")
+    ok, value = pickle.loads(payload)
+    if not ok:
+        raise value
+    return cast(DockingResult, value)
+
+
+def _dock(
+    receptor_text: str | None,
+    receptor_file: str | None,
+    ligands: list[str],
+    box: Box,
+    options: VinaSettings,
+    cpu: int | None,
+) -> DockingResult:
+    from vina import Vina  # type: ignore[import-untyped, unused-ignore]
+
     with tempfile.TemporaryDirectory(prefix="piq-vina-") as scratch:
-        if isinstance(receptor_pdbqt, str):
+        if receptor_text is not None:
             receptor_path = Path(scratch) / "receptor.pdbqt"
-            receptor_path.write_text(receptor_pdbqt, encoding="utf-8")
+            receptor_path.write_text(receptor_text, encoding="utf-8")
         else:
-            receptor_path = Path(receptor_pdbqt)
+            receptor_path = Path(str(receptor_file))
         vina = Vina(
             sf_name=options.scoring,
             cpu=cpu if cpu is not None else vina_cpus(None, options),
@@ -104,7 +166,6 @@ def dock(
             verbosity=0,
         )
         vina.set_receptor(str(receptor_path))
-        ligands = list(ligand_pdbqts)
         vina.set_ligand_from_string(ligands if len(ligands) > 1 else ligands[0])
         vina.compute_vina_maps(center=list(box.center), box_size=list(box.size))
         vina.dock(exhaustiveness=options.exhaustiveness, n_poses=options.num_poses)

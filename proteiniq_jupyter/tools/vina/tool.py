@@ -266,18 +266,22 @@ class AutodockVina(Tool):
                 raise ValidationError(str(exc)) from None
             receptor_text = path.read_text(encoding="utf-8")
         files.append(context.write_file("receptor.pdbqt", receptor_text, "pdbqt"))
-        context.progress(
+        context.progress(0.3, f"receptor {'from the cache' if cached else 'ready'}")
+        cpu = vina_cpus(context.threads, options)
+        # Vina's docking says nothing until it ends: the engine estimates it.
+        with context.estimated_phase(
             0.3,
-            f"receptor {'from the cache' if cached else 'ready'}; docking with exhaustiveness "
-            f"{options.exhaustiveness}",
-        )
-        result = dock(
-            context.workdir / "receptor.pdbqt",
-            ligand_pdbqts,
-            request.box,
-            options,
-            cpu=vina_cpus(context.threads, options),
-        )
+            0.9,
+            f"docking with exhaustiveness {options.exhaustiveness}",
+            typical_s=typical_docking_s(len(ligand_pdbqts), request.box, options, cpu),
+        ):
+            result = dock(
+                context.workdir / "receptor.pdbqt",
+                ligand_pdbqts,
+                request.box,
+                options,
+                cpu=cpu,
+            )
         context.progress(0.9, f"{len(result.poses)} poses; writing files")
         molecules = pose_molecules(result.pdbqt, names)
         label = " + ".join(names)
@@ -316,6 +320,15 @@ class AutodockVina(Tool):
         }
         context.progress(1.0, "done")
         return ToolResult(fields=summary_fields(summary, rows), rows=rows, files=files)
+
+
+def typical_docking_s(ligands: int, box: Box, options: VinaSettings, cpus: int) -> float:
+    """A first guess at a docking's length before any has run here: about a second
+    per Monte Carlo run of a small ligand in a 20 Å box on one core, longer in a
+    larger box and for ligands docked together, shared among the cores Vina uses."""
+    volume = box.size[0] * box.size[1] * box.size[2]
+    runs = options.exhaustiveness / cpus
+    return max(1.0, runs * ligands * math.sqrt(max(1.0, volume / 20.0**3)))
 
 
 def estimate_line(ligands: int, exhaustiveness: int) -> EstimateLine:
