@@ -9,6 +9,7 @@ defaults, so each default is written once.
 
 from __future__ import annotations
 
+import difflib
 import getpass
 import os
 from collections.abc import Callable, Mapping
@@ -110,7 +111,10 @@ def parse_time_limit(pair: str) -> tuple[str, float]:
     tool, separator, seconds = pair.partition("=")
     if not separator or not tool.strip():
         raise ValueError(pair)
-    return tool.strip(), float(seconds)
+    limit = float(seconds)
+    if not limit > 0 or limit != limit or limit == float("inf"):
+        raise ValueError(pair)
+    return tool.strip(), limit
 
 
 def _text(_name: str, text: str) -> str:
@@ -131,8 +135,38 @@ def _number(name: str, text: str) -> float:
         raise ValueError(f"{name} must be a number, got {text!r}") from None
 
 
+def _at_least(least: int) -> Callable[[str, str], int]:
+    def read(name: str, text: str) -> int:
+        value = _whole(name, text)
+        if value < least:
+            raise ValueError(f"{name} must be {least} or more, got {value}")
+        return value
+
+    return read
+
+
+def _positive(name: str, text: str) -> float:
+    value = _number(name, text)
+    if not value > 0:
+        raise ValueError(f"{name} must be more than 0, got {text!r}")
+    return value
+
+
+#: The executors a configuration may name.
+EXECUTOR_NAMES = ("dask", "inprocess", "detached")
+
+
+def _executor(name: str, text: str) -> str:
+    value = text.strip().lower()
+    if value not in EXECUTOR_NAMES:
+        nearest = difflib.get_close_matches(value, EXECUTOR_NAMES, n=1)
+        hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
+        raise ValueError(f"{name} must be one of {', '.join(EXECUTOR_NAMES)}, got {text!r}{hint}")
+    return value
+
+
 def _workers(name: str, text: str) -> int | None:
-    return _whole(name, text) or None  # 0: one per core, as when unset
+    return _at_least(0)(name, text) or None  # 0: one per core, as when unset
 
 
 def _path(_name: str, text: str) -> Path:
@@ -194,19 +228,19 @@ VARIABLES: dict[str, _Variable] = {
     "username": _Variable("PIQ_USER"),
     "email": _Variable("PIQ_EMAIL"),
     "workspace_id": _Variable("PIQ_WORKSPACE"),
-    "starting_credits": _Variable("PIQ_STARTING_CREDITS", _whole),
-    "max_attempts": _Variable("PIQ_MAX_ATTEMPTS", _whole),
-    "max_concurrent_jobs": _Variable("PIQ_MAX_CONCURRENT_JOBS", _whole),
-    "executor": _Variable("PIQ_EXECUTOR"),
+    "starting_credits": _Variable("PIQ_STARTING_CREDITS", _at_least(0)),
+    "max_attempts": _Variable("PIQ_MAX_ATTEMPTS", _at_least(1)),
+    "max_concurrent_jobs": _Variable("PIQ_MAX_CONCURRENT_JOBS", _at_least(1)),
+    "executor": _Variable("PIQ_EXECUTOR", _executor),
     "dask_scheduler_address": _Variable("PIQ_DASK_SCHEDULER_ADDRESS"),
     "dask_workers": _Variable("PIQ_DASK_WORKERS", _workers),
-    "batch_concurrency": _Variable("PIQ_BATCH_CONCURRENCY", _whole),
+    "batch_concurrency": _Variable("PIQ_BATCH_CONCURRENCY", _at_least(1)),
     "time_limits": _Variable("PIQ_TIME_LIMITS", _time_limits, _write_time_limits),
-    "lease_ttl_s": _Variable("PIQ_LEASE_TTL", _number),
-    "recovery_interval_s": _Variable("PIQ_RECOVERY_INTERVAL", _number),
+    "lease_ttl_s": _Variable("PIQ_LEASE_TTL", _positive),
+    "recovery_interval_s": _Variable("PIQ_RECOVERY_INTERVAL", _positive),
     "extra_tools": _Variable("PIQ_EXTRA_TOOLS", _names, _write_names),
     "preload_tools": _Variable("PIQ_PRELOAD_TOOLS", _names, _write_names),
     # Blank turns inputs named by PDB id off.
     "pdb_url": _Variable("PIQ_PDB_URL", _url, blank_is_none=True),
-    "max_upload_bytes": _Variable("PIQ_MAX_UPLOAD_BYTES", _whole),
+    "max_upload_bytes": _Variable("PIQ_MAX_UPLOAD_BYTES", _at_least(1)),
 }

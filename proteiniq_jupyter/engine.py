@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .assembly import build_service
-from .config import EngineConfig
+from .config import EXECUTOR_NAMES, EngineConfig
 from .execution.base import EngineExecutor
 from .execution.detached import DetachedProcessExecutor
 from .execution.inprocess import InProcessExecutor
@@ -20,7 +20,7 @@ from .tools.registry import ToolRegistry
 if TYPE_CHECKING:
     from .execution.dask_executor import DaskExecutor
 
-EXECUTORS = ("dask", "inprocess", "detached")
+EXECUTORS = EXECUTOR_NAMES
 
 E = TypeVar("E", bound=EngineExecutor, covariant=True)
 

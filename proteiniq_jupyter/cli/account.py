@@ -9,10 +9,11 @@ from typing import Any
 import click
 
 from .. import api
+from ..config import EngineConfig
 from ..jobs.model import Role
 from ..jobs.ports import LedgerEntry
 from .app import cli
-from .engine import _config, _engine, _safe_url
+from .engine import _check_time_limits, _config, _engine, _safe_url
 from .options import json_option
 from .render import _echo_json, _iso, _pairs, _table, _when
 
@@ -46,7 +47,7 @@ def credits_group(ctx: click.Context, as_json: bool) -> None:
     )
 
 
-@credits_group.command("grant")
+@credits_group.command("grant", context_settings={"ignore_unknown_options": True})
 @click.argument("amount", type=int)
 @click.option("--note", help="Why the credits were added (kept in the ledger).")
 def credits_grant(amount: int, note: str | None) -> None:
@@ -56,9 +57,24 @@ def credits_grant(amount: int, note: str | None) -> None:
     click.echo(f"available: {balance} credits")
 
 
+#: How the ledger's kinds read: a hold that ends gives its credits back to what is
+#: available, which is not a refund of anything charged.
+LEDGER_KINDS = {
+    "grant": "grant",
+    "reserve": "hold",
+    "release": "hold released",
+    "charge": "charge",
+    "refund": "refund",
+}
+
+
 def _ledger_row(entry: LedgerEntry) -> list[Any]:
     delta = f"+{entry.delta}" if entry.delta > 0 else str(entry.delta)
-    return [_when(entry.created_at), entry.kind, delta, entry.job_id or "", entry.note or ""]
+    note = entry.note or ""
+    if entry.kind == "release" and not note:
+        note = "the hold ends (charged or not, see the job's other lines)"
+    kind = LEDGER_KINDS.get(str(entry.kind), str(entry.kind))
+    return [_when(entry.created_at), kind, delta, entry.job_id or entry.batch_id or "", note]
 
 
 @credits_group.command("ledger")
@@ -110,12 +126,36 @@ def members_add(username: str, role: str, email: str | None) -> None:
     click.echo(f"{member.user.username}: {member.role}")
 
 
+def _executors(config: EngineConfig) -> list[tuple[str, str]]:
+    """Which executor runs the jobs of each command, as the commands choose it."""
+    if config.dask_scheduler_address:
+        dask = f"Dask, the scheduler at {config.dask_scheduler_address}"
+    else:
+        workers = config.dask_workers or os.cpu_count()
+        dask = f"Dask, an embedded cluster of {workers} worker(s) on 127.0.0.1"
+    described = {
+        "dask": dask,
+        "inprocess": "threads of the server's own process",
+        "detached": "a process of its own per job",
+    }
+    return [
+        ("piq run/retry/duplicate/batch run --wait", "this command's own process, while it waits"),
+        ("piq run/retry/duplicate/batch run", "a detached process per job, outliving the command"),
+        ("piq engine", dask),
+        ("the Jupyter server (PIQ_EXECUTOR)", described[config.executor]),
+    ]
+
+
 @cli.command("config")
 @json_option
 def config_command(as_json: bool) -> None:
-    """The configuration in force (from PIQ_* variables), as an operator sees it."""
+    """The configuration in force (from PIQ_* variables), as an operator sees it,
+    with the executor each command runs its jobs on. A value that is not valid is
+    refused, naming its variable."""
     config = _config()
-    data = {
+    with _engine() as engine:
+        _check_time_limits(config, [tool.id for tool in engine.tools])
+    data: dict[str, Any] = {
         "database": _safe_url(config.database_url),
         "data_dir": str(config.data_dir),
         "user": config.username,
@@ -132,7 +172,10 @@ def config_command(as_json: bool) -> None:
         "extra_tools": list(config.extra_tools),
         "preload_tools": list(config.preload_tools),
     }
+    executors = _executors(config)
     if as_json:
-        _echo_json(data)
+        _echo_json({**data, "executors": dict(executors)})
         return
     click.echo(_pairs([(k, v) for k, v in data.items()]))
+    click.echo("jobs run on")
+    click.echo(_pairs(executors, "  "))

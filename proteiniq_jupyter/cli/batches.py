@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
-import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,14 +13,26 @@ from .. import api
 from ..engine import Engine
 from ..execution.base import EngineExecutor
 from ..jobs.access import Actor
-from ..jobs.model import BatchSummary
+from ..jobs.model import BatchSummary, Job
 from ..jobs.ports import JobFilter
+from ..tools.base import Tool
 from .app import cli
 from .engine import _engine
-from .follow import POLL_INTERVAL_S
+from .follow import child_label, follow_batch
 from .inputs import _parse_inputs, _parse_settings, _read_file
 from .options import input_option, json_option, set_option, settings_json_option, wait_option
-from .render import _echo_json, _job_row, _pairs, _submitters, _table
+from .render import (
+    _clip,
+    _credits_text,
+    _duration,
+    _echo_json,
+    _job_row,
+    _pairs,
+    _status_text,
+    _submitters,
+    _table,
+    _when,
+)
 
 
 @cli.group("batch")
@@ -27,28 +40,34 @@ def batch_group() -> None:
     """Run one tool over many items, each item its own job, as one batch."""
 
 
-def _render_batch(summary: BatchSummary) -> str:
+def _render_batch(summary: BatchSummary, children: Sequence[Job] = ()) -> str:
     batch = api.Batch.of(summary)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(batch.counts.items()))
-    return _pairs(
-        [
-            ("batch", batch.id),
-            ("name", batch.name),
-            ("tool", batch.tool),
-            ("status", batch.status),
-            ("progress", f"{batch.progress:.0%}"),
-            ("children", f"{batch.total} ({counts})"),
-            ("credits", f"{batch.credits_charged} charged of {batch.reserved_credits} held"),
+    started = [c.started_at for c in children if c.started_at is not None]
+    finished = [c.finished_at for c in children if c.finished_at is not None]
+    ended = summary.status != "PROCESSING" and finished
+    pairs: list[tuple[str, Any]] = [
+        ("batch", batch.id),
+        ("name", batch.name),
+        ("tool", batch.tool),
+        ("status", batch.status),
+        ("progress", f"{batch.progress:.0%}"),
+        ("children", f"{batch.total} ({counts})"),
+        ("created", _when(summary.batch.created_at)),
+    ]
+    if children:
+        pairs += [
+            ("started", _when(min(started)) if started else "-"),
+            ("finished", _when(max(finished)) if ended else "-"),
+            (
+                "duration",
+                _duration((max(finished) - min(started)).total_seconds())
+                if ended and started
+                else "-",
+            ),
         ]
-    )
-
-
-def _follow_batch(engine: Engine[EngineExecutor], actor: Actor, batch_id: str) -> BatchSummary:
-    while True:
-        summary = engine.service.get_batch(actor, batch_id)
-        if summary.status != "PROCESSING":
-            return summary
-        time.sleep(POLL_INTERVAL_S)
+    pairs.append(("credits", f"{batch.credits_charged} charged of {batch.reserved_credits} held"))
+    return _pairs(pairs)
 
 
 @batch_group.command("run")
@@ -82,46 +101,106 @@ def batch_run(
     values = list(items)
     if items_file is not None:
         values += [line.strip() for line in _read_file(items_file).splitlines() if line.strip()]
-    if bool(values) == bool(input_pairs):
+    if not values and not input_pairs:
         raise click.UsageError("give ITEMs (or --items-file), or --input for the tool to split")
     settings = _parse_settings(set_pairs, settings_json)
     with _engine(detached=not wait) as engine:
         tool = engine.tools.get(tool_id)
         actor = engine.actor()
-        if input_pairs:
+        if not values:
             summary = engine.service.submit_batch_input(
                 actor, tool_id, _parse_inputs(tool, input_pairs, ()), settings, name=name
             )
         else:
-            summary = engine.service.submit_batch(
-                actor, tool_id, [_parse_inputs(tool, (), [v]) for v in values], settings, name=name
-            )
+            # Each item goes to the first slot that --input leaves open (the ligands
+            # of a docking whose receptor is given once), beside the --input items.
+            shared = _parse_inputs(tool, input_pairs, ())
+            slot = _open_slot(tool, {item.slot_id for item in shared})
+            items_of = [[*shared, *_parse_inputs(tool, (), [v], bare_slot=slot)] for v in values]
+            summary = engine.service.submit_batch(actor, tool_id, items_of, settings, name=name)
         click.echo(summary.batch.id)
         if wait:
-            summary = _follow_batch(engine, actor, summary.batch.id)
-            click.echo(_render_batch(summary))
+            summary = follow_batch(engine, actor, summary.batch.id, cancel=True)
+            _show_batch(engine, actor, summary.batch.id)
             if summary.status != "COMPLETED":
                 sys.exit(1)
 
 
+def _open_slot(tool: Tool, given: set[str]) -> str:
+    for slot in tool.slots:
+        if slot.id not in given:
+            return slot.id
+    raise click.UsageError(f"--input fills every slot of {tool.id}; give no ITEMs as well")
+
+
 @batch_group.command("show")
 @click.argument("batch_id", metavar="BATCH")
+@click.option("--follow", "-f", is_flag=True, help="Show each child's progress until it ends.")
 @json_option
-def batch_show(batch_id: str, as_json: bool) -> None:
-    """A batch's status, progress and credits, and its children."""
+def batch_show(batch_id: str, follow: bool, as_json: bool) -> None:
+    """A batch's status, progress and credits, and its children: what each one
+    takes (the ligand it docks, the sequence it folds), when it ran and for how long."""
     with _engine() as engine:
         actor = engine.actor()
-        summary = engine.service.get_batch(actor, batch_id)
-        children = engine.service.list_jobs(actor, JobFilter(batch_id=batch_id), limit=100).items
-        submitters = _submitters(engine, actor)
-    jobs = [_job_row(api.Job.of(view, submitters)) for view in children]
-    if as_json:
-        _echo_json({**api.Batch.of(summary).model_dump(), "children": jobs})
+        if follow:
+            follow_batch(engine, actor, batch_id, cancel=False)
+        if as_json:
+            summary = engine.service.get_batch(actor, batch_id)
+            children = engine.service.list_jobs(
+                actor, JobFilter(batch_id=batch_id), limit=100
+            ).items
+            submitters = _submitters(engine, actor)
+            jobs = [_job_row(api.Job.of(view, submitters)) for view in children]
+            _echo_json({**api.Batch.of(summary).model_dump(), "children": jobs})
+            return
+        _show_batch(engine, actor, batch_id)
+
+
+def _child_item(job: Job, slot: str | None) -> str:
+    """What a child takes that its siblings do not: its item's label, else the
+    first line of its content."""
+    items = [i for i in job.inputs if i.slot_id == slot] or list(job.inputs[-1:])
+    if not items:
+        return "-"
+    item = items[0]
+    text = item.label or (item.content.strip().splitlines() or [""])[0]
+    return _clip(text, 40)
+
+
+def _show_batch(engine: Engine[EngineExecutor], actor: Actor, batch_id: str) -> None:
+    summary = engine.service.get_batch(actor, batch_id)
+    children = [engine.service.get(actor, child_id).job for child_id in summary.batch.child_ids]
+    click.echo(_render_batch(summary, children))
+    if not children:
         return
-    click.echo(_render_batch(summary))
-    if jobs:
-        click.echo()
-        click.echo(_table(list(jobs[0]), [list(row.values()) for row in reversed(jobs)]))
+    # The slot whose item differs between children (the ligand, the sequence).
+    slots = [i.slot_id for i in children[0].inputs]
+    varying = next(
+        (
+            s
+            for s in slots
+            if len({tuple(i.content for i in c.inputs if i.slot_id == s) for c in children}) > 1
+        ),
+        slots[-1] if slots else None,
+    )
+    rows = [
+        [
+            c.id,
+            child_label(summary, c),
+            _child_item(c, varying),
+            _status_text(c),
+            _when(c.started_at),
+            _duration(c.duration_s),
+            _credits_text(c),
+        ]
+        for c in children
+    ]
+    click.echo()
+    headers = ["id", "name", varying or "item", "status", "started", "duration", "credits"]
+    click.echo(_table(headers, rows))
+    failed = [c for c in children if c.error]
+    for c in failed:
+        click.echo(f"  {c.name}: {c.error}")
 
 
 @batch_group.command("list")
@@ -157,5 +236,6 @@ def batch_retry(batch_id: str) -> None:
 def batch_cancel(batch_id: str) -> None:
     """Cancel every child still waiting or running."""
     with _engine() as engine:
-        summary = engine.service.cancel_batch(engine.actor(), batch_id)
-    click.echo(_render_batch(summary))
+        actor = engine.actor()
+        engine.service.cancel_batch(actor, batch_id)
+        _show_batch(engine, actor, batch_id)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import difflib
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,6 +30,18 @@ def _config(**given: Any) -> EngineConfig:
         return EngineConfig.from_env(**given)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _check_time_limits(config: EngineConfig, tools: Sequence[str]) -> None:
+    """Refuse a time limit for a tool this installation does not have."""
+    for tool, _ in config.time_limits:
+        if tool not in tools:
+            nearest = difflib.get_close_matches(tool, tools, n=1)
+            hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
+            raise click.ClickException(
+                f"a time limit is set for {tool!r}, which is not an installed tool{hint} "
+                f"Tools: {', '.join(sorted(tools))}"
+            )
 
 
 @contextmanager
@@ -112,6 +125,7 @@ def engine_command(
         signal.signal(signum, lambda *_: stop.set())
     engine = open_dask_engine(config)
     try:
+        _check_time_limits(config, [tool.id for tool in engine.tools])
         executor = engine.executor
         executor.start()
         click.echo(
@@ -120,5 +134,11 @@ def engine_command(
             err=True,
         )
         stop.wait()
+        click.echo("piq engine: interrupted; stopping", err=True)
     finally:
         engine.close()
+    click.echo(
+        "piq engine: stopped. Jobs it was running are recovered by the next engine that "
+        "starts: retried, never charged twice.",
+        err=True,
+    )

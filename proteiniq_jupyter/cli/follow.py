@@ -1,72 +1,128 @@
-"""Waiting for a job from the command line, with its progress on standard error."""
+"""Waiting for a job or a batch from the command line, with progress on standard
+error, and what an interrupt (Ctrl-C) does to what was being waited for."""
 
 from __future__ import annotations
 
+import math
 import sys
 import time
+from collections.abc import Sequence
 
 import click
 
 from ..engine import Engine
 from ..execution.base import EngineExecutor
 from ..jobs.access import Actor
-from ..jobs.model import Job
+from ..jobs.errors import PiqError
+from ..jobs.model import BatchSummary, Job
+from ..jobs.ports import JobFilter
 from ..jobs.status import JobStatus
 from .app import _error
-from .render import _clip, _describe_job, _render_detail
+from .render import _clip, _describe_job, _duration, _render_detail
 
 #: How often a waiting command looks at its job.
 POLL_INTERVAL_S = 0.1
+#: Children a batch's progress shows, one line each.
+MAX_CHILD_LINES = 100
 
 
-class _Progress:
-    """Progress of a waiting command on standard error: a redrawn bar on a terminal,
-    one line per status change otherwise (logs, pipes, CI)."""
+def progress_text(job: Job, *, coarse: bool = False) -> str:
+    """``PROCESSING 45%  docking ... ~6 s left (estimated)``: the status, how far,
+    and, when the engine estimates it, the time left. ``coarse``: the status and
+    tenths of progress only, for output that is not redrawn (a log gets a line
+    when it changes)."""
+    text = str(job.status)
+    if coarse:
+        if job.status is JobStatus.PROCESSING:
+            text += f" {math.floor(job.progress * 10) * 10}%"
+        return text
+    if job.status is JobStatus.PROCESSING:
+        text += f" {job.progress:4.0%}"
+    if job.progress_message and not job.status.is_terminal:
+        text += f"  {_clip(job.progress_message, 50)}"
+    elif job.status_reason and not job.status.is_terminal:
+        text += f"  {_clip(job.status_reason, 50)}"
+    eta = job.eta_s
+    if eta is not None:
+        text += f"  ~{_duration(eta)} left"
+    if job.progress_estimated and job.status is JobStatus.PROCESSING:
+        text += " (estimated)"
+    return text
 
-    WIDTH = 30
 
-    def __init__(self, job_id: str) -> None:
-        self.job_id = job_id
+class _Lines:
+    """Lines redrawn in place on a terminal; elsewhere (logs, pipes, CI) each line
+    printed again only when it changes."""
+
+    def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
-        self.last: str | None = None
+        self.shown: list[str] = []
 
-    def update(self, job: Job) -> None:
+    def update(self, lines: Sequence[str]) -> None:
+        lines = list(lines)
         if self.tty:
-            filled = round(job.progress * self.WIDTH)
-            bar = "#" * filled + "-" * (self.WIDTH - filled)
-            line = f"[{bar}] {job.progress:4.0%}  {job.status}"
-            if job.progress_message:
-                line += f"  {_clip(job.progress_message, 40)}"
-            if line != self.last:
-                click.echo(f"\r\x1b[2K{line}", err=True, nl=False)
+            if lines == self.shown:
+                return
+            up = f"\x1b[{len(self.shown) - 1}A" if len(self.shown) > 1 else ""
+            click.echo(f"\r{up}\x1b[J" + "\n".join(lines), err=True, nl=False)
         else:
-            line = str(job.status)
-            if line != self.last:
-                click.echo(f"{self.job_id}: {line}", err=True)
-        self.last = line
+            for i, line in enumerate(lines):
+                if i >= len(self.shown) or self.shown[i] != line:
+                    click.echo(line, err=True)
+        self.shown = lines
 
     def close(self) -> None:
-        if self.tty and self.last is not None:
+        if self.tty and self.shown:
             click.echo("", err=True)
+        self.shown = []
+
+
+def _job_line(job: Job, width: int = 30) -> str:
+    filled = round(job.progress * width)
+    bar = "#" * filled + "-" * (width - filled)
+    return f"[{bar}] {progress_text(job)}"
+
+
+def _cancelled_text(job: Job) -> str:
+    """What cancelling did to a job's credits."""
+    if job.status is not JobStatus.CANCELLED:
+        return f"job {job.id} had already ended {job.status}"
+    if job.credits_charged:
+        return (
+            f"job {job.id} cancelled while processing; its {job.credits_charged} credits "
+            "stay charged (a cancelled job used the compute it started)"
+        )
+    return f"job {job.id} cancelled before it started; nothing was charged"
+
+
+def cancel_and_say(engine: Engine[EngineExecutor], actor: Actor, job_id: str) -> str:
+    try:
+        return _cancelled_text(engine.service.cancel(actor, job_id))
+    except PiqError:
+        return _cancelled_text(engine.service.get(actor, job_id).job)
 
 
 def _follow(engine: Engine[EngineExecutor], actor: Actor, job_id: str) -> Job:
     """Wait for the job to end, showing its progress. Interrupting cancels the job,
-    which would otherwise be left running with nobody to finish it."""
-    progress = _Progress(job_id)
+    which would otherwise be left running with nobody to finish it, and says what
+    that did to its credits."""
+    lines = _Lines()
     try:
         while True:
             job = engine.service.get(actor, job_id).job
-            progress.update(job)
+            if lines.tty:
+                lines.update([_job_line(job)])
+            else:
+                lines.update([f"{job_id}: {progress_text(job, coarse=True)}"])
             if job.status.is_terminal:
                 return job
             time.sleep(POLL_INTERVAL_S)
     except KeyboardInterrupt:
-        engine.service.cancel(actor, job_id)
-        _error(f"interrupted; job {job_id} cancelled")
+        lines.close()
+        _error(f"interrupted; {cancel_and_say(engine, actor, job_id)}")
         sys.exit(130)
     finally:
-        progress.close()
+        lines.close()
 
 
 def _finish(engine: Engine[EngineExecutor], actor: Actor, job: Job, wait: bool) -> None:
@@ -80,3 +136,74 @@ def _finish(engine: Engine[EngineExecutor], actor: Actor, job: Job, wait: bool) 
         reason = done.error or done.status_reason
         _error(f"job {done.id} ended {done.status}" + (f": {reason}" if reason else ""))
         sys.exit(1)
+
+
+def batch_lines(
+    summary: BatchSummary, children: Sequence[Job], *, coarse: bool = False
+) -> list[str]:
+    """One line for the batch, then one per child (in the batch's order)."""
+    done = sum(1 for c in children if c.status.is_terminal)
+    head = (
+        f"batch {summary.batch.id}  {summary.status}  {done} of {summary.total} done"
+        if coarse
+        else f"batch {summary.batch.id}  {summary.status} {summary.progress:4.0%}  "
+        f"{done} of {summary.total} done"
+    )
+    shown = children[:MAX_CHILD_LINES]
+    width = max((len(child_label(summary, c)) for c in shown), default=0)
+    lines = [head]
+    for child in shown:
+        label = child_label(summary, child).ljust(width)
+        lines.append(f"  {label}  {progress_text(child, coarse=coarse)}")
+    if len(children) > MAX_CHILD_LINES:
+        lines.append(f"  ... {len(children) - MAX_CHILD_LINES} more")
+    return lines
+
+
+def _batch_state(
+    engine: Engine[EngineExecutor], actor: Actor, batch_id: str
+) -> tuple[BatchSummary, list[Job]]:
+    summary = engine.service.get_batch(actor, batch_id)
+    page = engine.service.list_jobs(actor, JobFilter(batch_id=batch_id), limit=MAX_CHILD_LINES)
+    return summary, in_batch_order(summary, [view.job for view in page.items])
+
+
+def in_batch_order(summary: BatchSummary, children: Sequence[Job]) -> list[Job]:
+    """Children in the order of the batch's items."""
+    place = {job_id: i for i, job_id in enumerate(summary.batch.child_ids)}
+    return sorted(children, key=lambda job: place.get(job.id, len(place)))
+
+
+def child_label(summary: BatchSummary, job: Job) -> str:
+    """A child's name without its batch's name before it (``#3``)."""
+    return job.name.removeprefix(summary.batch.name).strip() or job.name
+
+
+def follow_batch(
+    engine: Engine[EngineExecutor], actor: Actor, batch_id: str, *, cancel: bool
+) -> BatchSummary:
+    """Show every child's progress until the batch ends. Interrupting cancels the
+    batch when ``cancel`` (its jobs run in this process), else leaves it running."""
+    lines = _Lines()
+    try:
+        while True:
+            summary, children = _batch_state(engine, actor, batch_id)
+            lines.update(batch_lines(summary, children, coarse=not lines.tty))
+            if summary.status != "PROCESSING":
+                return summary
+            time.sleep(POLL_INTERVAL_S)
+    except KeyboardInterrupt:
+        lines.close()
+        if not cancel:
+            _error(f"interrupted; batch {batch_id} goes on (piq batch show {batch_id})")
+            sys.exit(130)
+        summary = engine.service.cancel_batch(actor, batch_id)
+        charged = summary.credits_charged
+        _error(
+            f"interrupted; batch {batch_id} cancelled: "
+            + ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
+            + (f"; {charged} credits stay charged for children that had started" if charged else "")
+        )
+        sys.exit(130)
+    finally:
+        lines.close()

@@ -80,7 +80,20 @@ def _read_file(path: Path) -> str:
         raise click.UsageError(f"cannot read input file {path}: {exc.strerror}") from None
 
 
-def _parse_inputs(tool: Tool, pairs: Sequence[str], bare: Sequence[str]) -> list[JobInput]:
+def _looks_like_file(tool: Tool, value: str) -> bool:
+    """A bare argument ending in a file extension of a format (``seqs.fasta``,
+    ``receptor.pdb``) names a file, even when there is no such file: it is not
+    sequence or SMILES text."""
+    if any(c.isspace() for c in value):
+        return False
+    extension = Path(value).suffix.lstrip(".").lower()
+    formats = {f for slot in tool.slots for f in slot.formats} | set(FORMAT_ALIASES)
+    return bool(extension) and extension in formats
+
+
+def _parse_inputs(
+    tool: Tool, pairs: Sequence[str], bare: Sequence[str], *, bare_slot: str | None = None
+) -> list[JobInput]:
     """``--input SLOT=@path``, ``--input SLOT=pdb:ID`` (a structure slot: the entry
     is fetched at submit) and ``--input SLOT=text``; a bare argument goes to the
     tool's first slot (read as a file when such a file exists). Slot names and
@@ -106,10 +119,10 @@ def _parse_inputs(tool: Tool, pairs: Sequence[str], bare: Sequence[str]) -> list
         if not tool.slots:
             raise click.UsageError(f"{tool.id} takes no inputs")
         candidate = Path(value).expanduser()
-        if candidate.is_file():
-            items.append((tool.slots[0].id, _read_file(candidate), candidate, None))
+        if candidate.is_file() or _looks_like_file(tool, value):
+            items.append((bare_slot or tool.slots[0].id, _read_file(candidate), candidate, None))
         else:
-            items.append((tool.slots[0].id, value, None, None))
+            items.append((bare_slot or tool.slots[0].id, value, None, None))
     inputs: list[JobInput] = []
     counts: dict[str, int] = {}
     for slot_id, content, source, pdb_id in items:

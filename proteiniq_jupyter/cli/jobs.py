@@ -10,12 +10,13 @@ from pathlib import Path
 import click
 
 from .. import api
+from ..jobs.errors import PiqError
 from ..jobs.model import JobEvent, Quote, Share, Visibility
 from ..jobs.ports import JobFilter
 from ..jobs.status import JobStatus
 from .app import cli
 from .engine import _engine
-from .follow import _finish
+from .follow import _cancelled_text, _finish
 from .inputs import _parse_inputs, _parse_settings
 from .options import (
     input_option,
@@ -42,11 +43,12 @@ from .render import (
 )
 
 
-def _render_quote(quote: Quote) -> str:
+def _render_quote(quote: Quote, jobs: int = 1) -> str:
     out = [
         _pairs(
             [
                 ("tool", quote.tool),
+                *([("jobs", f"{jobs}, one per item (piq batch run)")] if jobs > 1 else []),
                 ("estimated credits", quote.estimated_credits),
                 ("available credits", quote.available_credits),
                 ("billable credits", quote.billable_credits),
@@ -81,14 +83,26 @@ def quote(
 ) -> None:
     """What a run would cost, and what stops it from running now (exit 1 if anything)."""
     settings = _parse_settings(set_pairs, settings_json)
+    jobs = 1
     with _engine() as engine:
         tool = engine.tools.get(tool_id)
         items = _parse_inputs(tool, input_pairs, inputs)
-        result = engine.service.quote(engine.actor(), tool_id, items, settings)
+        actor = engine.actor()
+        result = engine.service.quote(actor, tool_id, items, settings)
+        if result.blocking_errors:
+            # Several items for a tool that runs one per job (ligands docked one by
+            # one): the price of the batch that would run them.
+            try:
+                batch, jobs = engine.service.quote_batch_input(actor, tool_id, items, settings)
+            except PiqError:
+                pass
+            else:
+                if jobs > 1:
+                    result = batch
     if as_json:
-        _echo_json(api.JobQuote.of(result).model_dump())
+        _echo_json({**api.JobQuote.of(result).model_dump(), "jobs": jobs})
     else:
-        click.echo(_render_quote(result))
+        click.echo(_render_quote(result, jobs))
     if result.blocking_errors:
         sys.exit(1)
 
@@ -273,6 +287,7 @@ def cancel(job_id: str) -> None:
     with _engine() as engine:
         job = engine.service.cancel(engine.actor(), job_id)
     click.echo(f"{job.id}: {job.status}")
+    click.echo(_cancelled_text(job), err=True)
 
 
 @cli.command()

@@ -10,7 +10,18 @@ from . import credits
 from .access import Actor
 from .core import derived_name, job_name
 from .errors import Forbidden, InsufficientCredits, NotFound, ValidationError
-from .model import Batch, BatchSummary, Job, JobInput, JsonDict, Visibility, new_id
+from .model import (
+    Batch,
+    BatchSummary,
+    Estimate,
+    EstimateLine,
+    Job,
+    JobInput,
+    JsonDict,
+    Quote,
+    Visibility,
+    new_id,
+)
 from .paging import check_limit, cursor_after, start_after
 from .ports import StoreTransaction
 from .status import CANCELLABLE, RETRYABLE, JobStatus
@@ -48,6 +59,60 @@ class Batches(Submission):
         resolved = self._resolve_sources(actor, inputs)
         items = tool.batch_items(resolved, tool.parse_settings(settings))
         return self._submit_batch(actor, tool_id, items, settings, name)
+
+    def quote_batch_items(
+        self,
+        actor: Actor,
+        tool_id: str,
+        items: Sequence[Sequence[JobInput]],
+        settings: JsonDict | None = None,
+    ) -> Quote:
+        """What a batch of these items would cost in all, and what stops it: each
+        child priced as a job, the lines of the same kind added up, the total held
+        against the credits available."""
+        quotes = [self.quote(actor, tool_id, item, settings) for item in items]
+        merged: dict[tuple[str, int], EstimateLine] = {}
+        blocking: list[JsonDict] = []
+        for number, quote in enumerate(quotes, start=1):
+            for line in quote.estimate.lines:
+                key = (line.label, line.unit_credits)
+                seen = merged.get(key)
+                merged[key] = EstimateLine(
+                    line.label,
+                    line.quantity + (seen.quantity if seen else 0),
+                    line.unit_credits,
+                    line.credits + (seen.credits if seen else 0),
+                )
+            for error in quote.blocking_errors:
+                if error.get("code") in ("insufficient_credits", "concurrent_job_limit_exceeded"):
+                    continue
+                message = error.get("message", "")
+                blocking.append({**error, "item": number, "message": f"item {number}: {message}"})
+        estimate = Estimate(tuple(merged.values()))
+        first = quotes[0]
+        if estimate.credits > first.available_credits:
+            blocking.append(
+                {
+                    "code": "insufficient_credits",
+                    "message": f"needs {estimate.credits} credits for {len(items)} jobs, "
+                    f"{first.available_credits} available",
+                }
+            )
+        return replace(first, estimate=estimate, blocking_errors=tuple(blocking))
+
+    def quote_batch_input(
+        self,
+        actor: Actor,
+        tool_id: str,
+        inputs: Sequence[JobInput],
+        settings: JsonDict | None = None,
+    ) -> tuple[Quote, int]:
+        """The quote of a batch given as one input the tool splits (several ligands
+        for one receptor), with the number of jobs it makes."""
+        tool = self._requested_tool(tool_id)
+        resolved = self._resolve_sources(actor, inputs)
+        items = tool.batch_items(resolved, tool.parse_settings(settings))
+        return self.quote_batch_items(actor, tool_id, items, settings), len(items)
 
     def _submit_batch(
         self,

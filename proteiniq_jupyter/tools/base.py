@@ -8,6 +8,7 @@ directory and reports progress through the context.
 
 from __future__ import annotations
 
+import difflib
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -117,6 +118,20 @@ class RunContext:
         return ResultFile(name=name, format=format, size=path.stat().st_size)
 
 
+def unknown_name(what: str, name: str, names: Sequence[str], tool_id: str) -> str:
+    """ "no setting 'exhaustivness'; did you mean 'exhaustiveness'? ..." with every
+    name the tool knows."""
+    text = f"{tool_id} has no {what} {name!r}"
+    nearest = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if nearest:
+        text += f"; did you mean {nearest[0]!r}?"
+    if names:
+        text += f" Its {what}s: {', '.join(sorted(names))}"
+    else:
+        text += f"; it takes no {what}s"
+    return text
+
+
 def input_error(
     message: str,
     *,
@@ -177,13 +192,16 @@ class Tool(ABC):
         try:
             return self.settings_model.model_validate(raw or {})
         except pydantic.ValidationError as exc:
-            errors = [
-                {
-                    "field": "settings." + ".".join(str(p) for p in err["loc"]),
-                    "message": f"settings.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}",
-                }
-                for err in exc.errors()
-            ]
+            names = list(self.settings_model.model_fields)
+            errors = []
+            for err in exc.errors():
+                place = ".".join(str(p) for p in err["loc"])
+                reason = err["msg"]
+                if err["type"] == "extra_forbidden" and len(err["loc"]) == 1:
+                    reason = unknown_name("setting", str(err["loc"][0]), names, self.id)
+                errors.append(
+                    {"field": f"settings.{place}", "message": f"settings.{place}: {reason}"}
+                )
             raise ValidationError("; ".join(e["message"] for e in errors), errors=errors) from None
 
     def validate(self, inputs: Sequence[JobInput], settings: pydantic.BaseModel) -> None:
@@ -200,8 +218,8 @@ class Tool(ABC):
             if slot is None:
                 errors.append(
                     input_error(
-                        f"input {index + 1}: unknown slot {item.slot_id!r}; "
-                        f"{self.id} takes {', '.join(sorted(known))}",
+                        f"input {index + 1}: "
+                        + unknown_name("slot", item.slot_id, list(known), self.id),
                         index=index,
                     )
                 )
