@@ -1,0 +1,194 @@
+"""What ``piq`` says at the terminal when a user misspells, misnames, interrupts or
+cancels: through the real command (and, for Ctrl-C, a real process sent SIGINT),
+on SQLite and PostgreSQL."""
+
+# ruff: noqa: F811  (the env and piq fixtures come from test_cli)
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+from .helpers import Gate
+from .test_cli import (  # noqa: F401  (env and piq are fixtures)
+    Piq,
+    env,
+    environment,
+    invoker,
+    one_error_line,
+    piq,
+    show,
+)
+
+REPO_ROOT = REPO
+
+FAST_BOX = [
+    *("--set", "center_x=28.5", "--set", "center_y=6.0", "--set", "center_z=14.4"),
+    *("--set", "size_x=16", "--set", "size_y=16", "--set", "size_z=16"),
+    *("--set", "exhaustiveness=1", "--set", "num_poses=2"),
+]
+LIGANDS = "c1ccccc1O phenol\nCC(=O)Nc1ccc(O)cc1 paracetamol\n"
+
+
+def test_a_misspelt_setting_or_slot_names_the_nearest(piq: Piq, tmp_path: Path) -> None:
+    result = piq("quote", "autodock-vina", "--set", "exhaustivnes=3", code=1)
+    out = result.stdout
+    assert "has no setting 'exhaustivnes'" in out, out
+    assert "did you mean 'exhaustiveness'?" in out and "num_poses" in out, out
+    assert "Extra inputs are not permitted" not in out
+    result = piq("quote", "protein-stats", "--input", "sequnces=MKVLA", code=1)
+    assert "has no slot 'sequnces'; did you mean 'sequences'?" in result.stdout, result.stdout
+
+
+def test_a_bare_name_of_a_missing_file_says_so(piq: Piq, tmp_path: Path) -> None:
+    line = one_error_line(piq("run", "protein-stats", "kinases.fasta", "--wait", code=2))
+    assert "no such input file: kinases.fasta" in line
+    assert json.loads(piq("jobs", "--json").stdout)["items"] == []
+
+
+def test_credits_grant_of_a_negative_amount_is_refused_plainly(piq: Piq) -> None:
+    line = one_error_line(piq("credits", "grant", "-5", code=1))
+    assert "positive whole number" in line and "-5" in line
+    assert "No such option" not in line
+
+
+def test_cancel_of_a_processing_job_says_its_credits_stay_and_the_ledger_says_hold(
+    piq: Piq, env: dict[str, str | None], gate: Gate
+) -> None:
+    env["PIQ_EXTRA_TOOLS"] = "tests.helpers:Sleep"
+    job_id = piq("run", "sleep", "zz", "--set", f"hold={gate.folder}", "--set", "steps=2")
+    job_id_text = job_id.stdout.strip()
+    deadline = time.monotonic() + 60
+    while show(piq, job_id_text)["status"] != "PROCESSING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    result = piq("cancel", job_id_text)
+    assert result.stdout.strip() == f"{job_id_text}: CANCELLED"
+    assert "its 10 credits stay charged" in result.stderr, result.stderr
+    ledger = piq("credits", "ledger").stdout
+    rows = [line for line in ledger.splitlines() if job_id_text in line]
+    kinds = [row.split("  ")[1].strip() for row in rows]
+    assert "hold released" in " ".join(rows) and "refund" not in " ".join(kinds), ledger
+
+
+def test_config_refuses_invalid_values_and_shows_each_commands_executor(
+    tmp_path: Path,
+) -> None:
+    env = environment(f"sqlite:///{tmp_path / 'piq.sqlite'}", tmp_path)
+    piq = invoker(env)
+    data = json.loads(piq("config", "--json").stdout)
+    assert data["executors"]["piq engine"].startswith("Dask, an embedded cluster")
+    assert "own process" in data["executors"]["piq run/retry/duplicate/batch run --wait"]
+    assert "detached" in data["executors"]["piq run/retry/duplicate/batch run"]
+    for variable, value, says in [
+        ("PIQ_EXECUTOR", "dusk", "did you mean 'dask'?"),
+        ("PIQ_STARTING_CREDITS", "-10", "PIQ_STARTING_CREDITS must be 0 or more"),
+        ("PIQ_TIME_LIMITS", "esmfoldd=60", "did you mean 'esmfold'?"),
+        ("PIQ_TIME_LIMITS", "esmfold=-1", "PIQ_TIME_LIMITS"),
+    ]:
+        line = one_error_line(invoker({**env, variable: value})("config", code=1))
+        assert says in line, (variable, line)
+
+
+def test_vina_batch_with_items_file_and_receptor_and_its_quote(
+    piq: Piq, fixtures_dir: Path, tmp_path: Path
+) -> None:
+    receptor = fixtures_dir / "docking" / "BACE_1_receptorH.pdb"
+    ligands = tmp_path / "ligands.smi"
+    ligands.write_text(LIGANDS)
+    given = ["--input", f"receptor=@{receptor}", *FAST_BOX, "--json"]
+    quote = json.loads(
+        piq("quote", "autodock-vina", *given, "--input", f"ligands=@{ligands}").stdout
+    )
+    one = json.loads(piq("quote", "autodock-vina", *given, "--input", "ligands=c1ccccc1O").stdout)
+    assert quote["jobs"] == 2 and quote["blocking_errors"] == []
+    assert one["jobs"] == 1 and one["estimated_credits"] > 0
+    assert quote["estimated_credits"] == 2 * one["estimated_credits"]
+
+    result = piq(
+        "batch", "run", "autodock-vina", "--input", f"receptor=@{receptor}",
+        "--items-file", str(ligands), *FAST_BOX, "--wait",
+    )  # fmt: skip
+    batch_id = result.stdout.splitlines()[0]
+    # Each child's progress reached the terminal while waiting, one line per child.
+    assert "#1  COMPLETED" in result.stderr and "#2  COMPLETED" in result.stderr, result.stderr
+    shown = piq("batch", "show", batch_id).stdout
+    assert "duration" in shown and "started" in shown
+    rows = [line for line in shown.splitlines() if line.startswith("job_")]
+    assert len(rows) == 2
+    assert "phenol" in rows[0] and "paracetamol" in rows[1], shown
+    assert all("COMPLETED" in row and " s " in row + " " for row in rows), shown
+    data = json.loads(piq("batch", "show", batch_id, "--json").stdout)
+    assert data["status"] == "COMPLETED" and data["credits_charged"] == quote["estimated_credits"]
+
+
+def _piq_process(env: dict[str, str | None], *args: str) -> subprocess.Popen[str]:
+    full = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
+    full["PYTHONPATH"] = str(REPO_ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "proteiniq_jupyter.cli", *args],
+        cwd=REPO_ROOT,
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_line(stream: object, needle: str, timeout: float = 120) -> list[str]:
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline()  # type: ignore[attr-defined]
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError(f"{needle!r} never came: {seen}")
+
+
+def test_ctrl_c_on_run_wait_cancels_and_says_what_happened(
+    piq: Piq, env: dict[str, str | None], gate: Gate
+) -> None:
+    env["PIQ_EXTRA_TOOLS"] = "tests.helpers:Sleep"
+    process = _piq_process(
+        env, "run", "sleep", "zz", "--set", f"hold={gate.folder}", "--set", "steps=2", "--wait"
+    )
+    assert process.stdout is not None and process.stderr is not None
+    job_id = process.stdout.readline().strip()
+    _wait_for_line(process.stderr, "PROCESSING")
+    process.send_signal(signal.SIGINT)
+    try:
+        rest = process.stderr.read()
+        assert process.wait(timeout=60) == 130
+    finally:
+        gate.open()
+        process.kill()
+    assert "Traceback" not in rest, rest
+    assert f"interrupted; job {job_id} cancelled while processing" in rest, rest
+    assert "credits stay charged" in rest
+    assert show(piq, job_id)["status"] == "CANCELLED"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_ctrl_c_on_engine_stops_cleanly_and_says_so(env: dict[str, str | None]) -> None:
+    process = _piq_process(env, "engine", "--workers", "1")
+    assert process.stderr is not None
+    _wait_for_line(process.stderr, "piq engine engine:")
+    process.send_signal(signal.SIGINT)
+    try:
+        rest = process.stderr.read()
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+    assert "Traceback" not in rest, rest
+    assert "piq engine: interrupted; stopping" in rest
+    assert "piq engine: stopped" in rest
