@@ -55,12 +55,12 @@ class EstimatedPhase:
         message: str,
         sink: EstimateSink,
         *,
-        tick_s: float = TICK_S,
+        tick_s: float | None = None,
     ) -> None:
         self.estimate = estimate
         self.message = message
         self.sink = sink
-        self.tick_s = tick_s
+        self.tick_s = TICK_S if tick_s is None else tick_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="piq-estimate", daemon=True)
         self._started = 0.0
