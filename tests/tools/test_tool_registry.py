@@ -133,5 +133,5 @@ def test_a_wrong_slot_or_format_is_refused_before_parsing(make_input: Any) -> No
     tool = ProteinStats()
     with pytest.raises(ValidationError, match="format 'pdb' is not accepted"):
         tool.validate([make_input("sequences", "protein", "pdb", "MKT")], tool.parse_settings({}))
-    with pytest.raises(ValidationError, match="has no slot 'structure'.* Its slots: sequences"):
+    with pytest.raises(ValidationError, match=r"has no slot 'structure'.* Its slots: sequences"):
         tool.validate([make_input("structure", "protein", "fasta", "MKT")], tool.parse_settings({}))
