@@ -53,7 +53,8 @@ def test_a_job_is_written_as_before() -> None:
     assert text == (
         '{"id": "job_1", "object": "job", "name": "first", "tool": "echo", '
         '"status": "COMPLETED", "status_reason": null, "progress": 1.0, '
-        '"progress_message": null, "created_at": "2026-01-02T03:04:05.678901+00:00", '
+        '"progress_message": null, "progress_estimated": false, "eta_seconds": null, '
+        '"created_at": "2026-01-02T03:04:05.678901+00:00", '
         '"updated_at": "2026-01-02T03:04:05.678901+00:00", '
         '"started_at": "2026-01-02T03:04:05.678886+00:00", '
         '"completed_at": "2026-01-02T03:04:05.678901+00:00", "duration_s": 1.5e-05, '

@@ -407,6 +407,8 @@ async def test_status_then_results_then_files(alice: Api, tim: Api, gate: Gate) 
         "status",
         "progress",
         "progress_message",
+        "progress_estimated",
+        "eta_seconds",
         "status_reason",
         "updated_at",
     }
