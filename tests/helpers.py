@@ -104,6 +104,8 @@ class SleepSettings(pydantic.BaseModel):
     crash: bool = False
     hold: str | None = None
     write_pid: bool = False
+    #: Sleep in one piece the tool says nothing about, the engine estimating it.
+    estimated: bool = False
 
 
 class Sleep(Tool):
@@ -149,6 +151,10 @@ class Sleep(Tool):
             os.replace(context.workdir / "grandchild.tmp", context.workdir / "grandchild.pid")
         if settings.crash or inputs[0].content.strip() == "crash":
             os._exit(9)
+        if settings.estimated:
+            with context.estimated_phase(0.0, 1.0, "sleeping", typical_s=settings.seconds):
+                time.sleep(settings.seconds)
+            return ToolResult(fields={"slept": settings.seconds, "pid": os.getpid()})
         files = []
         for step in range(settings.steps):
             if step and settings.hold:

@@ -192,3 +192,36 @@ def test_ctrl_c_on_engine_stops_cleanly_and_says_so(env: dict[str, str | None]) 
     assert "Traceback" not in rest, rest
     assert "piq engine: interrupted; stopping" in rest
     assert "piq engine: stopped" in rest
+
+
+def test_a_detached_job_shows_its_estimated_progress_and_time_left(
+    piq: Piq, env: dict[str, str | None]
+) -> None:
+    """Through a job's own process and its supervisor: a phase the tool says nothing
+    about is estimated, and ``show`` and ``jobs`` say so with the time left."""
+    env["PIQ_EXTRA_TOOLS"] = "tests.helpers:Sleep"
+    job_id = piq("run", "sleep", "zz", "--set", "seconds=30", "--set", "estimated=true")
+    job_id_text = job_id.stdout.strip()
+    deadline = time.monotonic() + 60
+    data = show(piq, job_id_text)
+    while not (data["progress_estimated"] and data["eta_seconds"] and data["progress"] > 0):
+        assert time.monotonic() < deadline, data
+        time.sleep(0.2)
+        data = show(piq, job_id_text)
+    assert data["status"] == "PROCESSING" and 0 < data["eta_seconds"] <= 30
+    shown = piq("show", job_id_text).stdout
+    assert "(estimated from past runs, about" in shown and "left)" in shown, shown
+    assert "est., ~" in piq("jobs").stdout
+    piq("cancel", job_id_text)
+
+
+def test_batch_show_follow_shows_each_child_until_the_batch_ends(
+    piq: Piq, env: dict[str, str | None]
+) -> None:
+    env["PIQ_EXTRA_TOOLS"] = "tests.helpers:Sleep"
+    batch_id = piq("batch", "run", "sleep", "a", "b", "--set", "seconds=1").stdout.strip()
+    result = piq("batch", "show", batch_id, "--follow")
+    assert "#1  COMPLETED" in result.stderr and "#2  COMPLETED" in result.stderr, result.stderr
+    assert "COMPLETED  2 of 2 done" in result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("job_")]
+    assert [row.split()[1] for row in rows] == ["#1", "#2"], result.stdout

@@ -18,7 +18,7 @@ from ..jobs.ports import JobFilter
 from ..tools.base import Tool
 from .app import cli
 from .engine import _engine
-from .follow import child_label, follow_batch
+from .follow import child_label, follow_batch, in_batch_order
 from .inputs import _parse_inputs, _parse_settings, _read_file
 from .options import input_option, json_option, set_option, settings_json_option, wait_option
 from .render import (
@@ -169,7 +169,9 @@ def _child_item(job: Job, slot: str | None) -> str:
 
 def _show_batch(engine: Engine[EngineExecutor], actor: Actor, batch_id: str) -> None:
     summary = engine.service.get_batch(actor, batch_id)
-    children = [engine.service.get(actor, child_id).job for child_id in summary.batch.child_ids]
+    children = in_batch_order(
+        [engine.service.get(actor, child_id).job for child_id in summary.batch.child_ids]
+    )
     click.echo(_render_batch(summary, children))
     if not children:
         return

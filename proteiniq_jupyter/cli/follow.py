@@ -176,13 +176,18 @@ def _batch_state(
 ) -> tuple[BatchSummary, list[Job]]:
     summary = engine.service.get_batch(actor, batch_id)
     page = engine.service.list_jobs(actor, JobFilter(batch_id=batch_id), limit=MAX_CHILD_LINES)
-    return summary, in_batch_order(summary, [view.job for view in page.items])
+    return summary, in_batch_order([view.job for view in page.items])
 
 
-def in_batch_order(summary: BatchSummary, children: Sequence[Job]) -> list[Job]:
-    """Children in the order of the batch's items."""
-    place = {job_id: i for i, job_id in enumerate(summary.batch.child_ids)}
-    return sorted(children, key=lambda job: place.get(job.id, len(place)))
+def in_batch_order(children: Sequence[Job]) -> list[Job]:
+    """Children in the order of the batch's items: each is named after its batch
+    with its item's number (``#3``), while their ids are random."""
+
+    def number(job: Job) -> tuple[int, str]:
+        _, _, tail = job.name.rpartition("#")
+        return (int(tail) if tail.isdigit() else sys.maxsize, job.id)
+
+    return sorted(children, key=number)
 
 
 def child_label(summary: BatchSummary, job: Job) -> str:

@@ -95,6 +95,9 @@ def _pairs(pairs: Sequence[tuple[str, Any]], indent: str = "") -> str:
 def _status_text(job: Job) -> str:
     if job.status is JobStatus.PROCESSING:
         text = f"{job.status} {job.progress:.0%}"
+        if job.progress_estimated:
+            eta = job.eta_s
+            text += " est." if eta is None else f" est., ~{_duration(eta)} left"
         return f"{text} ({job.progress_message})" if job.progress_message else text
     return str(job.status)
 
@@ -145,6 +148,8 @@ def _job_detail(job: api.Job, *, files_dir: Path, events: int) -> JsonDict:
         {
             "visibility": str(job.visibility),
             "progress_message": job.progress_message,
+            "progress_estimated": job.progress_estimated,
+            "eta_seconds": job.eta_seconds,
             "status_reason": job.status_reason,
             "error": job.error if isinstance(job.error, str) else None,
             "attempts": job.attempts,
@@ -171,10 +176,16 @@ def _job_detail(job: api.Job, *, files_dir: Path, events: int) -> JsonDict:
 
 def _render_detail(data: JsonDict) -> str:
     out = [f"{data['id']}  {data['name']}"]
+    progress = f"{data['progress']:.0%}"
+    if data["progress_estimated"]:
+        progress += " (estimated from past runs"
+        if data["eta_seconds"] is not None:
+            progress += f", about {_duration(data['eta_seconds'])} left"
+        progress += ")"
     pairs: list[tuple[str, Any]] = [
         ("tool", data["tool"]),
         ("status", data["status"]),
-        ("progress", f"{data['progress']:.0%}"),
+        ("progress", progress),
     ]
     if data["progress_message"]:
         pairs.append(("progress message", data["progress_message"]))
