@@ -225,3 +225,37 @@ def test_batch_show_follow_shows_each_child_until_the_batch_ends(
     assert "COMPLETED  2 of 2 done" in result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith("job_")]
     assert [row.split()[1] for row in rows] == ["#1", "#2"], result.stdout
+
+
+def test_ctrl_c_on_batch_run_wait_cancels_the_batch_and_says_so(
+    piq: Piq, env: dict[str, str | None], gate: Gate
+) -> None:
+    env["PIQ_EXTRA_TOOLS"] = "tests.helpers:Sleep"
+    process = _piq_process(
+        env,
+        "batch",
+        "run",
+        "sleep",
+        "a",
+        "b",
+        "--set",
+        f"hold={gate.folder}",
+        "--set",
+        "steps=2",
+        "--wait",
+    )
+    assert process.stdout is not None and process.stderr is not None
+    batch_id = process.stdout.readline().strip()
+    _wait_for_line(process.stderr, "PROCESSING")
+    process.send_signal(signal.SIGINT)
+    try:
+        rest = process.stderr.read()
+        assert process.wait(timeout=60) == 130
+    finally:
+        gate.open()
+        process.kill()
+    assert "Traceback" not in rest, rest
+    assert f"interrupted; batch {batch_id} cancelled: 2 CANCELLED" in rest, rest
+    assert "credits stay charged for children that had started" in rest
+    data = json.loads(piq("batch", "show", batch_id, "--json").stdout)
+    assert data["status"] == "CANCELLED"
