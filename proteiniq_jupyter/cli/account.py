@@ -12,6 +12,7 @@ from .. import api
 from ..config import EngineConfig
 from ..jobs.model import Role
 from ..jobs.ports import LedgerEntry
+from ..tools.registry import ToolRegistry
 from .app import cli
 from .engine import _check_time_limits, _config, _engine, _safe_url
 from .options import json_option
@@ -153,8 +154,9 @@ def config_command(as_json: bool) -> None:
     with the executor each command runs its jobs on. A value that is not valid is
     refused, naming its variable."""
     config = _config()
-    with _engine() as engine:
-        _check_time_limits(config, [tool.id for tool in engine.tools])
+    # The installed tools, without opening the database.
+    tools = ToolRegistry.from_entry_points(config.extra_tools)
+    _check_time_limits(config, [tool.id for tool in tools])
     data: dict[str, Any] = {
         "database": _safe_url(config.database_url),
         "data_dir": str(config.data_dir),
