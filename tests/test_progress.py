@@ -4,12 +4,18 @@ docking run through the engine on both stores."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from proteiniq_jupyter import api
+from proteiniq_jupyter.client.render import job_html
 from proteiniq_jupyter.execution.inprocess import run_job
-from proteiniq_jupyter.jobs.model import JobInput
+from proteiniq_jupyter.jobs.access import Permissions
+from proteiniq_jupyter.jobs.model import Job, JobInput, utcnow
+from proteiniq_jupyter.jobs.reading import JobView
 from proteiniq_jupyter.jobs.service import JobService
 from proteiniq_jupyter.jobs.status import JobStatus
 from proteiniq_jupyter.jobs.timing import expected_seconds
@@ -82,3 +88,31 @@ def test_a_docking_reports_estimated_progress_then_a_time_left(
     # The finished job is no longer an estimate.
     done = service.get(actor, job_id).job
     assert not done.progress_estimated and done.eta_s is None
+
+
+def test_a_notebook_shows_an_estimate_with_its_time_left() -> None:
+    now = utcnow()
+    running = Job(
+        id="job_1",
+        workspace_id="ws_1",
+        submitter_id="usr_1",
+        tool="autodock-vina",
+        name="dock",
+        status=JobStatus.PROCESSING,
+        inputs=(),
+        settings={},
+        created_at=now,
+        updated_at=now,
+        started_at=now,
+        progress=0.5,
+        progress_message="docking with exhaustiveness 8 (estimated)",
+        progress_estimated=True,
+        progress_eta_at=now + timedelta(seconds=30),
+    )
+    seen = Permissions(see_row=True, see_contents=True, change=True)
+    resource = api.Job.of(JobView(running, seen))
+    assert resource.progress_estimated and 25 < (resource.eta_seconds or 0) <= 30
+    html = job_html(resource)
+    assert "(estimated, about" in html and "s left)" in html
+    done = api.Job.of(JobView(replace(running, status=JobStatus.COMPLETED), seen))
+    assert done.eta_seconds is None and "estimated, about" not in job_html(done)

@@ -85,6 +85,10 @@ class Job:
             update["progress"] = float(data["progress"])
         if "progress_message" in data:
             update["progress_message"] = data["progress_message"]
+        if "progress_estimated" in data:
+            update["progress_estimated"] = bool(data["progress_estimated"])
+            eta = data.get("eta_s")
+            update["eta_seconds"] = float(eta) if isinstance(eta, (int, float)) else None
         self._resource = self._resource.model_copy(update=update)
 
     # -- waiting ----------------------------------------------------------------

@@ -44,6 +44,14 @@ def progress_bar(progress: float, status: str) -> str:
 _CELL = "text-align:left"
 
 
+def _estimate_note(job: api.Job) -> str:
+    """ " (estimated, about 12 s left)" while the engine estimates the progress."""
+    if not job.progress_estimated or job.status.is_terminal:
+        return ""
+    eta = job.eta_seconds
+    return " (estimated" + (f", about {eta:.0f} s left)" if eta is not None else ")")
+
+
 def job_html(job: api.Job, *, how: str | None = None, link: str | None = None) -> str:
     status = str(job.status)
     colour = _STATUS_COLOURS.get(status, "#1976d2")
@@ -54,7 +62,8 @@ def job_html(job: api.Job, *, how: str | None = None, link: str | None = None) -
             "Status",
             f'<b style="color:{colour}">{escape(status)}</b> '
             f"{progress_bar(job.progress, status)} {job.progress:.0%}"
-            + (f" <i>{escape(job.progress_message)}</i>" if job.progress_message else ""),
+            + (f" <i>{escape(job.progress_message)}</i>" if job.progress_message else "")
+            + _estimate_note(job),
         ),
         ("Credits", f"{job.credits.charged} charged, {job.credits.estimated} estimated"),
         (
