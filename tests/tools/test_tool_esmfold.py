@@ -381,3 +381,23 @@ def test_the_catalogue_shows_a_priced_tool_with_its_settings() -> None:
     chunk = settings["properties"]["chunk_size"]
     assert {"type": "integer", "minimum": 1, "maximum": 1024} in chunk["anyOf"]
     assert {f["name"] for f in detail["output"]["fields"]} >= {"mean_plddt", "ptm", "model"}
+
+
+def test_the_fold_is_estimated_from_the_last_fold_of_the_workspace(
+    real: tuple[JobService, Actor], tiny: Path
+) -> None:
+    """The model's forward pass reports nothing: the engine says the progress is
+    its estimate, and once a fold has completed, how long this one has left."""
+    service, alice = real
+    item = sequence_input(f">t4l\n{T4L[:60]}\n")
+    estimates = []
+    for _ in range(2):
+        job = service.submit(alice, "esmfold", [item])
+        run_job(service.runs, REGISTRY, job.id)
+        assert service.get(alice, job.id).job.status is JobStatus.COMPLETED
+        events = service.events(alice, job.id)
+        estimates.append([e.data for e in events if e.data.get("progress_estimated")])
+    first, second = estimates
+    assert first and all(d["eta_s"] is None and "so far" in d["progress_message"] for d in first)
+    assert second and second[0]["eta_s"] is not None and second[0]["eta_s"] > 0
+    assert "folding 60 residues" in second[0]["progress_message"]
