@@ -43,6 +43,9 @@ class EngineConfig:
     dask_scheduler_address: str | None = None
     #: Workers of the embedded cluster; None means one per CPU core.
     dask_workers: int | None = None
+    #: Where the embedded cluster serves Dask's dashboard ("127.0.0.1:8787");
+    #: None starts none.
+    dask_dashboard_address: str | None = None
     batch_concurrency: int = _SERVICE.batch_concurrency
     #: Per-tool time limits in seconds, overriding each tool's own.
     time_limits: tuple[tuple[str, float], ...] = ()
@@ -234,6 +237,7 @@ VARIABLES: dict[str, _Variable] = {
     "executor": _Variable("PIQ_EXECUTOR", _executor),
     "dask_scheduler_address": _Variable("PIQ_DASK_SCHEDULER_ADDRESS"),
     "dask_workers": _Variable("PIQ_DASK_WORKERS", _workers),
+    "dask_dashboard_address": _Variable("PIQ_DASK_DASHBOARD", _url),
     "batch_concurrency": _Variable("PIQ_BATCH_CONCURRENCY", _at_least(1)),
     "time_limits": _Variable("PIQ_TIME_LIMITS", _time_limits, _write_time_limits),
     "lease_ttl_s": _Variable("PIQ_LEASE_TTL", _positive),

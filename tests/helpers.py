@@ -201,7 +201,50 @@ class GpuEcho(Echo):
     gpu = True
 
 
-TEST_TOOLS = (Echo, Sleep, GpuEcho)
+#: Where ``WeightsEcho`` finds its model weights.
+WEIGHTS_ENV = "PIQ_TEST_WEIGHTS"
+
+
+class WeightsEcho(Echo):
+    """An echo that needs model weights, as the folding tools do: a machine whose
+    ``PIQ_TEST_WEIGHTS`` names no file cannot run it."""
+
+    id = "weights-echo"
+    name = "Weights Echo"
+
+    def missing_requirements(self) -> str | None:
+        location = os.environ.get(WEIGHTS_ENV, "")
+        if location and Path(location).is_file():
+            return None
+        return (
+            f"the echo weights are not there ({WEIGHTS_ENV}={location!r}): download them "
+            f"and set {WEIGHTS_ENV} to the file"
+        )
+
+    def run(
+        self, inputs: Sequence[JobInput], settings: pydantic.BaseModel, context: RunContext
+    ) -> ToolResult:
+        result = super().run(inputs, settings, context)
+        return ToolResult(
+            fields={**result.fields, "pid": os.getpid()}, rows=result.rows, files=result.files
+        )
+
+
+class Scribe(Echo):
+    """Writes its notes straight into its working directory, as a program run
+    there would, rather than through the run context."""
+
+    id = "scribe"
+    name = "Scribe"
+
+    def run(
+        self, inputs: Sequence[JobInput], settings: pydantic.BaseModel, context: RunContext
+    ) -> ToolResult:
+        (context.workdir / "notes.txt").write_text(inputs[0].content, encoding="utf-8")
+        return ToolResult(fields={"length": len(inputs[0].content), "echo": inputs[0].content})
+
+
+TEST_TOOLS = (Echo, Sleep, GpuEcho, WeightsEcho, Scribe)
 #: The same tools, by import path, for processes the tests start (workers, jobs).
 TEST_TOOL_PATHS = tuple(f"tests.helpers:{tool.__name__}" for tool in TEST_TOOLS)
 

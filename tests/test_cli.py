@@ -24,11 +24,13 @@ from proteiniq_jupyter.engine import open_engine
 from proteiniq_jupyter.execution.detached import LOG_NAME
 from proteiniq_jupyter.jobs.model import JobInput
 from proteiniq_jupyter.store.database import sqlite_url
+from proteiniq_jupyter.tools.colabfold import WEIGHTS as COLABFOLD_WEIGHTS
 from proteiniq_jupyter.tools.sequence import ProteinStats
 
 from .helpers import Gate, PdbEntryServer
 
 SLOT = ProteinStats.slots[0].id
+STANDINS = Path(__file__).resolve().parent / "tools" / "standins"
 Piq = Callable[..., Result]
 
 
@@ -108,9 +110,9 @@ def pending_job(env: dict[str, str | None], sequence: str = "MKVLA") -> str:
 
 def test_tools_lists_the_free_tools(piq: Piq) -> None:
     table = piq("tools").stdout
-    assert table.splitlines()[0].split() == ["ID", "NAME", "CATEGORY", "CREDITS"]
+    assert table.splitlines()[0].split() == ["ID", "NAME", "CATEGORY", "CREDITS", "AVAILABLE"]
     row = next(line for line in table.splitlines() if line.startswith("protein-stats "))
-    assert row.split()[-1] == "free"
+    assert row.split()[-2:] == ["free", "yes"]
     listed = {tool["id"]: tool for tool in json.loads(piq("tools", "--json").stdout)}
     assert listed["protein-stats"]["credit_model"]["is_free"] is True
     detail = piq("tools", "show", "protein-stats").stdout
@@ -400,26 +402,36 @@ def test_batch_run_splits_one_input_into_its_jobs(
     piq: Piq, env: dict[str, str | None], tmp_path: Path
 ) -> None:
     """``--input`` hands the tool one input to split: one AlphaFold-2 job per line.
-    ColabFold is not installed here, so each child fails at once, naming what to
-    install, and nothing is charged."""
+    Where ColabFold is not installed the batch is refused at once, naming what to
+    install, and nothing is created; where it is (a stand-in that fails as the
+    real program can), each line becomes a child job."""
     env["PIQ_COLABFOLD_BIN"] = None
     env["PATH"] = "/usr/bin:/bin"
     listing = tmp_path / "queries.txt"
     listing.write_text(
         "# name  chains\nubiquitin MQIFVKTLTGKTITLEV\ndimer MKTAYIAKQR:GIVEQCCTSIC\n"
     )
-    result = piq(
-        "batch", "run", "alphafold-2", "--input", f"sequences=@{listing}", "--wait", code=1
-    )
+    batch = ("batch", "run", "alphafold-2", "--input", f"sequences=@{listing}")
+    line = one_error_line(piq(*batch, "--wait", code=1))
+    assert "colabfold_batch" in line and "PIQ_COLABFOLD_BIN" in line
+    assert json.loads(piq("batch", "list", "--json").stdout) == []
+
+    params = tmp_path / "colabfold-data" / "params"
+    params.mkdir(parents=True)
+    for marker, pattern in COLABFOLD_WEIGHTS.values():
+        (params / marker).write_text("")
+        for n in range(1, 6):
+            (params / pattern.format(n=n)).write_bytes(b"stand-in weights")
+    env["PIQ_COLABFOLD_DATA"] = str(params.parent)
+    env["PATH"] = f"{STANDINS}:/usr/bin:/bin"
+    env["STANDIN_MODE"] = "fail"
+    result = piq(*batch, "--wait", code=1)
     batch_id = result.stdout.splitlines()[0]
     shown = json.loads(piq("batch", "show", batch_id, "--json").stdout)
     assert shown["total"] == 2 and shown["status"] == "FAILED"
-    assert shown["credits_charged"] == 0
     children = [show(piq, c["id"]) for c in shown["children"]]
     assert sorted(c["inputs"][0]["label"] for c in children) == ["dimer", "ubiquitin"]
-    for child in children:
-        assert child["status"] == "FAILED" and child["credits_charged"] == 0
-        assert "colabfold_batch" in child["error"] and "PIQ_COLABFOLD_BIN" in child["error"]
+    assert all(child["status"] == "FAILED" for child in children)
     # A bad line refuses the whole batch, naming the line; nothing is created.
     listing.write_text("good MQIFVKTLTGK\nbad MQIF1VKT\n")
     bad = piq("batch", "run", "alphafold-2", "--input", f"sequences=@{listing}", code=1)
@@ -428,3 +440,40 @@ def test_batch_run_splits_one_input_into_its_jobs(
     # Items and --input together are refused.
     both = piq("batch", "run", "alphafold-2", "MQIF", "--input", "sequences=MKT", code=2)
     assert "--input" in both.output
+
+
+def test_run_wait_gives_the_tool_its_folder_before_it_runs(
+    piq: Piq, env: dict[str, str | None]
+) -> None:
+    """A tool that writes straight into its working directory, as a program run
+    there does, finds it made."""
+    env["PIQ_EXTRA_TOOLS"] = "tests.helpers:Scribe"
+    job_id = piq("run", "scribe", "notes in place", "--wait").stdout.splitlines()[0]
+    assert show(piq, job_id)["status"] == "COMPLETED"
+    notes = Path(str(env["PIQ_DATA_DIR"])) / "jobs" / job_id / "notes.txt"
+    assert notes.read_text() == "notes in place"
+
+
+def test_a_tool_that_cannot_run_here_says_so_before_anyone_waits(
+    piq: Piq, env: dict[str, str | None]
+) -> None:
+    """Its weights are not here: the catalogue says why, the quote blocks, and a
+    run is refused in one line naming what to set, creating no job."""
+    env["PIQ_EXTRA_TOOLS"] = "tests.helpers:WeightsEcho"
+    env["PIQ_TEST_WEIGHTS"] = None
+    listing = piq("tools")
+    [row] = [line for line in listing.stdout.splitlines() if line.startswith("weights-echo")]
+    assert row.split()[-1] == "no"
+    [protein_row] = [line for line in listing.stdout.splitlines() if line.startswith("protein-")]
+    assert protein_row.split()[-1] == "yes"
+    assert "weights-echo cannot run: Weights Echo (weights-echo) cannot run" in listing.stderr
+    listed = json.loads(piq("tools", "--json").stdout)
+    [summary] = [t for t in listed if t["id"] == "weights-echo"]
+    assert summary["availability"]["available"] is False
+    assert "PIQ_TEST_WEIGHTS" in summary["availability"]["reason"]
+    assert "cannot run: " in piq("tools", "show", "weights-echo").stdout
+    quote = piq("quote", "weights-echo", "hello", code=1).stdout
+    assert "cannot run" in quote and "PIQ_TEST_WEIGHTS" in quote
+    line = one_error_line(piq("run", "weights-echo", "hello", "--wait", code=1))
+    assert "cannot run on this installation" in line and "PIQ_TEST_WEIGHTS" in line
+    assert json.loads(piq("jobs", "--json").stdout)["items"] == []

@@ -3,13 +3,14 @@ processes the engine starts, and set by the server extension's traits."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 from traitlets.config import Config
 
 from proteiniq_jupyter.config import VARIABLES, EngineConfig, parse_time_limit
+from proteiniq_jupyter.execution.dask_worker import worker_config
 from proteiniq_jupyter.jobs.service import ServiceConfig
 from proteiniq_jupyter.server.app import ENGINE_SETTINGS, ProteinIQApp
 
@@ -27,6 +28,7 @@ def unlike_the_defaults(tmp_path: Path) -> EngineConfig:
         executor="detached",
         dask_scheduler_address="tcp://scheduler.example:8786",
         dask_workers=6,
+        dask_dashboard_address="127.0.0.1:8790",
         batch_concurrency=7,
         time_limits=(("esmfold", 900.0), ("sleep", 0.5)),
         lease_ttl_s=12.5,
@@ -152,3 +154,21 @@ def test_settings_the_extension_leaves_at_their_defaults_come_from_the_environme
     # A trait set to its default value in a configuration file still wins.
     configured = ProteinIQApp(config=Config({"ProteinIQApp": {"starting_credits": 500}}))
     assert configured.engine_config().starting_credits == 500
+
+
+def test_a_worker_keeps_its_own_database_and_data_folder(tmp_path: Path) -> None:
+    """What a worker's own environment says of where the database and the job
+    files are wins over what the engine sent; everything else is the engine's."""
+    sent = unlike_the_defaults(tmp_path)
+    own = {"PIQ_DATABASE_URL": "postgresql://db.worker/piq", "PIQ_DATA_DIR": "/srv/piq"}
+    used = worker_config(sent, own)
+    assert (used.database_url, used.data_dir) == ("postgresql://db.worker/piq", Path("/srv/piq"))
+    assert replace(used, database_url=sent.database_url, data_dir=sent.data_dir) == sent
+    assert worker_config(sent, {}) == sent
+    # The default database lies in the data folder, and moves with it.
+    default = EngineConfig.from_env({"PIQ_DATA_DIR": str(tmp_path / "engine")})
+    moved = worker_config(default, {"PIQ_DATA_DIR": str(tmp_path / "worker")})
+    assert (
+        moved.database_url
+        == EngineConfig.from_env({"PIQ_DATA_DIR": str(tmp_path / "worker")}).database_url
+    )

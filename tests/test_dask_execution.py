@@ -7,9 +7,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -21,12 +25,14 @@ from proteiniq_jupyter.assembly import build_service
 from proteiniq_jupyter.config import EngineConfig
 from proteiniq_jupyter.engine import Engine, open_engine
 from proteiniq_jupyter.execution.dask_executor import WAITING_FOR_GPU
+from proteiniq_jupyter.jobs.errors import ToolUnavailable
 from proteiniq_jupyter.jobs.status import JobStatus
 
 from .conftest import text_input
 from .helpers import (
     PROBE_TOOL_PATH,
     TEST_TOOL_PATHS,
+    WEIGHTS_ENV,
     Gate,
     huge_pages_on_request,
     process_alive,
@@ -403,3 +409,61 @@ def test_preloaded_tools_start_with_their_libraries_imported(config: EngineConfi
                 assert fields["huge_pages_kb"] >= 32 * 1024, fields
         finally:
             engine.close()
+
+
+def test_the_embedded_cluster_starts_no_dashboard_unless_asked(config: EngineConfig):
+    """Port 8787 held by another program: no warning about it, and nothing served
+    as a dashboard; asked for one, it is served where asked."""
+    with socket.socket() as taken:
+        with contextlib.suppress(OSError):  # held by someone else already: as good
+            taken.bind(("127.0.0.1", 8787))
+            taken.listen()
+        for asked in (None, "127.0.0.1:0"):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                engine = open_engine(replace(config, dask_workers=1, dask_dashboard_address=asked))
+                try:
+                    engine.executor.client()
+                    scheduler = engine.executor._cluster.scheduler
+                    port = scheduler.http_server.port
+                    status = _http_status(f"http://127.0.0.1:{port}/status")
+                finally:
+                    engine.close()
+            assert port != 8787
+            assert not [w for w in caught if "8787" in str(w.message)], caught
+            assert status == (404 if asked is None else 200)
+
+
+def _http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_a_tool_no_worker_can_run_is_refused_at_submit(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+):
+    """The embedded cluster's workers are this machine: a tool whose weights are
+    not here can never start, so its quote says what to set, and submitting it
+    (alone or as a batch) is refused, creating and charging nothing."""
+    monkeypatch.delenv(WEIGHTS_ENV, raising=False)
+    me = engine.actor()
+    availability = engine.service.tool_availability("weights-echo")
+    assert availability.blocking and availability.reason is not None
+    assert WEIGHTS_ENV in availability.reason
+    assert engine.service.tool_availability("echo").available
+    quote = engine.service.quote(me, "weights-echo", [text_input("x")], None)
+    [error] = quote.blocking_errors
+    assert error["code"] == "tool_unavailable"
+    assert error["message"].startswith(
+        "Weights Echo (weights-echo) cannot run on this installation"
+    )
+    with pytest.raises(ToolUnavailable) as refused:
+        engine.service.submit(me, "weights-echo", [text_input("x")])
+    assert refused.value.message == error["message"]
+    with pytest.raises(ToolUnavailable):
+        engine.service.submit_batch(me, "weights-echo", [[text_input("a")], [text_input("b")]])
+    assert engine.service.list_jobs(me).items == []
+    assert engine.service.account(me).available_credits == 500

@@ -12,12 +12,12 @@ from .base import JsonObject, Resource
 #: What ``details`` holds, by code.
 DETAILS = (
     "validation_error: errors[] with field and message; "
-    "job_not_completed: current_status; rate_limited: retry_after"
+    "job_not_completed: current_status; rate_limited: retry_after; tool_unavailable: tool"
 )
 CODES = (
     "invalid_json, validation_error, unauthorized, insufficient_credits, "
     "concurrent_job_limit_exceeded, forbidden, not_found, conflict, job_not_completed, "
-    "payload_too_large, unsupported_media_type, rate_limited"
+    "payload_too_large, unsupported_media_type, rate_limited, tool_unavailable"
 )
 
 

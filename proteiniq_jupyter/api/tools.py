@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Literal
 
 from pydantic import Field
 
+from ..jobs.ports import ToolAvailability
 from ..tools.base import InputSlot as DeclaredSlot
 from ..tools.base import OutputField as DeclaredField
 from ..tools.base import Tool
@@ -19,6 +20,17 @@ class CreditModel(Resource):
     rates: JsonObject = Field(description="the numbers the cost is computed from")
 
 
+class Availability(Resource):
+    available: bool = Field(description="whether a worker of this installation can run it now")
+    reason: str | None = Field(
+        description="why not, naming what to install or set; null when available"
+    )
+
+    @classmethod
+    def of(cls, availability: ToolAvailability) -> Availability:
+        return cls.model_construct(available=availability.available, reason=availability.reason)
+
+
 class ToolSummary(Resource):
     id: str
     object: Literal["tool"]
@@ -27,13 +39,18 @@ class ToolSummary(Resource):
     category: str
     tags: list[str]
     credit_model: CreditModel
+    availability: Availability
 
     @classmethod
-    def of(cls, tool: type[Tool] | Tool) -> ToolSummary:
-        return cls.model_construct(**_summary(tool))
+    def of(
+        cls, tool: type[Tool] | Tool, availability: ToolAvailability | None = None
+    ) -> ToolSummary:
+        """The tool as the catalogue lists it; ``availability`` as its executor
+        reports it (unchecked: available)."""
+        return cls.model_construct(**_summary(tool, availability))
 
 
-def _summary(tool: type[Tool] | Tool) -> JsonObject:
+def _summary(tool: type[Tool] | Tool, availability: ToolAvailability | None) -> JsonObject:
     return {
         "id": tool.id,
         "object": "tool",
@@ -46,6 +63,7 @@ def _summary(tool: type[Tool] | Tool) -> JsonObject:
             description=tool.credit_description,
             rates=dict(tool.credit_rates),
         ),
+        "availability": Availability.of(availability or ToolAvailability()),
     }
 
 
@@ -53,8 +71,18 @@ class ToolList(ListResource):
     data: list[ToolSummary]
 
     @classmethod
-    def of(cls, catalogue: Iterable[type[Tool] | Tool]) -> ToolList:
-        return cls.page((ToolSummary.of(tool) for tool in catalogue), None)
+    def of(
+        cls,
+        catalogue: Iterable[type[Tool] | Tool],
+        availability: Callable[[str], ToolAvailability] | None = None,
+    ) -> ToolList:
+        return cls.page(
+            (
+                ToolSummary.of(tool, availability(tool.id) if availability else None)
+                for tool in catalogue
+            ),
+            None,
+        )
 
 
 class InputSlot(Resource):
@@ -117,9 +145,11 @@ class ToolDetail(ToolSummary):
     limits: JsonObject
 
     @classmethod
-    def of(cls, tool: type[Tool] | Tool) -> ToolDetail:
+    def of(
+        cls, tool: type[Tool] | Tool, availability: ToolAvailability | None = None
+    ) -> ToolDetail:
         return cls.model_construct(
-            **_summary(tool),
+            **_summary(tool, availability),
             subcategory=tool.subcategory,
             version=tool.version,
             beta=tool.beta,

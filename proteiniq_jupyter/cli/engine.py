@@ -74,6 +74,12 @@ def _engine(
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Workers of the embedded cluster.")
 @click.option(
+    "--dashboard",
+    metavar="ADDRESS",
+    help="Serve the embedded cluster's Dask dashboard here, e.g. 127.0.0.1:8787 "
+    "(default: PIQ_DASK_DASHBOARD, else none).",
+)
+@click.option(
     "--attempts",
     type=click.IntRange(min=1),
     help=f"Attempts before a job fails (default {EngineConfig.max_attempts}).",
@@ -96,6 +102,7 @@ def _engine(
 def engine_command(
     scheduler: str | None,
     workers: int | None,
+    dashboard: str | None,
     attempts: int | None,
     time_limits: tuple[str, ...],
     batch_concurrency: int | None,
@@ -109,6 +116,7 @@ def engine_command(
     config = _config(
         dask_scheduler_address=scheduler or None,
         dask_workers=workers,
+        dask_dashboard_address=dashboard,
         max_attempts=attempts,
         batch_concurrency=batch_concurrency,
     )

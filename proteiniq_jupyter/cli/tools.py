@@ -24,14 +24,24 @@ def tools_group(ctx: click.Context, as_json: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     with _engine() as engine:
-        tools = list(engine.tools)
+        summaries = api.ToolList.of(engine.tools, engine.service.tool_availability).data
     if as_json:
-        _echo_json([api.ToolSummary.of(tool).model_dump() for tool in tools])
+        _echo_json([summary.model_dump() for summary in summaries])
         return
     rows = [
-        [t.id, t.name, t.category, "free" if t.is_free() else t.credit_description] for t in tools
+        [
+            t.id,
+            t.name,
+            t.category,
+            "free" if t.credit_model.is_free else t.credit_model.description,
+            "yes" if t.availability.available else "no",
+        ]
+        for t in summaries
     ]
-    click.echo(_table(["id", "name", "category", "credits"], rows))
+    click.echo(_table(["id", "name", "category", "credits", "available"], rows))
+    missing = [t for t in summaries if not t.availability.available]
+    for t in missing:
+        click.echo(f"{t.id} cannot run: {t.availability.reason}", err=True)
 
 
 @tools_group.command("show")
@@ -41,7 +51,7 @@ def tools_show(tool_id: str, as_json: bool) -> None:
     """A tool's inputs, settings (with defaults) and outputs."""
     with _engine() as engine:
         tool = engine.tools.get(tool_id)
-    detail = api.ToolDetail.of(tool)
+        detail = api.ToolDetail.of(tool, engine.service.tool_availability(tool_id))
     if as_json:
         _echo_json(detail.model_dump())
         return
@@ -55,11 +65,14 @@ def tools_show(tool_id: str, as_json: bool) -> None:
                 ("credits", "free" if credit.is_free else credit.description),
                 ("gpu", detail.processing.gpu),
                 ("time limit", _duration(detail.processing.time_limit_s)),
+                ("available", "yes" if detail.availability.available else "no"),
             ],
             "  ",
         ),
-        "inputs",
     ]
+    if detail.availability.reason:
+        out.append(f"  cannot run: {detail.availability.reason}")
+    out.append("inputs")
     for slot in tool.slots:
         need = "required" if slot.required else "optional"
         out.append(

@@ -10,6 +10,13 @@ jobs whose worker stopped renewing back to RETRY. Only dispatching happens on
 every wake; renewing, recovering, asking the scheduler about its workers and
 explaining why jobs wait happen at most once per recovery interval (and a third
 of a lease), so that a stream of short jobs is not slowed by bookkeeping.
+
+Each job's task asks for its tool as a resource, which only the workers that can
+run the tool advertise (``dask_worker``): a job waits in the scheduler until such
+a worker is there, and says why. A worker that refuses a job after all hands it
+back; the engine sends it again after a pause that grows with each refusal. When
+the scheduler says a worker left, the jobs it ran go to RETRY at once, without
+waiting for their leases to run out.
 """
 
 from __future__ import annotations
@@ -19,56 +26,30 @@ import os
 import threading
 import time
 import uuid
-from typing import Any
+from dataclasses import dataclass
 
-import dask
-from distributed import Client, Future, LocalCluster, get_worker
+from distributed import Client, Future, LocalCluster
 
-from ..assembly import build_service
 from ..config import EngineConfig
 from ..jobs.model import Job
+from ..jobs.ports import ToolAvailability
 from ..jobs.runs import ENGINE_LEASE_PREFIX, RunService
 from ..jobs.status import JobStatus
 from ..tools.registry import ToolRegistry
-from .supervisor import run_held
+from .availability import LocalAvailability
+from .cluster_view import ClusterView, WorkerLeft, start_embedded_cluster, task_key
+from .dask_worker import GPU_RESOURCE, REFUSED, WorkerSetup, execute_job, task_resources
 
 log = logging.getLogger(__name__)
 
-GPU_RESOURCE = "GPU"
+__all__ = ["GPU_RESOURCE", "DaskExecutor", "execute_job"]
+
 WAITING_FOR_GPU = "waiting for a GPU worker"
 WAITING_FOR_WORKER = "waiting for a free worker"
 #: Jobs dispatched per worker thread at most (the running one included).
 QUEUE_PER_THREAD = 3
-
-
-# -- worker side --------------------------------------------------------------
-
-_worker_engines: dict[EngineConfig, tuple[RunService, ToolRegistry]] = {}
-_worker_lock = threading.Lock()
-
-
-def _worker_engine(config: EngineConfig) -> tuple[RunService, ToolRegistry]:
-    """One store connection pool per worker process and configuration."""
-    with _worker_lock:
-        if config not in _worker_engines:
-            service, tools = build_service(config)
-            _worker_engines[config] = (service.runs, tools)
-        return _worker_engines[config]
-
-
-def execute_job(config: EngineConfig, job: Job, run: str) -> str:
-    """The Dask task: run the job (as the engine dispatched it) in a child process
-    and record its end. Taking the job over from the engine happens when it starts,
-    so a job costs the worker two store writes: start and end. The run's lease
-    holder ends with ``run``, which the engine chose, so that the engine can tell
-    this run from any other run of the job."""
-    service, tools = _worker_engine(config)
-    try:
-        worker = get_worker().address
-    except ValueError:
-        worker = "local"
-    holder = f"worker:{worker}:{os.getpid()}:{run}"
-    return str(run_held(service, tools, config, job, holder))
+#: A job a worker refused is sent again after this long, doubled with each refusal.
+REFUSAL_BACKOFF_S = (1.0, 60.0)
 
 
 def _run_of(future: Future[str]) -> str:
@@ -76,7 +57,11 @@ def _run_of(future: Future[str]) -> str:
     return str(future.key).rsplit("-", 1)[-1]
 
 
-# -- engine side --------------------------------------------------------------
+@dataclass
+class _Refused:
+    job: Job
+    refusals: int
+    again_at: float
 
 
 class DaskExecutor:
@@ -91,6 +76,8 @@ class DaskExecutor:
         self._client: Client | None = None
         self._futures: dict[str, Future[str]] = {}
         self._gpu_jobs: set[str] = set()
+        #: The tool of each dispatched job, to say why it waits.
+        self._job_tools: dict[str, str] = {}
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -99,9 +86,12 @@ class DaskExecutor:
         # Kept by the monitor thread: when bookkeeping is next due, the workers as
         # last seen, and the waiting reason last written for each dispatched job.
         self._next_bookkeeping = 0.0
-        self._threads = 1
-        self._has_gpu = False
+        self._cluster_view = ClusterView()
         self._explained: dict[str, str] = {}
+        #: Jobs that a worker refused, held until they are sent again.
+        self._refused: dict[str, _Refused] = {}
+        #: The embedded cluster's workers are this machine: what it can run.
+        self._local = None if config.dask_scheduler_address else LocalAvailability(tools)
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -135,26 +125,17 @@ class DaskExecutor:
             return self._client
 
     def _connect(self) -> Client:
+        client = self._open_client()
+        # Every worker, those that join later included, says what it uses and
+        # advertises the tools it can run; the scheduler says when one leaves.
+        client.register_plugin(WorkerSetup(self.config), name=WorkerSetup.name)
+        self._cluster_view.listen(client, self._wake.set)
+        return client
+
+    def _open_client(self) -> Client:
         if self.config.dask_scheduler_address:
             return Client(self.config.dask_scheduler_address, set_as_default=False)
-        # A worker that dies takes its task with it: the job goes to RETRY through
-        # the store (and is charged once), never through a silent Dask re-run.
-        # Dask's statistical profiler samples each worker's threads a hundred times a
-        # second; a job's task only waits on the job's process, so there is nothing
-        # to profile, and the CPU it takes is the tools'.
-        embedded = {
-            "distributed.scheduler.allowed-failures": 0,
-            "distributed.worker.profile.enabled": False,
-        }
-        with dask.config.set(embedded):
-            self._cluster = LocalCluster(
-                n_workers=self.config.dask_workers or os.cpu_count() or 1,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
+        self._cluster = start_embedded_cluster(self.config)
         return Client(self._cluster, set_as_default=False)
 
     @property
@@ -169,12 +150,26 @@ class DaskExecutor:
     def submit(self, job_id: str) -> None:
         self.start()
 
+    def availability(self, tool_id: str) -> ToolAvailability:
+        """On the embedded cluster, whether this machine can run the tool (its
+        workers are this machine): if not, no job of it could ever start. On a
+        remote cluster, whether a worker advertises it now; a job waits until one
+        joins that does."""
+        if self._local is not None:
+            return self._local.availability(tool_id)
+        if tool_id not in self.tools:
+            return ToolAvailability()
+        self._look_at_workers()
+        return ToolAvailability(self._cluster_view.why_none_can_run(tool_id))
+
     def cancel(self, job_id: str) -> None:
         """The job's supervisor sees the cancel in the store and kills its process;
         a task not yet started is dropped from the cluster."""
         with self._lock:
             future = self._futures.pop(job_id, None)
             self._explained.pop(job_id, None)
+            self._job_tools.pop(job_id, None)
+            self._refused.pop(job_id, None)
         if future is not None and future.status == "pending":
             future.cancel()
 
@@ -195,6 +190,8 @@ class DaskExecutor:
         """One pass: dispatch what nobody holds; when bookkeeping is due (the first
         pass, then once per interval), first hold what waits, recover what was
         lost and look at the workers, and afterwards say why waiting jobs wait."""
+        for departure in self._cluster_view.take_departures():
+            self._worker_left(departure)
         with self._lock:
             tracked = dict(self._futures)
         finished = {job_id: f for job_id, f in tracked.items() if f.done()}
@@ -207,9 +204,12 @@ class DaskExecutor:
             interval = min(self.config.recovery_interval_s, self.config.lease_ttl_s / 3)
             self._next_bookkeeping = now + interval
             waiting = [job_id for job_id in tracked if job_id not in finished]
+            with self._lock:
+                waiting += list(self._refused)
             held = self.service.renew_leases(self.engine_id, waiting, self.config.lease_ttl_s)
             self.service.recover_lost()
             self._look_at_workers()
+        self._send_refused_again(now)
         capacity = self._free_capacity()
         # Refill a worker thread's worth at a time: one claim per finished task
         # would cost a store write per job. The queue stays at least one job per
@@ -223,12 +223,13 @@ class DaskExecutor:
             self._explain_waiting(held)
 
     def _look_at_workers(self) -> None:
-        """Ask the scheduler how many worker threads there are and whether any
-        worker has a GPU (one round trip, kept until the next bookkeeping)."""
-        info: dict[str, Any] = self.client().scheduler_info(n_workers=-1)
-        workers = list(info.get("workers", {}).values())
-        self._threads = sum(int(w.get("nthreads", 1)) for w in workers)
-        self._has_gpu = any(w.get("resources", {}).get(GPU_RESOURCE) for w in workers)
+        """Ask the scheduler about the workers: their threads, their GPUs, the tools
+        they can run (kept until the next bookkeeping)."""
+        self._cluster_view.refresh(self.client())
+
+    @property
+    def _threads(self) -> int:
+        return self._cluster_view.threads
 
     def _free_capacity(self) -> int:
         """How many more jobs this engine should take: enough to keep each worker
@@ -249,6 +250,12 @@ class DaskExecutor:
                 del self._futures[job_id]
                 self._gpu_jobs.discard(job_id)
                 self._explained.pop(job_id, None)
+                self._job_tools.pop(job_id, None)
+        if future.status == "finished":
+            outcome = future.result()
+            if outcome.startswith(REFUSED):
+                self._refused_by_worker(job_id, outcome.partition(":")[2])
+            return
         if future.status != "error":
             return
         error = future.exception()
@@ -275,6 +282,63 @@ class DaskExecutor:
             self.service.release_lease(job_id, self.engine_id)
         self._wake.set()
 
+    def _refused_by_worker(self, job_id: str, reason: str) -> None:
+        """A worker could not run the job's tool after all (it no longer advertises
+        it). On the embedded cluster, where every worker is this machine, a tool
+        that cannot run here fails its job, uncharged; otherwise the job is sent
+        again after a pause that doubles with each refusal, to a worker that can."""
+        if self._local is not None:
+            availability = self._local.availability(self.service.job_for_run(job_id).tool)
+            if availability.blocking and availability.reason is not None:
+                self.service.fail(job_id, availability.reason, holder=self.engine_id)
+                return
+        state = self.service.job_state(job_id)
+        if state is None or state[0] not in (JobStatus.PENDING, JobStatus.RETRY):
+            return
+        job = self.service.job_for_run(job_id)
+        with self._lock:
+            earlier = self._refused.get(job_id)
+            refusals = 1 if earlier is None else earlier.refusals + 1
+            first, most = REFUSAL_BACKOFF_S
+            pause = min(first * 2 ** (refusals - 1), most)
+            self._refused[job_id] = _Refused(job, refusals, time.monotonic() + pause)
+        log.info("job %s refused by a worker (%s); sent again in %g s", job_id, reason, pause)
+
+    def _send_refused_again(self, now: float) -> None:
+        with self._lock:
+            due = [r for r in self._refused.values() if r.again_at <= now]
+            for refused in due:
+                del self._refused[refused.job.id]
+        for refused in due:
+            self._dispatch(refused.job)
+
+    def _worker_left(self, departure: WorkerLeft) -> None:
+        """The scheduler says a worker left: each job it was running goes to RETRY
+        now (charged once), rather than when its lease runs out; its task, which
+        Dask would run again elsewhere, is dropped, and the job dispatched anew."""
+        prefix = f"worker:{departure.address}:"
+        with self._lock:
+            candidates = departure.job_ids | set(self._futures)
+        for job_id in candidates:
+            state = self.service.job_state(job_id)
+            if state is None:
+                continue
+            status, holder = state
+            if status is not JobStatus.PROCESSING or not (holder or "").startswith(prefix):
+                continue
+            self.service.fail(
+                job_id,
+                f"the worker running it ({departure.address}) left the cluster",
+                transient=True,
+                holder=holder,
+            )
+            with self._lock:
+                future = self._futures.pop(job_id, None)
+                self._gpu_jobs.discard(job_id)
+            if future is not None:
+                future.cancel()
+        self._wake.set()
+
     def _dispatch(self, job: Job) -> None:
         try:
             tool = self.tools.get(job.tool)
@@ -283,6 +347,12 @@ class DaskExecutor:
                 job.id, f"this engine cannot run {job.tool}: {exc}", holder=self.engine_id
             )
             return
+        if self._local is not None:
+            # No worker of the embedded cluster could take it: it would wait forever.
+            availability = self._local.availability(tool.id)
+            if availability.blocking and availability.reason is not None:
+                self.service.fail(job.id, availability.reason, holder=self.engine_id)
+                return
         with self._lock:
             self._dispatches += 1
             run = f"{self._dispatches}.{uuid.uuid4().hex[:8]}"
@@ -291,12 +361,13 @@ class DaskExecutor:
             self.config,
             job,
             run,
-            key=f"piq-{job.id}-{job.attempts}-{run}",
+            key=task_key(job.id, job.attempts, run),
             pure=False,
-            resources={GPU_RESOURCE: 1} if tool.gpu else None,
+            resources=task_resources(tool),
         )
         with self._lock:
             self._futures[job.id] = future
+            self._job_tools[job.id] = tool.id
             self._explained.pop(job.id, None)
             if tool.gpu:
                 self._gpu_jobs.add(job.id)
@@ -312,7 +383,15 @@ class DaskExecutor:
                 if job_id not in self._futures:
                     continue
                 gpu = job_id in self._gpu_jobs
-            reason = WAITING_FOR_GPU if gpu and not self._has_gpu else WAITING_FOR_WORKER
+                tool = self._job_tools.get(job_id)
+            view = self._cluster_view
+            reason = None if tool is None else view.why_none_can_run(tool)
+            if reason is not None:
+                reason += "; the job waits for one that can"
+            elif gpu and not view.has_gpu:
+                reason = WAITING_FOR_GPU
+            else:
+                reason = WAITING_FOR_WORKER
             if self._explained.get(job_id) == reason:
                 continue
             self.service.set_waiting_reason(job_id, reason)

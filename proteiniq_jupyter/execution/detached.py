@@ -21,8 +21,10 @@ from collections.abc import Mapping, Sequence
 
 from ..assembly import build_service
 from ..config import EngineConfig
+from ..jobs.ports import ToolAvailability
 from ..jobs.runs import RunService
 from ..tools.registry import ToolRegistry
+from .availability import LocalAvailability
 from .supervisor import Outcome, fail_held, run_held
 
 log = logging.getLogger(__name__)
@@ -60,11 +62,24 @@ class DetachedProcessExecutor:
     staying alive.
     """
 
-    def __init__(self, service: RunService, config: EngineConfig) -> None:
+    def __init__(
+        self, service: RunService, config: EngineConfig, tools: ToolRegistry | None = None
+    ) -> None:
         self.service = service
         self.config = config
+        self._tools = tools
+        self._availability: LocalAvailability | None = None
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
+
+    def availability(self, tool_id: str) -> ToolAvailability:
+        """Workers run on this machine, with the tools installed for it."""
+        with self._lock:
+            if self._availability is None:
+                tools = self._tools or ToolRegistry.from_entry_points(self.config.extra_tools)
+                self._availability = LocalAvailability(tools)
+            availability = self._availability
+        return availability.availability(tool_id)
 
     def submit(self, job_id: str) -> None:
         """Start the worker. A worker that cannot be started fails the job at once

@@ -10,9 +10,11 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ..jobs.errors import NotFound, ValidationError
+from ..jobs.ports import ToolAvailability
 from ..jobs.runs import RunService
 from ..tools.base import RunContext
 from ..tools.registry import ToolRegistry
+from .availability import LocalAvailability
 from .supervisor import fail_if_unrunnable
 
 log = logging.getLogger(__name__)
@@ -58,8 +60,10 @@ def run_job(service: RunService, tools: ToolRegistry, job_id: str) -> None:
     try:
         settings = tool.parse_settings(job.settings)
         throttle = _Throttle(service, job_id)
+        workdir = service.files.job_dir(job_id)
+        workdir.mkdir(parents=True, exist_ok=True)  # tools may write into it as they please
         context = RunContext(
-            workdir=service.files.job_dir(job_id),
+            workdir=workdir,
             report=throttle,
             cache_root=service.files.cache_dir(),
             report_estimate=throttle.estimate,
@@ -86,6 +90,11 @@ class InProcessExecutor:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="piq-job")
         self._futures: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
+        self._availability = LocalAvailability(tools)
+
+    def availability(self, tool_id: str) -> ToolAvailability:
+        """Jobs run in this process: the tools it can run are this machine's."""
+        return self._availability.availability(tool_id)
 
     def start(self) -> None:
         """Nothing to do: jobs run as they are submitted."""

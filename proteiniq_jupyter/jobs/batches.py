@@ -146,6 +146,7 @@ class Batches(Submission):
                 prepared.append((tool.with_slot_kinds(item), parsed, cost))
         if errors:
             raise ValidationError("; ".join(e["message"] for e in errors), errors=errors)
+        self._check_runnable(tool_id)
         now = self.clock()
         batch = Batch(
             id=new_id("batch"),

@@ -66,6 +66,14 @@ class LeaseLost(Conflict):
     over, or ended, meanwhile): the write is refused and rolled back."""
 
 
+class ToolUnavailable(PiqError):
+    """No worker of this installation can run the tool: the request is sound, the
+    installation lacks the tool's program, packages or model weights."""
+
+    code = "tool_unavailable"
+    http_status = 409
+
+
 class PayloadTooLarge(PiqError):
     code = "payload_too_large"
     http_status = 413

@@ -263,12 +263,28 @@ class StructureSource(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ToolAvailability:
+    """Whether the workers of an executor can run a tool. ``reason`` says why not,
+    naming what to install or set; ``blocking`` means no worker ever could (the
+    workers are all this installation's own), so a submission is refused rather
+    than left waiting for a worker that may join later."""
+
+    reason: str | None = None
+    blocking: bool = False
+
+    @property
+    def available(self) -> bool:
+        return self.reason is None
+
+
 class Executor(Protocol):
     """Runs accepted jobs. The engine hands it a job id once the job is PENDING, and
-    asks it to stop one that is cancelled."""
+    asks it to stop one that is cancelled; it says which tools its workers can run."""
 
     def submit(self, job_id: str) -> None: ...
     def cancel(self, job_id: str) -> None: ...
+    def availability(self, tool_id: str) -> ToolAvailability: ...
 
 
 # A tool's parsed settings (a pydantic model in practice); the domain only stores

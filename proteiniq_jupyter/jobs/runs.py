@@ -143,18 +143,23 @@ class RunService(ServiceCore):
                 outbox.events.append(tx.append_event(started, "runner", runner, self.clock()))
             return started
 
-    def set_waiting_reason(self, job_id: str, reason: str | None) -> None:
-        """Say why a waiting job has not started (no GPU worker, all workers busy)."""
+    def set_waiting_reason(
+        self, job_id: str, reason: str | None, *, details: JsonDict | None = None
+    ) -> None:
+        """Say why a waiting job has not started (no GPU worker, all workers busy, a
+        worker refused it); ``details`` go into the event with it (which worker
+        refused, and why)."""
         with self._write() as (tx, outbox):
             job = tx.get_job(job_id, for_update=True)
             if job is None or job.status not in _WAITING:
                 return
-            if job.status_reason == reason:
+            if job.status_reason == reason and not details:
                 return
             now = self.clock()
             job = replace(job, status_reason=reason, updated_at=now)
             tx.update_job(job)
-            outbox.events.append(tx.append_event(job, "waiting", status_data(job), now))
+            data = {**status_data(job), **(details or {})}
+            outbox.events.append(tx.append_event(job, "waiting", data, now))
 
     def progress(
         self,

@@ -15,10 +15,17 @@ from typing import Any
 from . import credits
 from .access import Actor
 from .core import ServiceCore, job_name
-from .errors import ConcurrentJobLimitExceeded, Conflict, Forbidden, NotFound, ValidationError
+from .errors import (
+    ConcurrentJobLimitExceeded,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ToolUnavailable,
+    ValidationError,
+)
 from .export import input_record
 from .model import Estimate, FileRecord, Job, JobInput, JsonDict, Quote, new_id
-from .ports import StoreTransaction, StructureUnavailable, ToolSpec
+from .ports import StoreTransaction, StructureUnavailable, ToolAvailability, ToolSpec
 from .status import CANCELLABLE, JobStatus
 from .text import check_text
 
@@ -63,8 +70,11 @@ class Submission(ServiceCore):
         try:
             inputs = self._resolve_sources(actor, inputs)
             _, _, _, estimate = self._prepare(tool_id, inputs, settings)
+            self._check_runnable(tool_id)
         except ValidationError as exc:
             blocking.extend({"code": exc.code, **error} for error in exc.errors)
+        except ToolUnavailable as exc:
+            blocking.append({"code": exc.code, "field": "tool", "message": exc.message})
         with self.store.read() as tx:
             available = credits.available(tx, workspace_id)
             active = tx.count_jobs(workspace_id, sorted(CANCELLABLE))
@@ -136,6 +146,7 @@ class Submission(ServiceCore):
             if earlier is not None:
                 return _same_request(earlier, fingerprint)
         tool, parsed, cost, _ = self._prepare(tool_id, inputs, settings)
+        self._check_runnable(tool_id)
         now = self.clock()
         job = Job(
             id=new_id("job"),
@@ -184,6 +195,20 @@ class Submission(ServiceCore):
         tool.validate(inputs, parsed)
         estimate = tool.estimate(inputs, parsed)
         return tool, dict(parsed.model_dump(mode="json")), estimate.credits, estimate
+
+    def tool_availability(self, tool_id: str) -> ToolAvailability:
+        """Whether the executor's workers can run the tool, and why not."""
+        if self.executor is None:
+            return ToolAvailability()
+        return self.executor.availability(tool_id)
+
+    def _check_runnable(self, tool_id: str) -> None:
+        """Refuse a tool that no worker of this installation could ever run, naming
+        what to install; where a capable worker may join later, the job is accepted
+        and waits."""
+        availability = self.tool_availability(tool_id)
+        if availability.blocking and availability.reason is not None:
+            raise ToolUnavailable(availability.reason, details={"tool": tool_id})
 
     def _requested_tool(self, tool_id: str) -> ToolSpec:
         """The tool a request names; an unknown one is an input error."""

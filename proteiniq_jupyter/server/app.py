@@ -48,6 +48,7 @@ ENGINE_SETTINGS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "executor": ("executor", _as_is),
     "dask_scheduler_address": ("dask_scheduler_address", _given),
     "dask_workers": ("dask_workers", _given),
+    "dask_dashboard": ("dask_dashboard_address", _given),
     "max_attempts": ("max_attempts", _as_is),
     "batch_concurrency": ("batch_concurrency", _as_is),
     "time_limits": ("time_limits", _time_limits),
@@ -91,6 +92,11 @@ class ProteinIQApp(ExtensionApp):
         "", config=True, help="A remote Dask scheduler; an embedded LocalCluster when empty."
     )
     dask_workers = Int(0, config=True, help="Workers of the embedded cluster (0: one per core).")
+    dask_dashboard = Unicode(
+        "",
+        config=True,
+        help="Serve the embedded cluster's Dask dashboard here (127.0.0.1:8787); none when empty.",
+    )
     max_attempts = Int(EngineConfig.max_attempts, config=True, help="Attempts before a job fails.")
     batch_concurrency = Int(
         EngineConfig.batch_concurrency,

@@ -35,13 +35,16 @@ class AccountHandler(PiqHandler):
 class ToolsHandler(PiqHandler):
     @authenticated
     async def get(self) -> None:
-        self.send(api.ToolList.of(self.state.engine.tools))
+        service, tools = self.state.service, self.state.engine.tools
+        self.send(await self.call(api.ToolList.of, tools, service.tool_availability))
 
 
 class ToolHandler(PiqHandler):
     @authenticated
     async def get(self, tool_id: str) -> None:
-        self.send(api.ToolDetail.of(self.state.engine.tools.get(tool_id)))
+        tool = self.state.engine.tools.get(tool_id)
+        availability = await self.call(self.state.service.tool_availability, tool_id)
+        self.send(api.ToolDetail.of(tool, availability))
 
 
 class QuoteHandler(PiqHandler):

@@ -17,6 +17,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .conftest import Api, PiqServer, Reply, job_body
 
 RECORDING = Path(__file__).resolve().parents[1] / "data" / "api_responses.json"
@@ -103,6 +105,9 @@ async def _run_script(piq: PiqServer, alice: Api, tim: Api, bob: Api) -> list[di
         alice, "quote, bad input", "POST", "jobs/quote", body=job_body("hello!", tool="echo")
     )
     await s.send(alice, "quote, unknown tool", "POST", "jobs/quote", body=job_body("x", tool="no"))
+    lacking = job_body("x", tool="weights-echo")
+    await s.send(alice, "quote, tool cannot run here", "POST", "jobs/quote", body=lacking)
+    await s.send(alice, "submit, tool cannot run here", "POST", "jobs", body=lacking)
     await s.send(alice, "submit, not JSON", "POST", "jobs", raw="{", headers=_json())
     await s.send(alice, "submit, no inputs", "POST", "jobs", body={"tool": "echo"})
     await s.send(
@@ -262,9 +267,21 @@ def _json() -> dict[str, str]:
     return {"Content-Type": "application/json"}
 
 
+#: What the tools that cannot run here are told, so that the reasons the catalogue
+#: gives are the same on every machine.
+_NOT_HERE = {
+    "PIQ_ESMFOLD_MODEL": "/nonexistent/esmfold-model",
+    "PIQ_COLABFOLD_BIN": "/nonexistent/colabfold_batch",
+    "PIQ_BOLTZ_BIN": "/nonexistent/boltz",
+}
+
+
 async def test_responses_match_the_recording(
-    piq: PiqServer, alice: Api, tim: Api, bob: Api
+    piq: PiqServer, alice: Api, tim: Api, bob: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for name, value in _NOT_HERE.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PIQ_TEST_WEIGHTS", raising=False)
     answers = await _run_script(piq, alice, tim, bob)
     if os.environ.get("PIQ_RECORD_RESPONSES"):
         RECORDING.write_text(json.dumps(answers, indent=1, ensure_ascii=False) + "\n")

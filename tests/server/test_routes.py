@@ -96,7 +96,8 @@ async def test_account_of_each_person(piq: PiqServer, alice: Api, tim: Api, bob:
     assert (other["role"], other["workspace"]["credits"]["available"]) == ("owner", 500)
 
 
-async def test_tool_catalogue_and_detail(alice: Api) -> None:
+async def test_tool_catalogue_and_detail(alice: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PIQ_TEST_WEIGHTS", raising=False)
     reply = await alice.get("tools")
     assert reply.status == 200
     catalogue = reply.json
@@ -119,8 +120,13 @@ async def test_tool_catalogue_and_detail(alice: Api) -> None:
             "description": "10 credits per started 10 characters, per repeat",
             "rates": {"credits_per_10_characters": 10},
         },
+        "availability": {"available": True, "reason": None},
     }
     assert tools["protein-stats"]["credit_model"]["is_free"] is True
+    # A tool whose weights are not here says why, in the list and in its detail.
+    lacking = tools["weights-echo"]["availability"]
+    assert lacking["available"] is False and "PIQ_TEST_WEIGHTS" in lacking["reason"]
+    assert (await alice.get("tools/weights-echo")).json["availability"] == lacking
 
     echo = (await alice.get("tools/echo")).json
     assert echo["input"]["slots"] == [
@@ -685,27 +691,36 @@ async def test_batches(alice: Api, bob: Api, gate: Gate) -> None:
     expect_error(await alice.get("batches/batch_nope"), 404, "not_found")
 
 
-async def test_a_batch_from_one_input_the_tool_splits(alice: Api) -> None:
-    """``input`` instead of ``items``: AlphaFold-2 makes one job per line. Its program
-    is not installed here, so each child fails at once, uncharged, saying so."""
+async def test_a_tool_that_cannot_run_here_is_refused_before_anyone_waits(
+    alice: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its weights are not here: the quote carries the reason as a blocking error
+    and a submission is refused with it (409), creating and charging nothing."""
+    monkeypatch.delenv("PIQ_TEST_WEIGHTS", raising=False)
+    body = job_body("hello", tool="weights-echo")
+    quote = (await alice.post("jobs/quote", body)).json
+    [blocking] = quote["blocking_errors"]
+    assert blocking["code"] == "tool_unavailable" and "PIQ_TEST_WEIGHTS" in blocking["message"]
+    error = expect_error(await alice.post("jobs", body), 409, "tool_unavailable")
+    assert error["message"] == blocking["message"]
+    assert error["details"] == {"tool": "weights-echo"}
+    assert (await alice.get("jobs")).json["data"] == []
+    assert (await alice.get("account")).json["workspace"]["credits"]["available"] == 500
+
+
+async def test_a_batch_from_one_input_is_refused_when_its_tool_cannot_run(alice: Api) -> None:
+    """``input`` instead of ``items``: AlphaFold-2 would make one job per line (the
+    command line's tests run them). Its program is not installed here, so the batch
+    is refused at once, naming what to install, and nothing is made."""
     lines = "ubiquitin MQIFVKTLTGKTITLEV\ndimer MKTAYIAKQR:GIVEQCCTSIC\n"
     body = {
         "tool": "alphafold-2",
         "input": {"inputs": [{"slotId": "sequences", "content": lines}]},
     }
-    reply = await alice.post("batches", body)
-    assert reply.status == 201, reply.body
-    assert reply.json["total"] == 2 and reply.json["reserved_credits"] > 0
-
-    async def ended() -> dict[str, Any] | None:
-        data: dict[str, Any] = (await alice.get(f"batches/{reply.json['id']}")).json
-        return data if data["status"] != "PROCESSING" else None
-
-    done = await wait_until(ended)
-    assert (done["status"], done["counts"], done["credits_charged"]) == ("FAILED", {"FAILED": 2}, 0)
-    for job_id in done["job_ids"]:
-        job = (await alice.get(f"jobs/{job_id}")).json
-        assert "colabfold_batch" in job["error"]
+    error = expect_error(await alice.post("batches", body), 409, "tool_unavailable")
+    assert "colabfold_batch" in error["message"] and "PIQ_COLABFOLD_BIN" in error["message"]
+    assert (await alice.get("batches")).json["data"] == []
+    assert (await alice.get("account")).json["workspace"]["credits"]["available"] == 500
 
     # a tool that takes no batch input says so; a bad line is named
     refused = await alice.post("batches", {"tool": "echo", "input": {"inputs": []}})

@@ -94,7 +94,9 @@ def responses() -> JsonDict:
         "Conflict": error_response(
             "conflict: the status does not allow this (details.current_status), an "
             "Idempotency-Key was reused for a different request, or a job's output "
-            "file was to be deleted on its own",
+            "file was to be deleted on its own; or tool_unavailable: no worker of this "
+            "installation can run the tool (the message names what to install or set; "
+            "details.tool), and nothing was created",
             headers=limited,
         ),
         "JobNotCompleted": error_response(

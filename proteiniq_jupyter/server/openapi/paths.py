@@ -329,7 +329,7 @@ def paths() -> JsonDict:
                 "batches",
                 {
                     "201": ok("the batch", batch),
-                    **errors(*BODY_ERRORS, 402, 403),
+                    **errors(*BODY_ERRORS, 402, 403, 409),
                 },
                 body=body(ref("BatchCreate")),
                 description=(
@@ -364,7 +364,7 @@ def paths() -> JsonDict:
                 "batches",
                 {
                     "201": ok("the batch, with the new children's ids", ref("BatchRetry")),
-                    **errors(402, 403, 404),
+                    **errors(402, 403, 404, 409),
                 },
             ),
         },
