@@ -58,17 +58,42 @@ def open_engine(
     """The engine for ``config`` (from the environment by default). Jobs run where
     ``executor`` (or the configuration) says: on Dask (the default), on a thread
     pool of this process, or each in a detached process of its own that outlives
-    this one (what ``piq run`` without ``--wait`` needs)."""
+    this one. With ``detached`` (what ``piq run`` without ``--wait`` needs) each job
+    is handed to whatever runs jobs for this installation without this process:
+    a running engine on the same database, else the configured Dask scheduler,
+    else a detached process."""
     config = config or EngineConfig.from_env()
-    kind = "detached" if detached else (executor or config.executor)
+    if detached:
+        return open_hand_off_engine(config, tools=tools)
+    kind = executor or config.executor
     if kind not in EXECUTORS:
         raise ValueError(f"unknown executor {kind!r}; use one of {', '.join(EXECUTORS)}")
     if kind == "dask":
         return open_dask_engine(config, tools=tools)
     config = replace(config, executor=kind)
     if kind == "detached":
-        return _open(config, tools, lambda runs, _: DetachedProcessExecutor(runs, config))
+        return _open(
+            config, tools, lambda runs, registry: DetachedProcessExecutor(runs, config, registry)
+        )
     return _open(config, tools, InProcessExecutor)
+
+
+def open_hand_off_engine(
+    config: EngineConfig, *, tools: ToolRegistry | None = None
+) -> Engine[EngineExecutor]:
+    """The engine of a process that submits jobs and leaves them to others (see
+    ``execution.handoff``)."""
+    from .execution.handoff import ClusterHandOff, EngineHandOff, running_engine
+
+    found = running_engine(config)
+    if found is not None:
+        return _open(config, tools, lambda _runs, _registry: EngineHandOff(found))
+    if config.dask_scheduler_address:
+        return _open(config, tools, lambda runs, registry: ClusterHandOff(runs, registry, config))
+    config = replace(config, executor="detached")
+    return _open(
+        config, tools, lambda runs, registry: DetachedProcessExecutor(runs, config, registry)
+    )
 
 
 def open_dask_engine(

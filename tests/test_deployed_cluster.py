@@ -3,7 +3,8 @@
 needs are not there). A job goes only to a worker that can run its tool, waits
 with the reason when none can, is refused by a worker that finds it cannot after
 all (once), and a worker that dies is noticed when the scheduler says so. Workers
-keep their own database and data folder."""
+keep their own database and data folder. ``piq run`` without ``--wait`` hands its
+job to the cluster, or to a running engine."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from distributed import Client
 
 from proteiniq_jupyter.assembly import build_service
+from proteiniq_jupyter.cli import cli
 from proteiniq_jupyter.config import EngineConfig
 from proteiniq_jupyter.engine import Engine, open_engine
 from proteiniq_jupyter.execution.dask_executor import DaskExecutor
@@ -324,3 +327,68 @@ def test_a_worker_keeps_its_own_database_and_data_folder(
         executor.shutdown()
         store.close()
         cluster.stop(name)
+
+
+def _piq(env: dict[str, str], *args: str) -> tuple[str, str]:
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip(), result.stderr
+
+
+def _cli_env(config: EngineConfig, tmp_path: Path) -> dict[str, str]:
+    return {
+        **config.to_env(),
+        "PIQ_EXECUTOR": "inprocess",
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+    }
+
+
+def test_run_without_wait_hands_the_job_to_the_configured_cluster(
+    config: EngineConfig, cluster: Cluster, tmp_path: Path
+) -> None:
+    """No engine runs: the job runs on a worker of the cluster, not in a process of
+    the submitting machine, after the command has returned."""
+    env = _cli_env(config, tmp_path)
+    job_id, said = _piq(env, "run", "echo", "handed over")
+    assert f"handed to the Dask cluster at {cluster.address}" in said
+    service, _ = build_service(config)
+    me = service.sign_in("alice")
+    wait_until(lambda: service.get(me, job_id).job.status.is_terminal, timeout=90)
+    done = service.get(me, job_id).job
+    assert done.status is JobStatus.COMPLETED, done.error
+    [runner] = [e for e in service.events(me, job_id) if e.kind == "runner"]
+    assert runner.data["holder"].startswith("worker:tcp://127.0.0.1:")
+
+
+def test_run_without_wait_hands_the_job_to_a_running_engine(
+    config: EngineConfig, tmp_path: Path
+) -> None:
+    """With a ``piq engine`` running on the same database, the command leaves the
+    job to it (found through its runtime file), instead of running it itself."""
+    config = replace(config, dask_scheduler_address=None)
+    env = _cli_env(config, tmp_path)
+    log = tmp_path / "engine.log"
+    with log.open("ab") as stderr:
+        engine = subprocess.Popen(
+            [str(BIN / "piq"), "engine", "--workers", "1"],
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
+    try:
+        wait_until(lambda: list((tmp_path / "runtime").glob("proteiniq-engine-*.json")))
+        job_id, said = _piq(env, "run", "echo", "to the engine")
+        assert "handed to the running engine" in said
+        service, _ = build_service(config)
+        me = service.sign_in("alice")
+        wait_until(lambda: service.get(me, job_id).job.status.is_terminal, timeout=90)
+        done = service.get(me, job_id).job
+        assert done.status is JobStatus.COMPLETED, log.read_text()[-2000:]
+        [runner] = [e for e in service.events(me, job_id) if e.kind == "runner"]
+        assert runner.data["holder"].startswith("worker:tcp://127.0.0.1:")
+    finally:
+        os.killpg(engine.pid, signal.SIGTERM)
+        engine.wait(60)
+    assert not list((tmp_path / "runtime").glob("proteiniq-engine-*.json"))

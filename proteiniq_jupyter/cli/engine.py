@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..config import EngineConfig, parse_time_limit
 from ..engine import Engine, open_dask_engine, open_engine
+from ..execution import handoff
 from ..execution.base import EngineExecutor
 from .app import _first_line, cli
 
@@ -49,11 +50,12 @@ def _engine(
     *, detached: bool = False, executor: str = "inprocess"
 ) -> Iterator[Engine[EngineExecutor]]:
     """The engine from the environment, closed when the command is done. A command
-    that waits for its job runs it here; one that does not hands it to a detached
-    process; ``piq engine`` runs the configured executor (Dask by default)."""
+    that waits for its job runs it here; one that does not hands it to a running
+    engine, else to the configured Dask cluster, else to a detached process;
+    ``piq engine`` runs the configured executor (Dask by default)."""
     config = _config()
     try:
-        engine = open_engine(config, executor="detached" if detached else executor)
+        engine = open_engine(config, executor=executor, detached=detached)
     except OperationalError as exc:
         raise click.ClickException(
             f"cannot open the job database {_safe_url(config.database_url)}: "
@@ -132,6 +134,7 @@ def engine_command(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     engine = open_dask_engine(config)
+    runtime_file = None
     try:
         _check_time_limits(config, [tool.id for tool in engine.tools])
         executor = engine.executor
@@ -141,9 +144,12 @@ def engine_command(
             f"database {_safe_url(config.database_url)}",
             err=True,
         )
+        runtime_file = handoff.announce(config, "engine")
         stop.wait()
         click.echo("piq engine: interrupted; stopping", err=True)
     finally:
+        if runtime_file is not None:
+            handoff.withdraw(runtime_file)
         engine.close()
     click.echo(
         "piq engine: stopped. Jobs it was running are recovered by the next engine that "

@@ -140,6 +140,9 @@ def _finish(engine: Engine[EngineExecutor], actor: Actor, job: Job, wait: bool) 
     """Print the new job's id; when waiting, its outcome, exiting 1 unless it completed."""
     click.echo(job.id)
     if not wait:
+        destination = getattr(engine.executor, "destination", None)
+        if destination:
+            click.echo(f"job {job.id} handed to {destination}", err=True)
         return
     done = _follow(engine, actor, job.id)
     click.echo(_render_detail(_describe_job(engine, actor, done.id)))

@@ -14,6 +14,7 @@ from traitlets import Bool, Dict, Float, Int, Unicode, default
 
 from ..config import EngineConfig
 from ..engine import open_engine
+from ..execution import handoff
 from . import events, feed, files, openapi, public
 from .identity import Identity, running_under_jupyterhub
 from .ratelimit import RateLimiter
@@ -157,9 +158,19 @@ class ProteinIQApp(ExtensionApp):
         # now; a Dask cluster itself starts with the first job.
         engine.executor.start()
         IOLoop.current().add_callback(self._tell_kernels)
+        IOLoop.current().add_callback(self._announce, config)
         self.log.info(
             "proteiniq: jobs in %s, run by the %s executor", config.database_url, config.executor
         )
+
+    def _announce(self, config: EngineConfig) -> None:
+        """An engine that takes waiting jobs from the store says so, so that ``piq
+        run`` on this machine hands it its jobs."""
+        if config.executor != "dask":
+            return
+        server = self.serverapp
+        url = server.connection_url if server is not None else None
+        self._runtime_file = handoff.announce(config, "server", url)
 
     def _tell_kernels(self) -> None:
         """Kernels started from now on inherit the server's address and token."""
@@ -183,6 +194,9 @@ class ProteinIQApp(ExtensionApp):
         state = getattr(self, "state", None)
         if state is None:
             return
+        runtime_file = getattr(self, "_runtime_file", None)
+        if runtime_file is not None:
+            handoff.withdraw(runtime_file)
         await feed.stop_feed(state)
         await IOLoop.current().run_in_executor(None, state.engine.close)
         state.pool.shutdown(wait=False)
