@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +59,7 @@ class ClusterView:
     _departures: list[WorkerLeft] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _refreshing: threading.Lock = field(default_factory=threading.Lock)
+    _refreshed_at: float = float("-inf")
 
     def listen(self, client: Client, wake: Callable[[], None]) -> None:
         """Hear from the scheduler when a worker leaves, and wake the engine."""
@@ -80,9 +82,13 @@ class ClusterView:
             departures, self._departures = self._departures, []
         return departures
 
-    def refresh(self, client: Client) -> None:
+    def refresh(self, client: Client, max_age_s: float = 0.0) -> None:
+        """Look again, unless the last look is younger than ``max_age_s``."""
         with self._refreshing:  # the monitor and a quote may look at once
+            if time.monotonic() - self._refreshed_at < max_age_s:
+                return
             self._refresh(client)
+            self._refreshed_at = time.monotonic()
 
     def _refresh(self, client: Client) -> None:
         info: dict[str, Any] = client.scheduler_info(n_workers=-1)

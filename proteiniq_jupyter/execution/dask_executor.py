@@ -48,6 +48,8 @@ WAITING_FOR_GPU = "waiting for a GPU worker"
 WAITING_FOR_WORKER = "waiting for a free worker"
 #: Jobs dispatched per worker thread at most (the running one included).
 QUEUE_PER_THREAD = 3
+#: How old a look at the workers may be when a quote or the catalogue asks.
+AVAILABILITY_AGE_S = 1.0
 #: A job a worker refused is sent again after this long, doubled with each refusal.
 REFUSAL_BACKOFF_S = (1.0, 60.0)
 
@@ -159,7 +161,8 @@ class DaskExecutor:
             return self._local.availability(tool_id)
         if tool_id not in self.tools:
             return ToolAvailability()
-        self._look_at_workers()
+        # A catalogue asks for every tool: one look at the workers serves them all.
+        self._cluster_view.refresh(self.client(), max_age_s=AVAILABILITY_AGE_S)
         return ToolAvailability(self._cluster_view.why_none_can_run(tool_id))
 
     def cancel(self, job_id: str) -> None:
