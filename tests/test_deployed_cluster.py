@@ -123,6 +123,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 "--port",
                 "0",
                 "--no-dashboard",
+                "--dashboard-address",  # nor Dask's HTTP routes on 8787
+                "127.0.0.1:0",
                 "--scheduler-file",
                 str(scheduler_file),
             ],
