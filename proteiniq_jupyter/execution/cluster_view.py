@@ -5,6 +5,7 @@ tells it the moment one does; and the embedded cluster itself."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -15,6 +16,7 @@ from typing import Any
 
 import dask
 from distributed import Client, LocalCluster
+from distributed.client import ClosedClientError
 
 from ..config import EngineConfig
 from .dask_worker import GPU_RESOURCE, TOOL_RESOURCE_PREFIX, WORKER_TOPIC
@@ -76,6 +78,13 @@ class ClusterView:
             wake()
 
         client.subscribe_topic(CLUSTER_TOPIC, on_event)
+
+    @staticmethod
+    def stop_listening(client: Client) -> None:
+        """Before the client closes: the scheduler would otherwise try to tell it of
+        its own leaving, and log a traceback when it cannot."""
+        with contextlib.suppress(ValueError, ClosedClientError):  # not listening, or gone
+            client.unsubscribe_topic(CLUSTER_TOPIC)
 
     def take_departures(self) -> list[WorkerLeft]:
         with self._lock:

@@ -116,6 +116,7 @@ class DaskExecutor:
             client, cluster = self._client, self._cluster
             self._client = self._cluster = None
         if client is not None:
+            self._cluster_view.stop_listening(client)
             client.close()
         if cluster is not None:
             cluster.close()
