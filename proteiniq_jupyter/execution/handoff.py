@@ -194,11 +194,13 @@ class ClusterHandOff:
         if job is None:
             return
         client = self._connect()
-        key = task_key(job.id, job.attempts, 0)
+        run = f"handoff.{uuid.uuid4().hex[:8]}"
+        key = task_key(job.id, job.attempts, run)
         future = client.submit(
             execute_job,
             self.config,
             job,
+            run,
             key=key,
             pure=False,
             resources=task_resources(self.tools.get(job.tool)),
