@@ -39,10 +39,11 @@ class LocalTransport:
         return api.Job.of(self.service.get(self.actor, job_id), self.service.usernames(self.actor))
 
     def tools(self) -> api.ToolList:
-        return api.ToolList.of(self.engine.tools)
+        return api.ToolList.of(self.engine.tools, self.engine.service.tool_availability)
 
     def tool(self, tool_id: str) -> api.ToolDetail:
-        return api.ToolDetail.of(self.engine.tools.get(tool_id))
+        tool = self.engine.tools.get(tool_id)
+        return api.ToolDetail.of(tool, self.engine.service.tool_availability(tool_id))
 
     def quote(self, body: JsonBody) -> api.JobQuote:
         request = api.QuoteRequest.parse(body)

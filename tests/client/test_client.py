@@ -50,6 +50,10 @@ def test_the_catalogue_lists_tools_with_slots_settings_and_costs(client: Client)
     assert (repeat["default"], repeat["minimum"], repeat["maximum"]) == (1, 1, 10)
     assert echo.credit_model.is_free is False
     assert client.tool("protein-stats").credit_model.is_free is True
+    # Both transports say whether a tool can run, and why not.
+    assert echo.availability.available is True and echo.availability.reason is None
+    listed = {tool.id: tool.availability for tool in client.tools()}
+    assert listed["echo"] == echo.availability
     with pytest.raises(ValidationError, match=r"no tool 'esmfld'.*esmfold"):
         client.tool("esmfld")
 
