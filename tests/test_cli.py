@@ -394,6 +394,7 @@ def test_config_shows_what_is_in_force(tmp_path: Path) -> None:
     assert data["batch_concurrency"] == 5
     assert data["executor"] == "dask"
     assert data["dask_scheduler_address"] == "embedded LocalCluster"
+    assert data["dask_dashboard"] == "none"
     env["PIQ_TIME_LIMITS"] = "esmfold"
     assert "PIQ_TIME_LIMITS" in one_error_line(piq("config", code=1))
 

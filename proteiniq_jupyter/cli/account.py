@@ -165,6 +165,7 @@ def config_command(as_json: bool) -> None:
         "executor": config.executor,
         "dask_scheduler_address": config.dask_scheduler_address or "embedded LocalCluster",
         "dask_workers": config.dask_workers or f"{os.cpu_count()} (one per core)",
+        "dask_dashboard": config.dask_dashboard_address or "none",
         "max_attempts": config.max_attempts,
         "batch_concurrency": config.batch_concurrency,
         "time_limits": dict(config.time_limits) or "each tool's own",
