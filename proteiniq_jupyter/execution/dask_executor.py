@@ -38,7 +38,13 @@ from ..jobs.status import JobStatus
 from ..tools.registry import ToolRegistry
 from .availability import LocalAvailability
 from .cluster_view import ClusterView, WorkerLeft, start_embedded_cluster, task_key
-from .dask_worker import GPU_RESOURCE, REFUSED, WorkerSetup, execute_job, task_resources
+from .dask_worker import (
+    GPU_RESOURCE,
+    WorkerRefused,
+    WorkerSetup,
+    execute_job,
+    task_resources,
+)
 
 log = logging.getLogger(__name__)
 
@@ -255,14 +261,12 @@ class DaskExecutor:
                 self._gpu_jobs.discard(job_id)
                 self._explained.pop(job_id, None)
                 self._job_tools.pop(job_id, None)
-        if future.status == "finished":
-            outcome = future.result()
-            if outcome.startswith(REFUSED):
-                self._refused_by_worker(job_id, outcome.partition(":")[2])
-            return
         if future.status != "error":
             return
         error = future.exception()
+        if isinstance(error, WorkerRefused):
+            self._refused_by_worker(job_id, str(error))
+            return
         state = self.service.job_state(job_id)
         if state is None:
             return

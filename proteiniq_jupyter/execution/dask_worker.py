@@ -51,14 +51,18 @@ TOOL_RESOURCE_PREFIX = "piq-tool-"
 TOOL_CAPACITY = 1_000_000
 #: The topic of the cluster's event log on which workers report what they can run.
 WORKER_TOPIC = "proteiniq-worker"
-#: What a task returns when its worker refused the job (followed by the reason).
-REFUSED = "refused"
 #: The settings that are a worker's own to say, where it has them.
 OWN_SETTINGS = ("database_url", "data_dir")
 
 
 #: What GPU workers declare (``dask worker --resources GPU=1``).
 GPU_RESOURCE = "GPU"
+
+
+class WorkerRefused(RuntimeError):
+    """What a job's task raises on a worker that cannot run the job's tool: the job
+    is handed back, waiting (Dask tells the engine of it with the task's end,
+    without a trip to the worker for a result)."""
 
 
 def tool_resource(tool_id: str) -> str:
@@ -190,7 +194,7 @@ def execute_job(config: EngineConfig, job: Job, run: str) -> str:
     worker two store writes: start and end. The run's lease holder ends with
     ``run``, which the engine chose, so that the engine can tell this run from any
     other run of the job. A worker that cannot run the job's tool refuses it
-    (``REFUSED``), and leaves it waiting for one that can."""
+    (``WorkerRefused``), and leaves it waiting for one that can."""
     config = worker_config(config)
     service, tools = _worker_engine(config)
     try:
@@ -209,7 +213,7 @@ def execute_job(config: EngineConfig, job: Job, run: str) -> str:
             f"worker {address} cannot run {job.tool}: {gap}",
             details={"refused_by": address, "refusal": gap},
         )
-        return f"{REFUSED}:{gap}"
+        raise WorkerRefused(gap)
     holder = f"worker:{address}:{os.getpid()}:{run}"
     return str(run_held(service, tools, config, job, holder))
 
