@@ -177,11 +177,19 @@ class WorkerSetup(WorkerPlugin):
 
 def _recheck(worker: Worker, config: EngineConfig) -> None:
     """Check every tool again, once per worker process, as its first job starts the
-    fork server that its jobs are forked from."""
+    fork server that its jobs are forked from: beside that job, which checks its
+    own tool itself, rather than before it."""
     if _rechecked.is_set():
         return
     _rechecked.set()
-    sync(worker.loop, advertise, worker, worker_report(config, worker.address))
+
+    def check() -> None:
+        try:
+            sync(worker.loop, advertise, worker, worker_report(config, worker.address))
+        except Exception:
+            log.warning("checking the tools of worker %s again failed", worker.address)
+
+    threading.Thread(target=check, name="piq-tool-check", daemon=True).start()
 
 
 # -- the task ---------------------------------------------------------------------
