@@ -48,6 +48,7 @@ from proteiniq_jupyter.tools.vina import (
     prepare_receptor,
     receptor_cache_key,
 )
+from proteiniq_jupyter.tools.vina import preparation as vina_preparation
 from proteiniq_jupyter.tools.vina import receptor as vina_receptor
 from proteiniq_jupyter.tools.vina import tool as vina_tool
 from proteiniq_jupyter.tools.vina.box import docking_box
@@ -175,7 +176,8 @@ def test_first_job_prepares_the_receptor_and_docks(
         assert all(box.contains(tuple(p)) for p in heavy)
 
     # The prepared receptor: every atom of the input (it already has hydrogens) typed
-    # for AutoDock, non-polar hydrogens merged into their carbons.
+    # for AutoDock, non-polar hydrogens merged into their carbons; PDBFixer adds the
+    # terminal oxygen the file lacks, and says so.
     receptor_lines = [
         line
         for line in (workdir / "receptor.pdbqt").read_text().splitlines()
@@ -185,7 +187,9 @@ def test_first_job_prepares_the_receptor_and_docks(
     assert {"A", "C", "N", "NA", "OA", "HD"} <= types and "H" not in types
     original = gemmi.read_pdb_string((shared_fixtures / RECEPTOR).read_text())
     heavy_atoms = sum(1 for r in original[0].all() if r.atom.element.name != "H")
-    assert sum(1 for line in receptor_lines if line[77:].strip() != "HD") == heavy_atoms
+    assert sum(1 for line in receptor_lines if line[77:].strip() != "HD") == heavy_atoms + 1
+    assert result.fields["receptor_repairs"] == "A:385 (ASN): added OXT"
+    assert (result.fields["residues_repaired"], result.fields["residues_left_out"]) == (1, 0)
 
     # The complex: the receptor as PDB plus the best pose as residue LIG.
     complex_ = gemmi.read_structure(str(workdir / "complex.pdb"))
@@ -201,25 +205,30 @@ def test_second_job_on_the_same_receptor_uses_the_cache(
     first_job: FirstJob, shared_fixtures: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = first_job.cache / RECEPTOR_CACHE
-    [entry] = list(folder.iterdir())  # one receptor, no temporary file left behind
+    # One receptor and its report, no temporary file left behind.
+    entry, notes = sorted(folder.iterdir(), key=lambda path: path.suffix != ".pdbqt")
     key = receptor_cache_key((shared_fixtures / RECEPTOR).read_text(), ReceptorOptions())
-    assert entry.name == f"{key}.pdbqt"
+    assert (entry.name, notes.name) == (f"{key}.pdbqt", f"{key}.json")
     assert entry.read_text() == (first_job.workdir / "receptor.pdbqt").read_text()
     stamp = entry.stat().st_mtime_ns
 
     def no_preparation(*_: Any, **__: Any) -> str:
         raise AssertionError("the receptor was prepared again")
 
-    monkeypatch.setattr(vina_receptor, "prepare_receptor", no_preparation)
+    monkeypatch.setattr(vina_preparation, "prepare_receptor_reported", no_preparation)
     inputs = [receptor_input(shared_fixtures), item("ligands", "smiles", "c1ccccc1O phenol")]
     result = run_tool(inputs, FAST, tmp_path / "job", first_job.cache)
     assert result.fields["receptor_cached"] is True
-    assert list(folder.iterdir()) == [entry] and entry.stat().st_mtime_ns == stamp
+    # The report of the first preparation comes back with the cached receptor.
+    assert result.fields["receptor_repairs"] == "A:385 (ASN): added OXT"
+    assert sorted(folder.iterdir()) == sorted([entry, notes])
+    assert entry.stat().st_mtime_ns == stamp
     assert (tmp_path / "job" / "receptor.pdbqt").read_text() == entry.read_text()
     check_poses(result, tmp_path / "job")
     # Other preparation options make another receptor, so they key another entry.
     text = (shared_fixtures / RECEPTOR).read_text()
     assert receptor_cache_key(text, ReceptorOptions(delete_bad_residues=True)) != key
+    assert receptor_cache_key(text, ReceptorOptions(ph=6.0)) != key
 
 
 def test_simultaneous_mode_docks_two_sdf_ligands_together(
@@ -256,7 +265,7 @@ def test_simultaneous_mode_docks_two_sdf_ligands_together(
 
 def test_dock_function_is_repeatable_with_a_seed(first_job: FirstJob) -> None:
     """The plain functions a benchmark calls: the same seed gives the same poses."""
-    [receptor] = list((first_job.cache / RECEPTOR_CACHE).iterdir())
+    [receptor] = list((first_job.cache / RECEPTOR_CACHE).glob("*.pdbqt"))
     ligand = prepare_ligand("CCc1ccccc1O", name="2-ethylphenol")
     assert "REMARK SMILES" in ligand and "TORSDOF" in ligand
     box = Box((28.5, 6.0, 14.4), (14.0, 14.0, 14.0))
@@ -472,10 +481,18 @@ def test_a_receptor_is_read_once_for_the_jobs_that_share_it(
 
 
 def test_residue_without_template_is_refused_before_meeko_downloads_one(receptor: JobInput) -> None:
+    """A kept residue neither meeko nor PDBFixer knows is refused at submit, naming
+    it and its line (meeko would otherwise try to download a template)."""
     lines = [line for line in receptor.content.splitlines() if not line.startswith("END")]
-    lines.append("ATOM  99999  C1  XYZ B 900      28.000   6.000  14.000  1.00  0.00           C")
-    with pytest.raises(PreparationError, match=r"no meeko template: B:900 \(XYZ\)"):
-        prepare_receptor("\n".join(lines) + "\nEND\n")
+    lines.append("HETATM99999  C1  XYZ B 900      28.000   6.000  14.000  1.00  0.00           C")
+    odd = item("receptor", "pdb", "\n".join(lines) + "\nEND\n")
+    ligands = item("ligands", "smiles", "CCO")
+    message = error_of([odd, ligands], {**SMALL_BOX, "remove_heteroatoms": False})
+    assert f"residue B:900 (XYZ), line {len(lines)}: meeko has no template for it" in message
+    # By default, heteroatoms are left out, and so is this one.
+    TOOL.validate([odd, ligands], TOOL.parse_settings(SMALL_BOX))
+    with pytest.raises(PreparationError, match=r"B:900 \(XYZ\)"):
+        prepare_receptor(odd.content, ReceptorOptions(remove_heteroatoms=False))
 
 
 # -- the job system ----------------------------------------------------------------

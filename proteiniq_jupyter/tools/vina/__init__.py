@@ -9,7 +9,9 @@ The expensive steps are plain functions (``prepare_receptor``, ``prepare_ligand`
 ``dock``) so they can be timed and compared with the bare Vina API on their own.
 
 The package's modules: ``settings`` (slots, settings and errors every part shares),
-``receptor``, ``ligands``, ``box``, ``docking``, and ``tool`` (``AutodockVina``).
+``receptor`` (reading and checks), ``residues`` (what happens to each residue),
+``repair`` (PDBFixer), ``preparation`` (meeko and the cache), ``ligands``, ``box``,
+``docking``, and ``tool`` (``AutodockVina``).
 """
 
 from .box import Box, reference_points
@@ -24,16 +26,18 @@ from .docking import (
     vina_cpus,
 )
 from .ligands import Ligand, prepare_ligand, read_ligands
-from .receptor import (
+from .preparation import (
     RECEPTOR_CACHE,
-    PdbAtom,
+    PreparedReceptor,
     ReceptorOptions,
     cached_receptor,
-    pdb_atoms,
     prepare_receptor,
+    prepare_receptor_reported,
     receptor_cache_key,
     residue_templates,
 )
+from .receptor import PdbAtom, pdb_atoms
+from .repair import RepairReport
 from .settings import PreparationError, VinaSettings
 from .tool import INSTALL_HINT, AutodockVina
 
@@ -47,7 +51,9 @@ __all__ = [
     "PdbAtom",
     "Pose",
     "PreparationError",
+    "PreparedReceptor",
     "ReceptorOptions",
+    "RepairReport",
     "VinaSettings",
     "available_cpus",
     "cached_receptor",
@@ -58,6 +64,7 @@ __all__ = [
     "poses_sdf",
     "prepare_ligand",
     "prepare_receptor",
+    "prepare_receptor_reported",
     "read_ligands",
     "receptor_cache_key",
     "reference_points",

@@ -86,13 +86,21 @@ class VinaSettings(pydantic.BaseModel):
     scoring: Literal["vina", "vinardo"] = pydantic.Field("vina", description="scoring function")
     remove_heteroatoms: bool = pydantic.Field(
         True,
-        description="drop the receptor's HETATM records (waters, ions, bound ligands) "
-        "before preparation; the receptor's first model is used",
+        description="leave out the receptor's waters, ions and bound ligands before "
+        "preparation (modified residues of its chains stay); the receptor's first "
+        "model is used",
     )
     delete_bad_residues: bool = pydantic.Field(
         False,
-        description="leave out receptor residues meeko cannot match to a template "
-        "(missing atoms, unknown names) instead of failing",
+        description="leave out receptor residues that cannot be prepared (unknown to "
+        "meeko and PDBFixer, or too incomplete to repair) instead of refusing the receptor",
+    )
+    ph: float = pydantic.Field(
+        7.4,
+        ge=0,
+        le=14,
+        description="pH at which PDBFixer adds the receptor's missing hydrogens (its "
+        "protonation states); hydrogens the file has are kept",
     )
 
 

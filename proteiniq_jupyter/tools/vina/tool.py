@@ -15,19 +15,19 @@ from ...jobs.errors import ValidationError
 from ...jobs.model import Estimate, EstimateLine, JobInput, JsonDict, ResultFile, ToolResult
 from ..base import InputSlot, OutputField, RunContext, Tool
 from ..parsing import only_item, settings_as, summary_fields
+from ..structure_input import read_structure_input
 from .box import Box, docking_box
 from .docking import complex_pdb, dock, pose_molecules, poses_sdf, vina_cpus
 from .ligands import Ligand, check_ligands, prepare_ligand, read_ligands
-from .receptor import (
+from .preparation import (
     RECEPTOR_CACHE,
-    PdbAtom,
     ReceptorOptions,
     _residue_templates_pickled,
     cached_receptor,
-    check_receptor,
-    pdb_atoms,
-    receptor_format,
+    warm_up_repair,
 )
+from .receptor import PdbAtom, check_receptor, pdb_atoms, receptor_format, structure_atoms
+from .repair import RepairReport
 from .settings import (
     LIGANDS_SLOT,
     MAX_BOX_SIDE,
@@ -63,15 +63,16 @@ class AutodockVina(Tool):
     name = "AutoDock Vina"
     description = (
         "Dock ligands (SMILES or SDF) into a receptor (PDB) with AutoDock Vina 1.2. The "
-        "receptor and ligands are prepared with meeko; the box comes from coordinates, a "
-        "reference ligand or receptor residues. Poses come back as SDF with affinities, "
-        "with the prepared receptor and a receptor-ligand complex."
+        "receptor is completed by PDBFixer (missing side-chain atoms, hydrogens at a "
+        "chosen pH), receptor and ligands are prepared with meeko; the box comes from "
+        "coordinates, a reference ligand or receptor residues. Poses come back as SDF "
+        "with affinities, with the prepared receptor and a receptor-ligand complex."
     )
     category = "docking"
     subcategory = "small molecule"
     tags = ("docking", "vina", "autodock", "ligand", "receptor", "meeko", "pose")
     gpu = False
-    preload = ("rdkit.Chem.AllChem", "scipy.spatial", "meeko", "vina")
+    preload = ("rdkit.Chem.AllChem", "scipy.spatial", "meeko", "vina", "pdbfixer")
     # A docking job fills Vina's grid maps in a fresh process: with huge pages, the
     # kernel's clearing of them took 0.8 s of system time against 0.15 s without (on
     # 3.2 s of user time, the same either way), which made a job 15-20% slower
@@ -82,10 +83,11 @@ class AutodockVina(Tool):
         InputSlot(
             id=RECEPTOR_SLOT,
             kind="structure",
-            formats=("pdb", "ent", "pdbqt"),
+            formats=("pdb", "ent", "mmcif", "cif", "pdbqt"),
             label="Receptor",
-            description="The protein in PDB format, prepared here with meeko; a PDBQT "
-            "file is taken as already prepared.",
+            description="The protein in PDB or mmCIF format, as the PDB or a tutorial "
+            "gives it: completed and given hydrogens by PDBFixer, then prepared with "
+            "meeko; a PDBQT file is taken as already prepared.",
         ),
         InputSlot(
             id=LIGANDS_SLOT,
@@ -113,6 +115,10 @@ class AutodockVina(Tool):
         OutputField("poses", "poses returned"),
         OutputField("best_affinity", "affinity of the best pose", "kcal/mol"),
         OutputField("receptor_cached", "the prepared receptor came from the cache"),
+        OutputField("residues_repaired", "receptor residues completed by PDBFixer"),
+        OutputField("residues_replaced", "modified residues replaced by their standard one"),
+        OutputField("residues_left_out", "receptor residues left out (waters, ligands, ...)"),
+        OutputField("receptor_repairs", "each repaired, replaced or left-out residue"),
         OutputField("box_source", "settings, reference_ligand or box_residues"),
         OutputField("box_center_x", "box centre, x", "Å"),
         OutputField("box_center_y", "box centre, y", "Å"),
@@ -165,13 +171,21 @@ class AutodockVina(Tool):
         residues."""
         index, receptor = only_item(inputs, RECEPTOR_SLOT)
         if checked:
-            atoms: Sequence[PdbAtom] = pdb_atoms(receptor.content) if options.box_residues else []
+            atoms: Sequence[PdbAtom] = []
+            if options.box_residues:
+                atoms = self._atoms(receptor, index)
         else:
             atoms = check_receptor(receptor, index, options, self.limits)
         ligands = check_ligands(inputs, options, self.limits, batch=batch)
         references = self.slot_items(inputs, REFERENCE_SLOT)
         box, source = docking_box(references, options, atoms, checked=checked)
         return _Request(receptor, ligands, box, source)
+
+    def _atoms(self, receptor: JobInput, index: int) -> Sequence[PdbAtom]:
+        if receptor_format(receptor) != "mmcif":
+            return pdb_atoms(receptor.content)
+        source = read_structure_input(receptor, index, self.limits["max_receptor_atoms"])
+        return structure_atoms(source)
 
     def check_inputs(self, inputs: Sequence[JobInput], settings: pydantic.BaseModel) -> None:
         self._read(inputs, settings_as(settings, VinaSettings))
@@ -189,10 +203,11 @@ class AutodockVina(Tool):
         costs more than paracetamol's whole preparation."""
         pose_molecules(prepare_ligand(WARM_UP_SMILES, name="warm-up"), ["warm-up"])
         _residue_templates_pickled()
+        warm_up_repair()
 
     def missing_requirements(self) -> str | None:
         missing = []
-        for module in ("vina", "meeko", "scipy"):
+        for module in ("vina", "meeko", "scipy", "pdbfixer", "openmm"):
             try:
                 importlib.import_module(module)
             except ImportError as exc:
@@ -200,8 +215,8 @@ class AutodockVina(Tool):
         if not missing:
             return None
         return (
-            f"AutoDock Vina needs the vina and meeko packages; missing: {'; '.join(missing)}. "
-            f"Install them with: {INSTALL_HINT}"
+            "AutoDock Vina needs the vina, meeko and pdbfixer packages; missing: "
+            f"{'; '.join(missing)}. Install them with: {INSTALL_HINT}"
         )
 
     def batch_items(
@@ -251,20 +266,22 @@ class AutodockVina(Tool):
                 raise ValidationError(f"{ligand.place}: {reason}") from None
             context.progress(0.02 + 0.08 * done / len(request.ligands), f"ligand {done} prepared")
         files: list[ResultFile] = []
+        report = RepairReport()
         if receptor_format(request.receptor) == "pdbqt":
             cached = False
             receptor_text = request.receptor.content
         else:
             context.progress(0.1, "preparing the receptor")
             try:
-                path, cached = cached_receptor(
+                prepared = cached_receptor(
                     request.receptor.content,
                     context.cache(RECEPTOR_CACHE),
                     ReceptorOptions.of(options),
                 )
             except PreparationError as exc:
-                raise ValidationError(str(exc)) from None
-            receptor_text = path.read_text(encoding="utf-8")
+                raise ValidationError(f"the receptor could not be prepared: {exc}") from None
+            cached, report = prepared.cached, prepared.report
+            receptor_text = prepared.path.read_text(encoding="utf-8")
         files.append(context.write_file("receptor.pdbqt", receptor_text, "pdbqt"))
         context.progress(0.3, f"receptor {'from the cache' if cached else 'ready'}")
         cpu = vina_cpus(context.threads, options)
@@ -312,6 +329,10 @@ class AutodockVina(Tool):
             "poses": len(result.poses),
             "best_affinity": best.affinity,
             "receptor_cached": cached,
+            "residues_repaired": len(report.repaired),
+            "residues_replaced": len(report.replaced),
+            "residues_left_out": len(report.left_out),
+            "receptor_repairs": "; ".join(report.repaired + report.replaced + report.left_out),
             "box_source": request.box_source,
             **request.box.to_fields(),
             "exhaustiveness": options.exhaustiveness,

@@ -1,0 +1,130 @@
+"""The receptor made whole before meeko reads it, as careful users do: what the plan
+leaves out removed, modified residues replaced by their standard parents, missing
+heavy atoms placed and hydrogens added at the chosen pH by PDBFixer (with OpenMM).
+
+PDBFixer is imported here only, when a receptor is prepared (a prepared receptor
+is cached, so a docking campaign pays for it once). It never reaches the network:
+PDBFixer would download the definition of a residue it does not know, and a job
+must not depend on that.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..structure_input import ResidueKey, StructureInput
+from .residues import ReceptorPlan
+
+JsonReport = dict[str, list[str]]
+
+
+@dataclass
+class RepairReport:
+    """What preparation changed, residue by residue, for the job's result."""
+
+    repaired: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+
+    def to_json(self) -> JsonReport:
+        return {"repaired": self.repaired, "replaced": self.replaced, "left_out": self.left_out}
+
+    @classmethod
+    def from_json(cls, data: JsonReport) -> RepairReport:
+        return cls(
+            list(data.get("repaired", [])),
+            list(data.get("replaced", [])),
+            list(data.get("left_out", [])),
+        )
+
+
+def _label(key: ResidueKey, name: str) -> str:
+    chain, number, icode = key
+    return f"{chain}:{number}{icode} ({name})"
+
+
+def cleaned_pdb(source: StructureInput, plan: ReceptorPlan, rebuild: set[ResidueKey]) -> str:
+    """The first model without the residues the plan leaves out, as a plain PDB text
+    (one block per residue, as PDBFixer and meeko read it). Residues in ``rebuild``
+    lose their side chain beyond CB and their hydrogens, for PDBFixer to place again;
+    residues PDBFixer completes lose their hydrogens, placed again with the new atoms."""
+    structure = source.structure.clone()
+    model = structure[0]
+    for chain in model:
+        for position in range(len(chain) - 1, -1, -1):
+            residue = chain[position]
+            key = (chain.name, residue.seqid.num, residue.seqid.icode.strip())
+            if key in plan.left_out:
+                del chain[position]
+            elif key in rebuild:
+                for index in range(len(residue) - 1, -1, -1):
+                    if residue[index].name not in ("N", "CA", "C", "O", "CB"):
+                        del residue[index]
+            elif key in plan.incomplete:
+                residue.remove_hydrogens()
+    structure.remove_empty_chains()
+    if any(len(chain.name) > 1 for chain in model):
+        structure.shorten_chain_names()
+    if rebuild:
+        structure.remove_hydrogens()
+    # Without its crystal cell: PDBFixer would place atoms in a periodic box, and a
+    # file's cell may be a placeholder (all zeros) or smaller than the molecule.
+    text = str(structure.make_minimal_pdb())
+    return "".join(line for line in text.splitlines(True) if not line.startswith("CRYST1"))
+
+
+def repair(
+    source: StructureInput, plan: ReceptorPlan, ph: float, rebuild: set[ResidueKey] | None = None
+) -> tuple[str, RepairReport]:
+    """The receptor as PDB with its missing heavy atoms and hydrogens added, and what
+    was changed."""
+    from openmm.app import PDBFile
+    from pdbfixer import PDBFixer
+
+    class OfflineFixer(PDBFixer):  # type: ignore[misc]
+        def _downloadCCDDefinition(self, residueName: str) -> None:
+            return None
+
+    rebuild = rebuild or set()
+    report = RepairReport()
+    waters = 0
+    for key, why in plan.left_out.items():
+        if why == "water":
+            waters += 1
+        else:
+            report.left_out.append(f"{plan.labels.get(key, _label(key, '?'))}: {why}")
+    if waters:
+        report.left_out.append(f"{waters} water{'s' if waters > 1 else ''}")
+    fixer = OfflineFixer(pdbfile=io.StringIO(cleaned_pdb(source, plan, rebuild)))
+    fixer.missingResidues = {}
+    fixer.nonstandardResidues = [
+        (residue, plan.replaced[key])
+        for residue in fixer.topology.residues()
+        if (key := _key(residue)) in plan.replaced
+    ]
+    for residue, parent in fixer.nonstandardResidues:
+        report.replaced.append(f"{_label(_key(residue), residue.name)}: replaced by {parent}")
+    fixer.replaceNonstandardResidues()
+    fixer.findMissingAtoms()
+    added: dict[ResidueKey, list[str]] = {}
+    names: dict[ResidueKey, str] = {}
+    for residue, atoms in fixer.missingAtoms.items():
+        added.setdefault(_key(residue), []).extend(atom.name for atom in atoms)
+        names[_key(residue)] = residue.name
+    for residue, terminals in fixer.missingTerminals.items():
+        added.setdefault(_key(residue), []).extend(terminals)
+        names[_key(residue)] = residue.name
+    for key, atoms in added.items():
+        what = "side chain rebuilt" if key in rebuild else "added"
+        report.repaired.append(f"{_label(key, names[key])}: {what} {', '.join(atoms)}")
+    fixer.addMissingAtoms(seed=1)
+    fixer.addMissingHydrogens(pH=ph)
+    out = io.StringIO()
+    PDBFile.writeFile(fixer.topology, fixer.positions, out, keepIds=True)
+    return out.getvalue(), report
+
+
+def _key(residue: Any) -> ResidueKey:
+    return (str(residue.chain.id), int(residue.id), str(residue.insertionCode).strip())

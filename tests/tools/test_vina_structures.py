@@ -1,0 +1,386 @@
+"""Receptors as they come: real structures (the BACE-1 receptor protonated by reduce,
+DHFR written by OpenMM, HIV-1 integrase as the PDB has it, with waters and
+modified cysteines) and variants this file makes of them, as tutorials and
+processing pipelines hand them out: hydrogen records apart from their residues,
+lines reordered, alternate locations, CRLF line ends, hydrogens stripped, side-chain
+atoms removed, element columns blanked, insertion codes, several models, mmCIF.
+
+Every variant passes the checks at submit; a representative set is docked through
+``piq run autodock-vina --wait`` at exhaustiveness 1 in a small box. What cannot be
+prepared is refused at submit with the residue and its line, with no job and no
+charge.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import gemmi
+import pytest
+from click.testing import CliRunner, Result
+
+from proteiniq_jupyter.cli import cli
+from proteiniq_jupyter.jobs.errors import ValidationError
+from proteiniq_jupyter.jobs.model import JobInput
+from proteiniq_jupyter.store.database import sqlite_url
+from proteiniq_jupyter.tools.vina import AutodockVina
+
+TOOL = AutodockVina()
+Variant = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    path: str
+    site: tuple[float, float, float]  # a point in a pocket of the receptor
+
+
+ENTRIES = {
+    "BACE-1": Entry("BACE-1", "docking/BACE_1_receptorH.pdb", (28.5, 6.0, 14.4)),
+    "1S3V": Entry("1S3V", "docking/1s3v_protein_one_lig_removed.pdb", (-3.1, 27.8, 2.7)),
+    "1BHL": Entry("1BHL", "docking/1BHL.pdb", (-6.1, 36.5, 25.3)),
+}
+
+
+def atom_record(line: str) -> bool:
+    return line.startswith(("ATOM  ", "HETATM"))
+
+
+def hydrogen(line: str) -> bool:
+    element = line[76:78].strip()
+    return element == "H" or (not element and line[12:16].strip().startswith("H"))
+
+
+def hydrogens_apart(text: str) -> str:
+    """Each residue's hydrogen records written after all the heavy atoms."""
+    lines = text.splitlines()
+    kept = [line for line in lines if not (atom_record(line) and hydrogen(line))]
+    moved = [line for line in lines if atom_record(line) and hydrogen(line)]
+    end = next(i for i in range(len(kept) - 1, -1, -1) if atom_record(kept[i])) + 1
+    return "\n".join(kept[:end] + moved + kept[end:]) + "\n"
+
+
+def residues_reordered(text: str) -> str:
+    """The atom records of the first half of the residues moved after the second."""
+    lines = text.splitlines()
+    atoms = [i for i, line in enumerate(lines) if atom_record(line) and line[17:20] != "HOH"]
+    keys = list(dict.fromkeys(lines[i][21:27] for i in atoms))
+    first = set(keys[: len(keys) // 2])
+    block = [lines[i] for i in atoms]
+    moved = [line for line in block if line[21:27] in first]
+    rest = [line for line in block if line[21:27] not in first]
+    return "\n".join(lines[: atoms[0]] + rest + moved + lines[atoms[-1] + 1 :]) + "\n"
+
+
+def altlocs_added(text: str) -> str:
+    """Every tenth residue's side chain in two conformers, A and B (B shifted 0.4 Å)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if (
+            atom_record(line)
+            and int(line[22:26]) % 10 == 0
+            and line[12:16].strip()
+            not in (
+                "N",
+                "CA",
+                "C",
+                "O",
+            )
+        ):
+            a = f"{line[:16]}A{line[17:54]}  0.60{line[60:]}"
+            x = float(line[30:38]) + 0.4
+            b = f"{line[:16]}B{line[17:30]}{x:8.3f}{line[38:54]}  0.40{line[60:]}"
+            out.extend([a, b])
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def crlf(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\n", "\r\n")
+
+
+def hydrogens_stripped(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not hydrogen(line)) + "\n"
+
+
+#: Side-chain atoms removed by ``side_chains_cut``; PDBFixer places them again.
+CUT_RESIDUES = ("LYS", "ARG", "GLU", "GLN")
+
+
+def side_chains_cut(text: str) -> str:
+    """Every fifth Lys, Arg, Glu and Gln loses its side chain past CG, hydrogens
+    included, as in crystal structures whose flexible side chains were not seen."""
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for line in text.splitlines():
+        if atom_record(line) and line[17:20] in CUT_RESIDUES:
+            key = line[21:27]
+            order = seen.setdefault(key, len(seen))
+            name = line[12:16].strip()
+            beyond = name not in ("N", "CA", "C", "O", "CB", "CG", "H", "HA", "OXT")
+            if order % 5 == 0 and beyond and not name.startswith(("HB", "HG")):
+                continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def elements_blank(text: str) -> str:
+    return (
+        "\n".join(f"{line[:76]:<76}  " if atom_record(line) else line for line in text.splitlines())
+        + "\n"
+    )
+
+
+def insertion_codes(text: str) -> str:
+    """Residues 60 to 64 renumbered 59A to 59E, as antibody and PDBbind files have."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if atom_record(line) and 60 <= int(line[22:26]) <= 64:
+            code = "ABCDE"[int(line[22:26]) - 60]
+            line = f"{line[:22]}{59:4d}{code}{line[27:]}"
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def two_models(text: str) -> str:
+    """The structure as model 1 and, moved 50 Å, as model 2 (only the first counts)."""
+    atoms = [line for line in text.splitlines() if atom_record(line)]
+    shifted = [f"{line[:30]}{float(line[30:38]) + 50:8.3f}{line[38:]}" for line in atoms]
+    return "\n".join(
+        ["MODEL        1", *atoms, "ENDMDL", "MODEL        2", *shifted, "ENDMDL", "END"]
+    )
+
+
+def pdbbind_style(text: str) -> str:
+    """A processed complex as PDBbind hands them out: hydrogens present, some side
+    chains incomplete, insertion codes."""
+    return insertion_codes(side_chains_cut(text))
+
+
+def as_is(text: str) -> str:
+    return text
+
+
+VARIANTS: dict[str, Variant] = {
+    "as-is": as_is,
+    "hydrogens-apart": hydrogens_apart,
+    "residues-reordered": residues_reordered,
+    "altlocs": altlocs_added,
+    "crlf": crlf,
+    "hydrogens-stripped": hydrogens_stripped,
+    "side-chains-cut": side_chains_cut,
+    "elements-blank": elements_blank,
+    "insertion-codes": insertion_codes,
+    "two-models": two_models,
+    "pdbbind-style": pdbbind_style,
+}
+
+
+def as_mmcif(text: str) -> str:
+    structure = gemmi.read_pdb_string(text)
+    structure.setup_entities()
+    return str(structure.make_mmcif_document().as_string())
+
+
+def receptor_text(fixtures: Path, entry: str, variant: str) -> str:
+    return VARIANTS[variant]((fixtures / ENTRIES[entry].path).read_text())
+
+
+def small_box(entry: str) -> dict[str, float | int]:
+    x, y, z = ENTRIES[entry].site
+    return {
+        "center_x": x,
+        "center_y": y,
+        "center_z": z,
+        "size_x": 16.0,
+        "size_y": 16.0,
+        "size_z": 16.0,
+        "exhaustiveness": 1,
+        "num_poses": 2,
+    }
+
+
+def job_inputs(text: str, fmt: str = "pdb") -> list[JobInput]:
+    return [
+        JobInput(id="r", slot_id="receptor", kind="structure", format=fmt, content=text),
+        JobInput(id="l", slot_id="ligands", kind="ligand", format="smiles", content="CCO"),
+    ]
+
+
+# -- the checks at submit, every entry and variant ----------------------------------
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("entry", sorted(ENTRIES))
+@pytest.mark.parametrize("fmt", ["pdb", "mmcif"])
+def test_every_variant_passes_the_checks_at_submit(
+    shared_fixtures: Path, entry: str, variant: str, fmt: str
+) -> None:
+    text = receptor_text(shared_fixtures, entry, variant)
+    if fmt == "mmcif":
+        text = as_mmcif(text)
+    TOOL.validate(job_inputs(text, fmt), TOOL.parse_settings(small_box(entry)))
+
+
+# -- docking through the command line -------------------------------------------------
+
+
+@pytest.fixture
+def piq(tmp_path: Path) -> Callable[..., Result]:
+    env = {
+        "PIQ_DATABASE_URL": sqlite_url(tmp_path / "piq.sqlite"),
+        "PIQ_DATA_DIR": str(tmp_path / "data"),
+        "PIQ_USER": "alice",
+        "PIQ_EMAIL": "alice@lab.example",
+        "PIQ_STARTING_CREDITS": None,
+        "PIQ_WORKSPACE": None,
+        "PIQ_DEBUG": None,
+    }
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> Result:
+        result = runner.invoke(cli, list(args), env=env, catch_exceptions=False)
+        assert result.exit_code == code, (args, result.exit_code, result.output)
+        assert "Traceback" not in result.output
+        return result
+
+    return invoke
+
+
+def settings_args(entry: str, **extra: object) -> list[str]:
+    args: list[str] = []
+    for key, value in {**small_box(entry), **extra}.items():
+        args += ["--set", f"{key}={value}"]
+    return args
+
+
+DOCKED = [
+    # (entry, variant, format, what the report must name)
+    ("1S3V", "pdbbind-style", "pdb", "(GLU): added"),
+    ("BACE-1", "hydrogens-apart", "pdb", "A:385 (ASN): added OXT"),
+    ("1S3V", "altlocs", "mmcif", ""),
+    ("1S3V", "residues-reordered", "pdb", ""),
+    ("1BHL", "as-is", "pdb", "A:65 (CAS): replaced by CYS"),
+    ("1BHL", "two-models", "pdb", "waters"),
+]
+
+
+@pytest.mark.parametrize(
+    ("entry", "variant", "fmt", "named"), DOCKED, ids=[f"{e}-{v}-{f}" for e, v, f, _ in DOCKED]
+)
+def test_variant_docks_through_the_cli(
+    shared_fixtures: Path,
+    tmp_path: Path,
+    piq: Callable[..., Result],
+    entry: str,
+    variant: str,
+    fmt: str,
+    named: str,
+) -> None:
+    text = receptor_text(shared_fixtures, entry, variant)
+    if variant == "two-models":
+        text = crlf(elements_blank(hydrogens_stripped(text)))
+    if fmt == "mmcif":
+        text = as_mmcif(text)
+    path = tmp_path / f"{entry}-{variant}.{'cif' if fmt == 'mmcif' else 'pdb'}"
+    path.write_bytes(text.encode())
+    result = piq(
+        "run",
+        "autodock-vina",
+        "-i",
+        f"receptor=@{path}",
+        "-i",
+        "ligands=CCO ethanol",
+        *settings_args(entry),
+        "--wait",
+    )
+    job_id = result.stdout.splitlines()[0]
+    job = json.loads(piq("show", job_id, "--json").stdout)
+    assert job["status"] == "COMPLETED", job.get("error")
+    fields = job["result"]["fields"]
+    assert fields["poses"] >= 1 and fields["best_affinity"] < 0
+    assert named in fields["receptor_repairs"]
+    if variant in ("pdbbind-style", "side-chains-cut"):
+        assert fields["residues_repaired"] >= 5
+    assert job["credits_charged"] == 1
+
+
+# -- refusals at submit -------------------------------------------------------------
+
+
+def ca_only(text: str, number: int = 50) -> str:
+    """Residue ``number`` reduced to its CA atom."""
+    return (
+        "\n".join(
+            line
+            for line in text.splitlines()
+            if not (
+                atom_record(line) and int(line[22:26]) == number and line[12:16].strip() != "CA"
+            )
+        )
+        + "\n"
+    )
+
+
+def test_a_residue_with_only_its_ca_is_refused_with_its_line(shared_fixtures: Path) -> None:
+    text = ca_only(receptor_text(shared_fixtures, "1S3V", "as-is"))
+    line = next(
+        n
+        for n, record in enumerate(text.splitlines(), start=1)
+        if atom_record(record) and int(record[22:26]) == 50
+    )
+    with pytest.raises(ValidationError) as info:
+        TOOL.validate(job_inputs(text), TOOL.parse_settings(small_box("1S3V")))
+    message = info.value.message
+    assert "residue A:50 (", message
+    assert f"line {line}: it has only CA" in message and "N, CA and C are needed" in message
+    assert info.value.errors[0]["line"] == line
+    # With delete_bad_residues it is left out, and said so.
+    settings = TOOL.parse_settings({**small_box("1S3V"), "delete_bad_residues": True})
+    TOOL.validate(job_inputs(text), settings)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (">sp|P54025\nMKVLAAGIVG\n", "the file has no atoms"),
+        ("data_empty\n_cell.length_a 10\n", "no data block has an _atom_site table"),
+        (
+            "ATOM      1  N   ALA A   1      11.104  abc     -2.140  1.00  0.00           N\n",
+            "line 1, characters 39-46",
+        ),
+    ],
+    ids=["fasta", "mmcif-without-atoms", "bad-coordinate"],
+)
+def test_files_that_are_no_structure_are_refused(content: str, expected: str) -> None:
+    with pytest.raises(ValidationError, match=expected):
+        TOOL.validate(job_inputs(content, ""), TOOL.parse_settings(small_box("1S3V")))
+
+
+def test_a_refused_receptor_creates_no_job_and_costs_nothing(
+    shared_fixtures: Path, tmp_path: Path, piq: Callable[..., Result]
+) -> None:
+    path = tmp_path / "broken.pdb"
+    path.write_text(ca_only(receptor_text(shared_fixtures, "1S3V", "as-is")))
+    before = json.loads(piq("credits", "--json").stdout)["workspace"]["credits"]["available"]
+    result = piq(
+        "run",
+        "autodock-vina",
+        "-i",
+        f"receptor=@{path}",
+        "-i",
+        "ligands=CCO",
+        *settings_args("1S3V"),
+        "--wait",
+        code=1,
+    )
+    [error] = result.stderr.strip().splitlines()
+    assert error.startswith("piq: error: ") and "residue A:50 (" in error and "line " in error
+    assert json.loads(piq("jobs", "--json").stdout)["items"] == []
+    after = json.loads(piq("credits", "--json").stdout)["workspace"]["credits"]["available"]
+    assert after == before == 500
