@@ -230,10 +230,10 @@ def test_every_variant_passes_the_checks_at_submit(
 # -- docking through the command line -------------------------------------------------
 
 
-@pytest.fixture
-def piq(tmp_path: Path) -> Callable[..., Result]:
+def cli_on(database_url: str, tmp_path: Path) -> Callable[..., Result]:
+    """``piq`` as a user runs it, on the database at ``database_url``."""
     env = {
-        "PIQ_DATABASE_URL": sqlite_url(tmp_path / "piq.sqlite"),
+        "PIQ_DATABASE_URL": database_url,
         "PIQ_DATA_DIR": str(tmp_path / "data"),
         "PIQ_USER": "alice",
         "PIQ_EMAIL": "alice@lab.example",
@@ -252,6 +252,12 @@ def piq(tmp_path: Path) -> Callable[..., Result]:
     return invoke
 
 
+@pytest.fixture
+def piq(tmp_path: Path) -> Callable[..., Result]:
+    """On SQLite: the docking corpus checks preparation, not the store."""
+    return cli_on(sqlite_url(tmp_path / "piq.sqlite"), tmp_path)
+
+
 def settings_args(entry: str, **extra: object) -> list[str]:
     args: list[str] = []
     for key, value in {**small_box(entry), **extra}.items():
@@ -261,8 +267,9 @@ def settings_args(entry: str, **extra: object) -> list[str]:
 
 DOCKED = [
     # (entry, variant, format, what the report must name)
-    ("1S3V", "pdbbind-style", "pdb", "(GLU): added"),
-    ("BACE-1", "hydrogens-apart", "pdb", "A:385 (ASN): added OXT"),
+    ("BACE-1", "pdbbind-style", "pdb", "A:59B (ARG): side chain rebuilt"),
+    ("1S3V", "side-chains-cut", "pdb", "side chain rebuilt"),
+    ("BACE-1", "hydrogens-apart", "pdb", "A:385 (ASN): OXT added"),
     ("1S3V", "altlocs", "mmcif", ""),
     ("1S3V", "residues-reordered", "pdb", ""),
     ("1BHL", "as-is", "pdb", "A:65 (CAS): replaced by CYS"),
@@ -363,8 +370,9 @@ def test_files_that_are_no_structure_are_refused(content: str, expected: str) ->
 
 
 def test_a_refused_receptor_creates_no_job_and_costs_nothing(
-    shared_fixtures: Path, tmp_path: Path, piq: Callable[..., Result]
+    shared_fixtures: Path, tmp_path: Path, database_url: str
 ) -> None:
+    piq = cli_on(database_url, tmp_path)
     path = tmp_path / "broken.pdb"
     path.write_text(ca_only(receptor_text(shared_fixtures, "1S3V", "as-is")))
     before = json.loads(piq("credits", "--json").stdout)["workspace"]["credits"]["available"]

@@ -16,8 +16,11 @@ from typing import Any
 
 from ..structure_input import ResidueKey, StructureInput
 from .residues import ReceptorPlan
+from .side_chains import place_terminal_oxygens, settle_side_chains
 
 JsonReport = dict[str, list[str]]
+#: The atoms a rebuilt residue keeps: their places do not depend on its rotamer.
+_FRAME = ("N", "CA", "C", "O", "OXT", "CB")
 
 
 @dataclass
@@ -47,9 +50,12 @@ def _label(key: ResidueKey, name: str) -> str:
 
 def cleaned_pdb(source: StructureInput, plan: ReceptorPlan, rebuild: set[ResidueKey]) -> str:
     """The first model without the residues the plan leaves out, as a plain PDB text
-    (one block per residue, as PDBFixer and meeko read it). Residues in ``rebuild``
-    lose their side chain beyond CB and their hydrogens, for PDBFixer to place again;
-    residues PDBFixer completes lose their hydrogens, placed again with the new atoms."""
+    (one block per residue, as PDBFixer and meeko read it).
+
+    A residue PDBFixer completes, or one in ``rebuild``, keeps only its backbone and
+    CB: PDBFixer lays its template on the atoms a residue has, and a side chain
+    kept in part (in another rotamer than the template's) would leave the new atoms
+    strained against it. The side chain is built whole from CB instead."""
     structure = source.structure.clone()
     model = structure[0]
     for chain in model:
@@ -58,12 +64,10 @@ def cleaned_pdb(source: StructureInput, plan: ReceptorPlan, rebuild: set[Residue
             key = (chain.name, residue.seqid.num, residue.seqid.icode.strip())
             if key in plan.left_out:
                 del chain[position]
-            elif key in rebuild:
+            elif key in rebuild or key in plan.incomplete:
                 for index in range(len(residue) - 1, -1, -1):
-                    if residue[index].name not in ("N", "CA", "C", "O", "CB"):
+                    if residue[index].name not in _FRAME:
                         del residue[index]
-            elif key in plan.incomplete:
-                residue.remove_hydrogens()
     structure.remove_empty_chains()
     if any(len(chain.name) > 1 for chain in model):
         structure.shorten_chain_names()
@@ -86,6 +90,12 @@ def repair(
     class OfflineFixer(PDBFixer):  # type: ignore[misc]
         def _downloadCCDDefinition(self, residueName: str) -> None:
             return None
+
+        def _findNearestDistance(self, *args: Any) -> float:
+            # PDBFixer meets a close contact of a new atom with a run of dynamics,
+            # which takes tens of seconds and bends side chains; settle_side_chains
+            # resolves the contacts instead.
+            return float("inf")
 
     rebuild = rebuild or set()
     report = RepairReport()
@@ -117,9 +127,14 @@ def repair(
         added.setdefault(_key(residue), []).extend(terminals)
         names[_key(residue)] = residue.name
     for key, atoms in added.items():
-        what = "side chain rebuilt" if key in rebuild else "added"
-        report.repaired.append(f"{_label(key, names[key])}: {what} {', '.join(atoms)}")
+        listed = ", ".join(atoms)
+        if key in rebuild or key in plan.incomplete:
+            report.repaired.append(f"{_label(key, names[key])}: side chain rebuilt ({listed})")
+        else:
+            report.repaired.append(f"{_label(key, names[key])}: {listed} added")
     fixer.addMissingAtoms(seed=1)
+    settle_side_chains(fixer, {key for key, atoms in added.items() if atoms != ["OXT"]})
+    place_terminal_oxygens(fixer, {key for key, atoms in added.items() if "OXT" in atoms})
     fixer.addMissingHydrogens(pH=ph)
     out = io.StringIO()
     PDBFile.writeFile(fixer.topology, fixer.positions, out, keepIds=True)
