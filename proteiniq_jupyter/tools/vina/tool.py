@@ -62,8 +62,8 @@ class AutodockVina(Tool):
     id = "autodock-vina"
     name = "AutoDock Vina"
     description = (
-        "Dock ligands (SMILES or SDF) into a receptor (PDB) with AutoDock Vina 1.2. The "
-        "receptor is completed by PDBFixer (missing side-chain atoms, hydrogens at a "
+        "Dock ligands (SMILES or SDF) into a receptor (PDB or mmCIF) with AutoDock Vina 1.2. "
+        "The receptor is completed by PDBFixer (missing side-chain atoms, hydrogens at a "
         "chosen pH), receptor and ligands are prepared with meeko; the box comes from "
         "coordinates, a reference ligand or receptor residues. Poses come back as SDF "
         "with affinities, with the prepared receptor and a receptor-ligand complex."
