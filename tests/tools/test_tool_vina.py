@@ -176,8 +176,8 @@ def test_first_job_prepares_the_receptor_and_docks(
         assert all(box.contains(tuple(p)) for p in heavy)
 
     # The prepared receptor: every atom of the input (it already has hydrogens) typed
-    # for AutoDock, non-polar hydrogens merged into their carbons; PDBFixer adds the
-    # terminal oxygen the file lacks, and says so.
+    # for AutoDock, non-polar hydrogens merged into their carbons; nothing was
+    # missing, so nothing was repaired.
     receptor_lines = [
         line
         for line in (workdir / "receptor.pdbqt").read_text().splitlines()
@@ -187,9 +187,9 @@ def test_first_job_prepares_the_receptor_and_docks(
     assert {"A", "C", "N", "NA", "OA", "HD"} <= types and "H" not in types
     original = gemmi.read_pdb_string((shared_fixtures / RECEPTOR).read_text())
     heavy_atoms = sum(1 for r in original[0].all() if r.atom.element.name != "H")
-    assert sum(1 for line in receptor_lines if line[77:].strip() != "HD") == heavy_atoms + 1
-    assert result.fields["receptor_repairs"] == "A:385 (ASN): OXT added"
-    assert (result.fields["residues_repaired"], result.fields["residues_left_out"]) == (1, 0)
+    assert sum(1 for line in receptor_lines if line[77:].strip() != "HD") == heavy_atoms
+    assert result.fields["receptor_repairs"] == ""
+    assert (result.fields["residues_repaired"], result.fields["residues_left_out"]) == (0, 0)
 
     # The complex: the receptor as PDB plus the best pose as residue LIG.
     complex_ = gemmi.read_structure(str(workdir / "complex.pdb"))
@@ -220,7 +220,7 @@ def test_second_job_on_the_same_receptor_uses_the_cache(
     result = run_tool(inputs, FAST, tmp_path / "job", first_job.cache)
     assert result.fields["receptor_cached"] is True
     # The report of the first preparation comes back with the cached receptor.
-    assert result.fields["receptor_repairs"] == "A:385 (ASN): OXT added"
+    assert (result.fields["residues_repaired"], result.fields["receptor_repairs"]) == (0, "")
     assert sorted(folder.iterdir()) == sorted([entry, notes])
     assert entry.stat().st_mtime_ns == stamp
     assert (tmp_path / "job" / "receptor.pdbqt").read_text() == entry.read_text()

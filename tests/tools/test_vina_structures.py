@@ -26,7 +26,7 @@ from proteiniq_jupyter.cli import cli
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.jobs.model import JobInput
 from proteiniq_jupyter.store.database import sqlite_url
-from proteiniq_jupyter.tools.vina import AutodockVina
+from proteiniq_jupyter.tools.vina import AutodockVina, ReceptorOptions, prepare_receptor
 
 TOOL = AutodockVina()
 Variant = Callable[[str], str]
@@ -269,7 +269,7 @@ DOCKED = [
     # (entry, variant, format, what the report must name)
     ("BACE-1", "pdbbind-style", "pdb", "A:59B (ARG): side chain rebuilt"),
     ("1S3V", "side-chains-cut", "pdb", "side chain rebuilt"),
-    ("BACE-1", "hydrogens-apart", "pdb", "A:385 (ASN): OXT added"),
+    ("BACE-1", "hydrogens-apart", "pdb", ""),
     ("1S3V", "altlocs", "mmcif", ""),
     ("1S3V", "residues-reordered", "pdb", ""),
     ("1BHL", "as-is", "pdb", "A:65 (CAS): replaced by CYS"),
@@ -392,3 +392,17 @@ def test_a_refused_receptor_creates_no_job_and_costs_nothing(
     assert json.loads(piq("jobs", "--json").stdout)["items"] == []
     after = json.loads(piq("credits", "--json").stdout)["workspace"]["credits"]["available"]
     assert after == before == 500
+
+
+def test_hydrogens_follow_the_chosen_ph(shared_fixtures: Path) -> None:
+    """DHFR as OpenMM wrote it has no hydrogens: PDBFixer adds them at the setting's
+    pH, so at pH 4 its aspartates, glutamates and histidines carry more polar
+    hydrogens (AutoDock type HD) than at the default 7.4."""
+    text = receptor_text(shared_fixtures, "1S3V", "as-is")
+
+    def polar_hydrogens(ph: float) -> int:
+        pdbqt = prepare_receptor(text, ReceptorOptions(ph=ph))
+        return sum(1 for line in pdbqt.splitlines() if line[77:79].strip() == "HD")
+
+    neutral, acidic = polar_hydrogens(7.4), polar_hydrogens(4.0)
+    assert acidic > neutral > 0

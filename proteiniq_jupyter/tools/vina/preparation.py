@@ -20,9 +20,9 @@ from typing import Any
 
 from ...jobs.errors import ValidationError
 from ...jobs.model import JobInput
-from ..structure_input import ResidueKey, read_structure_input
+from ..structure_input import ResidueKey, StructureInput, read_structure_input
 from .repair import RepairReport, repair
-from .residues import plan_receptor
+from .residues import ReceptorPlan, plan_receptor
 from .settings import RECEPTOR_SLOT, PreparationError, VinaSettings
 
 RECEPTOR_CACHE = "vina-receptors"
@@ -91,9 +91,9 @@ def prepare_receptor_reported(
     ``options.ph`` (keeping those the file has), meeko types the atoms and gives
     them Gasteiger charges from its residue templates.
 
-    Should meeko refuse residues as PDBFixer left them (atoms of a crystal
-    structure so close that they read as bonded), their side chains are rebuilt
-    and every hydrogen placed afresh, once."""
+    Should meeko refuse residues as they came (atoms of a crystal structure so
+    close that they read as bonded), their side chains are rebuilt and every
+    hydrogen placed afresh, up to three times."""
     options = options or ReceptorOptions()
     item = JobInput(id="receptor", slot_id=RECEPTOR_SLOT, kind="structure", format="", content=text)
     try:
@@ -111,10 +111,7 @@ def prepare_receptor_reported(
         raise PreparationError("the receptor has no residue left to prepare")
     rebuild: set[ResidueKey] = set()
     for _attempt in range(_REBUILD_ATTEMPTS):
-        try:
-            pdb, report = repair(source, plan, options.ph, rebuild)
-        except Exception as exc:  # a library's own exception must not reach the user
-            raise PreparationError(f"PDBFixer could not complete the receptor: {exc}") from None
+        pdb, report = _repaired(source, plan, options.ph, rebuild)
         try:
             return _meeko_pdbqt(pdb), report
         except PreparationError as exc:
@@ -122,7 +119,17 @@ def prepare_receptor_reported(
             if not named:
                 raise
             rebuild |= named
-    return _meeko_pdbqt(repair(source, plan, options.ph, rebuild)[0]), report
+    pdb, report = _repaired(source, plan, options.ph, rebuild)
+    return _meeko_pdbqt(pdb), report
+
+
+def _repaired(
+    source: StructureInput, plan: ReceptorPlan, ph: float, rebuild: set[ResidueKey]
+) -> tuple[str, RepairReport]:
+    try:
+        return repair(source, plan, ph, rebuild)
+    except Exception as exc:  # a library's own exception must not reach the user
+        raise PreparationError(f"PDBFixer could not complete the receptor: {exc}") from None
 
 
 def _residues_named(message: str, labels: dict[ResidueKey, str]) -> set[ResidueKey]:

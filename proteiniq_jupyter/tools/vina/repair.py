@@ -16,7 +16,7 @@ from typing import Any
 
 from ..structure_input import ResidueKey, StructureInput
 from .residues import ReceptorPlan
-from .side_chains import place_terminal_oxygens, settle_side_chains
+from .side_chains import settle_side_chains
 
 JsonReport = dict[str, list[str]]
 #: The atoms a rebuilt residue keeps: their places do not depend on its rotamer.
@@ -48,9 +48,12 @@ def _label(key: ResidueKey, name: str) -> str:
     return f"{chain}:{number}{icode} ({name})"
 
 
-def cleaned_pdb(source: StructureInput, plan: ReceptorPlan, rebuild: set[ResidueKey]) -> str:
+def cleaned_pdb(
+    source: StructureInput, plan: ReceptorPlan, rebuild: set[ResidueKey]
+) -> tuple[str, bool]:
     """The first model without the residues the plan leaves out, as a plain PDB text
-    (one block per residue, as PDBFixer and meeko read it).
+    (one block per residue, as PDBFixer and meeko read it), and whether every residue
+    in it has hydrogens.
 
     A residue PDBFixer completes, or one in ``rebuild``, keeps only its backbone and
     CB: PDBFixer lays its template on the atoms a residue has, and a side chain
@@ -76,14 +79,34 @@ def cleaned_pdb(source: StructureInput, plan: ReceptorPlan, rebuild: set[Residue
     # Without its crystal cell: PDBFixer would place atoms in a periodic box, and a
     # file's cell may be a placeholder (all zeros) or smaller than the molecule.
     text = str(structure.make_minimal_pdb())
-    return "".join(line for line in text.splitlines(True) if not line.startswith("CRYST1"))
+    protonated = all(
+        any(atom.is_hydrogen() for atom in residue) for chain in model for residue in chain
+    )
+    kept = "".join(line for line in text.splitlines(True) if not line.startswith("CRYST1"))
+    return kept, protonated
 
 
 def repair(
     source: StructureInput, plan: ReceptorPlan, ph: float, rebuild: set[ResidueKey] | None = None
 ) -> tuple[str, RepairReport]:
     """The receptor as PDB with its missing heavy atoms and hydrogens added, and what
-    was changed."""
+    was changed. A receptor with nothing to complete (every residue whole and with
+    its hydrogens, as a protonated tutorial receptor is) goes on as it is, without
+    loading PDBFixer."""
+    rebuild = rebuild or set()
+    report = RepairReport()
+    waters = 0
+    for key, why in plan.left_out.items():
+        if why == "water":
+            waters += 1
+        else:
+            report.left_out.append(f"{plan.labels.get(key, _label(key, '?'))}: {why}")
+    if waters:
+        report.left_out.append(f"{waters} water{'s' if waters > 1 else ''}")
+    cleaned, protonated = cleaned_pdb(source, plan, rebuild)
+    if protonated and not (plan.incomplete or plan.replaced or rebuild):
+        return cleaned, report
+
     from openmm.app import PDBFile
     from pdbfixer import PDBFixer
 
@@ -97,17 +120,7 @@ def repair(
             # resolves the contacts instead.
             return float("inf")
 
-    rebuild = rebuild or set()
-    report = RepairReport()
-    waters = 0
-    for key, why in plan.left_out.items():
-        if why == "water":
-            waters += 1
-        else:
-            report.left_out.append(f"{plan.labels.get(key, _label(key, '?'))}: {why}")
-    if waters:
-        report.left_out.append(f"{waters} water{'s' if waters > 1 else ''}")
-    fixer = OfflineFixer(pdbfile=io.StringIO(cleaned_pdb(source, plan, rebuild)))
+    fixer = OfflineFixer(pdbfile=io.StringIO(cleaned))
     fixer.missingResidues = {}
     fixer.nonstandardResidues = [
         (residue, plan.replaced[key])
@@ -118,13 +131,12 @@ def repair(
         report.replaced.append(f"{_label(_key(residue), residue.name)}: replaced by {parent}")
     fixer.replaceNonstandardResidues()
     fixer.findMissingAtoms()
+    # A chain's missing terminal oxygen is left so: meeko takes the residue without it.
+    fixer.missingTerminals = {}
     added: dict[ResidueKey, list[str]] = {}
     names: dict[ResidueKey, str] = {}
     for residue, atoms in fixer.missingAtoms.items():
         added.setdefault(_key(residue), []).extend(atom.name for atom in atoms)
-        names[_key(residue)] = residue.name
-    for residue, terminals in fixer.missingTerminals.items():
-        added.setdefault(_key(residue), []).extend(terminals)
         names[_key(residue)] = residue.name
     for key, atoms in added.items():
         listed = ", ".join(atoms)
@@ -133,9 +145,9 @@ def repair(
         else:
             report.repaired.append(f"{_label(key, names[key])}: {listed} added")
     fixer.addMissingAtoms(seed=1)
-    settle_side_chains(fixer, {key for key, atoms in added.items() if atoms != ["OXT"]})
-    place_terminal_oxygens(fixer, {key for key, atoms in added.items() if "OXT" in atoms})
-    fixer.addMissingHydrogens(pH=ph)
+    settle_side_chains(fixer, set(added))
+    if not protonated:
+        fixer.addMissingHydrogens(pH=ph)
     out = io.StringIO()
     PDBFile.writeFile(fixer.topology, fixer.positions, out, keepIds=True)
     return out.getvalue(), report

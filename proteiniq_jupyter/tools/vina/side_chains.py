@@ -189,23 +189,3 @@ def _superpose(target: Vector, mobile: Vector) -> tuple[Vector, Vector, Vector]:
     d = np.sign(np.linalg.det(vt.T @ u.T))
     rotation = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
     return rotation, centre_m, centre_t
-
-
-def place_terminal_oxygens(fixer: Any, residues: set[tuple[str, int, str]]) -> None:
-    """Each terminal oxygen PDBFixer added (by key), put back where it first places
-    it: in the plane of CA, C and O, mirroring O across the CA-C axis (the soft
-    relaxation may have pushed it onto O)."""
-    from openmm import Vec3
-    from openmm.unit import nanometer
-
-    positions = list(fixer.positions.value_in_unit(nanometer))
-    for residue in fixer.topology.residues():
-        key = (str(residue.chain.id), int(residue.id), str(residue.insertionCode).strip())
-        index = {atom.name: atom.index for atom in residue.atoms()}
-        if key not in residues or not {"CA", "C", "O", "OXT"} <= set(index):
-            continue
-        ca, c, o = (np.array(positions[index[name]]) for name in ("CA", "C", "O"))
-        along = (c - ca) / np.linalg.norm(c - ca)
-        off_axis = (o - ca) - along * np.dot(along, o - ca)
-        positions[index["OXT"]] = Vec3(*(o - 2 * off_axis))
-    fixer.positions = positions * nanometer
