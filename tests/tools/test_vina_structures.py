@@ -1,6 +1,7 @@
 """Receptors as they come: real structures (the BACE-1 receptor protonated by reduce,
 DHFR written by OpenMM, HIV-1 integrase as the PDB has it, with waters and
-modified cysteines) and variants this file makes of them, as tutorials and
+modified cysteines, and a DHFR dimer with its cofactors, whose crystal contacts
+meeko reads as bonds) and variants this file makes of them, as tutorials and
 processing pipelines hand them out: hydrogen records apart from their residues,
 lines reordered, alternate locations, CRLF line ends, hydrogens stripped, side-chain
 atoms removed, element columns blanked, insertion codes, several models, mmCIF.
@@ -43,6 +44,7 @@ ENTRIES = {
     "BACE-1": Entry("BACE-1", "docking/BACE_1_receptorH.pdb", (28.5, 6.0, 14.4)),
     "1S3V": Entry("1S3V", "docking/1s3v_protein_one_lig_removed.pdb", (-3.1, 27.8, 2.7)),
     "1BHL": Entry("1BHL", "docking/1BHL.pdb", (-6.1, 36.5, 25.3)),
+    "1IA1": Entry("1IA1", "docking/1ia1_protein_one_lig_removed.pdb", (10.1, 36.0, 18.4)),
 }
 
 
@@ -274,6 +276,8 @@ DOCKED = [
     ("1S3V", "residues-reordered", "pdb", ""),
     ("1BHL", "as-is", "pdb", "A:65 (CAS): replaced by CYS"),
     ("1BHL", "two-models", "pdb", "waters"),
+    # Crystal contacts meeko reads as bonds: those side chains are rebuilt.
+    ("1IA1", "as-is", "pdb", "A:105 (ASP): side chain rebuilt"),
 ]
 
 
