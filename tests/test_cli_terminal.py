@@ -259,3 +259,56 @@ def test_ctrl_c_on_batch_run_wait_cancels_the_batch_and_says_so(
     assert "credits stay charged for children that had started" in rest
     data = json.loads(piq("batch", "show", batch_id, "--json").stdout)
     assert data["status"] == "CANCELLED"
+
+
+def _on_a_terminal(env: dict[str, str | None], *args: str) -> tuple[str, str, int]:
+    """Run ``piq`` with its standard error on a pseudo-terminal, as in a shell:
+    what it printed to standard output, to the terminal, and its exit status."""
+    import pty
+
+    leader, follower = pty.openpty()
+    full = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
+    full |= {"PYTHONPATH": str(REPO_ROOT), "COLUMNS": "120", "TERM": "xterm-256color"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "proteiniq_jupyter.cli", *args],
+        cwd=REPO_ROOT,
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+    )
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal's other end closed: the process is done
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    stdout, _ = process.communicate(timeout=120)
+    return stdout, shown.decode("utf-8", "replace"), process.returncode
+
+
+def test_run_wait_on_a_terminal_draws_a_bar_and_ends_with_the_result(
+    env: dict[str, str | None],
+) -> None:
+    stdout, terminal, code = _on_a_terminal(
+        env, "run", "protein-stats", "MKTAYIAKQRQISFVK", "--wait"
+    )
+    assert code == 0, (stdout, terminal)
+    assert "━" in terminal and "100%" in terminal and "COMPLETED" in terminal, terminal
+    assert "Traceback" not in terminal
+    # The result's main fields end the output.
+    assert "status" in stdout and "COMPLETED" in stdout and "length" in stdout, stdout
+
+
+def test_batch_run_wait_on_a_terminal_draws_a_bar_per_child(env: dict[str, str | None]) -> None:
+    stdout, terminal, code = _on_a_terminal(
+        env, "batch", "run", "protein-stats", "MKTAYIAKQR", "MVLSPADKTN", "--wait"
+    )
+    assert code == 0, (stdout, terminal)
+    assert "2 of 2 done" in terminal, terminal
+    assert terminal.count("100%") >= 2 and "#1" in terminal and "#2" in terminal, terminal

@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from .. import api
+from ..console import clip as _clip
+from ..console import duration_text as _duration
 from ..engine import Engine
 from ..execution.base import EngineExecutor
 from ..jobs.access import Actor
@@ -22,9 +24,7 @@ from .follow import child_label, follow_batch, in_batch_order
 from .inputs import _parse_inputs, _parse_settings, _read_file
 from .options import input_option, json_option, set_option, settings_json_option, wait_option
 from .render import (
-    _clip,
     _credits_text,
-    _duration,
     _echo_json,
     _job_row,
     _pairs,

@@ -3,7 +3,6 @@ error, and what an interrupt (Ctrl-C) does to what was being waited for."""
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -12,6 +11,7 @@ from typing import NoReturn
 
 import click
 
+from ..console import Bars, Row
 from ..engine import Engine
 from ..execution.base import EngineExecutor
 from ..jobs.access import Actor
@@ -20,7 +20,7 @@ from ..jobs.model import BatchSummary, Job
 from ..jobs.ports import JobFilter
 from ..jobs.status import JobStatus
 from .app import _error
-from .render import _clip, _describe_job, _duration, _render_detail
+from .render import _describe_job, _render_detail
 
 #: How often a waiting command looks at its job.
 POLL_INTERVAL_S = 0.1
@@ -28,61 +28,18 @@ POLL_INTERVAL_S = 0.1
 MAX_CHILD_LINES = 100
 
 
-def progress_text(job: Job, *, coarse: bool = False) -> str:
-    """``PROCESSING 45%  docking ... ~6 s left (estimated)``: the status, how far,
-    and, when the engine estimates it, the time left. ``coarse``: the status and
-    tenths of progress only, for output that is not redrawn (a log gets a line
-    when it changes)."""
-    text = str(job.status)
-    if coarse:
-        if job.status is JobStatus.PROCESSING:
-            text += f" {math.floor(job.progress * 10) * 10}%"
-        return text
-    if job.status is JobStatus.PROCESSING:
-        text += f" {job.progress:4.0%}"
-    if job.progress_message and not job.status.is_terminal:
-        text += f"  {_clip(job.progress_message, 50)}"
-    elif job.status_reason and not job.status.is_terminal:
-        text += f"  {_clip(job.status_reason, 50)}"
-    eta = job.eta_s
-    if eta is not None:
-        text += f"  ~{_duration(eta)} left"
-    if job.progress_estimated and job.status is JobStatus.PROCESSING:
-        text += " (estimated)"
-    return text
-
-
-class _Lines:
-    """Lines redrawn in place on a terminal; elsewhere (logs, pipes, CI) each line
-    printed again only when it changes."""
-
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self.shown: list[str] = []
-
-    def update(self, lines: Sequence[str]) -> None:
-        lines = list(lines)
-        if self.tty:
-            if lines == self.shown:
-                return
-            up = f"\x1b[{len(self.shown) - 1}A" if len(self.shown) > 1 else ""
-            click.echo(f"\r{up}\x1b[J" + "\n".join(lines), err=True, nl=False)
-        else:
-            for i, line in enumerate(lines):
-                if i >= len(self.shown) or self.shown[i] != line:
-                    click.echo(line, err=True)
-        self.shown = lines
-
-    def close(self) -> None:
-        if self.tty and self.shown:
-            click.echo("", err=True)
-        self.shown = []
-
-
-def _job_line(job: Job, width: int = 30) -> str:
-    filled = round(job.progress * width)
-    bar = "#" * filled + "-" * (width - filled)
-    return f"[{bar}] {progress_text(job)}"
+def job_row(job: Job, label: str | None = None) -> Row:
+    """How a job's progress line shows it."""
+    return Row(
+        label=label or job.id,
+        status=str(job.status),
+        progress=job.progress,
+        message=None if job.status.is_terminal else (job.progress_message or job.status_reason),
+        eta_s=job.eta_s,
+        estimated=job.progress_estimated,
+        processing=job.status is JobStatus.PROCESSING,
+        ended=job.status.is_terminal,
+    )
 
 
 def _cancelled_text(job: Job) -> str:
@@ -117,23 +74,20 @@ def _follow(engine: Engine[EngineExecutor], actor: Actor, job_id: str) -> Job:
     """Wait for the job to end, showing its progress. Interrupting cancels the job,
     which would otherwise be left running with nobody to finish it, and says what
     that did to its credits."""
-    lines = _Lines()
+    bars = Bars()
     try:
         while True:
             job = engine.service.get(actor, job_id).job
-            if lines.tty:
-                lines.update([_job_line(job)])
-            else:
-                lines.update([f"{job_id}: {progress_text(job, coarse=True)}"])
+            bars.show([job_row(job)])
             if job.status.is_terminal:
                 return job
             time.sleep(POLL_INTERVAL_S)
     except KeyboardInterrupt:
-        lines.close()
+        bars.close()
         _error(f"interrupted; {cancel_and_say(engine, actor, job_id)}")
         _leave_now(130)
     finally:
-        lines.close()
+        bars.close()
 
 
 def _finish(engine: Engine[EngineExecutor], actor: Actor, job: Job, wait: bool) -> None:
@@ -152,26 +106,9 @@ def _finish(engine: Engine[EngineExecutor], actor: Actor, job: Job, wait: bool) 
         sys.exit(1)
 
 
-def batch_lines(
-    summary: BatchSummary, children: Sequence[Job], *, coarse: bool = False
-) -> list[str]:
-    """One line for the batch, then one per child (in the batch's order)."""
+def batch_head(summary: BatchSummary, children: Sequence[Job]) -> str:
     done = sum(1 for c in children if c.status.is_terminal)
-    head = (
-        f"batch {summary.batch.id}  {summary.status}  {done} of {summary.total} done"
-        if coarse
-        else f"batch {summary.batch.id}  {summary.status} {summary.progress:4.0%}  "
-        f"{done} of {summary.total} done"
-    )
-    shown = children[:MAX_CHILD_LINES]
-    width = max((len(child_label(summary, c)) for c in shown), default=0)
-    lines = [head]
-    for child in shown:
-        label = child_label(summary, child).ljust(width)
-        lines.append(f"  {label}  {progress_text(child, coarse=coarse)}")
-    if len(children) > MAX_CHILD_LINES:
-        lines.append(f"  ... {len(children) - MAX_CHILD_LINES} more")
-    return lines
+    return f"batch {summary.batch.id}  {summary.status}  {done} of {summary.total} done"
 
 
 def _batch_state(
@@ -203,16 +140,19 @@ def follow_batch(
 ) -> BatchSummary:
     """Show every child's progress until the batch ends. Interrupting cancels the
     batch when ``cancel`` (its jobs run in this process), else leaves it running."""
-    lines = _Lines()
+    bars = Bars()
     try:
         while True:
             summary, children = _batch_state(engine, actor, batch_id)
-            lines.update(batch_lines(summary, children, coarse=not lines.tty))
+            bars.show(
+                [job_row(child, child_label(summary, child)) for child in children],
+                head=batch_head(summary, children),
+            )
             if summary.status != "PROCESSING":
                 return summary
             time.sleep(POLL_INTERVAL_S)
     except KeyboardInterrupt:
-        lines.close()
+        bars.close()
         if not cancel:
             _error(f"interrupted; batch {batch_id} goes on (piq batch show {batch_id})")
             sys.exit(130)
@@ -225,4 +165,4 @@ def follow_batch(
         )
         _leave_now(130)
     finally:
-        lines.close()
+        bars.close()

@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 
 from .. import api
+from ..console import clip as _clip
+from ..console import duration_text as _duration
 from ..jobs.errors import PiqError
 from ..jobs.model import JobEvent, Quote, Share, Visibility
 from ..jobs.ports import JobFilter
@@ -27,10 +29,8 @@ from .options import (
     wait_option,
 )
 from .render import (
-    _clip,
     _credits_text,
     _describe_job,
-    _duration,
     _echo_json,
     _iso,
     _job_row,

@@ -12,6 +12,8 @@ from typing import Any
 import click
 
 from .. import api
+from ..console import clip as _clip
+from ..console import duration_text as _duration
 from ..engine import Engine
 from ..execution.base import EngineExecutor
 from ..jobs.access import Actor
@@ -38,18 +40,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
-
-
 def _size(size: int) -> str:
     value = float(size)
     for unit in ("B", "kB", "MB", "GB"):
@@ -69,10 +59,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, list | dict):
         return json.dumps(value, separators=(",", ":"))
     return str(value)
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

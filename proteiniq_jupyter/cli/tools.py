@@ -9,11 +9,12 @@ from typing import Any
 import click
 
 from .. import api
+from ..console import duration_text as _duration
 from ..jobs.model import JsonDict
 from .app import cli
 from .engine import _engine
 from .options import json_option
-from .render import _duration, _echo_json, _pairs, _table
+from .render import _echo_json, _pairs, _table
 
 
 @cli.group("tools", invoke_without_command=True)
