@@ -1,13 +1,14 @@
 """What happens to each residue of a receptor, decided from the structure alone (no
-OpenMM, no meeko), so the same decision refuses a receptor at submit and guides its
-preparation in the job.
+OpenMM, no meeko: the residue names come from the package's own table), so the same
+file gets the same answer wherever it is submitted, and the same decision refuses a
+receptor at submit and guides its preparation in the job.
 
 - waters, ions and bound ligands are left out (unless ``remove_heteroatoms`` is
   false and meeko has a template for them);
 - a standard amino acid missing heavy atoms is repaired by PDBFixer, which places
   the missing atoms on its backbone: without N, CA and C it cannot be placed;
 - a modified amino acid meeko has no template for is replaced by its standard parent
-  (PDBFixer's table: MSE by MET, CAS by CYS, ...);
+  (MSE by MET, CAS by CYS, ...: ``residue_table``);
 - anything else is refused, naming the residue and its line, or left out with
   ``delete_bad_residues``.
 """
@@ -15,14 +16,12 @@ preparation in the job.
 from __future__ import annotations
 
 import functools
-import importlib.util
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import gemmi
 
 from ..structure_input import ResidueKey, StructureInput, residue_id, residue_key
+from .residue_table import MEEKO_TEMPLATES, modified_parent
 
 #: Amber and CHARMM names a tutorial's receptor may use for protonation states;
 #: PDBFixer (OpenMM's reader) reads them as the standard residue.
@@ -57,32 +56,6 @@ def amino_acid_atoms() -> dict[str, frozenset[str]]:
         name = mol.GetAtomWithIdx(0).GetPDBResidueInfo().GetResidueName().strip()
         atoms[name] = frozenset(names - {"OXT"})
     return atoms
-
-
-@functools.cache
-def meeko_residue_names() -> frozenset[str] | None:
-    """Residue names meeko has a template for, read from its data file without
-    importing it; None where meeko is not installed (the job cannot run then)."""
-    spec = importlib.util.find_spec("meeko")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "data"
-    try:
-        data = json.loads((path / "residue_chem_templates.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return frozenset(data.get("residue_templates", {})) | frozenset(data.get("ambiguous", {}))
-
-
-@functools.cache
-def pdbfixer_substitutions() -> dict[str, str]:
-    """PDBFixer's table of modified residues and their standard parents (empty where
-    PDBFixer is not installed: the job cannot run then)."""
-    try:
-        from pdbfixer.pdbfixer import substitutions
-    except ImportError:
-        return {}
-    return dict(substitutions)
 
 
 def standard_name(name: str) -> str:
@@ -127,8 +100,7 @@ def plan_receptor(
     """Decide, for each residue of the first model, whether it is kept, repaired,
     replaced, left out or refused."""
     plan = ReceptorPlan()
-    known = meeko_residue_names()
-    substitutions = pdbfixer_substitutions()
+    known = MEEKO_TEMPLATES
     standard = amino_acid_atoms()
     for chain, residue in source.residues():
         key = residue_key(chain, residue)
@@ -139,7 +111,7 @@ def plan_receptor(
             if remove_heteroatoms:
                 plan.left_out[key] = "water" if residue.is_water() else "ligand or ion"
                 continue
-            if known is not None and residue.name not in known:
+            if residue.name not in known:
                 plan.refuse(
                     source,
                     chain,
@@ -153,10 +125,10 @@ def plan_receptor(
         if name in standard:
             _check_backbone(plan, source, chain, residue, standard[name])
             continue
-        if known is not None and residue.name in known:
+        if residue.name in known:
             plan.kept += 1  # a modified residue meeko has a template for
             continue
-        parent = substitutions.get(residue.name)
+        parent = modified_parent(residue.name)
         if parent is not None and parent in standard:
             plan.replaced[key] = parent
             _check_backbone(plan, source, chain, residue, standard[parent], replaced=True)
