@@ -9,12 +9,16 @@ atoms removed, element columns blanked, insertion codes, several models, mmCIF.
 Every variant passes the checks at submit; a representative set is docked through
 ``piq run autodock-vina --wait`` at exhaustiveness 1 in a small box. What cannot be
 prepared is refused at submit with the residue and its line, with no job and no
-charge.
+charge. Crystal contacts made too close on purpose show both sides of the rule that
+nothing passing submit fails in preparation: a side chain read as bonded to its
+neighbour is rebuilt, backbone atoms as close are refused at submit, and a residue
+meeko still cannot match is left out and reported.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,6 +172,56 @@ def as_is(text: str) -> str:
     return text
 
 
+def moved_toward(text: str, atom: tuple[int, str], target: tuple[int, str], distance: float) -> str:
+    """Chain A's ``atom`` (residue number, atom name) moved along the line to
+    ``target`` until it is ``distance`` Å from it, as a crystal contact modelled too
+    close."""
+    lines = text.splitlines()
+
+    def find(number: int, name: str) -> int:
+        return next(
+            i
+            for i, line in enumerate(lines)
+            if atom_record(line)
+            and line[21] == "A"
+            and int(line[22:26]) == number
+            and line[12:16].strip() == name
+        )
+
+    i, j = find(*atom), find(*target)
+    p = [float(lines[i][k : k + 8]) for k in (30, 38, 46)]
+    q = [float(lines[j][k : k + 8]) for k in (30, 38, 46)]
+    scale = distance / math.dist(p, q)
+    x, y, z = (q[k] + (p[k] - q[k]) * scale for k in range(3))
+    lines[i] = f"{lines[i][:30]}{x:8.3f}{y:8.3f}{z:8.3f}{lines[i][54:]}"
+    return "\n".join(lines) + "\n"
+
+
+def side_chain_clash(text: str) -> str:
+    """1S3V's Arg 36 NH1 1.3 Å from Gly 164's carbonyl O (2.75 Å in the entry):
+    meeko would read a bond; the side chain can be placed again."""
+    return moved_toward(text, (36, "NH1"), (164, "O"), 1.3)
+
+
+def backbone_clash(text: str) -> str:
+    """1S3V's Asn 5 carbonyl O 1.3 Å from Ile 114's N (an H-bond of 2.78 Å in the
+    entry): neither atom can be placed again."""
+    return moved_toward(text, (5, "O"), (114, "N"), 1.3)
+
+
+def carbonyl_adrift(text: str) -> str:
+    """1S3V's Ile 60 carbonyl O 2.4 Å from its C: every atom is there, so it passes
+    the checks at submit, but meeko matches the residue to none of its templates."""
+    return moved_toward(text, (60, "O"), (60, "C"), 2.4)
+
+
+#: Variants made for one entry (they move named atoms of 1S3V).
+CLASHES: dict[str, Variant] = {
+    "side-chain-clash": side_chain_clash,
+    "carbonyl-adrift": carbonyl_adrift,
+    "backbone-clash": backbone_clash,
+}
+
 VARIANTS: dict[str, Variant] = {
     "as-is": as_is,
     "hydrogens-apart": hydrogens_apart,
@@ -190,7 +244,8 @@ def as_mmcif(text: str) -> str:
 
 
 def receptor_text(fixtures: Path, entry: str, variant: str) -> str:
-    return VARIANTS[variant]((fixtures / ENTRIES[entry].path).read_text())
+    make = VARIANTS.get(variant) or CLASHES[variant]
+    return make((fixtures / ENTRIES[entry].path).read_text())
 
 
 def small_box(entry: str) -> dict[str, float | int]:
@@ -277,7 +332,22 @@ DOCKED = [
     ("1BHL", "as-is", "pdb", "A:65 (CAS): replaced by CYS"),
     ("1BHL", "two-models", "pdb", "waters"),
     # Crystal contacts meeko reads as bonds: those side chains are rebuilt.
-    ("1IA1", "as-is", "pdb", "A:105 (ASP): side chain rebuilt"),
+    (
+        "1IA1",
+        "as-is",
+        "pdb",
+        "A:105 (ASP): side chain rebuilt (CG, OD1, OD2); as submitted, its OD1 is 1.50 Å "
+        "from O of A:104 (SER)",
+    ),
+    (
+        "1S3V",
+        "side-chain-clash",
+        "pdb",
+        "A:36 (ARG): side chain rebuilt (CG, CD, NE, CZ, NH1, NH2); as submitted, its NH1 "
+        "is 1.30 Å from O of A:164 (GLY)",
+    ),
+    # What passes submit and meeko still refuses is left out and reported.
+    ("1S3V", "carbonyl-adrift", "pdb", "A:60 (ILE): meeko matched it to none of its templates"),
 ]
 
 
@@ -322,6 +392,35 @@ def test_variant_docks_through_the_cli(
 
 
 # -- refusals at submit -------------------------------------------------------------
+
+
+def test_a_contact_between_atoms_that_stay_is_refused_naming_both(
+    shared_fixtures: Path,
+) -> None:
+    text = receptor_text(shared_fixtures, "1S3V", "backbone-clash")
+    lines = text.splitlines()
+
+    def first_line(number: int) -> int:
+        return next(
+            n
+            for n, record in enumerate(lines, start=1)
+            if atom_record(record) and int(record[22:26]) == number
+        )
+
+    with pytest.raises(ValidationError) as info:
+        TOOL.validate(job_inputs(text), TOOL.parse_settings(small_box("1S3V")))
+    message = info.value.message
+    assert (
+        f"residue A:5 (ASN), line {first_line(5)}: its O is 1.30 Å from N of A:114 (ILE), "
+        f"line {first_line(114)}: closer than 1.64 Å, which meeko reads as a bond"
+    ) in message, message
+    assert info.value.errors[0]["line"] == first_line(5)
+    # A side chain as close is placed again: the receptor passes.
+    clash = receptor_text(shared_fixtures, "1S3V", "side-chain-clash")
+    TOOL.validate(job_inputs(clash), TOOL.parse_settings(small_box("1S3V")))
+    # With delete_bad_residues the residue is left out, and said so.
+    settings = TOOL.parse_settings({**small_box("1S3V"), "delete_bad_residues": True})
+    TOOL.validate(job_inputs(text), settings)
 
 
 def ca_only(text: str, number: int = 50) -> str:

@@ -1,9 +1,10 @@
 """The receptor's preparation into Vina's rigid PDBQT: read as it came, made whole
 by PDBFixer (``repair``), typed and charged by meeko, cached by content and options.
 
-Everything that reaches here passed the checks at submit (``check_receptor``), so a
-failure is not expected; should a library still refuse the receptor, the job fails
-with a message naming the residues, never with the library's own exception."""
+Everything that reaches here passed the checks at submit (``check_receptor``), and
+what meeko still refuses is rebuilt or left out and reported (a receptor is
+prepared, not failed); should a library fail without naming a residue, the job
+fails with a message, never with the library's own exception."""
 
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gemmi
+
 from ...jobs.errors import ValidationError
 from ...jobs.model import JobInput
 from ..structure_input import ResidueKey, StructureInput, read_structure_input
+from .contacts import close_contacts
 from .repair import RepairReport, repair
 from .residues import ReceptorPlan, plan_receptor
 from .settings import RECEPTOR_SLOT, PreparationError, VinaSettings
@@ -28,10 +32,7 @@ from .settings import RECEPTOR_SLOT, PreparationError, VinaSettings
 RECEPTOR_CACHE = "vina-receptors"
 #: Part of every receptor cache key; raise it when preparation changes, so entries
 #: made the old way are not reused.
-CACHE_VERSION = 2
-#: How many times residues meeko refuses get their side chains rebuilt before the
-#: preparation gives up.
-_REBUILD_ATTEMPTS = 3
+CACHE_VERSION = 3
 _RESIDUE_IN_MESSAGE = re.compile(r"\b([A-Za-z0-9]?):(-?\d+)([A-Za-z]?)\b")
 
 
@@ -91,9 +92,11 @@ def prepare_receptor_reported(
     ``options.ph`` (keeping those the file has), meeko types the atoms and gives
     them Gasteiger charges from its residue templates.
 
-    Should meeko refuse residues as they came (atoms of a crystal structure so
-    close that they read as bonded), their side chains are rebuilt and every
-    hydrogen placed afresh, up to three times."""
+    Side chains the plan found too close to a neighbour are built anew from CB.
+    Should meeko still refuse residues, their side chains are rebuilt (every
+    hydrogen placed afresh), then left out past CB where one still clashes (the
+    residue prepared as alanine), then the residues left out: the receptor is
+    prepared, with a report of what was changed."""
     options = options or ReceptorOptions()
     item = JobInput(id="receptor", slot_id=RECEPTOR_SLOT, kind="structure", format="", content=text)
     try:
@@ -109,27 +112,57 @@ def prepare_receptor_reported(
         raise PreparationError("; ".join(refusal.message for refusal in plan.refused))
     if plan.kept == 0:
         raise PreparationError("the receptor has no residue left to prepare")
-    rebuild: set[ResidueKey] = set()
-    for _attempt in range(_REBUILD_ATTEMPTS):
-        pdb, report = _repaired(source, plan, options.ph, rebuild)
+    rebuild: set[ResidueKey] = set(plan.crowded)
+    truncate: set[ResidueKey] = set()
+    # Each round that meeko refuses residues widens one remedy for them: their side
+    # chains rebuilt, then left out past CB where one still clashes, then the
+    # residues left out. The sets only grow, so the rounds end.
+    while True:
+        pdb, report = _repaired(source, plan, options.ph, rebuild, truncate)
         try:
             return _meeko_pdbqt(pdb), report
         except PreparationError as exc:
-            named = _residues_named(str(exc), plan.labels) - rebuild
+            named = _residues_named(str(exc), plan.labels) - set(plan.left_out)
             if not named:
                 raise
-            rebuild |= named
-    pdb, report = _repaired(source, plan, options.ph, rebuild)
-    return _meeko_pdbqt(pdb), report
+        fresh = (named & plan.side_chains) - rebuild - truncate
+        if fresh:
+            rebuild |= fresh
+            continue
+        crowded = _side_chains_in_contact(pdb, named & plan.side_chains) - truncate
+        if crowded:
+            truncate |= crowded
+            continue
+        for key in named:
+            plan.left_out[key] = "meeko matched it to none of its templates, even rebuilt"
+            plan.side_chains.discard(key)
+        rebuild -= named
+        truncate -= named
 
 
 def _repaired(
-    source: StructureInput, plan: ReceptorPlan, ph: float, rebuild: set[ResidueKey]
+    source: StructureInput,
+    plan: ReceptorPlan,
+    ph: float,
+    rebuild: set[ResidueKey],
+    truncate: set[ResidueKey],
 ) -> tuple[str, RepairReport]:
     try:
-        return repair(source, plan, ph, rebuild)
+        return repair(source, plan, ph, rebuild, truncate)
     except Exception as exc:  # a library's own exception must not reach the user
         raise PreparationError(f"PDBFixer could not complete the receptor: {exc}") from None
+
+
+def _side_chains_in_contact(pdb: str, residues: set[ResidueKey]) -> set[ResidueKey]:
+    """Those of ``residues`` with a side-chain atom (hydrogens included) closer to
+    another residue than meeko's bonding distance in the repaired receptor."""
+    model = gemmi.read_pdb_string(pdb)[0]
+    found = set()
+    for contact in close_contacts(model, hydrogens=True):
+        for side in (contact.first, contact.second):
+            if side.key in residues and side.in_side_chain():
+                found.add(side.key)
+    return found
 
 
 def _residues_named(message: str, labels: dict[ResidueKey, str]) -> set[ResidueKey]:

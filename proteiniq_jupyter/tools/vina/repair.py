@@ -49,7 +49,10 @@ def _label(key: ResidueKey, name: str) -> str:
 
 
 def cleaned_pdb(
-    source: StructureInput, plan: ReceptorPlan, rebuild: set[ResidueKey]
+    source: StructureInput,
+    plan: ReceptorPlan,
+    rebuild: set[ResidueKey],
+    truncate: set[ResidueKey] | None = None,
 ) -> tuple[str, bool]:
     """The first model without the residues the plan leaves out, as a plain PDB text
     (one block per residue, as PDBFixer and meeko read it), and whether every residue
@@ -58,7 +61,9 @@ def cleaned_pdb(
     A residue PDBFixer completes, or one in ``rebuild``, keeps only its backbone and
     CB: PDBFixer lays its template on the atoms a residue has, and a side chain
     kept in part (in another rotamer than the template's) would leave the new atoms
-    strained against it. The side chain is built whole from CB instead."""
+    strained against it. The side chain is built whole from CB instead. A residue in
+    ``truncate`` keeps its backbone and CB as alanine: no side chain at all."""
+    truncate = truncate or set()
     structure = source.structure.clone()
     model = structure[0]
     for chain in model:
@@ -67,14 +72,16 @@ def cleaned_pdb(
             key = (chain.name, residue.seqid.num, residue.seqid.icode.strip())
             if key in plan.left_out:
                 del chain[position]
-            elif key in rebuild or key in plan.incomplete:
+            elif key in rebuild or key in plan.incomplete or key in truncate:
+                if key in truncate:
+                    residue.name = "ALA"
                 for index in range(len(residue) - 1, -1, -1):
                     if residue[index].name not in _FRAME:
                         del residue[index]
     structure.remove_empty_chains()
     if any(len(chain.name) > 1 for chain in model):
         structure.shorten_chain_names()
-    if rebuild:
+    if rebuild or truncate:
         structure.remove_hydrogens()
     # Without its crystal cell: PDBFixer would place atoms in a periodic box, and a
     # file's cell may be a placeholder (all zeros) or smaller than the molecule.
@@ -87,13 +94,18 @@ def cleaned_pdb(
 
 
 def repair(
-    source: StructureInput, plan: ReceptorPlan, ph: float, rebuild: set[ResidueKey] | None = None
+    source: StructureInput,
+    plan: ReceptorPlan,
+    ph: float,
+    rebuild: set[ResidueKey] | None = None,
+    truncate: set[ResidueKey] | None = None,
 ) -> tuple[str, RepairReport]:
     """The receptor as PDB with its missing heavy atoms and hydrogens added, and what
     was changed. A receptor with nothing to complete (every residue whole and with
     its hydrogens, as a protonated tutorial receptor is) goes on as it is, without
     loading PDBFixer."""
     rebuild = rebuild or set()
+    truncate = truncate or set()
     report = RepairReport()
     waters = 0
     for key, why in plan.left_out.items():
@@ -103,8 +115,13 @@ def repair(
             report.left_out.append(f"{plan.labels.get(key, _label(key, '?'))}: {why}")
     if waters:
         report.left_out.append(f"{waters} water{'s' if waters > 1 else ''}")
-    cleaned, protonated = cleaned_pdb(source, plan, rebuild)
-    if protonated and not (plan.incomplete or plan.replaced or rebuild):
+    for key in sorted(truncate):
+        report.left_out.append(
+            f"{plan.labels.get(key, _label(key, '?'))}: side chain past CB "
+            "(no place for it clear of its neighbours; prepared as ALA)"
+        )
+    cleaned, protonated = cleaned_pdb(source, plan, rebuild, truncate)
+    if protonated and not (plan.incomplete or plan.replaced or rebuild or truncate):
         return cleaned, report
 
     from openmm.app import PDBFile
@@ -125,7 +142,7 @@ def repair(
     fixer.nonstandardResidues = [
         (residue, plan.replaced[key])
         for residue in fixer.topology.residues()
-        if (key := _key(residue)) in plan.replaced
+        if (key := _key(residue)) in plan.replaced and key not in truncate
     ]
     for residue, parent in fixer.nonstandardResidues:
         report.replaced.append(f"{_label(_key(residue), residue.name)}: replaced by {parent}")
@@ -141,7 +158,8 @@ def repair(
     for key, atoms in added.items():
         listed = ", ".join(atoms)
         if key in rebuild or key in plan.incomplete:
-            report.repaired.append(f"{_label(key, names[key])}: side chain rebuilt ({listed})")
+            why = f"; as submitted, {plan.crowded[key]}" if key in plan.crowded else ""
+            report.repaired.append(f"{_label(key, names[key])}: side chain rebuilt ({listed}){why}")
         else:
             report.repaired.append(f"{_label(key, names[key])}: {listed} added")
     fixer.addMissingAtoms(seed=1)

@@ -9,6 +9,9 @@ receptor at submit and guides its preparation in the job.
   the missing atoms on its backbone: without N, CA and C it cannot be placed;
 - a modified amino acid meeko has no template for is replaced by its standard parent
   (MSE by MET, CAS by CYS, ...: ``residue_table``);
+- a side chain so close to another residue that meeko would read a bond is built
+  anew from CB; such a contact between atoms that stay (backbone, CB, a kept
+  ligand) is refused, naming both residues (``contacts``);
 - anything else is refused, naming the residue and its line, or left out with
   ``delete_bad_residues``.
 """
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 import gemmi
 
 from ..structure_input import ResidueKey, StructureInput, residue_id, residue_key
+from .contacts import close_contacts
 from .residue_table import MEEKO_TEMPLATES, modified_parent
 
 #: Amber and CHARMM names a tutorial's receptor may use for protonation states;
@@ -80,6 +84,11 @@ class ReceptorPlan:
     refused: list[Refusal] = field(default_factory=list)
     #: residues missing heavy atoms, which PDBFixer completes (their hydrogens placed anew)
     incomplete: set[ResidueKey] = field(default_factory=set)
+    #: residues whose side chain lies so close to another residue that meeko would
+    #: read a bond: their side chains are built anew from CB (why, for the report)
+    crowded: dict[ResidueKey, str] = field(default_factory=dict)
+    #: amino acids kept, whose side chains can be built anew or left out past CB
+    side_chains: set[ResidueKey] = field(default_factory=set)
     #: the same residues' keys, for leaving them out instead
     refused_keys: dict[ResidueKey, str] = field(default_factory=dict)
     labels: dict[ResidueKey, str] = field(default_factory=dict)
@@ -143,11 +152,40 @@ def plan_receptor(
             "it is not a standard residue and neither meeko nor PDBFixer knows it; "
             "remove it from the file, or set delete_bad_residues to leave it out",
         )
+    _plan_contacts(plan, source)
     if delete_bad_residues:
         for key, why in plan.refused_keys.items():
             plan.left_out[key] = f"cannot be prepared: {why.split(';')[0]}"
         plan.refused = []
     return plan
+
+
+def _plan_contacts(plan: ReceptorPlan, source: StructureInput) -> None:
+    """Heavy atoms of different residues closer than meeko's bonding distance: a
+    side chain's atom is placed anew (its side chain rebuilt from CB, a repair); a
+    contact between atoms that stay where they are (backbone, CB, a kept ligand)
+    cannot be repaired and refuses the first residue, naming both."""
+    skip = set(plan.left_out) | set(plan.refused_keys)
+    for contact in close_contacts(source.first_model(), skip):
+        movable = [
+            side
+            for side in (contact.first, contact.second)
+            if side.key in plan.side_chains and side.in_side_chain()
+        ]
+        for side in movable:
+            plan.crowded.setdefault(side.key, contact.describe(side))
+        if movable or contact.first.key in plan.refused_keys:
+            continue
+        plan.refuse(
+            source,
+            contact.first.chain,
+            contact.first.residue,
+            f"{contact.describe(contact.first)}, line "
+            f"{source.line_of(contact.second.chain, contact.second.residue) or '?'}: "
+            f"closer than {contact.cutoff:.2f} Å, which meeko reads as a bond, and neither "
+            "atom is in a side chain that could be placed again; move or remove one of "
+            "the two, or set delete_bad_residues to leave this one out",
+        )
 
 
 def _check_backbone(
@@ -165,6 +203,7 @@ def _check_backbone(
     missing = expected - present
     if not missing and not replaced:
         plan.kept += 1
+        plan.side_chains.add(residue_key(chain, residue))
         return
     absent = [name for name in _BACKBONE if name not in present]
     if absent and missing:
@@ -179,4 +218,5 @@ def _check_backbone(
         )
         return
     plan.incomplete.add(residue_key(chain, residue))
+    plan.side_chains.add(residue_key(chain, residue))
     plan.kept += 1
