@@ -32,6 +32,7 @@ from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.jobs.model import JobInput
 from proteiniq_jupyter.store.database import sqlite_url
 from proteiniq_jupyter.tools.vina import AutodockVina, ReceptorOptions, prepare_receptor
+from proteiniq_jupyter.tools.vina.preparation import prepare_receptor_reported
 
 TOOL = AutodockVina()
 Variant = Callable[[str], str]
@@ -495,6 +496,32 @@ def test_a_refused_receptor_creates_no_job_and_costs_nothing(
     assert json.loads(piq("jobs", "--json").stdout)["items"] == []
     after = json.loads(piq("credits", "--json").stdout)["workspace"]["credits"]["available"]
     assert after == before == 500
+
+
+def water_in_a_proline_ring(text: str) -> str:
+    """A water 1.5 Å from 1S3V's Pro 66 CD, both where the entry has it and where a
+    rebuilt ring lies (its other atoms are 2.9 Å or more away): no placement of
+    the ring clears it."""
+    lines = text.splitlines()
+    end = max(i for i, line in enumerate(lines) if atom_record(line))
+    water = "HETATM 9999  O   HOH A 900      -0.082  22.914  18.117  1.00  0.00           O"
+    return "\n".join([*lines[: end + 1], water, *lines[end + 1 :]]) + "\n"
+
+
+def test_a_side_chain_with_no_room_is_left_out_past_cb(shared_fixtures: Path) -> None:
+    """The water is kept (remove_heteroatoms false) and Pro 66's ring cannot be
+    placed clear of it: the receptor passes submit and is prepared with the residue
+    as alanine, reported, rather than failed."""
+    text = water_in_a_proline_ring(receptor_text(shared_fixtures, "1S3V", "as-is"))
+    settings = {**small_box("1S3V"), "remove_heteroatoms": False}
+    TOOL.validate(job_inputs(text), TOOL.parse_settings(settings))
+    pdbqt, report = prepare_receptor_reported(text, ReceptorOptions(remove_heteroatoms=False))
+    assert report.left_out == [
+        "A:66 (PRO): side chain past CB (no place for it clear of its neighbours; prepared as ALA)"
+    ]
+    residue_66 = [line for line in pdbqt.splitlines() if line[17:26] == "ALA A  66"]
+    assert {line[12:16].strip() for line in residue_66} == {"N", "CA", "C", "O", "CB", "H"}
+    assert any(line[17:20] == "HOH" for line in pdbqt.splitlines())
 
 
 def test_hydrogens_follow_the_chosen_ph(shared_fixtures: Path) -> None:
