@@ -25,7 +25,8 @@ from ..jobs.ports import ToolAvailability
 from ..jobs.runs import RunService
 from ..tools.registry import ToolRegistry
 from .availability import LocalAvailability
-from .supervisor import Outcome, fail_held, run_held
+from .preflight import fail_held
+from .supervisor import Outcome, run_held
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ per worker rather than once per job:
   ``gc.freeze`` recommends before forking.
 
 The fork server imports this module as its last preload and it acts only there:
-the supervisor starts the fork server with ``WARM_UP_ENV`` set (to the tools to warm
+``job_process`` starts the fork server with ``WARM_UP_ENV`` set (to the tools to warm
 up, or empty), since a fork server takes only module names.
 """
 

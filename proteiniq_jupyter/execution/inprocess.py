@@ -15,12 +15,10 @@ from ..jobs.runs import RunService
 from ..tools.base import RunContext
 from ..tools.registry import ToolRegistry
 from .availability import LocalAvailability
-from .supervisor import fail_if_unrunnable
+from .preflight import runnable_tool
+from .reports import progress_due
 
 log = logging.getLogger(__name__)
-
-#: Progress reports closer together than this are merged; the last one always lands.
-PROGRESS_INTERVAL_S = 0.05
 
 
 class _Throttle:
@@ -31,7 +29,7 @@ class _Throttle:
 
     def __call__(self, fraction: float, message: str | None) -> None:
         now = time.monotonic()
-        if fraction < 1.0 and now - self.last < PROGRESS_INTERVAL_S:
+        if not progress_due(self.last, now, fraction):
             return
         self.last = now
         self.service.progress(self.job_id, fraction, message)
@@ -48,11 +46,12 @@ def run_job(service: RunService, tools: ToolRegistry, job_id: str) -> None:
     error costs nothing); any other exception is a failure of the run, also refunded.
     """
     try:
-        tool = tools.get(service.job_for_run(job_id).tool)
-    except NotFound as exc:  # the job was deleted, or this engine lacks its tool
+        tool_id = service.job_for_run(job_id).tool
+    except NotFound as exc:  # the job was deleted
         service.fail(job_id, exc.message)
         return
-    if fail_if_unrunnable(service, tool, job_id):
+    tool = runnable_tool(service, tools, tool_id, job_id)
+    if tool is None:
         return
     job = service.start(job_id)
     if job is None:
