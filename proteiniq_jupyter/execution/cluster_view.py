@@ -19,24 +19,10 @@ from distributed import Client, LocalCluster
 from distributed.client import ClosedClientError
 
 from ..config import EngineConfig
-from .dask_worker import GPU_RESOURCE, TOOL_RESOURCE_PREFIX, WORKER_TOPIC
+from .dask_tasks import GPU_RESOURCE, TOOL_RESOURCE_PREFIX, WORKER_TOPIC, job_of_task
 
 #: The scheduler's own topic, on which it says when a worker leaves.
 CLUSTER_TOPIC = "all"
-#: The keys of job tasks: ``piq-<job id>-<attempt>-<run>``.
-TASK_PREFIX = "piq-"
-
-
-def task_key(job_id: str, attempt: int, run: str) -> str:
-    """A job task's key; the run (which holds no ``-``) comes last."""
-    return f"{TASK_PREFIX}{job_id}-{attempt}-{run}"
-
-
-def job_of_task(key: object) -> str | None:
-    """The job id in a job task's key (job ids hold no ``-``), or None."""
-    if not isinstance(key, str) or not key.startswith(TASK_PREFIX):
-        return None
-    return key[len(TASK_PREFIX) :].split("-", 1)[0] or None
 
 
 @dataclass(frozen=True)

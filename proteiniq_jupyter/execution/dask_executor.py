@@ -12,7 +12,7 @@ explaining why jobs wait happen at most once per recovery interval (and a third
 of a lease), so that a stream of short jobs is not slowed by bookkeeping.
 
 Each job's task asks for its tool as a resource, which only the workers that can
-run the tool advertise (``dask_worker``): a job waits in the scheduler until such
+run the tool advertise (``worker_setup``): a job waits in the scheduler until such
 a worker is there, and says why. A worker that refuses a job after all hands it
 back; the engine sends it again after a pause that grows with each refusal. When
 the scheduler says a worker left, the jobs it ran go to RETRY at once, without
@@ -37,14 +37,10 @@ from ..jobs.runs import ENGINE_LEASE_PREFIX, RunService
 from ..jobs.status import JobStatus
 from ..tools.registry import ToolRegistry
 from .availability import LocalAvailability
-from .cluster_view import ClusterView, WorkerLeft, start_embedded_cluster, task_key
-from .dask_worker import (
-    GPU_RESOURCE,
-    WorkerRefused,
-    WorkerSetup,
-    execute_job,
-    task_resources,
-)
+from .cluster_view import ClusterView, WorkerLeft, start_embedded_cluster
+from .dask_tasks import GPU_RESOURCE, WorkerRefused, task_key, task_resources
+from .dask_worker import execute_job
+from .worker_setup import WorkerSetup
 
 log = logging.getLogger(__name__)
 

@@ -174,7 +174,7 @@ class ClusterHandOff:
     def _connect(self) -> Client:
         from distributed import Client
 
-        from .dask_worker import WorkerSetup
+        from .worker_setup import WorkerSetup
 
         with self._lock:
             if self._client is None:
@@ -187,8 +187,8 @@ class ClusterHandOff:
     def submit(self, job_id: str) -> None:
         from distributed import fire_and_forget
 
-        from .cluster_view import task_key
-        from .dask_worker import execute_job, task_resources
+        from .dask_tasks import task_key, task_resources
+        from .dask_worker import execute_job
 
         job = self.service.claim(job_id, self.holder, lease_ttl_s=self.config.lease_ttl_s)
         if job is None:
