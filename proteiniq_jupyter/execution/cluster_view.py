@@ -23,6 +23,9 @@ from .dask_tasks import GPU_RESOURCE, TOOL_RESOURCE_PREFIX, WORKER_TOPIC, job_of
 
 #: The scheduler's own topic, on which it says when a worker leaves.
 CLUSTER_TOPIC = "all"
+#: Why a dispatched job that a worker can run waits.
+WAITING_FOR_GPU = "waiting for a GPU worker"
+WAITING_FOR_WORKER = "waiting for a free worker"
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,16 @@ class ClusterView:
         address, reason = reasons[0]
         others = f" (and {len(reasons) - 1} more worker(s))" if len(reasons) > 1 else ""
         return f"no worker of the cluster can run {tool_id} yet: {address}{others}: {reason}"
+
+    def waiting_reason(self, tool_id: str | None, gpu: bool) -> str:
+        """Why a dispatched job of ``tool_id`` (needing a GPU when ``gpu``) that no
+        worker has taken yet waits."""
+        reason = None if tool_id is None else self.why_none_can_run(tool_id)
+        if reason is not None:
+            return reason + "; the job waits for one that can"
+        if gpu and not self.has_gpu:
+            return WAITING_FOR_GPU
+        return WAITING_FOR_WORKER
 
 
 def start_embedded_cluster(config: EngineConfig) -> LocalCluster:

@@ -26,7 +26,6 @@ import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 
 from distributed import Client, Future, LocalCluster
 
@@ -37,35 +36,33 @@ from ..jobs.runs import ENGINE_LEASE_PREFIX, RunService
 from ..jobs.status import JobStatus
 from ..tools.registry import ToolRegistry
 from .availability import LocalAvailability
-from .cluster_view import ClusterView, WorkerLeft, start_embedded_cluster
-from .dask_tasks import GPU_RESOURCE, WorkerRefused, task_key, task_resources
+from .cluster_view import (
+    WAITING_FOR_GPU,
+    WAITING_FOR_WORKER,
+    ClusterView,
+    WorkerLeft,
+    start_embedded_cluster,
+)
+from .dask_events import fail_runs_on, task_failed
+from .dask_tasks import GPU_RESOURCE, WorkerRefused, run_of_task, task_key, task_resources
 from .dask_worker import execute_job
+from .refusals import REFUSAL_BACKOFF_S, RefusedJobs
 from .worker_setup import WorkerSetup
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GPU_RESOURCE", "DaskExecutor", "execute_job"]
-
-WAITING_FOR_GPU = "waiting for a GPU worker"
-WAITING_FOR_WORKER = "waiting for a free worker"
+__all__ = [
+    "GPU_RESOURCE",
+    "REFUSAL_BACKOFF_S",
+    "WAITING_FOR_GPU",
+    "WAITING_FOR_WORKER",
+    "DaskExecutor",
+    "execute_job",
+]
 #: Jobs dispatched per worker thread at most (the running one included).
 QUEUE_PER_THREAD = 3
 #: How old a look at the workers may be when a quote or the catalogue asks.
 AVAILABILITY_AGE_S = 1.0
-#: A job a worker refused is sent again after this long, doubled with each refusal.
-REFUSAL_BACKOFF_S = (1.0, 60.0)
-
-
-def _run_of(future: Future[str]) -> str:
-    """The run a task was dispatched as (the last part of its key)."""
-    return str(future.key).rsplit("-", 1)[-1]
-
-
-@dataclass
-class _Refused:
-    job: Job
-    refusals: int
-    again_at: float
 
 
 class DaskExecutor:
@@ -93,7 +90,7 @@ class DaskExecutor:
         self._cluster_view = ClusterView()
         self._explained: dict[str, str] = {}
         #: Jobs that a worker refused, held until they are sent again.
-        self._refused: dict[str, _Refused] = {}
+        self._refused = RefusedJobs()
         #: The embedded cluster's workers are this machine: what it can run.
         self._local = None if config.dask_scheduler_address else LocalAvailability(tools)
 
@@ -175,7 +172,7 @@ class DaskExecutor:
             future = self._futures.pop(job_id, None)
             self._explained.pop(job_id, None)
             self._job_tools.pop(job_id, None)
-            self._refused.pop(job_id, None)
+        self._refused.drop(job_id)
         if future is not None and future.status == "pending":
             future.cancel()
 
@@ -210,8 +207,7 @@ class DaskExecutor:
             interval = min(self.config.recovery_interval_s, self.config.lease_ttl_s / 3)
             self._next_bookkeeping = now + interval
             waiting = [job_id for job_id in tracked if job_id not in finished]
-            with self._lock:
-                waiting += list(self._refused)
+            waiting += self._refused.job_ids()
             held = self.service.renew_leases(self.engine_id, waiting, self.config.lease_ttl_s)
             self.service.recover_lost()
             self._look_at_workers()
@@ -263,79 +259,35 @@ class DaskExecutor:
         if isinstance(error, WorkerRefused):
             self._refused_by_worker(job_id, str(error))
             return
-        state = self.service.job_state(job_id)
-        if state is None:
-            return
-        status, holder = state
-        if (
-            status is JobStatus.PROCESSING
-            and holder is not None
-            and holder.startswith("worker:")
-            and holder.endswith(f":{_run_of(future)}")
-        ):
-            # Its worker died mid-run: retry it now rather than when the lease
-            # expires (unless the job runs elsewhere already: then it is not this
-            # task's run that is to fail).
-            self.service.fail(
-                job_id,
-                f"the worker running it stopped ({type(error).__name__})",
-                transient=True,
-                holder=holder,
-            )
-        elif status in (JobStatus.PENDING, JobStatus.RETRY) and holder == self.engine_id:
-            self.service.release_lease(job_id, self.engine_id)
-        self._wake.set()
+        if task_failed(self.service, self.engine_id, job_id, run_of_task(future.key), error):
+            self._wake.set()
 
     def _refused_by_worker(self, job_id: str, reason: str) -> None:
         """A worker could not run the job's tool after all (it no longer advertises
         it). On the embedded cluster, where every worker is this machine, a tool
         that cannot run here fails its job, uncharged; otherwise the job is sent
         again after a pause that doubles with each refusal, to a worker that can."""
-        if self._local is not None:
-            availability = self._local.availability(self.service.job_for_run(job_id).tool)
-            if availability.blocking and availability.reason is not None:
-                self.service.fail(job_id, availability.reason, holder=self.engine_id)
-                return
+        if self._local is not None and self._fail_if_none_can_run(
+            job_id, self.service.job_for_run(job_id).tool
+        ):
+            return
         state = self.service.job_state(job_id)
         if state is None or state[0] not in (JobStatus.PENDING, JobStatus.RETRY):
             return
-        job = self.service.job_for_run(job_id)
-        with self._lock:
-            earlier = self._refused.get(job_id)
-            refusals = 1 if earlier is None else earlier.refusals + 1
-            first, most = REFUSAL_BACKOFF_S
-            pause = min(first * 2 ** (refusals - 1), most)
-            self._refused[job_id] = _Refused(job, refusals, time.monotonic() + pause)
+        pause = self._refused.hold(self.service.job_for_run(job_id), time.monotonic())
         log.info("job %s refused by a worker (%s); sent again in %g s", job_id, reason, pause)
 
     def _send_refused_again(self, now: float) -> None:
-        with self._lock:
-            due = [r for r in self._refused.values() if r.again_at <= now]
-            for refused in due:
-                del self._refused[refused.job.id]
-        for refused in due:
-            self._dispatch(refused.job)
+        for job in self._refused.take_due(now):
+            self._dispatch(job)
 
     def _worker_left(self, departure: WorkerLeft) -> None:
         """The scheduler says a worker left: each job it was running goes to RETRY
         now (charged once), rather than when its lease runs out; its task, which
         Dask would run again elsewhere, is dropped, and the job dispatched anew."""
-        prefix = f"worker:{departure.address}:"
         with self._lock:
             candidates = departure.job_ids | set(self._futures)
-        for job_id in candidates:
-            state = self.service.job_state(job_id)
-            if state is None:
-                continue
-            status, holder = state
-            if status is not JobStatus.PROCESSING or not (holder or "").startswith(prefix):
-                continue
-            self.service.fail(
-                job_id,
-                f"the worker running it ({departure.address}) left the cluster",
-                transient=True,
-                holder=holder,
-            )
+        for job_id in fail_runs_on(self.service, departure, candidates):
             with self._lock:
                 future = self._futures.pop(job_id, None)
                 self._gpu_jobs.discard(job_id)
@@ -351,12 +303,8 @@ class DaskExecutor:
                 job.id, f"this engine cannot run {job.tool}: {exc}", holder=self.engine_id
             )
             return
-        if self._local is not None:
-            # No worker of the embedded cluster could take it: it would wait forever.
-            availability = self._local.availability(tool.id)
-            if availability.blocking and availability.reason is not None:
-                self.service.fail(job.id, availability.reason, holder=self.engine_id)
-                return
+        if self._fail_if_none_can_run(job.id, tool.id):
+            return
         with self._lock:
             self._dispatches += 1
             run = f"{self._dispatches}.{uuid.uuid4().hex[:8]}"
@@ -379,6 +327,18 @@ class DaskExecutor:
                 self._gpu_jobs.discard(job.id)
         future.add_done_callback(lambda _f: self._wake.set())
 
+    def _fail_if_none_can_run(self, job_id: str, tool_id: str) -> bool:
+        """On the embedded cluster, where every worker is this machine, fail the job
+        (uncharged) when this machine cannot run its tool: no worker could ever take
+        it, and it would wait forever."""
+        if self._local is None:
+            return False
+        availability = self._local.availability(tool_id)
+        if availability.blocking and availability.reason is not None:
+            self.service.fail(job_id, availability.reason, holder=self.engine_id)
+            return True
+        return False
+
     def _explain_waiting(self, held: set[str]) -> None:
         """Give each dispatched job that no worker has taken yet its reason, once
         per reason (the service leaves a job that has moved on as it is)."""
@@ -388,14 +348,7 @@ class DaskExecutor:
                     continue
                 gpu = job_id in self._gpu_jobs
                 tool = self._job_tools.get(job_id)
-            view = self._cluster_view
-            reason = None if tool is None else view.why_none_can_run(tool)
-            if reason is not None:
-                reason += "; the job waits for one that can"
-            elif gpu and not view.has_gpu:
-                reason = WAITING_FOR_GPU
-            else:
-                reason = WAITING_FOR_WORKER
+            reason = self._cluster_view.waiting_reason(tool, gpu)
             if self._explained.get(job_id) == reason:
                 continue
             self.service.set_waiting_reason(job_id, reason)
