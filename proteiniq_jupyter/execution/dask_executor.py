@@ -46,6 +46,7 @@ from .cluster_view import (
 from .dask_events import fail_runs_on, task_failed
 from .dask_tasks import GPU_RESOURCE, WorkerRefused, run_of_task, task_key, task_resources
 from .dask_worker import execute_job
+from .dispatched import DispatchedJobs
 from .refusals import REFUSAL_BACKOFF_S, RefusedJobs
 from .worker_setup import WorkerSetup
 
@@ -75,20 +76,16 @@ class DaskExecutor:
         self.engine_id = f"{ENGINE_LEASE_PREFIX}{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._cluster: LocalCluster | None = None
         self._client: Client | None = None
-        self._futures: dict[str, Future[str]] = {}
-        self._gpu_jobs: set[str] = set()
-        #: The tool of each dispatched job, to say why it waits.
-        self._job_tools: dict[str, str] = {}
+        self._dispatched = DispatchedJobs()
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
         self._dispatches = 0
-        # Kept by the monitor thread: when bookkeeping is next due, the workers as
-        # last seen, and the waiting reason last written for each dispatched job.
+        # Kept by the monitor thread: when bookkeeping is next due, and the workers
+        # as last seen.
         self._next_bookkeeping = 0.0
         self._cluster_view = ClusterView()
-        self._explained: dict[str, str] = {}
         #: Jobs that a worker refused, held until they are sent again.
         self._refused = RefusedJobs()
         #: The embedded cluster's workers are this machine: what it can run.
@@ -168,10 +165,7 @@ class DaskExecutor:
     def cancel(self, job_id: str) -> None:
         """The job's supervisor sees the cancel in the store and kills its process;
         a task not yet started is dropped from the cluster."""
-        with self._lock:
-            future = self._futures.pop(job_id, None)
-            self._explained.pop(job_id, None)
-            self._job_tools.pop(job_id, None)
+        future = self._dispatched.drop(job_id)
         self._refused.drop(job_id)
         if future is not None and future.status == "pending":
             future.cancel()
@@ -195,8 +189,7 @@ class DaskExecutor:
         lost and look at the workers, and afterwards say why waiting jobs wait."""
         for departure in self._cluster_view.take_departures():
             self._worker_left(departure)
-        with self._lock:
-            tracked = dict(self._futures)
+        tracked = self._dispatched.futures()
         finished = {job_id: f for job_id, f in tracked.items() if f.done()}
         for job_id, future in finished.items():
             self._task_ended(job_id, future)
@@ -238,21 +231,11 @@ class DaskExecutor:
         thread busy with one or two waiting behind it, no more, so that engines
         sharing a database share its jobs instead of one queueing them all. Jobs
         waiting for a GPU worker do not count against the CPU workers."""
-        with self._lock:
-            busy = sum(
-                1
-                for job_id, future in self._futures.items()
-                if not future.done() and job_id not in self._gpu_jobs
-            )
+        busy = self._dispatched.busy_cpu()
         return max(QUEUE_PER_THREAD * max(self._threads, 1) - busy, 0)
 
     def _task_ended(self, job_id: str, future: Future[str]) -> None:
-        with self._lock:
-            if self._futures.get(job_id) is future:
-                del self._futures[job_id]
-                self._gpu_jobs.discard(job_id)
-                self._explained.pop(job_id, None)
-                self._job_tools.pop(job_id, None)
+        self._dispatched.ended(job_id, future)
         if future.status != "error":
             return
         error = future.exception()
@@ -285,12 +268,9 @@ class DaskExecutor:
         """The scheduler says a worker left: each job it was running goes to RETRY
         now (charged once), rather than when its lease runs out; its task, which
         Dask would run again elsewhere, is dropped, and the job dispatched anew."""
-        with self._lock:
-            candidates = departure.job_ids | set(self._futures)
+        candidates = departure.job_ids | set(self._dispatched.futures())
         for job_id in fail_runs_on(self.service, departure, candidates):
-            with self._lock:
-                future = self._futures.pop(job_id, None)
-                self._gpu_jobs.discard(job_id)
+            future = self._dispatched.drop(job_id)
             if future is not None:
                 future.cancel()
         self._wake.set()
@@ -317,14 +297,7 @@ class DaskExecutor:
             pure=False,
             resources=task_resources(tool),
         )
-        with self._lock:
-            self._futures[job.id] = future
-            self._job_tools[job.id] = tool.id
-            self._explained.pop(job.id, None)
-            if tool.gpu:
-                self._gpu_jobs.add(job.id)
-            else:
-                self._gpu_jobs.discard(job.id)
+        self._dispatched.add(job.id, future, tool.id, tool.gpu)
         future.add_done_callback(lambda _f: self._wake.set())
 
     def _fail_if_none_can_run(self, job_id: str, tool_id: str) -> bool:
@@ -343,27 +316,22 @@ class DaskExecutor:
         """Give each dispatched job that no worker has taken yet its reason, once
         per reason (the service leaves a job that has moved on as it is)."""
         for job_id in held:
-            with self._lock:
-                if job_id not in self._futures:
-                    continue
-                gpu = job_id in self._gpu_jobs
-                tool = self._job_tools.get(job_id)
+            waiting = self._dispatched.waiting(job_id)
+            if waiting is None:
+                continue
+            tool, gpu, explained = waiting
             reason = self._cluster_view.waiting_reason(tool, gpu)
-            if self._explained.get(job_id) == reason:
+            if explained == reason:
                 continue
             self.service.set_waiting_reason(job_id, reason)
-            with self._lock:
-                if job_id in self._futures:
-                    self._explained[job_id] = reason
+            self._dispatched.explained(job_id, reason)
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until no dispatched task is outstanding and nothing waits to be
         dispatched (for scripts and notebooks)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while deadline is None or time.monotonic() < deadline:
-            with self._lock:
-                outstanding = any(not f.done() for f in self._futures.values())
-            if not outstanding and not self.service.has_waiting_jobs():
+            if not self._dispatched.outstanding() and not self.service.has_waiting_jobs():
                 return
             self._wake.set()
             time.sleep(0.05)
