@@ -4,6 +4,8 @@ took, and shutting down."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..jobs.ports import Executor
@@ -20,3 +22,22 @@ class EngineExecutor(Executor, Protocol):
 
     def shutdown(self) -> None:
         """Stop taking jobs and let go of what it holds."""
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When a wait given ``timeout`` seconds (None: as long as it takes) ends, as
+    ``wait`` takes it; ``at`` is ``time.monotonic`` time."""
+
+    at: float | None
+
+    @classmethod
+    def after(cls, timeout: float | None) -> Deadline:
+        return cls(None if timeout is None else time.monotonic() + timeout)
+
+    def left(self) -> float | None:
+        """The seconds left (never below zero), or None when there is no end."""
+        return None if self.at is None else max(0.0, self.at - time.monotonic())
+
+    def passed(self) -> bool:
+        return self.at is not None and time.monotonic() >= self.at

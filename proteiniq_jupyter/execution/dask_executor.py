@@ -36,6 +36,7 @@ from ..jobs.runs import ENGINE_LEASE_PREFIX, RunService
 from ..jobs.status import JobStatus
 from ..tools.registry import ToolRegistry
 from .availability import LocalAvailability
+from .base import Deadline
 from .cluster_view import (
     WAITING_FOR_GPU,
     WAITING_FOR_WORKER,
@@ -329,8 +330,8 @@ class DaskExecutor:
     def wait(self, timeout: float | None = None) -> None:
         """Block until no dispatched task is outstanding and nothing waits to be
         dispatched (for scripts and notebooks)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while deadline is None or time.monotonic() < deadline:
+        deadline = Deadline.after(timeout)
+        while not deadline.passed():
             if not self._dispatched.outstanding() and not self.service.has_waiting_jobs():
                 return
             self._wake.set()

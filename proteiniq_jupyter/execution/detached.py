@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 
@@ -25,6 +24,7 @@ from ..jobs.ports import ToolAvailability
 from ..jobs.runs import RunService
 from ..tools.registry import ToolRegistry
 from .availability import LocalAvailability
+from .base import Deadline
 from .preflight import fail_held
 from .supervisor import Outcome, run_held
 
@@ -127,14 +127,14 @@ class DetachedProcessExecutor:
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until every worker this executor started has exited."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = Deadline.after(timeout)
         while True:
             with self._lock:
                 children = list(self._children.values())
             if not children:
                 return
             for process in children:
-                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                remaining = deadline.left()
                 try:
                     process.wait(remaining)
                 except subprocess.TimeoutExpired:

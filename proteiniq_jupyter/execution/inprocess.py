@@ -15,6 +15,7 @@ from ..jobs.runs import RunService
 from ..tools.base import RunContext
 from ..tools.registry import ToolRegistry
 from .availability import LocalAvailability
+from .base import Deadline
 from .preflight import runnable_tool
 from .reports import progress_due
 
@@ -116,14 +117,14 @@ class InProcessExecutor:
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until every submitted job has finished."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = Deadline.after(timeout)
         while True:
             with self._lock:
                 pending = list(self._futures.values())
             if not pending:
                 return
             for future in pending:
-                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                remaining = deadline.left()
                 try:
                     future.result(timeout=remaining)
                 except Exception:
