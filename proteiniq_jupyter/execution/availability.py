@@ -4,7 +4,7 @@ run says so before anyone waits for it.
 
 Executors whose workers are this installation's own (a thread pool, detached
 processes, the embedded Dask cluster) ask this machine; a remote cluster's
-workers check themselves when they start (``dask_worker``).
+workers check themselves when they start (``worker_setup``).
 """
 
 from __future__ import annotations
