@@ -116,7 +116,7 @@ class InProcessExecutor:
             future.cancel()
 
     def wait(self, timeout: float | None = None) -> None:
-        """Block until every submitted job has finished."""
+        """Block until every submitted job has finished, or ``timeout`` has passed."""
         deadline = Deadline.after(timeout)
         while True:
             with self._lock:
@@ -124,10 +124,11 @@ class InProcessExecutor:
             if not pending:
                 return
             for future in pending:
-                remaining = deadline.left()
                 try:
-                    future.result(timeout=remaining)
+                    future.result(timeout=deadline.left())
                 except Exception:
+                    if deadline.passed():
+                        return
                     log.debug("a job future ended with an error", exc_info=True)
 
     def shutdown(self) -> None:

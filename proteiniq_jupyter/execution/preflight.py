@@ -10,6 +10,7 @@ from ..jobs.errors import NotFound
 from ..jobs.runs import RunService
 from ..tools.base import Tool
 from ..tools.registry import ToolRegistry
+from .availability import requirement_gap
 
 
 def runnable_tool(
@@ -32,8 +33,9 @@ def fail_if_unrunnable(
     service: RunService, tool: Tool, job_id: str, holder: str | None = None
 ) -> bool:
     """Fail the job before it starts, uncharged, when this machine lacks the tool's
-    program or model weights; the error says what to install or set."""
-    reason = tool.missing_requirements()
+    program or model weights (or cannot even check); the error says what to install
+    or set."""
+    reason = requirement_gap(tool)
     if reason is None:
         return False
     fail_before_start(service, job_id, f"{tool.name} cannot run here: {reason}", holder)
