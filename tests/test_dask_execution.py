@@ -13,7 +13,6 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,9 +26,9 @@ from proteiniq_jupyter.jobs.errors import ToolUnavailable
 from proteiniq_jupyter.jobs.status import JobStatus
 
 from .conftest import text_input
+from .engines import dask_config, engine_fixture, wait_until  # noqa: F401  (a fixture)
 from .helpers import (
     PROBE_TOOL_PATH,
-    TEST_TOOL_PATHS,
     WEIGHTS_ENV,
     Gate,
     huge_pages_on_request,
@@ -40,35 +39,9 @@ pytestmark = pytest.mark.timeout(240)
 BIN = Path(sys.executable).parent
 
 
-def wait_until(check: Callable[[], object], timeout: float = 60, every: float = 0.02) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"not true after {timeout} s: {check}")
-
-
 @pytest.fixture
 def config(database_url: str, tmp_path: Path) -> EngineConfig:
-    return EngineConfig(
-        data_dir=tmp_path / "piq",
-        database_url=database_url,
-        username="alice",
-        executor="dask",
-        dask_workers=2,
-        lease_ttl_s=3.0,
-        recovery_interval_s=0.5,
-        extra_tools=TEST_TOOL_PATHS,
-    )
-
-
-@pytest.fixture
-def engine(config: EngineConfig) -> Iterator[Engine]:
-    engine = open_engine(config)
-    yield engine
-    engine.close()
+    return dask_config(database_url, tmp_path)
 
 
 def status_of(engine: Engine, actor, job_id: str) -> JobStatus:

@@ -14,8 +14,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from distributed import Client
 from proteiniq_jupyter.assembly import build_service
 from proteiniq_jupyter.cli import cli
 from proteiniq_jupyter.config import EngineConfig
-from proteiniq_jupyter.engine import Engine, open_engine
+from proteiniq_jupyter.engine import Engine
 from proteiniq_jupyter.execution.dask_executor import DaskExecutor
 from proteiniq_jupyter.execution.dask_worker import safe_url
 from proteiniq_jupyter.jobs.model import Job
@@ -34,22 +33,13 @@ from proteiniq_jupyter.jobs.status import JobStatus
 from proteiniq_jupyter.store.sql_store import SqlStore
 
 from .conftest import REPO, text_input
-from .helpers import TEST_TOOL_PATHS, WEIGHTS_ENV, Gate
+from .engines import dask_config, engine_fixture, wait_until  # noqa: F401  (a fixture)
+from .helpers import WEIGHTS_ENV, Gate
 
 pytestmark = pytest.mark.timeout(300)
 BIN = Path(sys.executable).parent
 #: The settings that a worker of these tests must not inherit from the test run.
 NOT_INHERITED = (WEIGHTS_ENV, "PIQ_DATABASE_URL", "PIQ_DATA_DIR", "PIQ_EXTRA_TOOLS")
-
-
-def wait_until(check: Callable[[], object], timeout: float = 60, every: float = 0.05) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"not true after {timeout} s: {check}")
 
 
 @dataclass
@@ -148,23 +138,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture
 def config(database_url: str, tmp_path: Path, cluster: Cluster) -> EngineConfig:
-    return EngineConfig(
-        data_dir=tmp_path / "piq",
-        database_url=database_url,
-        username="alice",
-        executor="dask",
+    return dask_config(
+        database_url,
+        tmp_path,
+        dask_workers=None,
         dask_scheduler_address=cluster.address,
         lease_ttl_s=600.0,  # far longer than any wait below: no recovery by lease
         recovery_interval_s=0.3,
-        extra_tools=TEST_TOOL_PATHS,
     )
-
-
-@pytest.fixture
-def engine(config: EngineConfig) -> Iterator[Engine]:
-    engine = open_engine(config)
-    yield engine
-    engine.close()
 
 
 @pytest.fixture

@@ -18,13 +18,12 @@ from datetime import timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from proteiniq_jupyter.assembly import build_service
 from proteiniq_jupyter.config import EngineConfig
-from proteiniq_jupyter.engine import Engine, open_engine
+from proteiniq_jupyter.engine import Engine
 from proteiniq_jupyter.execution.child import GO, lease_message
 from proteiniq_jupyter.execution.detached import worker_command, worker_environment
 from proteiniq_jupyter.execution.supervisor import LOG_NAME, kill_group, start_job_process
@@ -36,21 +35,12 @@ from proteiniq_jupyter.jobs.status import JobStatus
 from proteiniq_jupyter.store import codec
 
 from .conftest import text_input
+from .engines import dask_config, engine_fixture, wait_until  # noqa: F401  (a fixture)
 from .helpers import TEST_TOOL_PATHS, Gate, process_alive
 
 pytestmark = pytest.mark.timeout(240)
 #: How long past its lease a stopped worker's run may take to be gone.
 GRACE_S = 1.0
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 60, every: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"not true after {timeout} s: {check}")
 
 
 # -- the job process and its watchdog ----------------------------------------------
@@ -204,16 +194,7 @@ def test_the_store_refuses_a_write_for_a_runner_that_does_not_hold_the_job(
 
 @pytest.fixture
 def config(database_url: str, tmp_path: Path) -> EngineConfig:
-    return EngineConfig(
-        data_dir=tmp_path / "piq",
-        database_url=database_url,
-        username="alice",
-        executor="dask",
-        dask_workers=2,
-        lease_ttl_s=3.0,
-        recovery_interval_s=0.5,
-        extra_tools=TEST_TOOL_PATHS,
-    )
+    return dask_config(database_url, tmp_path)
 
 
 def runners(service: JobService, actor: Actor, job_id: str) -> list[JsonDict]:
@@ -300,13 +281,6 @@ def test_a_stopped_detached_worker_s_run_is_gone_before_its_job_runs_again(
                 os.killpg(worker.pid, signal.SIGCONT)
                 os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(30)
-
-
-@pytest.fixture
-def engine(config: EngineConfig) -> Iterator[Engine]:
-    engine = open_engine(config)
-    yield engine
-    engine.close()
 
 
 def test_a_stopped_dask_worker_s_run_is_gone_before_its_job_runs_again(

@@ -22,13 +22,13 @@ from proteiniq_jupyter.jobs.model import Job
 from proteiniq_jupyter.jobs.status import JobStatus
 
 from .conftest import text_input
+from .engines import dask_config, wait_until
 from .helpers import (
     TEST_TOOL_PATHS,
     THREAD_TOOL_PATHS,
     Gate,
     huge_pages_on_request,
 )
-from .test_dask_execution import wait_until
 
 pytestmark = pytest.mark.timeout(240)
 CPUS = 2
@@ -55,16 +55,7 @@ def two_cpus() -> Iterator[None]:
 
 @pytest.fixture
 def config(database_url: str, tmp_path: Path) -> EngineConfig:
-    return EngineConfig(
-        data_dir=tmp_path / "piq",
-        database_url=database_url,
-        username="alice",
-        executor="dask",
-        dask_workers=2,
-        lease_ttl_s=3.0,
-        recovery_interval_s=0.5,
-        extra_tools=(*TEST_TOOL_PATHS, *THREAD_TOOL_PATHS),
-    )
+    return dask_config(database_url, tmp_path, extra_tools=(*TEST_TOOL_PATHS, *THREAD_TOOL_PATHS))
 
 
 def runner_event(engine: Engine, job: Job) -> dict[str, object]:
