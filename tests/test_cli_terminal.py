@@ -129,15 +129,19 @@ def test_vina_batch_with_items_file_and_receptor_and_its_quote(
     assert data["status"] == "COMPLETED" and data["credits_charged"] == quote["estimated_credits"]
 
 
-def _piq_process(env: dict[str, str | None], *args: str) -> subprocess.Popen[str]:
+def _piq_process(
+    env: dict[str, str | None], *args: str, stderr: int = subprocess.PIPE, **more_env: str
+) -> subprocess.Popen[str]:
+    """``piq`` as a process of its own, with ``env`` over this one's environment
+    (``None`` unsets), then ``more_env``."""
     full = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
-    full["PYTHONPATH"] = str(REPO_ROOT)
+    full |= {"PYTHONPATH": str(REPO_ROOT), **more_env}
     return subprocess.Popen(
         [sys.executable, "-m", "proteiniq_jupyter.cli", *args],
         cwd=REPO_ROOT,
         env=full,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         text=True,
     )
 
@@ -155,6 +159,23 @@ def _wait_for_line(stream: object, needle: str, timeout: float = 120) -> list[st
     raise AssertionError(f"{needle!r} never came: {seen}")
 
 
+def _ctrl_c(process: subprocess.Popen[str], after: str, code: int, gate: Gate | None = None) -> str:
+    """Press Ctrl-C once ``after`` is on the process's standard error: what it
+    printed there since, having ended with ``code`` and no traceback."""
+    assert process.stderr is not None
+    _wait_for_line(process.stderr, after)
+    process.send_signal(signal.SIGINT)
+    try:
+        rest = process.stderr.read()
+        assert process.wait(timeout=60) == code
+    finally:
+        if gate is not None:
+            gate.open()
+        process.kill()
+    assert "Traceback" not in rest, rest
+    return rest
+
+
 def test_ctrl_c_on_run_wait_cancels_and_says_what_happened(
     piq: Piq, env: dict[str, str | None], gate: Gate
 ) -> None:
@@ -162,17 +183,9 @@ def test_ctrl_c_on_run_wait_cancels_and_says_what_happened(
     process = _piq_process(
         env, "run", "sleep", "zz", "--set", f"hold={gate.folder}", "--set", "steps=2", "--wait"
     )
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
     job_id = process.stdout.readline().strip()
-    _wait_for_line(process.stderr, "PROCESSING")
-    process.send_signal(signal.SIGINT)
-    try:
-        rest = process.stderr.read()
-        assert process.wait(timeout=60) == 130
-    finally:
-        gate.open()
-        process.kill()
-    assert "Traceback" not in rest, rest
+    rest = _ctrl_c(process, "PROCESSING", 130, gate)
     assert f"interrupted; job {job_id} cancelled while processing" in rest, rest
     assert "credits stay charged" in rest
     assert show(piq, job_id)["status"] == "CANCELLED"
@@ -181,15 +194,7 @@ def test_ctrl_c_on_run_wait_cancels_and_says_what_happened(
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_ctrl_c_on_engine_stops_cleanly_and_says_so(env: dict[str, str | None]) -> None:
     process = _piq_process(env, "engine", "--workers", "1")
-    assert process.stderr is not None
-    _wait_for_line(process.stderr, "piq engine engine:")
-    process.send_signal(signal.SIGINT)
-    try:
-        rest = process.stderr.read()
-        assert process.wait(timeout=60) == 0
-    finally:
-        process.kill()
-    assert "Traceback" not in rest, rest
+    rest = _ctrl_c(process, "piq engine engine:", 0)
     assert "piq engine: interrupted; stopping" in rest
     assert "piq engine: stopped" in rest
 
@@ -244,17 +249,9 @@ def test_ctrl_c_on_batch_run_wait_cancels_the_batch_and_says_so(
         "steps=2",
         "--wait",
     )
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
     batch_id = process.stdout.readline().strip()
-    _wait_for_line(process.stderr, "PROCESSING")
-    process.send_signal(signal.SIGINT)
-    try:
-        rest = process.stderr.read()
-        assert process.wait(timeout=60) == 130
-    finally:
-        gate.open()
-        process.kill()
-    assert "Traceback" not in rest, rest
+    rest = _ctrl_c(process, "PROCESSING", 130, gate)
     assert f"interrupted; batch {batch_id} cancelled: 2 CANCELLED" in rest, rest
     assert "credits stay charged for children that had started" in rest
     data = json.loads(piq("batch", "show", batch_id, "--json").stdout)
@@ -267,16 +264,7 @@ def _on_a_terminal(env: dict[str, str | None], *args: str) -> tuple[str, str, in
     import pty
 
     leader, follower = pty.openpty()
-    full = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
-    full |= {"PYTHONPATH": str(REPO_ROOT), "COLUMNS": "120", "TERM": "xterm-256color"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "proteiniq_jupyter.cli", *args],
-        cwd=REPO_ROOT,
-        env=full,
-        stdout=subprocess.PIPE,
-        stderr=follower,
-        text=True,
-    )
+    process = _piq_process(env, *args, stderr=follower, COLUMNS="120", TERM="xterm-256color")
     os.close(follower)
     shown = b""
     while True:
