@@ -4,8 +4,11 @@ request leaving the server; and 404 for anything not public."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +19,54 @@ from .conftest import Api
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 MODEL = "colabfold/ERR550519_2213899_unrelaxed_model_1.pdb"
+NEEDS_CHROMIUM = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+    reason="chromium is not installed (make test installs it)",
+)
+
+
+@dataclass
+class Visit:
+    """A browser page, with what it asked of any host but this one and the errors
+    its scripts raised."""
+
+    page: Any
+    outside: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def visit(*flags: str) -> AsyncIterator[Visit]:
+    """A page of a fresh headless chromium started with ``flags`` (besides those
+    that keep it from calling home), closed at the end."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                *flags,
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1100, "height": 900})
+            seen = Visit(page)
+            page.on(
+                "request",
+                lambda r: (
+                    seen.outside.append(r.url)
+                    if urlsplit(r.url).hostname not in ("127.0.0.1", None)
+                    else None
+                ),
+            )
+            page.on("pageerror", lambda e: seen.errors.append(str(e)))
+            yield seen
+        finally:
+            await browser.close()
 
 
 async def public_structure_job(alice: Api, fixtures_dir: Path) -> dict[str, Any]:
@@ -80,53 +131,24 @@ async def test_only_public_jobs_have_a_page(alice: Api, anonymous: Api, visibili
     assert (await anonymous.fetch_path(f"{prefix}/proteiniq/public/jobs/job_nothere")).status == 404
 
 
-@pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-    reason="chromium is not installed (make test installs it)",
-)
+@NEEDS_CHROMIUM
 async def test_the_structure_renders_in_a_browser(alice: Api, fixtures_dir, jp_http_port, tmp_path):
-    from playwright.async_api import async_playwright
-
     job = await public_structure_job(alice, fixtures_dir)
     url = f"http://127.0.0.1:{jp_http_port}{job['public_url']}"
-    outside: list[str] = []
-    errors: list[str] = []
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1100, "height": 900})
-            page.on(
-                "request",
-                lambda r: (
-                    outside.append(r.url)
-                    if urlsplit(r.url).hostname not in ("127.0.0.1", None)
-                    else None
-                ),
-            )
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            await page.goto(url)
-            await page.wait_for_selector("#viewer[data-rendered]", timeout=30_000)
-            atoms = await page.get_attribute("#viewer", "data-rendered")
-            canvas = await page.query_selector("#viewer canvas")
-            box = await canvas.bounding_box() if canvas else None
-            await page.screenshot(path=str(tmp_path / "public-page.png"))
-            title = await page.title()
-        finally:
-            await browser.close()
+    async with visit("--disable-gpu") as seen:
+        page = seen.page
+        await page.goto(url)
+        await page.wait_for_selector("#viewer[data-rendered]", timeout=30_000)
+        atoms = await page.get_attribute("#viewer", "data-rendered")
+        canvas = await page.query_selector("#viewer canvas")
+        box = await canvas.bounding_box() if canvas else None
+        await page.screenshot(path=str(tmp_path / "public-page.png"))
+        title = await page.title()
     assert atoms == "1069"  # every atom of the model is in the drawing
     assert box is not None and box["width"] > 500 and box["height"] > 300
     assert title.startswith("Model 1 <public>")
-    assert errors == []
-    assert outside == []  # the viewer is bundled: nothing is fetched from the internet
+    assert seen.errors == []
+    assert seen.outside == []  # the viewer is bundled: nothing is fetched from the internet
 
 
 RECEPTOR = "docking/BACE_1_receptorH.pdb"
@@ -202,10 +224,7 @@ async def public_docking_job(alice: Api, fixtures_dir: Path) -> dict[str, Any]:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-    reason="chromium is not installed (make test installs it)",
-)
+@NEEDS_CHROMIUM
 async def test_a_docking_page_shows_the_receptor_with_each_pose(
     alice: Api, anonymous: Api, fixtures_dir: Path, jp_http_port: int
 ):
@@ -213,8 +232,6 @@ async def test_a_docking_page_shows_the_receptor_with_each_pose(
     lists every pose with its affinity: choosing another redraws the ligand where
     that pose lies. Checked through the canvas's pixels; screenshots of both poses
     go to tests/artifacts/."""
-    from playwright.async_api import async_playwright
-
     job = await public_docking_job(alice, fixtures_dir)
     data = (await anonymous.fetch_path(job["public_url"] + "?format=json")).json
     rows = data["result"]["results"]["rows"]
@@ -234,50 +251,25 @@ async def test_a_docking_page_shows_the_receptor_with_each_pose(
         assert f"Pose {row['pose']}: {row['affinity']:.3f} kcal/mol (paracetamol)" in page_html
 
     ARTIFACTS.mkdir(exist_ok=True)
-    outside: list[str] = []
-    errors: list[str] = []
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--enable-unsafe-swiftshader",
-                "--use-angle=swiftshader",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1100, "height": 900})
-            page.on(
-                "request",
-                lambda r: (
-                    outside.append(r.url)
-                    if urlsplit(r.url).hostname not in ("127.0.0.1", None)
-                    else None
-                ),
-            )
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            await page.goto(f"http://127.0.0.1:{jp_http_port}{job['public_url']}")
-            await page.wait_for_selector("#viewer[data-pose='1']", timeout=60_000)
-            viewer = await page.query_selector("#viewer")
-            assert viewer is not None
-            drawn_atoms = await viewer.get_attribute("data-rendered")
-            drawn_poses = await viewer.get_attribute("data-poses")
-            first = await page.evaluate(CANVAS_PIXELS)
-            await viewer.screenshot(path=str(ARTIFACTS / "public-docking-pose-1.png"))
-            await page.screenshot(path=str(ARTIFACTS / "public-docking-page.png"))
-            await page.select_option("#pose", "2")
-            await page.wait_for_selector("#viewer[data-pose='2']", timeout=10_000)
-            second = await page.evaluate(CANVAS_PIXELS)
-            await viewer.screenshot(path=str(ARTIFACTS / "public-docking-pose-2.png"))
-        finally:
-            await browser.close()
+    async with visit("--enable-unsafe-swiftshader", "--use-angle=swiftshader") as seen:
+        page = seen.page
+        await page.goto(f"http://127.0.0.1:{jp_http_port}{job['public_url']}")
+        await page.wait_for_selector("#viewer[data-pose='1']", timeout=60_000)
+        viewer = await page.query_selector("#viewer")
+        assert viewer is not None
+        drawn_atoms = await viewer.get_attribute("data-rendered")
+        drawn_poses = await viewer.get_attribute("data-poses")
+        first = await page.evaluate(CANVAS_PIXELS)
+        await viewer.screenshot(path=str(ARTIFACTS / "public-docking-pose-1.png"))
+        await page.screenshot(path=str(ARTIFACTS / "public-docking-page.png"))
+        await page.select_option("#pose", "2")
+        await page.wait_for_selector("#viewer[data-pose='2']", timeout=10_000)
+        second = await page.evaluate(CANVAS_PIXELS)
+        await viewer.screenshot(path=str(ARTIFACTS / "public-docking-pose-2.png"))
     assert drawn_atoms == str(receptor_atoms)  # the whole receptor, its heavy atoms
     assert drawn_poses == str(len(rows))
     assert first["drawn"] > first["total"] // 10  # the receptor fills the view
     assert first["green"] > 100 and second["green"] > 100  # a ligand is drawn
     assert second["changed"] > 100  # another pose, elsewhere
-    assert errors == []
-    assert outside == []
+    assert seen.errors == []
+    assert seen.outside == []
