@@ -25,7 +25,7 @@ import base64
 import copy
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
@@ -34,11 +34,11 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 from schemathesis.core.result import Err
 from schemathesis.core.transport import Response
 
+from ..generated import draw
 from .conftest import Api, PiqServer, job_body
 
 API = "/proteiniq/api/v1"
@@ -276,26 +276,6 @@ class Client:
         )
         sent = f"{operation.method} {url} {kwargs}"[:600]
         self.run.record(operation.label, sent, Response.from_any(response))
-
-
-def draw(strategy: st.SearchStrategy[Any], examples: int, use: Callable[[Any], None]) -> None:
-    """``use`` each of ``examples`` cases drawn from ``strategy``, the same ones
-    on every run."""
-
-    @settings(
-        max_examples=examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-        verbosity=Verbosity.quiet,
-    )
-    @given(case=strategy)
-    def each(case: Any) -> None:
-        use(case)
-
-    each()
 
 
 def variant(base: Any, **changes: Any) -> Any:

@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 from jupyter_server.serverapp import ServerApp
 from schemathesis.checks import not_a_server_error
@@ -40,6 +39,7 @@ from tornado.web import RequestHandler
 from proteiniq_jupyter.server.openapi import build_document
 from proteiniq_jupyter.server.routes import NotFoundHandler
 
+from ..generated import draw
 from ..helpers import Gate
 
 API = "/proteiniq/api/v1"
@@ -501,23 +501,13 @@ def exercise(
     """Send ``examples`` generated requests to ``operation``, checking each."""
     timeout = ENDLESS.get(operation.label, REQUEST_TIMEOUT_S)
 
-    @settings(
-        max_examples=examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-        verbosity=Verbosity.quiet,
-    )
-    @given(case=strategy)
     def send(case: Any) -> None:
         response = case.call(
             base_url=client.base_url, session=client.session, headers=client.auth, timeout=timeout
         )
         client.check(case, response, generated=True)
 
-    send()
+    draw(strategy, examples, send)
 
 
 def fuzz(client: Client, seeded: Seeded) -> None:
