@@ -25,14 +25,14 @@ from pathlib import Path
 
 import gemmi
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from proteiniq_jupyter.cli import cli
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.jobs.model import JobInput
 from proteiniq_jupyter.store.database import sqlite_url
 from proteiniq_jupyter.tools.vina import AutodockVina, ReceptorOptions, prepare_receptor
 from proteiniq_jupyter.tools.vina.preparation import prepare_receptor_reported
+from tests.test_cli import Piq, environment, invoker
 
 TOOL = AutodockVina()
 Variant = Callable[[str], str]
@@ -288,32 +288,31 @@ def test_every_variant_passes_the_checks_at_submit(
 # -- docking through the command line -------------------------------------------------
 
 
-def cli_on(database_url: str, tmp_path: Path) -> Callable[..., Result]:
+def cli_on(database_url: str, tmp_path: Path) -> Piq:
     """``piq`` as a user runs it, on the database at ``database_url``."""
-    env = {
-        "PIQ_DATABASE_URL": database_url,
-        "PIQ_DATA_DIR": str(tmp_path / "data"),
-        "PIQ_USER": "alice",
-        "PIQ_EMAIL": "alice@lab.example",
-        "PIQ_STARTING_CREDITS": None,
-        "PIQ_WORKSPACE": None,
-        "PIQ_DEBUG": None,
-    }
-    runner = CliRunner()
-
-    def invoke(*args: str, code: int = 0) -> Result:
-        result = runner.invoke(cli, list(args), env=env, catch_exceptions=False)
-        assert result.exit_code == code, (args, result.exit_code, result.output)
-        assert "Traceback" not in result.output
-        return result
-
-    return invoke
+    return invoker(environment(database_url, tmp_path))
 
 
 @pytest.fixture
-def piq(tmp_path: Path) -> Callable[..., Result]:
+def piq(tmp_path: Path) -> Piq:
     """On SQLite: the docking corpus checks preparation, not the store."""
     return cli_on(sqlite_url(tmp_path / "piq.sqlite"), tmp_path)
+
+
+def dock(piq: Piq, receptor: Path, ligands: str, entry: str, code: int = 0) -> Result:
+    """``piq run autodock-vina --wait`` of ``ligands`` into the ``receptor`` file,
+    in the box of ``entry``."""
+    return piq(
+        "run",
+        "autodock-vina",
+        "-i",
+        f"receptor=@{receptor}",
+        "-i",
+        f"ligands={ligands}",
+        *settings_args(entry),
+        "--wait",
+        code=code,
+    )
 
 
 def settings_args(entry: str, **extra: object) -> list[str]:
@@ -358,7 +357,7 @@ DOCKED = [
 def test_variant_docks_through_the_cli(
     shared_fixtures: Path,
     tmp_path: Path,
-    piq: Callable[..., Result],
+    piq: Piq,
     entry: str,
     variant: str,
     fmt: str,
@@ -371,16 +370,7 @@ def test_variant_docks_through_the_cli(
         text = as_mmcif(text)
     path = tmp_path / f"{entry}-{variant}.{'cif' if fmt == 'mmcif' else 'pdb'}"
     path.write_bytes(text.encode())
-    result = piq(
-        "run",
-        "autodock-vina",
-        "-i",
-        f"receptor=@{path}",
-        "-i",
-        "ligands=CCO ethanol",
-        *settings_args(entry),
-        "--wait",
-    )
+    result = dock(piq, path, "CCO ethanol", entry)
     job_id = result.stdout.splitlines()[0]
     job = json.loads(piq("show", job_id, "--json").stdout)
     assert job["status"] == "COMPLETED", job.get("error")
@@ -480,17 +470,7 @@ def test_a_refused_receptor_creates_no_job_and_costs_nothing(
     path = tmp_path / "broken.pdb"
     path.write_text(ca_only(receptor_text(shared_fixtures, "1S3V", "as-is")))
     before = json.loads(piq("credits", "--json").stdout)["workspace"]["credits"]["available"]
-    result = piq(
-        "run",
-        "autodock-vina",
-        "-i",
-        f"receptor=@{path}",
-        "-i",
-        "ligands=CCO",
-        *settings_args("1S3V"),
-        "--wait",
-        code=1,
-    )
+    result = dock(piq, path, "CCO", "1S3V", code=1)
     [error] = result.stderr.strip().splitlines()
     assert error.startswith("piq: error: ") and "residue A:50 (" in error and "line " in error
     assert json.loads(piq("jobs", "--json").stdout)["items"] == []
