@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import warnings
 from collections import Counter
@@ -26,7 +25,14 @@ from proteiniq_jupyter.jobs.errors import ToolUnavailable
 from proteiniq_jupyter.jobs.status import JobStatus
 
 from .conftest import text_input
-from .engines import dask_config, engine_fixture, wait_until  # noqa: F401  (a fixture)
+from .engines import (  # noqa: F401  (engine_fixture is a fixture)
+    BIN,
+    dask_config,
+    dask_worker,
+    engine_fixture,
+    in_background,
+    wait_until,
+)
 from .helpers import (
     PROBE_TOOL_PATH,
     WEIGHTS_ENV,
@@ -36,7 +42,6 @@ from .helpers import (
 )
 
 pytestmark = pytest.mark.timeout(240)
-BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
@@ -136,27 +141,9 @@ def test_gpu_tool_waits_for_a_gpu_worker_then_runs_on_it(engine: Engine, tmp_pat
     later = engine.service.submit(me, "echo", [text_input("on a cpu")])
     wait_until(lambda: status_of(engine, me, later.id) is JobStatus.COMPLETED)
     assert status_of(engine, me, job.id) is JobStatus.PENDING  # nothing else will run it
-    gpu_log = (tmp_path / "gpu-worker.log").open("wb")
-    gpu_worker = subprocess.Popen(
-        [
-            str(BIN / "dask"),
-            "worker",
-            engine.executor.scheduler_address,
-            "--resources",
-            "GPU=1",
-            "--nworkers",
-            "1",
-            "--nthreads",
-            "1",
-            "--no-dashboard",
-            "--host",
-            "127.0.0.1",
-            "--name",
-            "gpu-worker",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=gpu_log,
-        start_new_session=True,
+    gpu_worker = in_background(
+        dask_worker(engine.executor.scheduler_address, "gpu-worker", "--resources", "GPU=1"),
+        tmp_path / "gpu-worker.log",
     )
     try:
         wait_until(lambda: status_of(engine, me, job.id) is JobStatus.COMPLETED, timeout=90)
@@ -175,7 +162,6 @@ def test_gpu_tool_waits_for_a_gpu_worker_then_runs_on_it(engine: Engine, tmp_pat
     finally:
         os.killpg(gpu_worker.pid, signal.SIGTERM)
         gpu_worker.wait(30)
-        gpu_log.close()
 
 
 def test_a_killed_worker_means_retry_elsewhere_charged_once(engine: Engine, gate: Gate):
@@ -208,14 +194,7 @@ def test_a_killed_worker_means_retry_elsewhere_charged_once(engine: Engine, gate
 
 def _start_engine(config: EngineConfig, log: Path, workers: int = 2) -> subprocess.Popen[bytes]:
     env = {**os.environ, **config.to_env(), "PIQ_DASK_WORKERS": str(workers)}
-    with log.open("ab") as stderr:
-        return subprocess.Popen(
-            [str(BIN / "piq"), "engine"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,
-        )
+    return in_background([str(BIN / "piq"), "engine"], log, env=env)
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:

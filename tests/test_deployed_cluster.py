@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,11 +32,17 @@ from proteiniq_jupyter.jobs.status import JobStatus
 from proteiniq_jupyter.store.sql_store import SqlStore
 
 from .conftest import REPO, text_input
-from .engines import dask_config, engine_fixture, wait_until  # noqa: F401  (a fixture)
+from .engines import (  # noqa: F401  (engine_fixture is a fixture)
+    BIN,
+    dask_config,
+    dask_worker,
+    engine_fixture,
+    in_background,
+    wait_until,
+)
 from .helpers import WEIGHTS_ENV, Gate
 
 pytestmark = pytest.mark.timeout(300)
-BIN = Path(sys.executable).parent
 #: The settings that a worker of these tests must not inherit from the test run.
 NOT_INHERITED = (WEIGHTS_ENV, "PIQ_DATABASE_URL", "PIQ_DATA_DIR", "PIQ_EXTRA_TOOLS")
 
@@ -55,29 +60,9 @@ class Cluster:
         """Start a ``dask worker`` (its own settings in ``env``); its address once it
         has joined."""
         clean = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
-        log = self.log(name).open("ab")
-        self.processes[name] = subprocess.Popen(
-            [
-                str(BIN / "dask"),
-                "worker",
-                self.address,
-                "--nworkers",
-                "1",
-                "--nthreads",
-                "1",
-                "--no-dashboard",
-                "--host",
-                "127.0.0.1",
-                "--name",
-                name,
-            ],
-            cwd=REPO,
-            env={**clean, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
+        self.processes[name] = in_background(
+            dask_worker(self.address, name), self.log(name), cwd=REPO, env={**clean, **env}
         )
-        log.close()
         return str(wait_until(lambda: self.worker_address(name), timeout=90))
 
     def worker_address(self, name: str) -> str | None:
@@ -103,26 +88,23 @@ class Cluster:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     folder = tmp_path_factory.mktemp("cluster")
     scheduler_file = folder / "scheduler.json"
-    with (folder / "scheduler.log").open("ab") as log:
-        scheduler = subprocess.Popen(
-            [
-                str(BIN / "dask"),
-                "scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--no-dashboard",
-                "--dashboard-address",  # nor Dask's HTTP routes on 8787
-                "127.0.0.1:0",
-                "--scheduler-file",
-                str(scheduler_file),
-            ],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
+    scheduler = in_background(
+        [
+            str(BIN / "dask"),
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--dashboard-address",  # nor Dask's HTTP routes on 8787
+            "127.0.0.1:0",
+            "--scheduler-file",
+            str(scheduler_file),
+        ],
+        folder / "scheduler.log",
+        cwd=REPO,
+    )
     try:
         wait_until(scheduler_file.exists, timeout=60)
         address = json.loads(scheduler_file.read_text())["address"]
@@ -351,15 +333,9 @@ def test_run_without_wait_hands_the_job_to_a_running_engine(
     config = replace(config, dask_scheduler_address=None)
     env = _cli_env(config, tmp_path)
     log = tmp_path / "engine.log"
-    with log.open("ab") as stderr:
-        engine = subprocess.Popen(
-            [str(BIN / "piq"), "engine", "--workers", "1"],
-            cwd=REPO,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,
-        )
+    engine = in_background(
+        [str(BIN / "piq"), "engine", "--workers", "1"], log, cwd=REPO, env={**os.environ, **env}
+    )
     try:
         wait_until(lambda: list((tmp_path / "runtime").glob("proteiniq-engine-*.json")))
         job_id, said = _piq(env, "run", "echo", "to the engine")
