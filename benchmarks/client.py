@@ -28,49 +28,31 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-import pydantic
 from checkout import DATA, ROOT, use_checkout, write_results
 
 use_checkout()
 
+from dispatch import TOOL_PATH, ZeroWork, zero_input  # noqa: E402
 from store_list import BIG_WORKSPACE, READER, Workload, fill_sqlite  # noqa: E402
 
 from proteiniq_jupyter.client import Client  # noqa: E402
 from proteiniq_jupyter.client.http import HttpTransport  # noqa: E402
 from proteiniq_jupyter.client.transport import Connection  # noqa: E402
 from proteiniq_jupyter.engine import open_engine  # noqa: E402
-from proteiniq_jupyter.jobs.model import JobEvent, JobInput, ToolResult  # noqa: E402
+from proteiniq_jupyter.jobs.model import JobEvent  # noqa: E402
 from proteiniq_jupyter.store.database import sqlite_url  # noqa: E402
 from proteiniq_jupyter.store.sql_store import SqlStore  # noqa: E402
-from proteiniq_jupyter.tools.base import InputSlot, RunContext, Tool  # noqa: E402
 
 USERNAME = f"bench-user-{READER:02d}"
-
-
-class Nothing(Tool):
-    """Does no work: what is measured is the job system around it."""
-
-    id = "nothing"
-    name = "Nothing"
-    description = "Returns at once."
-    category = "testing"
-    slots: ClassVar[tuple[InputSlot, ...]] = (
-        InputSlot(id="text", kind="text", formats=("text",), label="Text"),
-    )
-
-    def run(
-        self, inputs: Sequence[JobInput], settings: pydantic.BaseModel, context: RunContext
-    ) -> ToolResult:
-        return ToolResult(fields={"ok": True})
 
 
 def environment(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIQ_", "JPY_", "JUPYTER"))}
     env.update(
         PIQ_DATA_DIR=str(home / "piq"),
-        PIQ_EXTRA_TOOLS="client:Nothing",
+        PIQ_EXTRA_TOOLS=TOOL_PATH,
         PIQ_EXECUTOR="inprocess",
         PIQ_USER=USERNAME,
         PIQ_EMAIL=f"{USERNAME}@lab.example",
@@ -151,10 +133,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     samples: dict[str, list[float]] = {"http_s": [], "service_s": [], "seen_ms": []}
     try:
         for _ in range(args.warmup):
-            http.run("nothing", "x", new=True).wait(show=False)
+            http.run(ZeroWork.id, "x", new=True).wait(show=False)
         for _ in range(args.rounds):
             started = time.perf_counter()
-            job = http.run("nothing", "x", new=True).wait(show=False)
+            job = http.run(ZeroWork.id, "x", new=True).wait(show=False)
             samples["http_s"].append(time.perf_counter() - started)
             returned = time.time()
             assert job.resource.completed_at is not None
@@ -204,8 +186,7 @@ def service_round(engine: Any, actor: Any) -> float:
     unsubscribe = engine.service.bus.subscribe(take)
     try:
         started = time.perf_counter()
-        item = JobInput(id="text_1", slot_id="text", kind="text", format="text", content="x")
-        job = engine.service.submit(actor, "nothing", [item])
+        job = engine.service.submit(actor, ZeroWork.id, [zero_input("x")])
         wanted.append(job.id)
         if not engine.service.get(actor, job.id).job.status.is_terminal:
             done.wait(60)
