@@ -1,14 +1,17 @@
 """The job handle: what ``piq.run`` and ``piq.job`` give back.
 
 It holds the job as the API last answered it (an ``api.Job``) and reads or changes
-it through the client's transport. ``wait`` follows the job's events (a live
-display in a notebook, a bar on a terminal), never a polling loop.
+it through the client's transport. ``wait`` follows the job's events from the
+client's one subscription (a live display in a notebook, a bar on a terminal),
+never a polling loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import queue
+import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -26,9 +29,18 @@ STRUCTURE_FORMATS = ("pdb", "mmcif", "cif")
 
 
 class Job:
-    def __init__(self, transport: Transport, resource: api.Job, *, how: str | None = None) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        resource: api.Job,
+        *,
+        how: str | None = None,
+        mark: int | None = None,
+    ) -> None:
         self._transport = transport
         self._resource = resource
+        #: The event subscription's mark taken before ``resource`` was read.
+        self._mark = mark
         self._result: api.JobResult | None = None
         #: How this handle came to be: submitted, or attached to an earlier job.
         self.how = how
@@ -74,6 +86,7 @@ class Job:
         return self.status.is_terminal
 
     def refresh(self) -> Job:
+        self._mark = self._transport.events.mark()
         self._resource = self._transport.job(self.id)
         return self
 
@@ -97,16 +110,29 @@ class Job:
         """Follow the job until it ends (TimeoutError after ``timeout`` seconds)."""
         if self.done:
             return self
-        live = Live(self) if show else None
-
-        def on_event(event: api.JobEvent) -> None:
-            self._apply(event)
-            if live is not None:
-                live.update()
-
+        deadline = None if timeout is None else time.monotonic() + timeout
+        watch, complete = self._transport.events.watch(self.id, self._mark)
+        live = None
         try:
-            self._transport.follow(self.id, on_event, timeout=timeout)
+            if not complete:  # events before the watch are in what this reads
+                self.refresh()
+            live = Live(self) if show else None
+            while not self.done:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError(f"job {self.id} did not finish within {timeout} s")
+                try:
+                    event = watch.get(remaining)
+                except queue.Empty:
+                    continue
+                if event is None:
+                    self.refresh()
+                else:
+                    self._apply(event)
+                if live is not None:
+                    live.update()
         finally:
+            watch.close()
             self.refresh()
             if live is not None:
                 live.close()
@@ -198,15 +224,18 @@ class Job:
         return self
 
     def retry(self) -> Job:
-        return Job(self._transport, self._transport.action(self.id, "retry"), how="retry")
+        mark = self._transport.events.mark()
+        resource = self._transport.action(self.id, "retry")
+        return Job(self._transport, resource, how="retry", mark=mark)
 
     def duplicate(self, *, name: str | None = None, **settings: Any) -> Job:
         """A new job with this one's inputs, its settings with ``settings`` over them."""
         body: dict[str, Any] = {"settings": settings} if settings else {}
         if name is not None:
             body["name"] = name
+        mark = self._transport.events.mark()
         resource = self._transport.action(self.id, "duplicate", body)
-        return Job(self._transport, resource, how="duplicate")
+        return Job(self._transport, resource, how="duplicate", mark=mark)
 
     def share(self, visibility: str | None = None, invite: list[str] | None = None) -> api.Share:
         """Change who may see the job (or, with no arguments, say who may)."""

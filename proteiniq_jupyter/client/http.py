@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from .. import api
 from .errors import ConnectionFailed, error_for
+from .http_events import SseEvents
 from .transport import Connection, EventSink, JsonBody
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -54,6 +55,7 @@ class HttpTransport:
             timeout=httpx.Timeout(60.0, connect=10.0),
             limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
         )
+        self.events = SseEvents(self._client, self.server_url)
 
     # -- one call ---------------------------------------------------------------
 
@@ -207,6 +209,7 @@ class HttpTransport:
         return f"{self.server_url}lab?jobId={quote(job_id)}"
 
     def close(self) -> None:
+        self.events.close()
         self._client.close()
 
 

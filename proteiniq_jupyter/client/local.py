@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .. import api
 from ..engine import Engine, open_engine
@@ -20,6 +20,7 @@ from ..jobs.errors import ValidationError
 from ..jobs.model import JobEvent
 from ..jobs.ports import JobFilter
 from ..jobs.status import JobStatus
+from .events import BusEvents
 from .transport import Connection, EventSink, JsonBody
 
 #: Where a local job's file is, as a result lists it (read it with ``file``).
@@ -34,6 +35,13 @@ class LocalTransport:
         self.connection = connection
         self.service = self.engine.service
         self.actor = self.engine.actor()
+        self.events = BusEvents(self._subscribe)
+
+    def _subscribe(self, sink: Callable[[api.JobEvent], None]) -> Callable[[], None]:
+        def take(event: JobEvent) -> None:
+            sink(api.JobEvent.of(event))
+
+        return self.service.bus.subscribe(take)
 
     def _job(self, job_id: str) -> api.Job:
         return api.Job.of(self.service.get(self.actor, job_id), self.service.usernames(self.actor))
@@ -210,4 +218,5 @@ class LocalTransport:
         return None
 
     def close(self) -> None:
+        self.events.close()
         self.engine.close()

@@ -101,10 +101,14 @@ class Client:
         """Submit a run (or, from a notebook, attach to the one this same request
         started before: see ``reattach``). ``wait`` follows it to its end."""
         body = self.request(tool_id, args, kwargs, name)
+        # Subscribed before submitting, the job's events are all seen: waiting
+        # needs no second read of the job.
+        self.transport.events.start()
+        mark = self.transport.events.mark()
         resource, how = reattach.submit(
             self.transport, body, new=new, session=reattach.notebook_path()
         )
-        job = Job(self.transport, resource, how=how)
+        job = Job(self.transport, resource, how=how, mark=mark)
         if wait:
             job.wait(timeout)
         return job
@@ -145,7 +149,8 @@ class Client:
     # -- reading ------------------------------------------------------------------
 
     def job(self, job_id: str) -> Job:
-        return Job(self.transport, self.transport.job(job_id))
+        mark = self.transport.events.mark()
+        return Job(self.transport, self.transport.job(job_id), mark=mark)
 
     def jobs(
         self,

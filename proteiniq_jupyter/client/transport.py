@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from .. import api
+from .events import EventHub
 
 JsonBody = dict[str, Any]
 #: Called with each event of a followed job as it arrives.
@@ -35,6 +36,11 @@ class Connection:
 
 class Transport(Protocol):
     connection: Connection
+
+    @property
+    def events(self) -> EventHub:
+        """The client's one subscription to its jobs' events, feeding every handle."""
+        ...
 
     def tools(self) -> api.ToolList: ...
 

@@ -1,0 +1,177 @@
+"""One event subscription per client, feeding every live job handle.
+
+A client opens one subscription to the events of the jobs that concern its user
+(over HTTP the workspace's ``GET events`` stream, read by a background thread and
+resumed with ``Last-Event-ID`` after a dropped connection; in-process the
+service's event bus) and hands each event to the handles watching its job. So
+any number of handles waiting, or shown live, at once cost one stream.
+
+A handle subscribes before it reads its job (or its job was read while the
+subscription was already open), so an event is either in what it read or arrives
+on its watch. The hub keeps the last events of recent jobs, so a job that ends
+between its submit and the handle's ``wait`` is seen ending without another read.
+When the subscription may have missed events (it reconnected with nothing to
+resume from), every watch is told to read its job again.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import Final
+
+from .. import api
+
+#: Put on a watch when events may have been missed: the handle reads its job again.
+RESYNC: Final = None
+#: Jobs whose recent events the hub keeps, and events kept per job.
+RECENT_JOBS = 2000
+RECENT_EVENTS = 64
+
+Item = api.JobEvent | None
+
+
+class Watch:
+    """One handle's view of the subscription: its job's events, in order."""
+
+    def __init__(self, hub: EventHub, job_id: str) -> None:
+        self.hub = hub
+        self.job_id = job_id
+        self._items: queue.SimpleQueue[Item] = queue.SimpleQueue()
+
+    def put(self, item: Item) -> None:
+        self._items.put(item)
+
+    def get(self, timeout: float | None) -> Item:
+        """The next event (``RESYNC`` when some may be missing); ``queue.Empty``
+        once ``timeout`` passes."""
+        return self._items.get(timeout=timeout)
+
+    def close(self) -> None:
+        self.hub.unwatch(self)
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EventHub:
+    """What both transports' subscriptions share: watches, the recent events,
+    and a mark that says whether the subscription ran unbroken since."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._watches: dict[str, list[Watch]] = {}
+        self._recent: OrderedDict[str, deque[api.JobEvent]] = OrderedDict()
+        #: Incremented whenever the subscription (re)starts without its past.
+        self._generation = 0
+        self._open = False
+
+    # -- for the subscription -------------------------------------------------
+
+    def dispatch(self, event: api.JobEvent) -> None:
+        with self._lock:
+            recent = self._recent.get(event.job_id)
+            if recent is None:
+                recent = self._recent[event.job_id] = deque(maxlen=RECENT_EVENTS)
+                if len(self._recent) > RECENT_JOBS:
+                    self._recent.popitem(last=False)
+            recent.append(event)
+            watches = list(self._watches.get(event.job_id, ()))
+        for watch in watches:
+            watch.put(event)
+
+    def restarted(self) -> None:
+        """The subscription began again with no way to resume: what came between
+        is lost, so every watch reads its job again."""
+        with self._lock:
+            self._generation += 1
+            self._recent.clear()
+            watches = [w for ws in self._watches.values() for w in ws]
+        for watch in watches:
+            watch.put(RESYNC)
+
+    def _set_open(self) -> None:
+        with self._lock:
+            self._open = True
+
+    # -- for handles ----------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the subscription, if it is not open yet (blocks until it is)."""
+        raise NotImplementedError
+
+    def mark(self) -> int | None:
+        """Taken just before a job is read: with ``watch(since=...)`` it says
+        whether every later event of the job is on the watch (None when the
+        subscription is not open)."""
+        with self._lock:
+            return self._generation if self._open else None
+
+    def watch(self, job_id: str, since: int | None = None) -> tuple[Watch, bool]:
+        """A watch on the job, and whether it is complete since ``since`` (a
+        ``mark``): then the job's recent events are on it already and the handle
+        need not read the job again before waiting."""
+        self.start()
+        watch = Watch(self, job_id)
+        with self._lock:
+            self._watches.setdefault(job_id, []).append(watch)
+            self._changed.notify_all()
+            complete = since is not None and since == self._generation and self._open
+            backlog = list(self._recent.get(job_id, ())) if complete else []
+        for event in backlog:
+            watch.put(event)
+        return watch, complete
+
+    def unwatch(self, watch: Watch) -> None:
+        with self._lock:
+            watches = self._watches.get(watch.job_id, [])
+            if watch in watches:
+                watches.remove(watch)
+            if not watches:
+                self._watches.pop(watch.job_id, None)
+            self._changed.notify_all()
+
+    def watching(self) -> int:
+        """How many watches are open (for diagnostics and tests)."""
+        with self._lock:
+            return sum(len(ws) for ws in self._watches.values())
+
+    def wait_watching(self, count: int, timeout: float) -> bool:
+        """Until ``count`` watches are open at once (False after ``timeout``)."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: sum(len(ws) for ws in self._watches.values()) >= count, timeout
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._open = False
+
+
+class BusEvents(EventHub):
+    """In-process: one subscription to the service's event bus."""
+
+    def __init__(self, subscribe: Callable[[Callable[[api.JobEvent], None]], Callable[[], None]]):
+        super().__init__()
+        self._subscribe = subscribe
+        self._unsubscribe: Callable[[], None] | None = None
+        self._start_lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._start_lock:
+            if self._unsubscribe is None:
+                self._unsubscribe = self._subscribe(self.dispatch)
+                self._set_open()
+
+    def close(self) -> None:
+        super().close()
+        with self._start_lock:
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+                self._unsubscribe = None

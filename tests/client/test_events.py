@@ -1,0 +1,110 @@
+"""One event subscription per client feeds every handle: jobs waited on at once
+over HTTP open one stream between them; a dropped stream resumes where it left
+off; in-process the same waits share the service's event bus."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from proteiniq_jupyter.client import Client, Job
+from proteiniq_jupyter.client.http import HttpTransport
+from proteiniq_jupyter.client.transport import Connection
+from proteiniq_jupyter.jobs.status import JobStatus
+
+from ..helpers import Gate
+
+WAITERS = 4
+
+
+@pytest.fixture
+def counted(stack: Any) -> Iterator[tuple[Client, list[httpx.Request]]]:
+    """A fresh HTTP client, and the event streams it asks the server for."""
+    transport = HttpTransport(
+        stack.url, stack.token, Connection("http", stack.url, "given to the test")
+    )
+    streams: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> None:
+        if request.url.path.endswith("/events"):
+            streams.append(request)
+
+    transport._client.event_hooks["request"].append(record)
+    client = Client(transport)
+    yield client, streams
+    client.close()
+
+
+def wait_all(client: Client, jobs: list[Job], gate: Gate) -> list[Job]:
+    """Wait for every job from threads of its own, all at once; the jobs run on
+    once every wait is following them."""
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        waits = [pool.submit(job.wait, 60, show=False) for job in jobs]
+        try:
+            assert client.transport.events.wait_watching(len(jobs), 60)
+        finally:
+            gate.open()
+        return [w.result() for w in waits]
+
+
+def test_concurrent_waits_over_http_share_one_stream(
+    counted: tuple[Client, list[httpx.Request]], tmp_path: Path
+) -> None:
+    client, streams = counted
+    gate = Gate(tmp_path / "gate")
+    jobs = [
+        client.run("sleep", f"held {n}", new=True, **gate.settings(steps=2)) for n in range(WAITERS)
+    ]
+    done = wait_all(client, jobs, gate)
+    assert [job.status for job in done] == [JobStatus.COMPLETED] * WAITERS
+    assert all(job.progress == 1.0 for job in done)
+    assert len(streams) == 1
+    assert streams[0].url.path.endswith("/api/v1/events")
+    assert client.transport.events.watching() == 0
+
+
+def test_a_dropped_stream_resumes_from_the_last_event(
+    counted: tuple[Client, list[httpx.Request]], tmp_path: Path
+) -> None:
+    client, streams = counted
+    gate = Gate(tmp_path / "gate")
+    job = client.run("sleep", "held", new=True, **gate.settings(steps=3))
+    events = client.transport.events
+    seen, _ = events.watch(job.id)
+    with seen, ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(job.wait, 60, show=False)
+        try:
+            assert events.wait_watching(2, 60)
+            # the first step's event: the stream now has a place to resume from
+            while (event := seen.get(60)) is None or event.data.get("progress") is None:
+                pass
+            events._response.close()  # type: ignore[attr-defined]  # the connection drops
+        finally:
+            gate.open()
+        assert waiting.result().status is JobStatus.COMPLETED
+    assert len(streams) == 2
+    assert streams[1].headers.get("Last-Event-ID") is not None
+
+
+@pytest.mark.parametrize("client", ["inprocess"], indirect=True)
+def test_concurrent_waits_in_process_share_the_bus(client: Client, tmp_path: Path) -> None:
+    gate = Gate(tmp_path / "gate")
+    bus = client.transport.service.bus  # type: ignore[attr-defined]
+    jobs = [
+        client.run("sleep", f"held {n}", new=True, **gate.settings(steps=2)) for n in range(WAITERS)
+    ]
+    subscribers = len(bus._subscribers)
+    with ThreadPoolExecutor(WAITERS) as pool:
+        waits = [pool.submit(job.wait, 60, show=False) for job in jobs]
+        try:
+            assert client.transport.events.wait_watching(WAITERS, 60)
+            assert len(bus._subscribers) == subscribers
+        finally:
+            gate.open()
+        done = [w.result() for w in waits]
+    assert [job.status for job in done] == [JobStatus.COMPLETED] * WAITERS
