@@ -9,7 +9,7 @@ from dataclasses import replace
 from . import credits
 from .access import Actor
 from .core import derived_name, job_name
-from .errors import Forbidden, InsufficientCredits, NotFound, ValidationError
+from .errors import Conflict, Forbidden, InsufficientCredits, NotFound, ValidationError
 from .model import (
     Batch,
     BatchSummary,
@@ -25,7 +25,7 @@ from .model import (
 from .paging import check_limit, cursor_after, start_after
 from .ports import StoreTransaction
 from .status import CANCELLABLE, RETRYABLE, JobStatus
-from .submission import Submission
+from .submission import Submission, batch_request_hash, check_idempotency_key
 
 
 class Batches(Submission):
@@ -37,11 +37,18 @@ class Batches(Submission):
         settings: JsonDict | None = None,
         *,
         name: str | None = None,
+        idempotency_key: str | None = None,
     ) -> BatchSummary:
         """One job per item, run as a batch: every item validated first (a bad one
         refuses the whole batch, naming it), the total held up front, children
-        beyond the workspace's batch concurrency QUEUED until a slot opens."""
-        return self._submit_batch(actor, tool_id, items, settings, name)
+        beyond the workspace's batch concurrency QUEUED until a slot opens. A
+        repeated idempotency key returns the first batch when the request is the
+        same, and is a conflict otherwise (as for a job)."""
+        key = Keyed(idempotency_key, items=items, tool=tool_id, settings=settings, name=name)
+        earlier = self._replayed_batch(actor, key)
+        if earlier is not None:
+            return earlier
+        return self._submit_batch(actor, tool_id, items, settings, name, key)
 
     def submit_batch_input(
         self,
@@ -51,14 +58,30 @@ class Batches(Submission):
         settings: JsonDict | None = None,
         *,
         name: str | None = None,
+        idempotency_key: str | None = None,
     ) -> BatchSummary:
         """A batch given as one input that the tool splits into its children: a
         receptor with several ligands docked one by one, a list of sequences or
         complexes, one per line."""
+        key = Keyed(idempotency_key, inputs=inputs, tool=tool_id, settings=settings, name=name)
+        earlier = self._replayed_batch(actor, key)
+        if earlier is not None:
+            return earlier
         tool = self._requested_tool(tool_id)
         resolved = self._resolve_sources(actor, inputs)
         items = tool.batch_items(resolved, tool.parse_settings(settings))
-        return self._submit_batch(actor, tool_id, items, settings, name)
+        return self._submit_batch(actor, tool_id, items, settings, name, key)
+
+    def _replayed_batch(self, actor: Actor, key: Keyed) -> BatchSummary | None:
+        """The batch an earlier request with the same key made, if any."""
+        if key.key is None:
+            return None
+        workspace_id, user_id, _ = self._member(actor)
+        with self.store.read() as tx:
+            earlier = tx.find_idempotent_batch(workspace_id, key.key)
+            if earlier is None:
+                return None
+            return _summaries(tx, [key.same_request(earlier, user_id)])[0]
 
     def quote_batch_items(
         self,
@@ -121,6 +144,7 @@ class Batches(Submission):
         items: Sequence[Sequence[JobInput]],
         settings: JsonDict | None,
         name: str | None,
+        key: Keyed,
     ) -> BatchSummary:
         workspace_id, user_id, role = self._member(actor)
         if not role.may_submit:
@@ -159,6 +183,10 @@ class Batches(Submission):
         )
         with self._write() as (tx, outbox):
             tx.lock_workspace(workspace_id)
+            if key.key is not None:
+                earlier = tx.find_idempotent_batch(workspace_id, key.key)
+                if earlier is not None:  # a concurrent request with the key came first
+                    return _summaries(tx, [key.same_request(earlier, user_id)])[0]
             balance = credits.available(tx, workspace_id)
             if balance < batch.reserved_credits:
                 raise InsufficientCredits(
@@ -169,7 +197,7 @@ class Batches(Submission):
                         "available_credits": balance,
                     },
                 )
-            tx.insert_batch(batch)
+            tx.insert_batch(batch, key.key, key.fingerprint)
             credits.reserve_batch(tx, batch, now)
             for number, (inputs, parsed, cost) in enumerate(prepared, start=1):
                 child = Job(
@@ -281,6 +309,41 @@ class Batches(Submission):
         _, user_id, role = self._member(actor)
         if batch.submitter_id != user_id and not role.manages_workspace:
             raise Forbidden(f"only the submitter or a workspace admin may change batch {batch_id}")
+        return batch
+
+
+class Keyed:
+    """A batch request's idempotency key and fingerprint (None without a key)."""
+
+    def __init__(
+        self,
+        key: str | None,
+        *,
+        tool: str,
+        settings: JsonDict | None,
+        name: str | None,
+        items: Sequence[Sequence[JobInput]] | None = None,
+        inputs: Sequence[JobInput] | None = None,
+    ) -> None:
+        check_idempotency_key(key)
+        self.key = key
+        self.fingerprint = (
+            batch_request_hash(tool, settings, name, items=items, inputs=inputs) if key else None
+        )
+
+    def same_request(self, earlier: tuple[Batch, str | None], user_id: str) -> Batch:
+        """The earlier batch, when this is the request that made it."""
+        batch, stored = earlier
+        if batch.submitter_id != user_id:
+            raise Conflict(
+                "this Idempotency-Key was already used by someone else in the workspace",
+                details={"batch_id": batch.id},
+            )
+        if stored is not None and self.fingerprint is not None and stored != self.fingerprint:
+            raise Conflict(
+                "this Idempotency-Key was already used for a different request",
+                details={"batch_id": batch.id},
+            )
         return batch
 
 

@@ -202,7 +202,13 @@ class StoreTransaction(Protocol):
     ) -> list[FileRecord]: ...
 
     # batches
-    def insert_batch(self, batch: Batch) -> None: ...
+    def insert_batch(
+        self, batch: Batch, idempotency_key: str | None = None, request_hash: str | None = None
+    ) -> None: ...
+    def find_idempotent_batch(self, workspace_id: str, key: str) -> tuple[Batch, str | None] | None:
+        """The batch made with this key, and the fingerprint of its request."""
+        ...
+
     def get_batch(self, batch_id: str) -> Batch | None:
         """The batch without its children (``child_ids`` is empty): they are read
         with ``batch_children`` or ``batches_children``."""

@@ -53,9 +53,41 @@ def request_hash(
         "inputs": [input_record(i) for i in inputs],
         "settings": settings or {},
     }
+    return _digest(body, name)
+
+
+def batch_request_hash(
+    tool: str,
+    settings: JsonDict | None,
+    name: str | None = None,
+    *,
+    items: Sequence[Sequence[JobInput]] | None = None,
+    inputs: Sequence[JobInput] | None = None,
+) -> str:
+    """A batch request's fingerprint, by the rule of ``request_hash``: given as
+    ``items`` (each a child's inputs) or as ``inputs`` the tool splits, as the
+    caller gave them."""
+    body: JsonDict = {"tool": tool, "settings": settings or {}}
+    if items is not None:
+        body["items"] = [[input_record(i) for i in item] for item in items]
+    if inputs is not None:
+        body["inputs"] = [input_record(i) for i in inputs]
+    return _digest(body, name)
+
+
+def _digest(body: JsonDict, name: str | None) -> str:
     if name is not None:
         body["name"] = name
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def check_idempotency_key(key: str | None) -> None:
+    """A job's or batch's Idempotency-Key: 1 to 255 characters of plain text."""
+    if key is None:
+        return
+    if not 0 < len(key) <= 255:
+        raise ValidationError("Idempotency-Key must be 1 to 255 characters")
+    check_text(key, "Idempotency-Key")
 
 
 class Submission(ServiceCore):
@@ -135,10 +167,7 @@ class Submission(ServiceCore):
         if not role.may_submit:
             raise Forbidden("a viewer cannot run jobs")
         inputs = self._resolve_sources(actor, inputs)
-        if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
-            raise ValidationError("Idempotency-Key must be 1 to 255 characters")
-        if idempotency_key is not None:
-            check_text(idempotency_key, "Idempotency-Key")
+        check_idempotency_key(idempotency_key)
         fingerprint = request_hash(tool_id, inputs, settings, name) if idempotency_key else None
         if idempotency_key:
             with self.store.read() as tx:

@@ -24,6 +24,12 @@ def public_url(handler: PiqHandler, job_id: str) -> str:
     return url_path_join(handler.base_url, "proteiniq", "public", "jobs", job_id)
 
 
+def idempotency_key(handler: PiqHandler) -> str | None:
+    """The request's ``Idempotency-Key`` (or ``X-Idempotency-Key``) header."""
+    headers = handler.request.headers
+    return headers.get("Idempotency-Key") or headers.get("X-Idempotency-Key")
+
+
 class AccountHandler(PiqHandler):
     @authenticated
     async def get(self) -> None:
@@ -101,9 +107,7 @@ class JobsHandler(PiqHandler):
     @authenticated
     async def post(self) -> None:
         body = self.json_body()
-        key = self.request.headers.get("Idempotency-Key") or self.request.headers.get(
-            "X-Idempotency-Key"
-        )
+        key = idempotency_key(self)
         actor = await self.actor()
         request = api.JobCreate.parse(body)
         job = await self.call(
@@ -242,6 +246,7 @@ class BatchesHandler(PiqHandler):
     @authenticated
     async def post(self) -> None:
         request = api.BatchCreate.parse(self.json_body())
+        key = idempotency_key(self)
         actor = await self.actor()
         service = self.state.service
         if isinstance(request.input, api.JobInputRequest):  # one input, split by the tool
@@ -252,6 +257,7 @@ class BatchesHandler(PiqHandler):
                 request.input.to_domain(),
                 request.settings,
                 name=request.name,
+                idempotency_key=key,
             )
         else:
             summary = await self.call(
@@ -261,6 +267,7 @@ class BatchesHandler(PiqHandler):
                 request.children(),
                 request.settings,
                 name=request.name,
+                idempotency_key=key,
             )
         self.send(api.Batch.of(summary), status=201)
 

@@ -698,7 +698,9 @@ class SqlTransaction:
 
     # -- batches ------------------------------------------------------------
 
-    def insert_batch(self, batch: Batch) -> None:
+    def insert_batch(
+        self, batch: Batch, idempotency_key: str | None = None, request_hash: str | None = None
+    ) -> None:
         self.conn.execute(
             insert(t.batches).values(
                 id=batch.id,
@@ -708,8 +710,22 @@ class SqlTransaction:
                 name=batch.name,
                 reserved_credits=batch.reserved_credits,
                 created_at=batch.created_at,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
             )
         )
+
+    def find_idempotent_batch(self, workspace_id: str, key: str) -> tuple[Batch, str | None] | None:
+        row = (
+            self.conn.execute(
+                select(t.batches).where(
+                    t.batches.c.workspace_id == workspace_id, t.batches.c.idempotency_key == key
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else (_batch_from_row(row), row["request_hash"])
 
     def get_batch(self, batch_id: str) -> Batch | None:
         row = (

@@ -101,6 +101,9 @@ batches = Table(
     Column("name", String(300), nullable=False),
     Column("reserved_credits", Integer, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("idempotency_key", String(255)),
+    Column("request_hash", String(64)),
+    UniqueConstraint("workspace_id", "idempotency_key"),
     Index(None, "workspace_id", "created_at", "id"),
 )
 

@@ -211,8 +211,8 @@ def parameters() -> JsonDict:
             "required": False,
             "description": (
                 "makes a repeated submission (same key, same request) return the first "
-                "job; the same key with another tool, inputs, settings or name is a 409 "
-                "conflict. Scoped to the workspace."
+                "job or batch; the same key with another tool, inputs, settings or name "
+                "is a 409 conflict. Scoped to the workspace (jobs and batches each)."
             ),
             "schema": {"type": "string", "minLength": 1, "maxLength": 255},
         },

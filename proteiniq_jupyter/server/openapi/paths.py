@@ -328,13 +328,19 @@ def paths() -> JsonDict:
                 "One job per item, run as a batch",
                 "batches",
                 {
-                    "201": ok("the batch", batch),
+                    "201": ok(
+                        "the batch, accepted (or the first batch of a repeated Idempotency-Key)",
+                        batch,
+                    ),
                     **errors(*BODY_ERRORS, 402, 403, 409),
                 },
+                parameters=[param("IdempotencyKey"), param("XIdempotencyKey")],
                 body=body(ref("BatchCreate")),
                 description=(
                     "Every item is validated first (a bad one refuses the whole batch, "
-                    "naming it) and the total is held up front."
+                    "naming it) and the total is held up front. A repeated Idempotency-Key "
+                    "returns the first batch; one used by another person of the workspace "
+                    "is a 409 conflict."
                 ),
             ),
         },
