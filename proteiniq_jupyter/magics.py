@@ -19,12 +19,13 @@ from .client.session import default_client
 HELP = """\
 %piq run TOOL [INPUT] [--SLOT VALUE] [--SETTING VALUE] [--name NAME] [--new] [--no-wait]
 %%piq run TOOL [...]      the cell is the main input (FASTA, SMILES one per line ...)
-%%piq batch TOOL [...]    one job per line of the cell
+%%piq batch TOOL [--new]  one job per line of the cell
 %piq quote TOOL [INPUT] [--SLOT VALUE] [--SETTING VALUE]
 %piq jobs [--tool T] [--status S] [--limit N]
 %piq show ID | %piq cancel ID | %piq share ID --visibility V [--invite EMAIL]
 %piq tools | %piq credits | %piq help
-A rerun of the same run from the same notebook attaches to its job; --new submits again."""
+A rerun of the same run or batch from the same notebook attaches to what it made;
+--new submits again."""
 #: Options that take no value.
 FLAGS = frozenset({"new", "no-wait", "mine"})
 
@@ -156,12 +157,13 @@ class PiqMagic:
         if not cell or not cell.strip():
             raise UsageError("%%piq batch TOOL takes one input per line of the cell")
         name = words.take("name")
+        new = bool(words.take("new"))
         if not words.positional:
             raise UsageError("name a tool: %%piq batch TOOL")
         tool = str(words.positional.pop(0))
         lines = [line.strip() for line in cell.splitlines() if line.strip()]
-        batch = self.client.run_batch(tool, lines, name=name, **words.keywords())
-        print(f"submitted batch {batch.id}: {len(batch.resource.job_ids)} jobs")
+        batch = self.client.run_batch(tool, lines, name=name, new=new, **words.keywords())
+        print(f"{batch.how}: {len(batch.resource.job_ids)} jobs")
         return batch
 
     def jobs(self, words: Words, cell: str | None) -> Any:

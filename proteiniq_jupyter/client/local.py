@@ -153,10 +153,16 @@ class LocalTransport:
                 request.input.to_domain(),
                 request.settings,
                 name=request.name,
+                idempotency_key=idempotency_key or None,
             )
         else:
             summary = self.service.submit_batch(
-                self.actor, request.tool, request.children(), request.settings, name=request.name
+                self.actor,
+                request.tool,
+                request.children(),
+                request.settings,
+                name=request.name,
+                idempotency_key=idempotency_key or None,
             )
         return api.Batch.of(summary)
 

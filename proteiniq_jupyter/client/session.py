@@ -119,10 +119,13 @@ class Client:
         items: Sequence[Any],
         *,
         name: str | None = None,
+        new: bool = False,
         **common: Any,
     ) -> Batch:
         """One job per item: an item is a dict of inputs (and settings), or the
-        value of the tool's one required input; ``common`` applies to each."""
+        value of the tool's one required input; ``common`` applies to each. From a
+        notebook, a rerun attaches to the batch this same request made (``new``
+        always submits)."""
         children: list[JsonBody] = []
         settings: JsonBody = {}
         for item in items:
@@ -144,7 +147,10 @@ class Client:
             body["settings"] = settings
         if name is not None:
             body["name"] = name
-        return Batch(self.transport, self.transport.submit_batch(body, ""))
+        resource, how = reattach.submit_batch(
+            self.transport, body, new=new, session=reattach.notebook_path()
+        )
+        return Batch(self.transport, resource, how=how)
 
     # -- reading ------------------------------------------------------------------
 
@@ -193,9 +199,13 @@ class Client:
 class Batch:
     """A batch of jobs: its counts, its children, waiting for all of them."""
 
-    def __init__(self, transport: Transport, resource: api.Batch) -> None:
+    def __init__(
+        self, transport: Transport, resource: api.Batch, *, how: str | None = None
+    ) -> None:
         self._transport = transport
         self.resource = resource
+        #: How this handle came to be: submitted, or attached to an earlier batch.
+        self.how = how
 
     @property
     def id(self) -> str:

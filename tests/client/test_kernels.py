@@ -227,8 +227,13 @@ def test_cell_magics_take_the_cell_as_input(notebook: NotebookKernel) -> None:
         "print(piq.jobs(search='two-records', limit=1)[0].results['length'].tolist())",
     )
     assert "[10, 14]" in out, out
-    out = execute(notebook.client, "%%piq batch protein-stats\nMKTAYIAKQR\nMKTAYIAKQRQISF\n")
-    assert re.search(r"submitted batch \w+: 2 jobs", out), out
+    cell = "%%piq batch protein-stats\nMKTAYIAKQR\nMKTAYIAKQRQISF\n"
+    out = execute(notebook.client, cell)
+    made = re.search(r"submitted batch (\w+): 2 jobs", out)
+    assert made, out
+    # the same cell run again attaches to its batch
+    out = execute(notebook.client, cell)
+    assert re.search(rf"attached to batch {made.group(1)} from .*: 2 jobs", out), out
 
 
 @pytest.mark.slow

@@ -90,3 +90,22 @@ def test_someone_who_may_not_see_the_job_gets_their_own(
         assert owner.run("echo", "shared notebook").id == mine.id
     finally:
         colleague.close()
+
+
+def test_a_rerun_batch_attaches_and_pays_once(client: Client, notebook: str) -> None:
+    before = client.credits()
+    first = client.run_batch("echo", ["one", "two"], name="a pair")
+    assert first.how == f"submitted batch {first.id}"
+    again = client.run_batch("echo", ["one", "two"], name="a pair")
+    assert again.id == first.id and again.how is not None and "attached" in again.how
+    assert again.resource.job_ids == first.resource.job_ids
+    charged = first.wait(60).resource.credits_charged
+    assert charged > 0 and client.credits() == before - charged
+    assert client.run_batch("echo", ["one", "two"], name="a pair").id == first.id
+    assert client.credits() == before - charged
+    other = client.run_batch("echo", ["one", "two"], name="a pair", new=True)
+    assert other.id != first.id and other.how == f"submitted batch {other.id}"
+    changed = client.run_batch("echo", ["one", "three"], name="a pair")
+    assert changed.id not in (first.id, other.id)
+    for batch in (other, changed):
+        batch.wait(60)
