@@ -12,20 +12,7 @@ import click
 
 from ..jobs.model import JobInput, JsonDict
 from ..tools.base import InputSlot, Tool
-
-#: File extensions that name a format other than themselves.
-FORMAT_ALIASES = {
-    "fa": "fasta",
-    "faa": "fasta",
-    "fas": "fasta",
-    "fna": "fasta",
-    "fsa": "fasta",
-    "cif": "mmcif",
-    "ent": "pdb",
-    "smi": "smiles",
-    "mol": "sdf",
-    "txt": "text",
-}
+from ..tools.formats import extension, pdb_entry, slot_format
 
 
 def _parse_value(text: str) -> Any:
@@ -58,12 +45,11 @@ def _format_for(slot: InputSlot | None, path: Path | None) -> str:
     """The file's extension when the slot takes it (or a synonym of it), otherwise
     the slot's first format."""
     if slot is None:
-        return path.suffix.lstrip(".").lower() if path is not None else ""
+        return extension(path) if path is not None else ""
     if path is not None:
-        ext = path.suffix.lstrip(".").lower()
-        for candidate in (ext, FORMAT_ALIASES.get(ext)):
-            if candidate and candidate in slot.formats:
-                return candidate
+        taken = slot_format(slot.formats, extension(path))
+        if taken:
+            return taken
     return slot.formats[0] if slot.formats else ""
 
 
@@ -111,8 +97,8 @@ def _parse_inputs(
         if value.startswith("@"):
             path = Path(value[1:]).expanduser()
             items.append((slot_id, _read_file(path), path, None))
-        elif value.lower().startswith("pdb:") and slot is not None and slot.kind == "structure":
-            items.append((slot_id, "", None, value[4:].strip()))
+        elif slot is not None and (entry := pdb_entry(slot.kind, value)) is not None:
+            items.append((slot_id, "", None, entry))
         else:
             items.append((slot_id, value, None, None))
     for value in bare:

@@ -18,21 +18,9 @@ from typing import Any
 
 from .. import api
 from ..jobs.errors import ValidationError
+from ..tools.formats import FORMAT_ALIASES, extension, pdb_entry, slot_format
 from .transport import JsonBody
 
-#: File extensions that name a format other than themselves.
-FORMAT_ALIASES = {
-    "fa": "fasta",
-    "faa": "fasta",
-    "fas": "fasta",
-    "fna": "fasta",
-    "fsa": "fasta",
-    "cif": "mmcif",
-    "ent": "pdb",
-    "smi": "smiles",
-    "mol": "sdf",
-    "txt": "text",
-}
 #: Text that looks like a file name: no whitespace, ending in a known extension.
 _FILE_NAME = re.compile(
     r"[^\s]+\.(pdb|ent|cif|mmcif|pdbqt|sdf|mol|mol2|smi|smiles|fasta|fa|faa|txt|csv|json)", re.I
@@ -185,8 +173,9 @@ def _item(slot: api.InputSlot, value: Any) -> _Item:
 
 def _text(slot: api.InputSlot, text: str) -> _Item:
     stripped = text.strip()
-    if slot.kind == "structure" and stripped.lower().startswith("pdb:"):
-        return _Item("", "pdb", None, stripped[4:].strip())
+    entry = pdb_entry(slot.kind, stripped)
+    if entry is not None:
+        return _Item("", "pdb", None, entry)
     if "\n" not in stripped and len(stripped) < 4096:
         path = Path(stripped).expanduser()
         if path.is_file():
@@ -209,8 +198,8 @@ def _file(slot: api.InputSlot, path: Path) -> _Item:
         ) from None
     except (IsADirectoryError, UnicodeDecodeError, OSError) as exc:
         raise ValidationError(f"{slot.id}: cannot read {str(path)!r}: {exc}") from None
-    ext = path.suffix.lstrip(".").lower()
-    return _Item(content, _slot_format(slot, FORMAT_ALIASES.get(ext, ext)), path.name)
+    ext = extension(path)
+    return _Item(content, slot_format(slot.formats, ext) or FORMAT_ALIASES.get(ext, ext), path.name)
 
 
 def _molecule(slot: api.InputSlot, mol: Any) -> _Item:
@@ -229,15 +218,9 @@ def _takes_smiles(slot: api.InputSlot) -> bool:
 
 
 def _slot_format(slot: api.InputSlot, fmt: str) -> str:
-    """``fmt`` when the slot takes it, or a synonym the slot takes."""
-    if not slot.formats or fmt in slot.formats:
-        return fmt
-    for name, alias in FORMAT_ALIASES.items():
-        if alias == fmt and name in slot.formats:
-            return name
-    if fmt in ("fasta", "smiles") and "text" in slot.formats:
-        return "text"
-    return fmt
+    """``fmt`` as the slot names it (see ``slot_format``), or ``fmt`` itself for
+    the tool to refuse with the formats it takes."""
+    return slot_format(slot.formats, fmt) or fmt
 
 
 def _sniff(slot: api.InputSlot, content: str) -> str:
