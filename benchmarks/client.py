@@ -12,7 +12,14 @@ history.
 * **first page of piq.jobs()** in a workspace of ``--jobs`` jobs (filled as
   ``store_list.py`` fills its store), over HTTP and in-process: p50 (target ≤ 50 ms).
 
+Both sides run the same engine path: the server's engine and this process's
+(shared by the service rounds and the in-process client) both use the in-process
+executor on the same store. The HTTP client follows the workspace's one event
+stream, opened before the first submit, so a round is one POST, the job's events,
+and one GET of the finished job.
+
     .venv/bin/python benchmarks/client.py [--jobs 100000] [--rounds 200] [--pages 200]
+    .venv/bin/python benchmarks/client.py --jobs 1000 --rounds 5 --pages 5 --warmup 1  # runs?
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from store_list import BIG_WORKSPACE, READER, Workload, fill_sqlite  # noqa: E40
 
 from proteiniq_jupyter.client import Client  # noqa: E402
 from proteiniq_jupyter.client.http import HttpTransport  # noqa: E402
+from proteiniq_jupyter.client.local import LocalTransport  # noqa: E402
 from proteiniq_jupyter.client.transport import Connection  # noqa: E402
 from proteiniq_jupyter.engine import open_engine  # noqa: E402
 from proteiniq_jupyter.jobs.model import JobEvent  # noqa: E402
@@ -127,9 +135,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     os.environ.update({k: v for k, v in env.items() if k.startswith("PIQ_")})
     proc, server_url, token = start_server(home, env)
     http = Client(HttpTransport(server_url, token, Connection("http", server_url, "benchmark")))
+    # One engine in this process: the in-process client's is the one the service
+    # rounds use, so the two sides run the same executor path.
     engine = open_engine(executor="inprocess")
     actor = engine.actor()
-    local = Client.connect()
+    local = Client(LocalTransport(Connection("inprocess", None, "benchmark"), engine))
     samples: dict[str, list[float]] = {"http_s": [], "service_s": [], "seen_ms": []}
     try:
         for _ in range(args.warmup):
@@ -151,8 +161,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 assert len(rows) == 20
     finally:
         http.close()
-        local.close()
-        engine.close()
+        local.close()  # and its engine
         proc.terminate()
         proc.wait(30)
     median = {k: percentile(v, 0.5) for k, v in samples.items()}

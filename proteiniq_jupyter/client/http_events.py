@@ -8,6 +8,7 @@ seen yet there is nothing to resume from, and the watches read their jobs again.
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 from typing import Any
 
@@ -25,6 +26,8 @@ MAX_BACKOFF_S = 5.0
 STREAM_READ_S = 40.0
 #: How long ``start`` waits for the stream to open before giving up.
 OPEN_TIMEOUT_S = 60.0
+#: How long ``close`` waits for the reader to stop.
+CLOSE_TIMEOUT_S = 5.0
 #: Failed tries to open the stream the first time before ``start`` gives up.
 OPEN_ATTEMPTS = 6
 
@@ -118,16 +121,28 @@ class SseEvents(EventHub):
                 self.last_event_id = event.id
                 self.dispatch(event)
 
+    def drop_connection(self) -> None:
+        """End the stream's connection now (as a network failure would): the reader
+        opens it again, resuming after the last event, unless the hub is closed."""
+        response = self._response
+        if response is None:
+            return
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is not None:
+            # A read blocked in another thread returns only once the socket is shut.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(Exception):  # already closed, or closing under the reader
+            response.close()
+
     def close(self) -> None:
         super().close()
         self._stop.set()
-        response = self._response
-        if response is not None:
-            with contextlib.suppress(Exception):  # already closed, or closing under the reader
-                response.close()
+        self.drop_connection()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(5.0)
+            thread.join(CLOSE_TIMEOUT_S)
 
 
 class _Refused(Exception):

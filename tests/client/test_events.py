@@ -83,7 +83,7 @@ def test_a_dropped_stream_resumes_from_the_last_event(
             # the first step's event: the stream now has a place to resume from
             while (event := seen.get(60)) is None or event.data.get("progress") is None:
                 pass
-            events._response.close()  # type: ignore[attr-defined]  # the connection drops
+            events.drop_connection()  # type: ignore[attr-defined]
         finally:
             gate.open()
         assert waiting.result().status is JobStatus.COMPLETED
