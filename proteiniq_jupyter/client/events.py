@@ -10,8 +10,10 @@ A handle subscribes before it reads its job (or its job was read while the
 subscription was already open), so an event is either in what it read or arrives
 on its watch. The hub keeps the last events of recent jobs, so a job that ends
 between its submit and the handle's ``wait`` is seen ending without another read.
-When the subscription may have missed events (it reconnected with nothing to
-resume from), every watch is told to read its job again.
+A job the subscription does not carry (over HTTP, another workspace's public
+job) is followed on a stream of its own. When the subscription may have missed
+events (it reconnected with nothing to resume from), every watch is told to read
+its job again.
 """
 
 from __future__ import annotations
@@ -105,6 +107,11 @@ class EventHub:
     def start(self) -> None:
         """Open the subscription, if it is not open yet (blocks until it is)."""
         raise NotImplementedError
+
+    def carries(self, job: api.Job) -> bool:
+        """Whether the job's events come on this subscription (a handle follows
+        any other job on a stream of its own)."""
+        return True
 
     def mark(self) -> int | None:
         """Taken just before a job is read: with ``watch(since=...)`` it says

@@ -110,6 +110,8 @@ class Job:
         """Follow the job until it ends (TimeoutError after ``timeout`` seconds)."""
         if self.done:
             return self
+        if not self._transport.events.carries(self._resource):
+            return self._follow_alone(timeout, show=show)
         deadline = None if timeout is None else time.monotonic() + timeout
         watch, complete = self._transport.events.watch(self.id, self._mark)
         live = None
@@ -133,6 +135,23 @@ class Job:
                     live.update()
         finally:
             watch.close()
+            self.refresh()
+            if live is not None:
+                live.close()
+        return self
+
+    def _follow_alone(self, timeout: float | None, *, show: bool) -> Job:
+        """``wait`` for a job the client's subscription does not carry."""
+        live = Live(self) if show else None
+
+        def on_event(event: api.JobEvent) -> None:
+            self._apply(event)
+            if live is not None:
+                live.update()
+
+        try:
+            self._transport.follow(self.id, on_event, timeout=timeout)
+        finally:
             self.refresh()
             if live is not None:
                 live.close()

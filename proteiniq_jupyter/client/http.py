@@ -55,7 +55,8 @@ class HttpTransport:
             timeout=httpx.Timeout(60.0, connect=10.0),
             limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
         )
-        self.events = SseEvents(self._client, self.server_url)
+        self._workspace_id: str | None = None
+        self.events = SseEvents(self._client, self.server_url, self.workspace_id)
 
     # -- one call ---------------------------------------------------------------
 
@@ -156,7 +157,16 @@ class HttpTransport:
         return self._model(api.FileList, "GET", "files", params=params)
 
     def account(self) -> api.Account:
-        return self._model(api.Account, "GET", "account")
+        account = self._model(api.Account, "GET", "account")
+        self._workspace_id = account.workspace.id
+        return account
+
+    def workspace_id(self) -> str:
+        """The workspace the token acts in (read once)."""
+        if self._workspace_id is None:
+            self.account()
+        assert self._workspace_id is not None
+        return self._workspace_id
 
     def follow(
         self, job_id: str, on_event: EventSink, *, after: int = 0, timeout: float | None = None

@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 from httpx_sse import connect_sse
 
 from .. import api
+from ..jobs.model import Visibility
 from .errors import ConnectionFailed, error_for
 from .events import EventHub
 
@@ -33,10 +35,11 @@ OPEN_ATTEMPTS = 6
 
 
 class SseEvents(EventHub):
-    def __init__(self, client: httpx.Client, server_url: str) -> None:
+    def __init__(self, client: httpx.Client, server_url: str, workspace: Callable[[], str]) -> None:
         super().__init__()
         self._client = client
         self._server_url = server_url
+        self._workspace = workspace
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -62,6 +65,13 @@ class SseEvents(EventHub):
             raise ConnectionFailed(f"the event stream of {self._server_url} did not open")
         if self._error is not None and not thread.is_alive():
             raise self._error
+
+    def carries(self, job: api.Job) -> bool:
+        """The stream carries the jobs that concern the user: their workspace's,
+        and those shared with them by invitation (as the server's ``GET events``)."""
+        if job.visibility is Visibility.INVITED and job.permissions.see_contents:
+            return True
+        return job.workspace_id == self._workspace()
 
     def _run(self) -> None:
         delay = FIRST_BACKOFF_S
