@@ -10,6 +10,7 @@ from .access import Actor
 from .core import checked_name, derived_name, is_email
 from .errors import Conflict, ValidationError
 from .model import Job, JsonDict, Share, Visibility
+from .ports import StoreTransaction
 from .status import RETRYABLE, JobStatus
 from .submission import Submission
 
@@ -18,7 +19,7 @@ class Changes(Submission):
     def rename(self, actor: Actor, job_id: str, name: str) -> Job:
         name = checked_name(name)
         with self._write() as (tx, outbox):
-            job = self._changeable(tx, actor, job_id)
+            job = self._locked(tx, actor, job_id)
             now = self.clock()
             job = replace(job, name=name, updated_at=now)
             tx.update_job(job)
@@ -38,6 +39,12 @@ class Changes(Submission):
                 )
             tx.delete_job(job_id)
             outbox.after_commit.append(lambda: self.files.delete(job_id))
+
+    def _locked(self, tx: StoreTransaction, actor: Actor, job_id: str) -> Job:
+        """The job as it is now, held until the write commits: a change written
+        from an earlier read would undo what a runner wrote in between."""
+        self._changeable(tx, actor, job_id)
+        return self._load(tx, job_id, for_update=True)
 
     def cancel(self, actor: Actor, job_id: str) -> Job:
         with self._write() as (tx, outbox):
@@ -119,7 +126,7 @@ class Changes(Submission):
                 errors=[{"field": "invite", "message": f"not an email address: {e}"} for e in bad],
             )
         with self._write() as (tx, outbox):
-            job = self._changeable(tx, actor, job_id)
+            job = self._locked(tx, actor, job_id)
             now = self.clock()
             current = {i.email for i in tx.list_invites(job_id)}
             emails = (current | {e.lower() for e in invite}) - {e.lower() for e in uninvite}
