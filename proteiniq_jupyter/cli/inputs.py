@@ -12,7 +12,7 @@ import click
 
 from ..jobs.model import JobInput, JsonDict
 from ..tools.base import InputSlot, Tool
-from ..tools.formats import extension, pdb_entry, slot_format
+from ..tools.formats import extension, looks_like_file_name, pdb_entry, slot_format
 
 
 def _parse_value(text: str) -> Any:
@@ -70,11 +70,7 @@ def _looks_like_file(tool: Tool, value: str) -> bool:
     """A bare argument ending in a file extension of a format (``seqs.fasta``,
     ``receptor.pdb``) names a file, even when there is no such file: it is not
     sequence or SMILES text."""
-    if any(c.isspace() for c in value):
-        return False
-    extension = Path(value).suffix.lstrip(".").lower()
-    formats = {f for slot in tool.slots for f in slot.formats} | set(FORMAT_ALIASES)
-    return bool(extension) and extension in formats
+    return looks_like_file_name(value, {f for slot in tool.slots for f in slot.formats})
 
 
 def _parse_inputs(

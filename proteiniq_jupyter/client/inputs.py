@@ -10,7 +10,6 @@ those, or another job's output (``job.output("structure")``).
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +17,14 @@ from typing import Any
 
 from .. import api
 from ..jobs.errors import ValidationError
-from ..tools.formats import FORMAT_ALIASES, extension, pdb_entry, slot_format
-from .transport import JsonBody
-
-#: Text that looks like a file name: no whitespace, ending in a known extension.
-_FILE_NAME = re.compile(
-    r"[^\s]+\.(pdb|ent|cif|mmcif|pdbqt|sdf|mol|mol2|smi|smiles|fasta|fa|faa|txt|csv|json)", re.I
+from ..tools.formats import (
+    FORMAT_ALIASES,
+    extension,
+    looks_like_file_name,
+    pdb_entry,
+    slot_format,
 )
+from .transport import JsonBody
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ def _text(slot: api.InputSlot, text: str) -> _Item:
         path = Path(stripped).expanduser()
         if path.is_file():
             return _file(slot, path)
-        if _FILE_NAME.fullmatch(stripped) and slot.kind not in ("text",):
+        if looks_like_file_name(stripped) and slot.kind not in ("text",):
             raise ValidationError(
                 f"{slot.id}: no such file {stripped!r}",
                 errors=[{"field": slot.id, "message": f"no such file {stripped!r}"}],

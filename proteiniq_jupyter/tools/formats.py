@@ -4,7 +4,7 @@ client."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 #: File extensions that name a format other than themselves.
@@ -20,6 +20,10 @@ FORMAT_ALIASES = {
     "mol": "sdf",
     "txt": "text",
 }
+#: Extensions of the files inputs are commonly given as.
+FILE_EXTENSIONS = frozenset(
+    {"pdb", "cif", "mmcif", "pdbqt", "sdf", "mol2", "smiles", "fasta", "csv", "json"}
+) | frozenset(FORMAT_ALIASES)
 #: Formats that a slot taking plain text also reads.
 READ_AS_TEXT = frozenset({"fasta", "smiles"})
 #: How a structure input names a PDB entry to fetch instead of carrying its text.
@@ -28,6 +32,17 @@ PDB_PREFIX = "pdb:"
 
 def extension(path: str | Path) -> str:
     return Path(path).suffix.lstrip(".").lower()
+
+
+def looks_like_file_name(text: str, extensions: Iterable[str] = FILE_EXTENSIONS) -> bool:
+    """Whether ``text`` names a file (``seqs.fasta``, ``receptor.pdb``) rather than
+    being sequence or SMILES text: no whitespace, and one of ``extensions`` (or a
+    synonym of one) at its end."""
+    text = text.strip()
+    if not text or any(c.isspace() for c in text):
+        return False
+    ext = extension(text)
+    return bool(ext) and ext in {*extensions, *FORMAT_ALIASES}
 
 
 def slot_format(formats: Sequence[str], fmt: str) -> str | None:
