@@ -13,16 +13,20 @@ from . import tools as _tools
 
 __version__ = "0.1.0"
 
-#: What ``piq.<name>`` reaches in the client.
+#: What ``piq.<name>`` reaches in the client: its ``__all__``, named here so that
+#: importing the package does not import the client (a test holds the two equal).
 _CLIENT = frozenset(
     {
         "Batch",
         "Client",
         "Connection",
+        "ConnectionFailed",
         "Job",
         "JobFailed",
         "JobTable",
+        "Output",
         "PiqError",
+        "ServerError",
         "account",
         "batch",
         "connect",

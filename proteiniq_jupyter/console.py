@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
@@ -65,6 +65,43 @@ class Row:
         if self.processing:
             text += f" {math.floor(self.progress * 10) * 10}%"
         return text
+
+
+class Status(Protocol):
+    @property
+    def is_terminal(self) -> bool: ...
+
+
+class Shown(Protocol):
+    """What a bar reads of a job: the domain's ``Job`` and the API's both have it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> Status: ...
+    @property
+    def progress(self) -> float: ...
+    @property
+    def progress_message(self) -> str | None: ...
+    @property
+    def status_reason(self) -> str | None: ...
+    @property
+    def progress_estimated(self) -> bool: ...
+
+
+def job_row(job: Shown, eta_s: float | None, label: str | None = None) -> Row:
+    """How a progress line shows a job."""
+    ended = job.status.is_terminal
+    return Row(
+        label=label or job.id,
+        status=str(job.status),
+        progress=job.progress,
+        message=None if ended else (job.progress_message or job.status_reason),
+        eta_s=eta_s,
+        estimated=job.progress_estimated,
+        processing=str(job.status) == "PROCESSING",
+        ended=ended,
+    )
 
 
 class Bars:

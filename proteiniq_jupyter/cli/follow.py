@@ -11,7 +11,7 @@ from typing import NoReturn
 
 import click
 
-from ..console import Bars, Row
+from ..console import Bars, job_row
 from ..engine import Engine
 from ..execution.base import EngineExecutor
 from ..jobs.access import Actor
@@ -26,20 +26,6 @@ from .render import _describe_job, _render_detail
 POLL_INTERVAL_S = 0.1
 #: Children a batch's progress shows, one line each.
 MAX_CHILD_LINES = 100
-
-
-def job_row(job: Job, label: str | None = None) -> Row:
-    """How a job's progress line shows it."""
-    return Row(
-        label=label or job.id,
-        status=str(job.status),
-        progress=job.progress,
-        message=None if job.status.is_terminal else (job.progress_message or job.status_reason),
-        eta_s=job.eta_s,
-        estimated=job.progress_estimated,
-        processing=job.status is JobStatus.PROCESSING,
-        ended=job.status.is_terminal,
-    )
 
 
 def _cancelled_text(job: Job) -> str:
@@ -78,7 +64,7 @@ def _follow(engine: Engine[EngineExecutor], actor: Actor, job_id: str) -> Job:
     try:
         while True:
             job = engine.service.get(actor, job_id).job
-            bars.show([job_row(job)])
+            bars.show([job_row(job, job.eta_s)])
             if job.status.is_terminal:
                 return job
             time.sleep(POLL_INTERVAL_S)
@@ -145,7 +131,7 @@ def follow_batch(
         while True:
             summary, children = _batch_state(engine, actor, batch_id)
             bars.show(
-                [job_row(child, child_label(summary, child)) for child in children],
+                [job_row(child, child.eta_s, child_label(summary, child)) for child in children],
                 head=batch_head(summary, children),
             )
             if summary.status != "PROCESSING":

@@ -7,11 +7,11 @@ import sys
 import time
 from typing import Any, Protocol
 
+from ..console import Bars, job_row
 from .render import job_html
 
 #: Notebook updates closer together than this are merged (the last always shows).
 UPDATE_INTERVAL_S = 0.1
-WIDTH = 30
 
 
 class Shown(Protocol):
@@ -38,13 +38,13 @@ class Live:
         self.job = job
         self.last = 0.0
         self.handle: Any = None
-        self.tty = False
+        self.bars: Bars | None = None
         if in_kernel():
             from IPython.display import HTML, display
 
             self.handle = display(HTML(self._html()), display_id=True)
-        else:
-            self.tty = sys.stderr.isatty()
+        elif sys.stderr.isatty():
+            self.bars = Bars()
 
     def _html(self) -> str:
         return job_html(self.job.resource, how=self.job.how, link=self.job.link())
@@ -59,14 +59,8 @@ class Live:
             from IPython.display import HTML
 
             self.handle.update(HTML(self._html()))
-        elif self.tty:
-            filled = round(resource.progress * WIDTH)
-            bar = "#" * filled + "-" * (WIDTH - filled)
-            line = f"[{bar}] {resource.progress:4.0%} {resource.status}"
-            if resource.progress_message:
-                line += f"  {resource.progress_message[:40]}"
-            sys.stderr.write(f"\r\x1b[2K{line}")
-            sys.stderr.flush()
+        elif self.bars is not None:
+            self.bars.show([job_row(resource, resource.eta_seconds)])
 
     def close(self) -> None:
         self.last = 0.0
@@ -74,5 +68,6 @@ class Live:
             from IPython.display import HTML
 
             self.handle.update(HTML(self._html()))
-        elif self.tty:
-            sys.stderr.write("\n")
+        elif self.bars is not None:
+            self.bars.show([job_row(self.job.resource, self.job.resource.eta_seconds)])
+            self.bars.close()
