@@ -254,9 +254,9 @@ def test_kill_9_of_the_engine_loses_no_job(config: EngineConfig, tmp_path: Path)
     assert service.account(me).available_credits == 500 - 200
 
 
+# Two engines share one database only on PostgreSQL.
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_two_engines_on_one_postgres_run_each_job_once(config: EngineConfig, tmp_path: Path):
-    if not config.database_url.startswith("postgresql"):
-        pytest.skip("two engines share one database only on PostgreSQL")
     service, _ = build_service(config)
     me = service.sign_in("alice")
     service.grant_credits(me, 1000)
