@@ -86,7 +86,13 @@ def test_config_refuses_invalid_values_and_shows_each_commands_executor(
     data = json.loads(piq("config", "--json").stdout)
     assert data["executors"]["piq engine"].startswith("Dask, an embedded cluster")
     assert "own process" in data["executors"]["piq run/retry/duplicate/batch run --wait"]
-    assert "detached" in data["executors"]["piq run/retry/duplicate/batch run"]
+    handed = data["executors"]["piq run/retry/duplicate/batch run"]
+    assert "a running engine" in handed and "detached" in handed
+    remote = invoker({**env, "PIQ_DASK_SCHEDULER_ADDRESS": "tcp://10.0.0.5:8786"})
+    handed = json.loads(remote("config", "--json").stdout)["executors"]
+    assert handed["piq run/retry/duplicate/batch run"].endswith(
+        "the scheduler at tcp://10.0.0.5:8786"
+    )
     for variable, value, says in [
         ("PIQ_EXECUTOR", "dusk", "did you mean 'dask'?"),
         ("PIQ_STARTING_CREDITS", "-10", "PIQ_STARTING_CREDITS must be 0 or more"),

@@ -141,7 +141,15 @@ def _executors(config: EngineConfig) -> list[tuple[str, str]]:
     }
     return [
         ("piq run/retry/duplicate/batch run --wait", "this command's own process, while it waits"),
-        ("piq run/retry/duplicate/batch run", "a detached process per job, outliving the command"),
+        (
+            "piq run/retry/duplicate/batch run",
+            "a running engine on this database (piq engine, a Jupyter server), else "
+            + (
+                f"the scheduler at {config.dask_scheduler_address}"
+                if config.dask_scheduler_address
+                else "a detached process per job, outliving the command"
+            ),
+        ),
         ("piq engine", dask),
         ("the Jupyter server (PIQ_EXECUTOR)", described[config.executor]),
     ]
