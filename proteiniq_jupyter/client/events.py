@@ -18,6 +18,7 @@ its job again.
 
 from __future__ import annotations
 
+import abc
 import queue
 import threading
 from collections import OrderedDict, deque
@@ -61,7 +62,7 @@ class Watch:
         self.close()
 
 
-class EventHub:
+class EventHub(abc.ABC):
     """What both transports' subscriptions share: watches, the recent events,
     and a mark that says whether the subscription ran unbroken since."""
 
@@ -104,9 +105,9 @@ class EventHub:
 
     # -- for handles ----------------------------------------------------------
 
+    @abc.abstractmethod
     def start(self) -> None:
         """Open the subscription, if it is not open yet (blocks until it is)."""
-        raise NotImplementedError
 
     def carries(self, job: api.Job) -> bool:
         """Whether the job's events come on this subscription (a handle follows
