@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -65,6 +66,28 @@ def invoker(env: dict[str, str | None]) -> Piq:
         result = runner.invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
         assert result.exit_code == code, (args, result.exit_code, result.output)
         assert "Traceback" not in result.output
+        return result
+
+    return invoke
+
+
+def process_invoker(env: dict[str, str | None]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Like ``invoker``, but each command is a ``piq`` process of its own, as a user
+    runs it: what the command loads natively (RDKit, meeko, OpenMM) lives and dies
+    with it instead of piling up in the test process."""
+    full = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
+    full["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+
+    def invoke(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "proteiniq_jupyter.cli", *args],
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == code, (args, result.returncode, result.stdout, result.stderr)
+        assert "Traceback" not in result.stdout + result.stderr
         return result
 
     return invoke

@@ -19,20 +19,22 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import gemmi
 import pytest
-from click.testing import Result
 
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.jobs.model import JobInput
 from proteiniq_jupyter.store.database import sqlite_url
 from proteiniq_jupyter.tools.vina import AutodockVina, ReceptorOptions, prepare_receptor
 from proteiniq_jupyter.tools.vina.preparation import prepare_receptor_reported
-from tests.test_cli import Piq, environment, invoker
+from tests.test_cli import environment, process_invoker
+
+Piq = Callable[..., subprocess.CompletedProcess[str]]
 
 TOOL = AutodockVina()
 Variant = Callable[[str], str]
@@ -289,8 +291,9 @@ def test_every_variant_passes_the_checks_at_submit(
 
 
 def cli_on(database_url: str, tmp_path: Path) -> Piq:
-    """``piq`` as a user runs it, on the database at ``database_url``."""
-    return invoker(environment(database_url, tmp_path))
+    """``piq`` as a user runs it (a process per command), on the database at
+    ``database_url``."""
+    return process_invoker(environment(database_url, tmp_path))
 
 
 @pytest.fixture
@@ -299,7 +302,9 @@ def piq(tmp_path: Path) -> Piq:
     return cli_on(sqlite_url(tmp_path / "piq.sqlite"), tmp_path)
 
 
-def dock(piq: Piq, receptor: Path, ligands: str, entry: str, code: int = 0) -> Result:
+def dock(
+    piq: Piq, receptor: Path, ligands: str, entry: str, code: int = 0
+) -> subprocess.CompletedProcess[str]:
     """``piq run autodock-vina --wait`` of ``ligands`` into the ``receptor`` file,
     in the box of ``entry``."""
     return piq(
