@@ -59,6 +59,7 @@ ENGINE_SETTINGS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 #: What kernels started by this server find in their environment.
 SERVER_URL_ENV = "PIQ_SERVER_URL"
 SERVER_TOKEN_ENV = "PIQ_SERVER_TOKEN"
+KERNEL_ENV = (SERVER_URL_ENV, SERVER_TOKEN_ENV)
 
 
 class ProteinIQApp(ExtensionApp):
@@ -177,10 +178,21 @@ class ProteinIQApp(ExtensionApp):
         server = self.serverapp
         if server is None:  # not run by a Jupyter server
             return
+        self._environ_before = {name: os.environ.get(name) for name in KERNEL_ENV}
         os.environ[SERVER_URL_ENV] = server.connection_url
         token = getattr(server.identity_provider, "token", "") or ""
         if token:
             os.environ[SERVER_TOKEN_ENV] = token
+
+    def _forget_kernels(self) -> None:
+        """A stopped server's address leaves the environment with it: what this
+        process starts later (another server's kernels) must not find it."""
+        before: dict[str, str | None] = getattr(self, "_environ_before", {})
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(route_table())
@@ -191,6 +203,7 @@ class ProteinIQApp(ExtensionApp):
         self.handlers.extend(fallback_route())
 
     async def stop_extension(self) -> None:
+        self._forget_kernels()
         state = getattr(self, "state", None)
         if state is None:
             return
