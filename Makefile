@@ -35,7 +35,7 @@ check: install
 	$(BIN)/mypy proteiniq_jupyter
 
 test: check browser
-	$(BIN)/pytest -q
+	PIQ_TEST_HARD_EXIT=1 $(BIN)/pytest -q
 
 # Mutation testing of the rules that decide money and access: credits, access, status
 # moves, the idempotency fingerprint, history cursors and the docking box. Slow, so

@@ -25,6 +25,7 @@ from proteiniq_jupyter.store.database import normalise_url, sqlite_url
 from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
 from proteiniq_jupyter.tools.registry import ToolRegistry
 
+from . import process_exit
 from .helpers import TEST_TOOLS, Gate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,6 +100,15 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 def on_postgres(item: pytest.Item) -> bool:
     callspec = getattr(item, "callspec", None)
     return callspec is not None and callspec.params.get("backend") == "postgresql"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    process_exit.remember(session, exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    process_exit.end(config)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
