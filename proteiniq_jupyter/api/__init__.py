@@ -8,6 +8,7 @@ objects; ``render`` writes any of them as a response body.
 from __future__ import annotations
 
 from .base import MISSING, JsonObject, ListResource, Request, Resource, Timestamp, render
+from .comparison import JobChange, JobDiff
 from .errors import Error, ErrorBody
 from .jobs import (
     DeletedJob,
@@ -35,6 +36,7 @@ from .jobs import (
     ToolResult,
     input_source,
 )
+from .provenance import JobProvenance
 from .requests import (
     BatchCreate,
     BatchItem,
@@ -82,8 +84,10 @@ __all__ = [
     "InputSource",
     "InputSourceRequest",
     "Job",
+    "JobChange",
     "JobCreate",
     "JobCredits",
+    "JobDiff",
     "JobDuplicate",
     "JobEvent",
     "JobExport",
@@ -93,6 +97,7 @@ __all__ = [
     "JobInputRequest",
     "JobList",
     "JobPermissions",
+    "JobProvenance",
     "JobQuote",
     "JobResult",
     "JobStatusResource",

@@ -13,6 +13,7 @@ from ..jobs.model import Visibility
 from ..jobs.reading import JobView
 from ..jobs.status import JobStatus
 from .base import MISSING, JsonObject, ListResource, Resource, Timestamp
+from .provenance import JobProvenance
 
 ResultT = TypeVar("ResultT", bound=Resource)
 
@@ -150,6 +151,7 @@ class JobRow(Resource, Generic[ResultT]):
     input: JobInput | MISSING = MISSING
     settings: JsonObject | MISSING = MISSING
     result: ResultT | MISSING | None = MISSING
+    provenance: JobProvenance | MISSING = MISSING
 
     @classmethod
     def _of(
@@ -196,6 +198,7 @@ class JobRow(Resource, Generic[ResultT]):
             else MISSING,
             settings=job.settings if shown else MISSING,
             result=(result(job, job.result) if job.result else None) if shown else MISSING,
+            provenance=JobProvenance.of(job.provenance) if shown else MISSING,
         )
         return cast(Self, row)  # the plugin types model_construct as the declaring class
 
@@ -381,3 +384,4 @@ class JobExport(Resource):
     credits_used: int
     results: ResultValues
     files: list[ResultFile]
+    provenance: JobProvenance

@@ -149,6 +149,9 @@ def _job_detail(job: api.Job, *, files_dir: Path, events: int) -> JsonDict:
             "inputs": [_input_summary(item) for item in inputs],
             "settings": job.settings if isinstance(job.settings, dict) else {},
             "result": None,
+            "provenance": job.provenance.model_dump()
+            if isinstance(job.provenance, api.JobProvenance)
+            else None,
         }
     )
     if result is not None:
@@ -210,6 +213,7 @@ def _render_detail(data: JsonDict) -> str:
         )
     out.append("settings")
     out.append(_pairs(sorted(data["settings"].items()), "  ") if data["settings"] else "  -")
+    out += _provenance_lines(data["provenance"])
     result = data["result"]
     if result is None:
         return "\n".join(out)
@@ -230,6 +234,44 @@ def _render_detail(data: JsonDict) -> str:
         for f in result["files"]:
             out.append(f"  {f['name']}  {f['format']}  {_size(f['size'])}  {f['path']}")
     return "\n".join(out)
+
+
+def _provenance_lines(provenance: JsonDict | None) -> list[str]:
+    """What ran the job: its tool's version, libraries, programs, weights, worker."""
+    if not provenance:
+        return []
+    pairs: list[tuple[str, Any]] = []
+    derived = provenance["derived_from"]
+    if derived:
+        pairs.append((f"{derived['how']} of", derived["job_id"]))
+    tool = provenance["tool"]
+    if tool is None:
+        out = ["provenance"]
+        out.append(_pairs(pairs, "  ") if pairs else "  - (recorded when the job runs)")
+        return out
+    pairs += [
+        ("recorded", _when(_parse_iso(provenance["recorded_at"]))),
+        ("attempt", provenance["attempt"]),
+        ("tool", f"{tool['id']} {tool['version']}"),
+    ]
+    for item in provenance["software"]:
+        where = f"  ({item['path']})" if item["path"] else ""
+        pairs.append((item["name"], f"{item['version'] or 'unknown'}{where}"))
+    for model in provenance["models"]:
+        pairs.append((f"weights {model['name']}", model["location"]))
+        pairs.append(("  fingerprint", model["fingerprint"]))
+    worker = provenance["worker"]
+    if worker:
+        threads = f", {worker['threads']} thread(s)" if worker["threads"] else ""
+        pairs += [
+            ("worker", f"{worker['host']} ({worker['platform']}, Python {worker['python']})"),
+            ("cpu", f"{worker['cpu'] or 'unknown'}, {worker['cpus']} CPU(s){threads}"),
+            ("gpu", worker["gpu"]),
+        ]
+    prints = provenance["fingerprints"]
+    if prints:
+        pairs += [("inputs print", prints["inputs"]), ("settings print", prints["settings"])]
+    return ["provenance", _pairs(pairs, "  ")]
 
 
 def _parse_iso(value: str | None) -> datetime | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import api
 from ..jobs.status import JobStatus
+from .diff import JobDiff
 from .errors import JobFailed
 from .inputs import Output
 from .progress import Live
@@ -270,6 +271,13 @@ class Job:
     def link(self) -> str | None:
         """The JupyterLab page of the job (None without a server)."""
         return self._transport.lab_url(self.id)
+
+    def diff(self, other: Job | str) -> JobDiff:
+        """What differs between this job and ``other`` (a handle or a job id): inputs,
+        settings and provenance, both read as they are now."""
+        other_id = other if isinstance(other, str) else other.id
+        self.refresh()
+        return JobDiff(api.JobDiff.of(self._resource, self._transport.job(other_id)))
 
     # -- display ----------------------------------------------------------------
 

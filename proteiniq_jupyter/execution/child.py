@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ..jobs.errors import ValidationError
+from ..jobs.provenance import model_record
 from ..store import codec
 from ..tools.base import RunContext
 from ..tools.registry import ToolRegistry
@@ -146,6 +147,9 @@ def run_tool(request: dict[str, Any], conn: Connection) -> None:
                 }
             ),
             expected_s=request.get("expected_s"),
+            report_models=lambda models: conn.send(
+                {"type": "models", "models": [model_record(m) for m in models]}
+            ),
         )
         inputs = codec.decode_inputs(request["inputs"])
         result = tool.run(inputs, tool.parse_settings(request["settings"]), context)

@@ -16,6 +16,7 @@ from ..tools.base import RunContext
 from ..tools.registry import ToolRegistry
 from .availability import LocalAvailability
 from .base import Deadline
+from .environment import run_environment
 from .preflight import runnable_tool
 from .reports import progress_due
 
@@ -54,7 +55,7 @@ def run_job(service: RunService, tools: ToolRegistry, job_id: str) -> None:
     tool = runnable_tool(service, tools, tool_id, job_id)
     if tool is None:
         return
-    job = service.start(job_id)
+    job = service.start(job_id, environment=run_environment(tool, None))
     if job is None:
         return
     try:
@@ -68,6 +69,7 @@ def run_job(service: RunService, tools: ToolRegistry, job_id: str) -> None:
             cache_root=service.files.cache_dir(),
             report_estimate=throttle.estimate,
             expected_s=service.expected_duration(job),
+            report_models=lambda models: service.record_models(job_id, models),
         )
         result = tool.run(job.inputs, settings, context)
     except ValidationError as exc:

@@ -1,6 +1,7 @@
 """What a job's process says, relayed to the store: its progress, merged so that
 the store is written at most every ``PROGRESS_INTERVAL_S`` (the latest always
-landing), and its last word (its result or its error). The rule on how often
+landing), the model weights its tool loaded, and its last word (its result or its
+error). The rule on how often
 progress is written is the same for a tool run in the engine's own process
 (``inprocess``)."""
 
@@ -11,6 +12,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+from ..jobs.provenance import model_from_record
 from ..jobs.runs import RunService
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,9 @@ class Reports:
                 if not (self.open and self.conn.poll()):
                     break
                 message = self.conn.recv()
+                if message.get("type") == "models":
+                    self._record_models(message["models"])
+                    continue
                 if message.get("type") != "progress":
                     self.final = message
                     self.close()
@@ -56,6 +61,16 @@ class Reports:
         except (EOFError, OSError):
             self.close()
         self.flush(time.monotonic())
+
+    def _record_models(self, models: list[dict[str, Any]]) -> None:
+        """The weights the tool loaded go into the job's provenance at once, so that a
+        run that fails or times out later still says what it had loaded."""
+        try:
+            self.service.record_models(
+                self.job_id, [model_from_record(m) for m in models], holder=self.holder
+            )
+        except Exception:
+            log.exception("recording the models of job %s failed", self.job_id)
 
     def due(self) -> float | None:
         """When held-back progress must be written, if any is held back."""

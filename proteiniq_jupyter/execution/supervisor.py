@@ -23,12 +23,14 @@ from typing import Any
 
 from ..config import EngineConfig
 from ..jobs.model import Job
+from ..jobs.provenance import RunEnvironment
 from ..jobs.runs import RunService
 from ..jobs.status import JobStatus
 from ..store import codec
 from ..tools.registry import ToolRegistry
 from .child import GO, lease_message
 from .cpu import ThreadBudget, thread_budget
+from .environment import run_environment
 from .job_process import kill_group, preload_modules, start_job_process
 from .preflight import runnable_tool
 from .reports import Reports
@@ -79,6 +81,7 @@ def run_held(
             extra_tools=config.extra_tools,
             preload=preload_modules(tools, config.preload_tools),
             budget=budget,
+            environment=run_environment(tool, budget.threads),
         )
 
 
@@ -92,12 +95,14 @@ def supervise(
     extra_tools: tuple[str, ...] = (),
     preload: Sequence[str] = (),
     budget: ThreadBudget | None = None,
+    environment: RunEnvironment | None = None,
 ) -> Outcome:
     """Run ``job`` to its end as ``holder``. The job becomes PROCESSING, is charged
     and is taken from the engine that dispatched it in one step, once its process
     is there to run it; a job someone else took meanwhile is left to them. What
     the run wrote is dropped unless the run ended the job. Its process uses
-    ``budget``'s threads, which its runner event records."""
+    ``budget``'s threads, which its runner event records; ``environment`` goes
+    into its provenance when it starts."""
     workdir = service.files.attempt_dir(job.id, holder)
     workdir.mkdir(parents=True, exist_ok=True)
     process, receiver = start_job_process(
@@ -116,7 +121,17 @@ def supervise(
         preload,
     )
     try:
-        return _follow(service, job, holder, process, receiver, time_limit_s, lease_ttl_s, budget)
+        return _follow(
+            service,
+            job,
+            holder,
+            process,
+            receiver,
+            time_limit_s,
+            lease_ttl_s,
+            budget,
+            environment,
+        )
     except BaseException:
         kill_group(process)
         raise
@@ -133,12 +148,18 @@ def _follow(
     time_limit_s: float,
     lease_ttl_s: float,
     budget: ThreadBudget | None,
+    environment: RunEnvironment | None,
 ) -> Outcome:
     """Start the job in the store once its process is there, then stay with it."""
     assert process.pid is not None
     runner = {"pid": process.pid, "holder": holder, **(budget.to_event() if budget else {})}
     taking = time.monotonic()  # the lease the store gives runs from later than this
-    if service.start(job.id, holder=holder, runner=runner, lease_ttl_s=lease_ttl_s) is None:
+    if (
+        service.start(
+            job.id, holder=holder, runner=runner, environment=environment, lease_ttl_s=lease_ttl_s
+        )
+        is None
+    ):
         kill_group(process)  # cancelled, or taken by another runner, meanwhile
         return Outcome.LOST
     lease_until = _watchdog_deadline(taking, lease_ttl_s)

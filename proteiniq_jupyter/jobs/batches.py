@@ -24,6 +24,7 @@ from .model import (
 )
 from .paging import check_limit, cursor_after, start_after
 from .ports import StoreTransaction
+from .provenance import Derivation, derived
 from .status import CANCELLABLE, RETRYABLE, JobStatus
 from .submission import Submission, batch_request_hash, check_idempotency_key
 
@@ -283,6 +284,7 @@ class Batches(Submission):
                     credits_charged=0,
                     attempts=0,
                     origin_job_id=old.id,
+                    provenance=derived(old.id, Derivation.RETRY),
                     started_at=None,
                     finished_at=None,
                     lease_owner=None,

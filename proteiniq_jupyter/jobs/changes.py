@@ -11,6 +11,7 @@ from .core import checked_name, derived_name, is_email
 from .errors import Conflict, ValidationError
 from .model import Job, JsonDict, Share, Visibility
 from .ports import StoreTransaction
+from .provenance import Derivation
 from .status import RETRYABLE, JobStatus
 from .submission import Submission
 
@@ -69,6 +70,7 @@ class Changes(Submission):
             job.settings,
             name=derived_name(job.name, "retry"),
             origin_job_id=job.id,
+            derivation=Derivation.RETRY,
         )
 
     def duplicate(

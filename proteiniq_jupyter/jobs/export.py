@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from . import provenance
 from .model import Job, JobInput, JsonDict, ResultFile
 
 METADATA_COLUMNS = ("job_id", "job_name", "tool", "status", "created_at", "completed_at")
@@ -82,6 +83,7 @@ def to_json(job: Job, *, exported_at: datetime) -> JsonDict:
             "rows": list(job.result.rows) if job.result else [],
         },
         "files": [_file(f) for f in job.result.files] if job.result else [],
+        "provenance": provenance.record(job.provenance),
     }
 
 

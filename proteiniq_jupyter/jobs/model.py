@@ -7,9 +7,12 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .status import JobStatus
+
+if TYPE_CHECKING:
+    from .provenance import Provenance
 
 JsonDict = dict[str, Any]
 
@@ -166,6 +169,9 @@ class Job:
     #: it) and until when; an expired lease means the holder is gone.
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
+    #: What produced the result (``jobs.provenance``): recorded when the job runs;
+    #: a job made from another says which from its creation.
+    provenance: Provenance | None = None
 
     @property
     def duration_s(self) -> float | None:

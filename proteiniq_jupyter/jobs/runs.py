@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from .core import ServiceCore, status_data
 from .model import Job, JsonDict, ToolResult
+from .provenance import ModelWeights, Provenance, RunEnvironment
 from .status import JobStatus
 from .timing import RECENT_RUNS, expected_seconds
 
@@ -116,14 +117,16 @@ class RunService(ServiceCore):
         *,
         holder: str | None = None,
         runner: JsonDict | None = None,
+        environment: RunEnvironment | None = None,
         lease_ttl_s: float = 30.0,
     ) -> Job | None:
         """The job's process has started: PROCESSING, charged on the first attempt.
         With ``holder``, the job is taken as ``claim`` takes it, in the same
         transaction, so a runner needs no separate claim: refused when another
         runner holds it. Where it runs (``runner``: worker, process id) goes into
-        the event log with the status. Returns None when the job is no longer the
-        caller's to start (cancelled meanwhile, or taken by another runner)."""
+        the event log with the status; what it runs on (``environment``) into the
+        job's provenance, for this attempt. Returns None when the job is no longer
+        the caller's to start (cancelled meanwhile, or taken by another runner)."""
         with self._write() as (tx, outbox):
             job = tx.get_job(job_id, for_update=True)
             now = self.clock()
@@ -136,8 +139,24 @@ class RunService(ServiceCore):
                     job, lease_owner=holder, lease_expires_at=now + timedelta(seconds=lease_ttl_s)
                 )
             tx.lock_workspace(job.workspace_id)
+            provenance = job.provenance
+            if environment is not None:
+                provenance = (provenance or Provenance()).ran(
+                    job.tool,
+                    environment,
+                    attempt=job.attempts + 1,
+                    inputs=job.inputs,
+                    settings=job.settings,
+                    at=now,
+                )
             started = self._transition(
-                tx, outbox, job, JobStatus.PROCESSING, progress=0.0, progress_message=None
+                tx,
+                outbox,
+                job,
+                JobStatus.PROCESSING,
+                progress=0.0,
+                progress_message=None,
+                provenance=provenance,
             )
             if runner is not None:
                 outbox.events.append(tx.append_event(started, "runner", runner, self.clock()))
@@ -191,6 +210,20 @@ class RunService(ServiceCore):
             )
             tx.update_job(job, held_by=holder)
             outbox.events.append(tx.append_event(job, "progress", status_data(job), now))
+
+    def record_models(
+        self, job_id: str, models: Sequence[ModelWeights], *, holder: str | None = None
+    ) -> None:
+        """Add the weights a running job's tool loaded to its provenance; written only
+        while ``holder`` holds the job, as progress is."""
+        with self.store.write() as tx:
+            job = tx.get_job(job_id, for_update=True)
+            if job is None or job.status is not JobStatus.PROCESSING:
+                return
+            if holder is not None and job.lease_owner != holder:
+                return
+            provenance = (job.provenance or Provenance()).with_models(models)
+            tx.update_job(replace(job, provenance=provenance), held_by=holder)
 
     # -- how a run ended --------------------------------------------------------
 

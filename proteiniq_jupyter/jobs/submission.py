@@ -26,6 +26,7 @@ from .errors import (
 from .export import input_record
 from .model import Estimate, FileRecord, Job, JobInput, JsonDict, Quote, new_id
 from .ports import StoreTransaction, StructureUnavailable, ToolAvailability, ToolSpec
+from .provenance import Derivation, derived
 from .status import CANCELLABLE, JobStatus
 from .text import check_text
 
@@ -161,8 +162,10 @@ class Submission(ServiceCore):
         name: str | None,
         idempotency_key: str | None = None,
         origin_job_id: str | None = None,
+        derivation: Derivation = Derivation.DUPLICATE,
     ) -> Job:
-        """``submit``, for a new job or one made from another (``origin_job_id``)."""
+        """``submit``, for a new job or one made from another (``origin_job_id``,
+        by ``derivation``, which its provenance keeps)."""
         workspace_id, user_id, role = self._member(actor)
         if not role.may_submit:
             raise Forbidden("a viewer cannot run jobs")
@@ -190,6 +193,7 @@ class Submission(ServiceCore):
             updated_at=now,
             estimated_credits=cost,
             origin_job_id=origin_job_id,
+            provenance=derived(origin_job_id, derivation) if origin_job_id else None,
         )
         with self._write() as (tx, outbox):
             tx.lock_workspace(workspace_id)

@@ -11,13 +11,17 @@ Stored forms::
             source: {"type": "text"} | {"type": "file", "file_id"} | {"type": "pdb", "id"}
     result  {"fields": {...}, "rows": [{...}], "files": [file]}
     file    {"name", "format", "size", "content_type"}
+    provenance  ``jobs.provenance.record``'s form: {"derived_from", "recorded_at",
+            "attempt", "tool", "software", "models", "worker", "fingerprints"}
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..jobs import provenance as provenance_record
 from ..jobs.model import JobInput, JsonDict, ResultFile, ToolResult
+from ..jobs.provenance import Provenance
 
 
 def encode_input(item: JobInput) -> JsonDict:
@@ -106,3 +110,11 @@ def decode_result(data: JsonDict) -> ToolResult:
         rows=list(data.get("rows") or []),
         files=[decode_file(f) for f in data.get("files") or []],
     )
+
+
+def encode_provenance(provenance: Provenance | None) -> JsonDict | None:
+    return None if provenance is None else provenance_record.record(provenance)
+
+
+def decode_provenance(data: JsonDict | None) -> Provenance | None:
+    return provenance_record.from_record(data)

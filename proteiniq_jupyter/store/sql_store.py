@@ -77,6 +77,7 @@ def _job_from_row(row: RowMapping) -> Job:
         finished_at=row["finished_at"],
         lease_owner=row["lease_owner"],
         lease_expires_at=row["lease_expires_at"],
+        provenance=codec.decode_provenance(row.get("provenance")),
     )
 
 
@@ -109,6 +110,7 @@ def _job_values(job: Job) -> dict[str, Any]:
         "finished_at": job.finished_at,
         "lease_owner": job.lease_owner,
         "lease_expires_at": job.lease_expires_at,
+        "provenance": codec.encode_provenance(job.provenance),
     }
 
 
@@ -159,6 +161,7 @@ _MUTABLE = frozenset(
         "finished_at",
         "lease_owner",
         "lease_expires_at",
+        "provenance",
     }
 )
 

@@ -142,6 +142,8 @@ jobs = Table(
     Column("finished_at", UTCDateTime()),
     Column("lease_owner", String(200)),
     Column("lease_expires_at", UTCDateTime()),
+    # What produced the result (``jobs.provenance.record``'s form).
+    Column("provenance", JSON),
     UniqueConstraint("workspace_id", "idempotency_key"),
     # Team history and per-tool history leave batch children out: partial indexes
     # hold exactly the rows those pages read.

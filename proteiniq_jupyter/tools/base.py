@@ -21,7 +21,9 @@ import pydantic
 
 from ..jobs.errors import ValidationError
 from ..jobs.model import Estimate, JobInput, JsonDict, ResultFile, ToolResult
+from ..jobs.provenance import ModelWeights
 from .estimate import EstimatedPhase, EstimateSink, PhaseEstimate
+from .programs import Program
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class RunContext:
     #: How long the engine expects the whole run to take, from past runs of the
     #: tool; None when there were none.
     expected_s: float | None = None
+    #: Where the weights the tool loaded are recorded (the job's provenance).
+    report_models: Callable[[list[ModelWeights]], None] = field(default=lambda _m: None)
     started: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -96,6 +100,12 @@ class RunContext:
                 expected = left * (high - low) / (1.0 - low)
         tail = expected * (1.0 - high) / (high - low) if expected and high > low else 0.0
         return EstimatedPhase(PhaseEstimate(low, high, expected, tail), message, self._estimate)
+
+    def loaded_weights(self, *models: ModelWeights) -> None:
+        """Record model weights the run loaded in the job's provenance."""
+        if models:
+            with self._lock:
+                self.report_models(list(models))
 
     def cache(self, name: str) -> Path:
         """A folder for what outlives one job and is shared by jobs (a prepared
@@ -168,6 +178,11 @@ class Tool(ABC):
     #: worker imports them (and the tool's module) once, then calls ``warm_up``,
     #: before forking its jobs.
     preload: ClassVar[tuple[str, ...]] = ()
+    #: What its jobs run on, as their provenance lists it with the versions
+    #: installed where each ran: Python distributions, and the external programs it
+    #: starts. Weights it loads, it records in ``run`` (``RunContext.loaded_weights``).
+    libraries: ClassVar[tuple[str, ...]] = ()
+    programs: ClassVar[tuple[Program, ...]] = ()
     #: Whether its job processes keep the transparent huge pages the fork server
     #: asks for. They spare a tool that fills large arrays most of its page faults,
     #: but each costs the kernel a 2 MB page to clear (and, where memory is

@@ -31,6 +31,7 @@ import pydantic
 
 from ..jobs.errors import ValidationError
 from ..jobs.model import Estimate, EstimateLine, JobInput, JsonDict, ResultFile, ToolResult
+from ..jobs.provenance import ModelWeights
 from .base import InputSlot, OutputField, RunContext, Tool
 from .parsing import (
     ErrorList,
@@ -67,12 +68,14 @@ from .prediction import (
     tail_message,
 )
 from .sequence import parse_fasta
+from .weights import listing_fingerprint
 
 PROTEINS = "proteins"
 LIGANDS = "ligands"
 BOLTZ = Program(
     name="boltz",
     env_var="PIQ_BOLTZ_BIN",
+    distribution="boltz",
     install_hint="install Boltz-2 on the GPU worker with `pip install boltz` (it puts `boltz` "
     "on PATH)",
 )
@@ -327,6 +330,8 @@ class Boltz2(Tool):
     """Boltz-2 structure and affinity prediction, run by the installed ``boltz``."""
 
     id = "boltz-2"
+    libraries = ("gemmi", "rdkit")
+    programs = (BOLTZ,)
     name = "Boltz-2"
     description = (
         "Predict the structure of a protein or protein complex, with small-molecule "
@@ -616,6 +621,13 @@ class Boltz2(Tool):
                 command += ["--msa_server_url", url]
         if options.use_potentials:
             command.append("--use_potentials")
+        checkpoints = [STRUCTURE_WEIGHTS, *([AFFINITY_WEIGHTS] if options.affinity else [])]
+        context.loaded_weights(
+            *(
+                ModelWeights(name, str(cache / name), listing_fingerprint([cache / name]))
+                for name in checkpoints
+            )
+        )
         context.progress(0.01, "starting Boltz-2")
         log = run_program(
             command,

@@ -30,6 +30,7 @@ import platformdirs
 import pydantic
 
 from ..jobs.model import Estimate, EstimateLine, JobInput, JsonDict, ResultFile, ToolResult
+from ..jobs.provenance import ModelWeights
 from .base import InputSlot, OutputField, RunContext, Tool
 from .parsing import check_size, file_stem, only_item, settings_as
 from .prediction import (
@@ -54,11 +55,13 @@ from .prediction import (
     tail_message,
 )
 from .sequence import parse_fasta
+from .weights import listing_fingerprint
 
 SEQUENCES = "sequences"
 COLABFOLD = Program(
     name="colabfold_batch",
     env_var="PIQ_COLABFOLD_BIN",
+    distribution="colabfold",
     install_hint=(
         'install ColabFold on the GPU worker (`pip install "colabfold[alphafold]"` with a '
         "CUDA build of JAX, or LocalColabFold)"
@@ -235,6 +238,8 @@ class AlphaFold2(Tool):
     """AlphaFold-2 structure prediction, run by the installed ``colabfold_batch``."""
 
     id = "alphafold-2"
+    libraries = ("gemmi", "rdkit")
+    programs = (COLABFOLD,)
     name = "AlphaFold-2 (ColabFold)"
     description = (
         "Predict the structure of a protein, or of a protein complex from several "
@@ -409,6 +414,11 @@ class AlphaFold2(Tool):
         url = msa_server_url()
         if url and options.msa_mode != "single_sequence":
             command += ["--host-url", url]
+        _, pattern = WEIGHTS[model_type]
+        params = [data / "params" / pattern.format(n=n) for n in range(1, options.num_models + 1)]
+        context.loaded_weights(
+            ModelWeights(model_type, str(data / "params"), listing_fingerprint(params))
+        )
         context.progress(0.01, "starting ColabFold")
         log = run_program(
             command,

@@ -33,9 +33,11 @@ import pydantic
 
 from ..jobs.errors import ValidationError
 from ..jobs.model import Estimate, EstimateLine, JobInput, JsonDict, ToolResult
+from ..jobs.provenance import ModelWeights
 from .base import InputSlot, OutputField, RunContext, Tool
 from .parsing import check_size, file_stem, only_item, settings_as, split_lines
 from .sequence import STANDARD_AMINO_ACIDS, parse_fasta
+from .weights import index_fingerprint
 
 if TYPE_CHECKING:
     from transformers import EsmForProteinFolding
@@ -200,6 +202,24 @@ def load_model(location: str | None = None, device: str | None = None) -> EsmFor
         module.to(device).eval()
         _LOADED[key] = model
         return model
+
+
+def loaded_weights(location: str) -> ModelWeights:
+    """The model at ``location`` as a job's provenance records it: a fingerprint of
+    its configuration and shard index (from the local cache, for a hub id)."""
+    folder: Path | None = None
+    if _looks_like_path(location):
+        folder = Path(location).expanduser()
+    else:
+        from huggingface_hub import try_to_load_from_cache
+
+        try:
+            config = try_to_load_from_cache(location, CONFIG_FILE)
+        except ValueError:  # not a valid repository id
+            config = None
+        folder = Path(config).parent if isinstance(config, str) else None
+    fingerprint = index_fingerprint(folder) if folder is not None else None
+    return ModelWeights(name=model_name(location), location=location, fingerprint=fingerprint)
 
 
 def is_loaded(location: str) -> bool:
@@ -428,6 +448,7 @@ class EsmFold(Tool):
     """ESMFold structure prediction from a single sequence (no MSA)."""
 
     id = "esmfold"
+    libraries = ("torch", "transformers", "numpy")
     name = "ESMFold"
     description = (
         "Predict a protein's 3D structure from its sequence alone with Meta's ESMFold "
@@ -588,6 +609,7 @@ class EsmFold(Tool):
         else:
             context.progress(0.02, f"loading the ESMFold model from {location}")
         model = load_model(location)
+        context.loaded_weights(loaded_weights(location))
         device = next(model.parameters()).device.type
         context.progress(0.1, f"model ready on {device}")
         # The model's forward pass says nothing until it ends: the engine estimates it.

@@ -265,6 +265,7 @@ class SmilesToSdf(Tool):
     """Turn SMILES into 3D structures for docking and modelling."""
 
     id = "smiles-to-sdf"
+    libraries = ("rdkit",)
     name = "SMILES to 3D SDF"
     description = (
         "Build 3D structures from SMILES with RDKit: add hydrogens, embed with ETKDG v3 "
@@ -542,6 +543,7 @@ class SdfToSmiles(Tool):
     """Canonical SMILES for every record of an SD file."""
 
     id = "sdf-to-smiles"
+    libraries = ("rdkit",)
     name = "SDF to SMILES"
     description = (
         "Read an SD file with RDKit and write the canonical SMILES of every record "

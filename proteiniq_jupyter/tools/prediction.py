@@ -30,7 +30,6 @@ import math
 import os
 import re
 import shlex
-import shutil
 import string
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -45,6 +44,7 @@ from ..jobs.model import JobInput, JsonDict, ResultFile, ToolResult
 from .base import RunContext
 from .molecule import chemistry_problems, rdkit_log, summarise_log
 from .parsing import ErrorList, entry_lines, format_fasta
+from .programs import Program as Program
 from .sequence import STANDARD_AMINO_ACIDS
 
 #: Both programs read X as an unknown residue; other ambiguity codes they reject.
@@ -57,39 +57,6 @@ LOG_TAIL_LINES = 15
 LOG_TAIL_CHARS = 2500
 
 # -- the program and its weights ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class Program:
-    """An external program a tool runs, and how an operator provides it: on PATH
-    under ``name``, or at the path in the ``env_var`` environment variable."""
-
-    name: str
-    env_var: str
-    install_hint: str
-
-    def locate(self) -> tuple[str | None, str | None]:
-        """(the program's path, None), or (None, why it cannot be used)."""
-        configured = os.environ.get(self.env_var, "").strip()
-        if configured:
-            path = Path(configured).expanduser()
-            if path.is_file() and os.access(path, os.X_OK):
-                return str(path), None
-            found = shutil.which(configured)
-            if found:
-                return found, None
-            return None, (
-                f"{self.env_var} is set to {configured!r}, which is not an executable "
-                f"program; point it at the {self.name} program, or unset it to use "
-                f"{self.name} from PATH"
-            )
-        found = shutil.which(self.name)
-        if found:
-            return found, None
-        return None, (
-            f"the {self.name} program was not found on PATH; {self.install_hint}, "
-            f"or set {self.env_var} to the program's path"
-        )
 
 
 def configured_dir(env_vars: Sequence[str], default: Path) -> tuple[Path, str]:

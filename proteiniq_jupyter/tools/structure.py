@@ -376,6 +376,7 @@ class _Conversion(Tool):
 
     category = "structure"
     subcategory = "conversion"
+    libraries = ("gemmi",)
     time_limit_s = 120.0
     outputs = _STRUCTURE_OUTPUTS
     limits: ClassVar[JsonDict] = _STRUCTURE_LIMITS
@@ -517,6 +518,7 @@ class StructureToSequence(Tool):
     )
     category = "structure"
     subcategory = "analysis"
+    libraries = ("gemmi",)
     tags = ("structure", "sequence", "fasta", "pdb", "mmcif")
     time_limit_s = 120.0
     slots = (

@@ -60,6 +60,7 @@ class AutodockVina(Tool):
     """Dock small molecules into a protein with AutoDock Vina."""
 
     id = "autodock-vina"
+    libraries = ("vina", "meeko", "rdkit", "gemmi", "numpy", "scipy", "pdbfixer", "openmm")
     name = "AutoDock Vina"
     description = (
         "Dock ligands (SMILES or SDF) into a receptor (PDB or mmCIF) with AutoDock Vina 1.2. "
