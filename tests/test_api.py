@@ -16,6 +16,13 @@ from proteiniq_jupyter.api.schema import REQUESTS, RESPONSES, components
 from proteiniq_jupyter.jobs.access import Permissions
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.jobs.model import Job, JobInput, ResultFile, ToolResult
+from proteiniq_jupyter.jobs.provenance import (
+    Derivation,
+    ModelWeights,
+    Provenance,
+    Software,
+    Worker,
+)
 from proteiniq_jupyter.jobs.reading import JobView
 from proteiniq_jupyter.jobs.status import JobStatus
 
@@ -40,6 +47,19 @@ def job(**changes: Any) -> Job:
         "started_at": NOW - timedelta(seconds=1.5e-5),
         "finished_at": NOW,
         "result": ToolResult({"length": 5}, [{"index": 1}], [ResultFile("echo.txt", "text", 5)]),
+        "provenance": Provenance(
+            derived_from="job_0",
+            derivation=Derivation.RETRY,
+            recorded_at=NOW,
+            attempt=1,
+            tool="echo",
+            tool_version="1",
+            software=(Software("gemmi", "library", "0.7.5"), Software("boltz", "program", None)),
+            models=(ModelWeights("tiny", "/models/tiny", "sha256:ab"),),
+            worker=Worker("node1", "Linux", "3.11.7", "AMD EPYC", 2, None, 2),
+            inputs_fingerprint="sha256:01",
+            settings_fingerprint="sha256:02",
+        ),
     }
     return Job(**{**values, **changes})
 
@@ -67,13 +87,22 @@ def test_a_job_is_written_as_before() -> None:
         '"source": {"type": "file", "file_id": "file_1"}, "label": "note.txt"}]}, '
         '"settings": {"repeat": 2}, "result": {"fields": {"length": 5}, '
         '"rows": [{"index": 1}], "files": [{"name": "echo.txt", "format": "text", '
-        '"size": 5, "content_type": "text/plain"}]}}'
+        '"size": 5, "content_type": "text/plain"}]}, '
+        '"provenance": {"derived_from": {"job_id": "job_0", "how": "retry"}, '
+        '"recorded_at": "2026-01-02T03:04:05.678901+00:00", "attempt": 1, '
+        '"tool": {"id": "echo", "version": "1"}, "software": ['
+        '{"name": "gemmi", "kind": "library", "version": "0.7.5", "path": null}, '
+        '{"name": "boltz", "kind": "program", "version": null, "path": null}], '
+        '"models": [{"name": "tiny", "location": "/models/tiny", "fingerprint": "sha256:ab"}], '
+        '"worker": {"host": "node1", "platform": "Linux", "python": "3.11.7", '
+        '"cpu": "AMD EPYC", "cpus": 2, "gpu": null, "threads": 2}, '
+        '"fingerprints": {"inputs": "sha256:01", "settings": "sha256:02"}}}'
     )
 
 
 def test_contents_are_absent_not_null_for_a_reader_of_the_row() -> None:
     data = json.loads(api.render(api.Job.of(view(see_contents=False))))
-    assert not {"error", "input", "settings", "result"} & set(data)
+    assert not {"error", "input", "settings", "result", "provenance"} & set(data)
     assert data["submitter"] == {"id": "usr_1", "username": None}
 
 

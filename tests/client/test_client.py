@@ -16,6 +16,7 @@ from Bio.Seq import Seq
 from Bio.SeqRecord import SeqRecord
 from rdkit import Chem
 
+from proteiniq_jupyter import api
 from proteiniq_jupyter.client import Client, JobFailed, PiqError
 from proteiniq_jupyter.jobs.errors import InsufficientCredits, NotFound, ValidationError
 from proteiniq_jupyter.jobs.status import JobStatus
@@ -169,6 +170,32 @@ def test_rename_duplicate_share_link_delete(client: Client) -> None:
     job.delete()
     with pytest.raises(NotFound):
         client.job(job.id)
+
+
+def test_a_duplicate_says_where_it_came_from_and_compares_with_it(client: Client) -> None:
+    job = client.run("echo", "compare me", new=True).wait(60)
+    twin = job.duplicate(repeat=2).wait(60)
+    record = twin.resource.provenance
+    assert isinstance(record, api.JobProvenance) and record.derived_from is not None
+    assert (record.derived_from.job_id, record.derived_from.how) == (job.id, "duplicate")
+    assert record.tool is not None and record.tool.id == "echo" and record.attempt == 1
+    assert record.worker is not None and record.worker.cpus >= 1
+    assert [s.name for s in record.software] == ["proteiniq-jupyter"]
+
+    diff = job.diff(twin)
+    assert not diff.same and (diff.a, diff.b) == (job.id, twin.id)
+    assert diff.section("settings") == {"repeat": (1, 2)}
+    assert diff.section("inputs") == {}
+    assert diff.section("provenance")["derived_from.job_id"] == (None, job.id)
+    assert ["repeat", "1", "->", "2"] in [line.split() for line in str(diff).splitlines()]
+    html = diff._repr_html_()
+    assert "<code>1</code>" in html and "<code>2</code>" in html and job.id in html
+    data = json.loads(json.dumps(diff.to_dict()))
+    assert (
+        data["object"] == "job_diff"
+        and {"section": "settings", "field": "repeat", "a": 1, "b": 2} in data["changes"]
+    )
+    assert job.diff(job.id).same
 
 
 def test_cancel_a_running_job(client: Client, tmp_path: Path) -> None:

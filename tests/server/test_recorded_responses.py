@@ -1,7 +1,8 @@
 """The API answers a fixed script of requests exactly as it answered when the script
 was recorded: status, content type and body, byte for byte once the values that
 differ on every run are replaced: random ids numbered in the order they first
-appear, clock times, durations and paging cursors by a label each.
+appear, clock times, durations, paging cursors, and the machine and versions a
+job's provenance names, by a label each.
 
 A change to any resource's shape, key order, number format or error text fails
 here. A change meant to alter a response re-records the file with
@@ -30,11 +31,16 @@ _VOLATILE = (
     (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d)?"), "time"),
     (re.compile(r'"next_cursor": "[A-Za-z0-9_\-]+"'), "cursor"),
     (re.compile(r'"duration_s": [0-9.e\-]+'), "duration"),
+    # A job's provenance names the machine that ran it and the versions installed there.
+    (re.compile(r'"worker": \{[^{}]*\}'), "worker"),
+    (re.compile(r'"software": \[[^\[\]]*\]'), "software"),
 )
 _UNNUMBERED = {
     "time": "<time>",
     "cursor": '"next_cursor": "<cursor>"',
     "duration": '"duration_s": "<duration>"',
+    "worker": '"worker": "<worker>"',
+    "software": '"software": "<software>"',
 }
 
 
