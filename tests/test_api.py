@@ -15,7 +15,7 @@ from proteiniq_jupyter import api
 from proteiniq_jupyter.api.schema import REQUESTS, RESPONSES, components
 from proteiniq_jupyter.jobs.access import Permissions
 from proteiniq_jupyter.jobs.errors import ValidationError
-from proteiniq_jupyter.jobs.model import Job, JobInput, ResultFile, ToolResult
+from proteiniq_jupyter.jobs.model import Job, JobInput, Page, ResultFile, ToolResult
 from proteiniq_jupyter.jobs.provenance import (
     Derivation,
     ModelWeights,
@@ -104,6 +104,13 @@ def test_contents_are_absent_not_null_for_a_reader_of_the_row() -> None:
     data = json.loads(api.render(api.Job.of(view(see_contents=False))))
     assert not {"error", "input", "settings", "result", "provenance"} & set(data)
     assert data["submitter"] == {"id": "usr_1", "username": None}
+
+
+def test_a_list_page_leaves_provenance_to_the_job_read_by_its_id() -> None:
+    page = json.loads(api.render(api.JobList.of(Page([view()], None))))
+    assert "provenance" not in page["data"][0] and "settings" in page["data"][0]
+    detail = json.loads(api.render(api.Job.of(view())))
+    assert detail["provenance"]["tool"] == {"id": "echo", "version": "1"}
 
 
 def resources() -> list[BaseModel]:

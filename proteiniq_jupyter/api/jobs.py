@@ -151,7 +151,10 @@ class JobRow(Resource, Generic[ResultT]):
     input: JobInput | MISSING = MISSING
     settings: JsonObject | MISSING = MISSING
     result: ResultT | MISSING | None = MISSING
-    provenance: JobProvenance | MISSING = MISSING
+    provenance: JobProvenance | MISSING = Field(
+        MISSING,
+        description="what produced the result; on a job read by its id (a list page leaves it out)",
+    )
 
     @classmethod
     def _of(
@@ -159,6 +162,8 @@ class JobRow(Resource, Generic[ResultT]):
         view: JobView,
         usernames: Mapping[str, str] | None,
         result: Callable[[domain.Job, domain.ToolResult], ResultT],
+        *,
+        provenance: bool = True,
     ) -> Self:
         job, perms = view.job, view.permissions
         shown = perms.see_contents
@@ -198,7 +203,7 @@ class JobRow(Resource, Generic[ResultT]):
             else MISSING,
             settings=job.settings if shown else MISSING,
             result=(result(job, job.result) if job.result else None) if shown else MISSING,
-            provenance=JobProvenance.of(job.provenance) if shown else MISSING,
+            provenance=JobProvenance.of(job.provenance) if shown and provenance else MISSING,
         )
         return cast(Self, row)  # the plugin types model_construct as the declaring class
 
@@ -209,8 +214,16 @@ class Job(JobRow[ToolResult]):
     contents shows the row alone)."""
 
     @classmethod
-    def of(cls, view: JobView, usernames: Mapping[str, str] | None = None) -> Job:
-        return cls._of(view, usernames, lambda _job, result: ToolResult.of(result))
+    def of(
+        cls,
+        view: JobView,
+        usernames: Mapping[str, str] | None = None,
+        *,
+        provenance: bool = True,
+    ) -> Job:
+        return cls._of(
+            view, usernames, lambda _job, result: ToolResult.of(result), provenance=provenance
+        )
 
 
 class JobStatusResource(Resource):
@@ -303,7 +316,8 @@ class JobList(ListResource):
 
     @classmethod
     def of(cls, jobs: domain.Page, usernames: Mapping[str, str] | None = None) -> JobList:
-        return cls.page((Job.of(view, usernames) for view in jobs.items), jobs.next_cursor)
+        rows = (Job.of(view, usernames, provenance=False) for view in jobs.items)
+        return cls.page(rows, jobs.next_cursor)
 
 
 class DeletedJob(Resource):

@@ -114,9 +114,11 @@ def _job_values(job: Job) -> dict[str, Any]:
     }
 
 
-# Lists never carry inputs: they can be whole structure files, and a history page
-# shows none of them.
-_LIST_COLUMNS = [c for c in t.jobs.c if c.name not in ("inputs", "idempotency_key", "request_hash")]
+# Lists never carry inputs (they can be whole structure files) nor provenance: a
+# history page shows neither.
+_LIST_COLUMNS = [
+    c for c in t.jobs.c if c.name not in ("inputs", "idempotency_key", "request_hash", "provenance")
+]
 # The statements of a job's life (written several times per job, by every runner)
 # are built once and executed with parameters: building ``.values(...)`` anew for
 # each write cost more CPU than SQLite spends running it.
