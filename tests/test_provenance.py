@@ -275,3 +275,25 @@ def test_a_program_is_recorded_with_what_it_says_its_version_is(
     )
     missing = program(Program(name="no-such-program-here", env_var="PIQ_NONE", install_hint=""))
     assert missing.version is None and missing.path is None
+
+
+def test_inputs_that_differ_are_named_by_place_and_long_ones_by_size() -> None:
+    from proteiniq_jupyter.jobs.comparison import comparable, compare, diff_text
+
+    def record(content: str, tool: str = "echo") -> dict[str, Any]:
+        item = {"slotId": "text", "format": "text", "content": content}
+        return comparable(tool, [item], {"repeat": 1}, None)
+
+    long_a, long_b = "A" * 500, "A" * 499 + "B"
+    changes = compare(record(long_a), record(long_b))
+    assert [(c.section, c.field) for c in changes] == [("inputs", "1.content")]
+    assert str(changes[0].a).startswith("500 characters, 1 line(s), sha256 ")
+    assert changes[0].a != changes[0].b
+    short = compare(record("hello"), record("hullo", tool="echo-2"))
+    assert [(c.section, c.field, c.a, c.b) for c in short] == [
+        ("tool", "tool", "echo", "echo-2"),
+        ("inputs", "1.content", "hello", "hullo"),
+    ]
+    text = diff_text("job_a", "job_b", short)
+    assert "settings: same" in text and "provenance: same" in text
+    assert ["1.content", "hello", "->", "hullo"] in [line.split() for line in text.splitlines()]

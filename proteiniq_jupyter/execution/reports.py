@@ -1,9 +1,8 @@
 """What a job's process says, relayed to the store: its progress, merged so that
 the store is written at most every ``PROGRESS_INTERVAL_S`` (the latest always
 landing), the model weights its tool loaded, and its last word (its result or its
-error). The rule on how often
-progress is written is the same for a tool run in the engine's own process
-(``inprocess``)."""
+error). The rule on how often progress is written is the same for a tool run in
+the engine's own process (``inprocess``)."""
 
 from __future__ import annotations
 

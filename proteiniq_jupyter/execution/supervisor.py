@@ -154,12 +154,10 @@ def _follow(
     assert process.pid is not None
     runner = {"pid": process.pid, "holder": holder, **(budget.to_event() if budget else {})}
     taking = time.monotonic()  # the lease the store gives runs from later than this
-    if (
-        service.start(
-            job.id, holder=holder, runner=runner, environment=environment, lease_ttl_s=lease_ttl_s
-        )
-        is None
-    ):
+    taken = service.start(
+        job.id, holder=holder, runner=runner, environment=environment, lease_ttl_s=lease_ttl_s
+    )
+    if taken is None:
         kill_group(process)  # cancelled, or taken by another runner, meanwhile
         return Outcome.LOST
     lease_until = _watchdog_deadline(taking, lease_ttl_s)
