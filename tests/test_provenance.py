@@ -157,6 +157,20 @@ def test_vina_and_esmfold_jobs_record_what_ran_them(
     assert ["vina", importlib.metadata.version("vina")] in shown_lines
     assert ["attempt", "1"] in shown_lines and socket.gethostname() in text
 
+    # -- a public page tells versions and fingerprints, not the host or its paths -
+    public = json.loads(api.render(api.PublicJob.of(views[fold.id], "/files")))["provenance"]
+    assert public["worker"]["host"] == "" and public["worker"]["cpus"] == machine_cpus()
+    assert public["models"] == [
+        {
+            "name": tiny_model.name,
+            "location": tiny_model.name,
+            "fingerprint": f.models[0].fingerprint,
+        }
+    ]
+    assert all(s["path"] is None for s in public["software"])
+    told = json.dumps(public)
+    assert str(tiny_model) not in told and socket.gethostname() not in told
+
     # -- a duplicate says where it came from; ``diff`` shows what changed -------
     d = again_job.provenance
     assert d is not None and d.derived_from == docking.id

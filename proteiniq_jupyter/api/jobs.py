@@ -164,8 +164,10 @@ class JobRow(Resource, Generic[ResultT]):
         result: Callable[[domain.Job, domain.ToolResult], ResultT],
         *,
         provenance: bool = True,
+        public: bool = False,
     ) -> Self:
         job, perms = view.job, view.permissions
+        record = job.provenance.for_anyone() if public and job.provenance else job.provenance
         shown = perms.see_contents
         row = cls.model_construct(
             id=job.id,
@@ -203,7 +205,7 @@ class JobRow(Resource, Generic[ResultT]):
             else MISSING,
             settings=job.settings if shown else MISSING,
             result=(result(job, job.result) if job.result else None) if shown else MISSING,
-            provenance=JobProvenance.of(job.provenance) if shown and provenance else MISSING,
+            provenance=JobProvenance.of(record) if shown and provenance else MISSING,
         )
         return cast(Self, row)  # the plugin types model_construct as the declaring class
 
@@ -304,11 +306,12 @@ class JobResult(Resource):
 
 
 class PublicJob(JobRow[JobResult]):
-    """A public job with its result, as its page shows it to anyone with the link."""
+    """A public job with its result, as its page shows it to anyone with the link
+    (its provenance without the worker's host name or paths on disk)."""
 
     @classmethod
     def of(cls, view: JobView, files_url: str) -> PublicJob:
-        return cls._of(view, None, lambda job, _result: JobResult.of(job, files_url))
+        return cls._of(view, None, lambda job, _result: JobResult.of(job, files_url), public=True)
 
 
 class JobList(ListResource):

@@ -37,7 +37,7 @@ class ModelWeights(Resource):
 
 
 class WorkerInfo(Resource):
-    host: str
+    host: str = Field(description="the worker's host name; empty on a public page")
     platform: str
     python: str
     cpu: str | None

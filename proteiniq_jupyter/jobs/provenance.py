@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from pathlib import PurePath
 from typing import Any
 
 from .model import JobInput, JsonDict
@@ -109,6 +110,18 @@ class Provenance:
             worker=environment.worker,
             inputs_fingerprint=inputs_fingerprint(inputs),
             settings_fingerprint=settings_fingerprint(settings),
+        )
+
+    def for_anyone(self) -> Provenance:
+        """What a public page shows to anyone with its link: the versions, weights'
+        fingerprints and the kind of machine, not the worker's host name nor where its
+        programs and weights lie on disk."""
+        worker = self.worker and replace(self.worker, host="")
+        return replace(
+            self,
+            software=tuple(replace(s, path=None) for s in self.software),
+            models=tuple(replace(m, location=PurePath(m.location).name) for m in self.models),
+            worker=worker,
         )
 
     def with_models(self, models: Sequence[ModelWeights]) -> Provenance:
