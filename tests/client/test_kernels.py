@@ -66,6 +66,9 @@ class NotebookKernel:
             connection_file=str(self.stack.runtime_dir / f"kernel-{self.kernel_id}.json")
         )
         client.load_connection_file()
+        # A kernel is judged dead after one missed heartbeat of this long; on a busy
+        # machine a second can pass without one, so allow more.
+        client.hb_channel.time_to_dead = 10.0
         client.start_channels()
         client.wait_for_ready(timeout=120)
         return client
