@@ -37,9 +37,15 @@ class EngineConfig:
     max_attempts: int = _SERVICE.max_attempts
     max_concurrent_jobs: int | None = _SERVICE.max_concurrent_jobs
     #: Where jobs run: "dask" (an embedded LocalCluster, or the scheduler at
-    #: ``dask_scheduler_address``), "inprocess" (a thread pool of this process) or
-    #: "detached" (a process of its own per job).
+    #: ``dask_scheduler_address``), "inprocess" (a thread pool of this process),
+    #: "detached" (a process of its own per job) or "service" (nowhere here: the
+    #: deployment's engine service runs them, as single-user servers under
+    #: JupyterHub leave them).
     executor: str = "dask"
+    #: Whose waiting jobs a Dask engine takes from the store: "own" (those its
+    #: user submitted, and those submitted through it) or "everyone" (the engine
+    #: service of a deployment).
+    runs_jobs_of: str = "own"
     dask_scheduler_address: str | None = None
     #: Workers of the embedded cluster; None means one per CPU core.
     dask_workers: int | None = None
@@ -156,7 +162,9 @@ def _positive(name: str, text: str) -> float:
 
 
 #: The executors a configuration may name.
-EXECUTOR_NAMES = ("dask", "inprocess", "detached")
+EXECUTOR_NAMES = ("dask", "inprocess", "detached", "service")
+#: Whose jobs an engine may take from the store.
+RUNS_JOBS_OF = ("own", "everyone")
 
 
 def _executor(name: str, text: str) -> str:
@@ -165,6 +173,13 @@ def _executor(name: str, text: str) -> str:
         nearest = difflib.get_close_matches(value, EXECUTOR_NAMES, n=1)
         hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
         raise ValueError(f"{name} must be one of {', '.join(EXECUTOR_NAMES)}, got {text!r}{hint}")
+    return value
+
+
+def _runs_jobs_of(name: str, text: str) -> str:
+    value = text.strip().lower()
+    if value not in RUNS_JOBS_OF:
+        raise ValueError(f"{name} must be one of {', '.join(RUNS_JOBS_OF)}, got {text!r}")
     return value
 
 
@@ -235,6 +250,7 @@ VARIABLES: dict[str, _Variable] = {
     "max_attempts": _Variable("PIQ_MAX_ATTEMPTS", _at_least(1)),
     "max_concurrent_jobs": _Variable("PIQ_MAX_CONCURRENT_JOBS", _at_least(1)),
     "executor": _Variable("PIQ_EXECUTOR", _executor),
+    "runs_jobs_of": _Variable("PIQ_RUN_JOBS_OF", _runs_jobs_of),
     "dask_scheduler_address": _Variable("PIQ_DASK_SCHEDULER_ADDRESS"),
     "dask_workers": _Variable("PIQ_DASK_WORKERS", _workers),
     "dask_dashboard_address": _Variable("PIQ_DASK_DASHBOARD", _url),

@@ -71,6 +71,10 @@ def open_engine(
     if kind == "dask":
         return open_dask_engine(config, tools=tools)
     config = replace(config, executor=kind)
+    if kind == "service":
+        from .execution.elsewhere import LeftToService
+
+        return _open(config, tools, lambda runs, _registry: LeftToService(runs, config.username))
     if kind == "detached":
         return _open(
             config, tools, lambda runs, registry: DetachedProcessExecutor(runs, config, registry)

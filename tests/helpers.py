@@ -249,6 +249,10 @@ TEST_TOOLS = (Echo, Sleep, GpuEcho, WeightsEcho, Scribe)
 TEST_TOOL_PATHS = tuple(f"tests.helpers:{tool.__name__}" for tool in TEST_TOOLS)
 
 
+#: A variable tests set on the engines they start, which the probe reports.
+ENGINE_LABEL_ENV = "PIQ_TEST_ENGINE_LABEL"
+
+
 class ProcessProbe(Tool):
     """Reports on its own job process what it got from the fork server: a module the
     tool never imports (preloaded or not), the warm-up (done there or not), frozen
@@ -284,6 +288,8 @@ class ProcessProbe(Tool):
                 "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
                 "warm_up_variable": os.environ.get("PIQ_FORK_SERVER_WARM_UP"),
                 "huge_pages_kb": anonymous_huge_pages_kb(64 << 20),
+                # which engine's workers ran it, where a test labels its engines
+                "engine_label": os.environ.get(ENGINE_LABEL_ENV),
             }
         )
 

@@ -26,6 +26,7 @@ def unlike_the_defaults(tmp_path: Path) -> EngineConfig:
         max_attempts=5,
         max_concurrent_jobs=4,
         executor="detached",
+        runs_jobs_of="everyone",
         dask_scheduler_address="tcp://scheduler.example:8786",
         dask_workers=6,
         dask_dashboard_address="127.0.0.1:8790",

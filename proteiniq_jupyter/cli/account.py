@@ -138,6 +138,7 @@ def _executors(config: EngineConfig) -> list[tuple[str, str]]:
         "dask": dask,
         "inprocess": "threads of the server's own process",
         "detached": "a process of its own per job",
+        "service": "the deployment's engine service (piq hub-service)",
     }
     return [
         ("piq run/retry/duplicate/batch run --wait", "this command's own process, while it waits"),

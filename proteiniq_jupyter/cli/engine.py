@@ -101,6 +101,13 @@ def _engine(
         f"(default {EngineConfig.batch_concurrency})."
     ),
 )
+@click.option(
+    "--everyone",
+    is_flag=True,
+    default=None,
+    help="Run every user's jobs, as the engine service of a deployment does (default: "
+    "PIQ_RUN_JOBS_OF, else only the jobs of this engine's user, PIQ_USER).",
+)
 def engine_command(
     scheduler: str | None,
     workers: int | None,
@@ -108,9 +115,11 @@ def engine_command(
     attempts: int | None,
     time_limits: tuple[str, ...],
     batch_concurrency: int | None,
+    everyone: bool | None,
 ) -> None:
-    """Run jobs: dispatch every waiting job to Dask and recover lost ones, until
-    interrupted. Several engines may share one PostgreSQL database."""
+    """Run jobs: dispatch waiting jobs to Dask and recover lost ones, until
+    interrupted. Several engines may share one PostgreSQL database; each takes only
+    its user's jobs unless it runs everyone's."""
     import dataclasses
     import signal
     import threading
@@ -121,6 +130,7 @@ def engine_command(
         dask_dashboard_address=dashboard,
         max_attempts=attempts,
         batch_concurrency=batch_concurrency,
+        runs_jobs_of="everyone" if everyone else None,
     )
     limits = dict(config.time_limits)
     for pair in time_limits:

@@ -31,7 +31,7 @@ from distributed import Client, Future, LocalCluster
 
 from ..config import EngineConfig
 from ..jobs.model import Job
-from ..jobs.ports import ToolAvailability
+from ..jobs.ports import ClaimScope, ToolAvailability
 from ..jobs.runs import ENGINE_LEASE_PREFIX, RunService
 from ..jobs.status import JobStatus
 from ..tools.registry import ToolRegistry
@@ -91,6 +91,9 @@ class DaskExecutor:
         self._refused = RefusedJobs()
         #: The embedded cluster's workers are this machine: what it can run.
         self._local = None if config.dask_scheduler_address else LocalAvailability(tools)
+        #: Jobs of other people handed to this engine by the server it runs in,
+        #: until they finish (a scoped engine takes these besides its user's own).
+        self._handed: set[str] = set()
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -148,7 +151,20 @@ class DaskExecutor:
     # -- the Executor protocol ----------------------------------------------
 
     def submit(self, job_id: str) -> None:
+        if self.config.runs_jobs_of != "everyone":
+            with self._lock:
+                self._handed.add(job_id)
         self.start()
+
+    def scope(self) -> ClaimScope | None:
+        """The jobs this engine may take from the store: those its user submitted
+        and those handed to it, or every job for the deployment's engine service
+        (``runs_jobs_of="everyone"``)."""
+        if self.config.runs_jobs_of == "everyone":
+            return None
+        with self._lock:
+            handed = frozenset(self._handed)
+        return ClaimScope(submitters=(self.config.username,), job_ids=handed)
 
     def availability(self, tool_id: str) -> ToolAvailability:
         """On the embedded cluster, whether this machine can run the tool (its
@@ -187,7 +203,11 @@ class DaskExecutor:
     def reconcile(self) -> None:
         """One pass: dispatch what nobody holds; when bookkeeping is due (the first
         pass, then once per interval), first hold what waits, recover what was
-        lost and look at the workers, and afterwards say why waiting jobs wait."""
+        lost and look at the workers, and afterwards say why waiting jobs wait.
+        Until this engine has a job to run it does bookkeeping only, and no
+        cluster is started or connected to."""
+        if self._idle():
+            return
         for departure in self._cluster_view.take_departures():
             self._worker_left(departure)
         tracked = self._dispatched.futures()
@@ -204,6 +224,7 @@ class DaskExecutor:
             waiting += self._refused.job_ids()
             held = self.service.renew_leases(self.engine_id, waiting, self.config.lease_ttl_s)
             self.service.recover_lost()
+            self._forget_finished_handed()
             self._look_at_workers()
         self._send_refused_again(now)
         capacity = self._free_capacity()
@@ -212,11 +233,37 @@ class DaskExecutor:
         # thread deep meanwhile, so no worker waits for the refill.
         if capacity >= max(self._threads, 1):
             for job in self.service.claim_for_dispatch(
-                self.engine_id, self.config.lease_ttl_s, limit=capacity
+                self.engine_id, self.config.lease_ttl_s, limit=capacity, scope=self.scope()
             ):
                 self._dispatch(job)
         if bookkeeping:
             self._explain_waiting(held)
+
+    def _idle(self) -> bool:
+        """Whether this engine has nothing to do yet: no cluster, and no job of its
+        own waiting. Jobs lost by an engine that died are still recovered, once per
+        interval (they may become this engine's to run)."""
+        with self._lock:
+            if self._client is not None:
+                return False
+        scope = self.scope()
+        now = time.monotonic()
+        if now >= self._next_bookkeeping:
+            self._next_bookkeeping = now + self.config.recovery_interval_s
+            self.service.recover_lost()
+        if not self.service.has_claimable_jobs(scope):
+            return True
+        self._next_bookkeeping = 0.0  # the first working pass looks at the workers
+        return False
+
+    def _forget_finished_handed(self) -> None:
+        with self._lock:
+            handed = list(self._handed)
+        if not handed:
+            return
+        live = self.service.live_jobs_among(handed)
+        with self._lock:
+            self._handed -= set(handed) - live
 
     def _look_at_workers(self) -> None:
         """Ask the scheduler about the workers: their threads, their GPUs, the tools
@@ -332,7 +379,9 @@ class DaskExecutor:
         dispatched (for scripts and notebooks)."""
         deadline = Deadline.after(timeout)
         while not deadline.passed():
-            if not self._dispatched.outstanding() and not self.service.has_waiting_jobs():
+            if not self._dispatched.outstanding() and not self.service.has_waiting_jobs(
+                self.scope()
+            ):
                 return
             self._wake.set()
             time.sleep(0.05)

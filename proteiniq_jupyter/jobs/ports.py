@@ -40,6 +40,18 @@ class JobFilter:
 
 
 @dataclass(frozen=True)
+class ClaimScope:
+    """Which waiting jobs an engine may take from a shared store: the jobs that
+    ``submitters`` (user names) submitted, and the jobs in ``job_ids`` (handed to
+    it by the server it runs in). Jobs run under the account of whoever runs the
+    engine, so an engine of one person's server never takes another person's
+    job. An engine with no scope (the deployment's engine service) takes any."""
+
+    submitters: tuple[str, ...] = ()
+    job_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class FileFilter:
     name_contains: str | None = None
     format: str | None = None
@@ -113,14 +125,19 @@ class StoreTransaction(Protocol):
     def oldest_jobs(
         self, workspace_id: str, status: JobStatus, limit: int, *, batch_children: bool = False
     ) -> list[Job]: ...
-    def any_live_job(self) -> bool: ...
+    def any_live_job(self, scope: ClaimScope | None = None) -> bool: ...
+    def live_job_ids(self, job_ids: Sequence[str]) -> set[str]: ...
     def recent_runs(self, workspace_id: str, tool: str, limit: int) -> list[tuple[float, int]]:
         """(seconds it ran, estimated credits) of the workspace's latest completed
         jobs of ``tool``, newest first."""
         ...
 
     def unheld_jobs(
-        self, statuses: Sequence[JobStatus], now: datetime, limit: int
+        self,
+        statuses: Sequence[JobStatus],
+        now: datetime,
+        limit: int,
+        scope: ClaimScope | None = None,
     ) -> list[Job]: ...
     def renew_leases(
         self, owner: str, job_ids: Sequence[str], expires_at: datetime

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from .core import ServiceCore, status_data
 from .model import Job, JsonDict, ToolResult
+from .ports import ClaimScope
 from .provenance import ModelWeights, Provenance, RunEnvironment
 from .status import JobStatus
 from .timing import RECENT_RUNS, expected_seconds
@@ -39,10 +40,22 @@ class RunService(ServiceCore):
         with self.store.read() as tx:
             return tx.job_state(job_id)
 
-    def has_waiting_jobs(self) -> bool:
-        """Whether any job anywhere is accepted but not finished."""
+    def has_waiting_jobs(self, scope: ClaimScope | None = None) -> bool:
+        """Whether any job (of ``scope``; anywhere without one) is accepted but not
+        finished."""
         with self.store.read() as tx:
-            return tx.any_live_job()
+            return tx.any_live_job(scope)
+
+    def live_jobs_among(self, job_ids: Sequence[str]) -> set[str]:
+        """Those of ``job_ids`` that are not finished."""
+        with self.store.read() as tx:
+            return tx.live_job_ids(job_ids)
+
+    def has_claimable_jobs(self, scope: ClaimScope | None = None) -> bool:
+        """Whether a waiting job (of ``scope``) is held by nobody, so that an engine
+        with ``scope`` would take it now."""
+        with self.store.read() as tx:
+            return bool(tx.unheld_jobs(_WAITING, self.clock(), 1, scope))
 
     # -- holding jobs ---------------------------------------------------------
 
@@ -67,13 +80,15 @@ class RunService(ServiceCore):
         with self.store.write() as tx:
             return tx.renew_leases(owner, job_ids, self.clock() + timedelta(seconds=ttl_s))
 
-    def claim_for_dispatch(self, owner: str, ttl_s: float, *, limit: int = 100) -> list[Job]:
+    def claim_for_dispatch(
+        self, owner: str, ttl_s: float, *, limit: int = 100, scope: ClaimScope | None = None
+    ) -> list[Job]:
         """Waiting jobs that nobody holds (accepted while no engine ran, or held by an
-        engine that is gone) are taken by ``owner`` to dispatch. Each is taken by
-        one engine only."""
+        engine that is gone) are taken by ``owner`` to dispatch: those of ``scope``
+        only, when one is given. Each is taken by one engine only."""
         with self.store.write() as tx:
             now = self.clock()
-            waiting = tx.unheld_jobs(_WAITING, now, limit)
+            waiting = tx.unheld_jobs(_WAITING, now, limit, scope)
             expires = now + timedelta(seconds=ttl_s)
             claimed = [replace(job, lease_owner=owner, lease_expires_at=expires) for job in waiting]
             for job in claimed:

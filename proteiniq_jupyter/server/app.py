@@ -89,7 +89,11 @@ class ProteinIQApp(ExtensionApp):
     starting_credits = Int(
         EngineConfig.starting_credits, config=True, help="Credits granted to a new workspace."
     )
-    executor = Unicode(EngineConfig.executor, config=True, help="dask, inprocess or detached.")
+    executor = Unicode(
+        EngineConfig.executor,
+        config=True,
+        help="dask, inprocess, detached, or service (jobs left to the engine service).",
+    )
     dask_scheduler_address = Unicode(
         "", config=True, help="A remote Dask scheduler; an embedded LocalCluster when empty."
     )

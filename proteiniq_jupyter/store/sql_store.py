@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     bindparam,
     delete,
+    false,
     func,
     insert,
     literal,
@@ -39,7 +40,7 @@ from ..jobs.model import (
     Visibility,
     Workspace,
 )
-from ..jobs.ports import FileFilter, JobFilter, LedgerEntry
+from ..jobs.ports import ClaimScope, FileFilter, JobFilter, LedgerEntry
 from ..jobs.status import JobStatus
 from . import codec
 from . import tables as t
@@ -143,6 +144,22 @@ _UNHELD_JOBS = (
     .limit(bindparam("limit_"))
 )
 _UNHELD_JOBS_SKIP_LOCKED = _UNHELD_JOBS.with_for_update(skip_locked=True)
+
+
+def _in_scope(scope: ClaimScope | None) -> list[Any]:
+    """The condition that a job lies in ``scope``: submitted by one of its users,
+    or one of its jobs (none: every job)."""
+    if scope is None:
+        return []
+    c = t.jobs.c
+    submitters = select(t.users.c.id).where(t.users.c.username.in_(list(scope.submitters)))
+    either: list[Any] = []
+    if scope.submitters:
+        either.append(c.submitter_id.in_(submitters))
+    if scope.job_ids:
+        either.append(c.id.in_(sorted(scope.job_ids)))
+    return [or_(*either)] if either else [false()]
+
 
 _MUTABLE = frozenset(
     {
@@ -423,18 +440,36 @@ class SqlTransaction:
             for row in self.conn.execute(query)
         ]
 
-    def any_live_job(self) -> bool:
-        """Whether any job anywhere is accepted but not finished (no row locks:
-        a job another transaction holds still counts)."""
+    def any_live_job(self, scope: ClaimScope | None = None) -> bool:
+        """Whether any job (in ``scope``) is accepted but not finished (no row
+        locks: a job another transaction holds still counts)."""
         live = [str(s) for s in JobStatus if s.is_live]
-        return (
-            self.conn.execute(select(t.jobs.c.id).where(t.jobs.c.status.in_(live)).limit(1)).first()
-            is not None
-        )
+        query = select(t.jobs.c.id).where(t.jobs.c.status.in_(live), *_in_scope(scope))
+        return self.conn.execute(query.limit(1)).first() is not None
 
-    def unheld_jobs(self, statuses: Sequence[JobStatus], now: datetime, limit: int) -> list[Job]:
-        """Live jobs nobody holds: never leased, or their holder's lease ran out."""
-        query = _UNHELD_JOBS_SKIP_LOCKED if self._postgres else _UNHELD_JOBS
+    def live_job_ids(self, job_ids: Sequence[str]) -> set[str]:
+        if not job_ids:
+            return set()
+        live = [str(s) for s in JobStatus if s.is_live]
+        c = t.jobs.c
+        query = select(c.id).where(c.id.in_(list(job_ids)), c.status.in_(live))
+        return set(self.conn.execute(query).scalars())
+
+    def unheld_jobs(
+        self,
+        statuses: Sequence[JobStatus],
+        now: datetime,
+        limit: int,
+        scope: ClaimScope | None = None,
+    ) -> list[Job]:
+        """Live jobs nobody holds (never leased, or their holder's lease ran out),
+        of ``scope`` when one is given."""
+        if scope is None:
+            query = _UNHELD_JOBS_SKIP_LOCKED if self._postgres else _UNHELD_JOBS
+        else:
+            query = _UNHELD_JOBS.where(*_in_scope(scope))
+            if self._postgres:
+                query = query.with_for_update(skip_locked=True)
         params = {"statuses_": [str(s) for s in statuses], "now_": now, "limit_": limit}
         return [_job_from_row(r) for r in self.conn.execute(query, params).mappings()]
 
