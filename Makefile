@@ -17,8 +17,7 @@ $(STAMP): pyproject.toml
 # The 3D viewer is bundled from the npm registry, so pages render with no internet.
 $(VIEWER): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
-	mkdir -p $(dir $(VIEWER))
-	cp node_modules/3dmol/build/3Dmol-min.js node_modules/3dmol/build/3Dmol-min.js.LICENSE.txt $(dir $(VIEWER))
+	npm run --silent build
 
 # Browser tests drive Debian's chromium; install it when missing (as root).
 browser:

@@ -68,6 +68,8 @@ def authenticated(method: Method) -> Method:
     @functools.wraps(method)
     async def wrapper(self: PiqHandler, *args: Any, **kwargs: Any) -> None:
         if not self.current_user:
+            if self._xsrf_refusal is not None:  # a login cookie without its token
+                raise self._xsrf_refusal
             raise ApiError(401, "unauthorized", "sign in to Jupyter first (a token or a login)")
         self.apply_rate_limit()
         await method(self, *args, **kwargs)
@@ -77,6 +79,20 @@ def authenticated(method: Method) -> Method:
     # answer 403 before the wrapper runs; the wrapper is the check, and says 401.
     setattr(wrapper, "__allow_unauthenticated", True)
     return wrapper
+
+
+def xsrf_refusal(refused: web.HTTPError) -> ApiError:
+    """The answer to a request signed in by Jupyter's login cookie whose XSRF token
+    is missing or wrong (Jupyter's and JupyterHub's check said ``refused``)."""
+    reason = refused.log_message or ""
+    problem = "carries no XSRF token" if "missing" in reason else "carries a wrong XSRF token"
+    return ApiError(
+        403,
+        "forbidden",
+        f"this request is signed in by a login cookie but {problem}: send the value of "
+        "the _xsrf cookie in an X-XSRFToken header (or sign requests with a token instead)",
+        details={"reason": reason} if reason else None,
+    )
 
 
 def public(method: Method) -> Method:
@@ -93,6 +109,8 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):
 
     #: What apply_rate_limit told the client, kept for an error response.
     _rate_limit_headers: dict[str, str] | None = None
+    #: Why the request's XSRF token was refused, when it was.
+    _xsrf_refusal: ApiError | None = None
 
     @property
     def state(self) -> ServerState:
@@ -150,10 +168,19 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):
 
     def check_xsrf_cookie(self) -> None:
         """A request with no signed-in user has no session to forge: it goes on to
-        ``authenticated`` (401) or to a public route, not to an XSRF 403."""
+        ``authenticated`` (401) or to a public route, not to an XSRF 403. A request
+        signed in by a cookie without its XSRF token is refused saying so, both
+        where Jupyter checks the token after finding the user and where the
+        identity provider (JupyterHub's) checks it first, and then finds nobody."""
         if hasattr(self, "_jupyter_current_user") and not self._jupyter_current_user:
             return
-        super().check_xsrf_cookie()
+        try:
+            super().check_xsrf_cookie()
+        except web.HTTPError as exc:
+            if "xsrf" not in (exc.log_message or "").lower():
+                raise  # another check (the origin, the referer) said no
+            self._xsrf_refusal = xsrf_refusal(exc)
+            raise self._xsrf_refusal from None
 
     def json_body(self) -> dict[str, Any]:
         """The request's JSON object, or 415 / 400 naming what is wrong."""
