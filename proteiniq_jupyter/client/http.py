@@ -21,6 +21,7 @@ from httpx_sse import connect_sse
 from pydantic import BaseModel
 
 from .. import api
+from ..links import HubLinks
 from .errors import ConnectionFailed, error_for
 from .http_events import SseEvents
 from .transport import Connection, EventSink, JsonBody
@@ -216,6 +217,11 @@ class HttpTransport:
                 raise TimeoutError(f"job {job_id} did not finish within {timeout} s")
 
     def lab_url(self, job_id: str) -> str | None:
+        """The job in JupyterLab: under JupyterHub through the hub, so the link
+        opens in the JupyterLab of whoever follows it."""
+        hub = HubLinks.from_env()
+        if hub is not None:
+            return hub.lab(job_id)
         return f"{self.server_url}lab?jobId={quote(job_id)}"
 
     def close(self) -> None:

@@ -70,6 +70,46 @@ class Accounts(ServiceCore):
 
         return Member(user=self._creating_users(add), workspace_id=workspace_id, role=role)
 
+    def sync_team(self, workspace_id: str, name: str, members: dict[str, Role]) -> Workspace:
+        """Make the deployment's team ``workspace_id`` (a JupyterHub group) hold
+        ``members`` (user name -> role), creating the workspace, with the starting
+        grant, and any user not seen yet. What the deployment manages is not an
+        actor's request: only the engine service calls this."""
+        for username in members:
+            _checked_identity(username, None)
+
+        def sync(tx: StoreTransaction) -> Workspace:
+            workspace = tx.get_workspace(workspace_id)
+            now = self.clock()
+            if workspace is None:
+                workspace = Workspace(
+                    id=workspace_id, name=name, plan=self.config.plan, created_at=now
+                )
+                tx.insert_workspace(workspace)
+                if self.config.starting_credits > 0:
+                    credits.grant(
+                        tx,
+                        workspace_id,
+                        self.config.starting_credits,
+                        grant_key=f"{workspace_id}:starting-grant",
+                        at=now,
+                        note="starting grant",
+                    )
+            for username, role in members.items():
+                user = self._user(tx, username, None)
+                if tx.get_role(workspace_id, user.id) is not role:
+                    tx.set_member(workspace_id, user.id, role, now)
+            return workspace
+
+        return self._creating_users(sync)
+
+    def record_email(self, username: str, email: str) -> User:
+        """The deployment says whose ``email`` this is (the engine service, from the
+        hub's auth state or its administrator's list): invitations to it become
+        the user's. Creates the user if new."""
+        username = _checked_identity(username, email)
+        return self._creating_users(lambda tx: self._user(tx, username, email))
+
     def _creating_users(self, step: Callable[[StoreTransaction], _T]) -> _T:
         """Run ``step`` in a write transaction, once more if a first sign-in of the
         same user raced it: the second try finds the user the other one created."""

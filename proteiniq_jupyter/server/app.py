@@ -15,6 +15,7 @@ from traitlets import Bool, Dict, Float, Int, Unicode, default
 from ..config import EngineConfig
 from ..engine import open_engine
 from ..execution import handoff
+from ..links import SERVER_PUBLIC_PATH, HubLinks
 from . import events, feed, files, openapi, public
 from .identity import Identity, running_under_jupyterhub
 from .ratelimit import RateLimiter
@@ -118,6 +119,11 @@ class ProteinIQApp(ExtensionApp):
         EngineConfig.max_upload_bytes, config=True, help="Largest accepted upload."
     )
     service_threads = Int(8, config=True, help="Threads doing store work for requests.")
+    public_path = Unicode(
+        SERVER_PUBLIC_PATH,
+        config=True,
+        help="Where public job pages are served, under the base URL.",
+    )
 
     @default("trust_identity_provider")
     def _default_trust(self) -> bool:
@@ -147,6 +153,8 @@ class ProteinIQApp(ExtensionApp):
             identity=None,  # type: ignore[arg-type]
             limiter=RateLimiter(self.rate_limit, self.rate_limit_window),
             pool=pool,
+            public_path=self.public_path,
+            hub_links=HubLinks.from_env() if running_under_jupyterhub() else None,
         )
         state.identity = Identity(
             engine.service,
@@ -202,7 +210,7 @@ class ProteinIQApp(ExtensionApp):
         self.handlers.extend(route_table())
         self.handlers.extend(openapi.route_table())
         self.handlers.extend(files.route_table())
-        self.handlers.extend(public.route_table())
+        self.handlers.extend(public.route_table(self.public_path))
         self.handlers.extend(events.route_table())
         self.handlers.extend(fallback_route())
 

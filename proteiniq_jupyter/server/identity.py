@@ -66,10 +66,12 @@ class Identity:
                             email=email,
                             workspace_id=self.workspace,
                         )
+                        self._actors[username] = actor
                     except NotFound:
-                        # ... and their own workspace for everyone else.
+                        # ... and their own workspace for everyone else, asked
+                        # again next time: the hub's engine service may not have
+                        # made them a member of their team yet.
                         actor = await self.run(self.service.sign_in, username, email=email)
-                    self._actors[username] = actor
         return actor
 
     def forget(self, username: str) -> None:

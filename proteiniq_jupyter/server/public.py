@@ -19,6 +19,7 @@ from ..jobs.access import Actor
 from ..jobs.errors import NotFound
 from ..jobs.model import Job
 from ..jobs.reading import JobView
+from ..links import SERVER_PUBLIC_PATH
 from .base import ApiError, PiqHandler, public
 from .ratelimit import Decision
 
@@ -38,7 +39,6 @@ STRUCTURE_FORMATS = {
 MACROMOLECULE_FORMATS = ("pdb", "ent", "cif", "mmcif", "pdbqt")
 #: Formats of docked poses: SD records, each naming its pose (a ``pose`` data item).
 POSE_FORMATS = ("sdf",)
-PREFIX = "/proteiniq/public/jobs"
 MAX_SHOWN_INPUT = 4000
 
 
@@ -67,7 +67,7 @@ class PublicHandler(PiqHandler):
         )
 
     def page_url(self, job_id: str, *parts: str) -> str:
-        return url_path_join(self.base_url, "proteiniq", "public", "jobs", job_id, *parts)
+        return url_path_join(self.base_url, self.state.public_path, job_id, *parts)
 
 
 class PublicJobHandler(PublicHandler):
@@ -249,9 +249,12 @@ def render_page(job: Job, data: dict[str, Any], static_url: str, files_url: str)
     )
 
 
-def route_table() -> list[tuple[str, type[PiqHandler]]]:
+def route_table(path: str = SERVER_PUBLIC_PATH) -> list[tuple[str, type[PiqHandler]]]:
+    """The public routes, at ``path`` under the base URL (the engine service of a
+    JupyterHub serves them at ``public/jobs`` under its own prefix)."""
     job = r"(?P<job_id>[A-Za-z0-9_\-]+)"
+    prefix = "/" + path.strip("/")
     return [
-        (rf"{PREFIX}/{job}", PublicJobHandler),
-        (rf"{PREFIX}/{job}/files/(?P<name>[^/]+)", PublicFileHandler),
+        (rf"{prefix}/{job}", PublicJobHandler),
+        (rf"{prefix}/{job}/files/(?P<name>[^/]+)", PublicFileHandler),
     ]

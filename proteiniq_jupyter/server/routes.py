@@ -21,7 +21,12 @@ def api_url(handler: PiqHandler, *parts: str) -> str:
 
 
 def public_url(handler: PiqHandler, job_id: str) -> str:
-    return url_path_join(handler.base_url, "proteiniq", "public", "jobs", job_id)
+    """The job's public page: under JupyterHub the engine service's, which outlives
+    this server."""
+    links = handler.state.hub_links
+    if links is not None:
+        return links.public(job_id)
+    return url_path_join(handler.base_url, handler.state.public_path, job_id)
 
 
 def idempotency_key(handler: PiqHandler) -> str | None:

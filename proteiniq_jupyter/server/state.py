@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from ..engine import Engine
 from ..execution.base import EngineExecutor
 from ..jobs.service import JobService
+from ..links import SERVER_PUBLIC_PATH, HubLinks
 from .identity import Identity
 from .ratelimit import RateLimiter
 
@@ -26,6 +27,10 @@ class ServerState:
     limiter: RateLimiter
     pool: ThreadPoolExecutor
     max_json_bytes: int = 5_000_000
+    #: Where the public pages are, under the base URL.
+    public_path: str = SERVER_PUBLIC_PATH
+    #: The hub's links, when the server runs under JupyterHub.
+    hub_links: HubLinks | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -3,7 +3,7 @@ files and the public job pages."""
 
 from __future__ import annotations
 
-from ..public import PREFIX as PUBLIC_JOBS
+from ...links import SERVER_PUBLIC_PATH
 from ..routes import API
 from .builders import (
     ORIGINS,
@@ -18,6 +18,8 @@ from .builders import (
     query_param,
     ref,
 )
+
+PUBLIC_JOBS = "/" + SERVER_PUBLIC_PATH
 
 
 def event_stream(description: str) -> JsonDict:

@@ -1,0 +1,252 @@
+"""A real JupyterHub (from PyPI, with configurable-http-proxy from npm) on
+127.0.0.1: its dummy authenticator, the simple local-process spawner, the
+``proteiniq`` engine service on an embedded Dask cluster, and PostgreSQL. Alice
+and bob are the hub group ``lab`` (a team); carol is in no group. The tests
+drive the hub through its REST API with the token of a ``tester`` service."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ..engines import BIN, wait_until
+from ..helpers import ENGINE_LABEL_ENV, PROBE_TOOL_PATH, TEST_TOOL_PATHS
+
+REPO = Path(__file__).resolve().parents[2]
+PROXY = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
+EMAILS = {"alice": "alice@lab.example", "bob": "bob@lab.example", "carol": "carol@else.example"}
+
+needs_hub = pytest.mark.skipif(
+    not PROXY.exists(), reason="configurable-http-proxy is not installed (npm ci installs it)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def hub_config(
+    *,
+    url: str,
+    hub_port: int,
+    proxy_api_port: int,
+    service_port: int,
+    database_url: str,
+    root: Path,
+    token: str,
+) -> str:
+    tools = ",".join((*TEST_TOOL_PATHS, PROBE_TOOL_PATH))
+    shared = {
+        "PIQ_DATABASE_URL": database_url,
+        "PIQ_DATA_DIR": str(root / "piq"),
+        "PIQ_EXTRA_TOOLS": tools,
+        "PIQ_HUB_URL": url,
+        "PYTHONPATH": str(REPO),
+    }
+    service_env = {
+        **shared,
+        "PIQ_DASK_WORKERS": "1",
+        "PIQ_RECOVERY_INTERVAL": "0.5",
+        "PIQ_HUB_SYNC_INTERVAL": "1",
+        "PIQ_HUB_EMAILS": json.dumps(EMAILS),
+        ENGINE_LABEL_ENV: "service",
+        "PATH": os.environ["PATH"],
+    }
+    return f"""
+from proteiniq_jupyter.hub import configure_spawner
+c.JupyterHub.bind_url = {url!r}
+c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub_port}"
+c.JupyterHub.db_url = "sqlite:///{root / "jupyterhub.db"}"
+c.JupyterHub.cookie_secret_file = {str(root / "cookie_secret")!r}
+c.JupyterHub.pid_file = {str(root / "jupyterhub.pid")!r}
+c.ConfigurableHTTPProxy.command = [{str(PROXY)!r}]
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+c.ConfigurableHTTPProxy.pid_file = {str(root / "proxy.pid")!r}
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allowed_users = {{"alice", "bob", "carol"}}
+c.JupyterHub.load_groups = {{"lab": {{"users": ["alice", "bob"]}}}}
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = {str(root / "home" / "{username}")!r}
+c.Spawner.cmd = [{str(BIN / "jupyterhub-singleuser")!r}]
+c.Spawner.args = ["--ServerApp.ip=127.0.0.1", "--LabApp.news_url=None", "--allow-root"]
+c.Spawner.environment = {json.dumps({**shared, "PIQ_EXECUTOR": "service"})}
+c.Spawner.pre_spawn_hook = configure_spawner
+c.Spawner.default_url = "/lab"
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+c.JupyterHub.services = [
+    {{
+        "name": "proteiniq",
+        "command": [{sys.executable!r}, "-m", "proteiniq_jupyter.hub_service"],
+        "url": "http://127.0.0.1:{service_port}",
+        "environment": {json.dumps(service_env)},
+    }},
+    {{"name": "tester", "api_token": {token!r}}},
+]
+c.JupyterHub.load_roles = [
+    {{
+        "name": "proteiniq-service",
+        "scopes": ["list:users", "read:users", "read:groups", "admin:auth_state"],
+        "services": ["proteiniq"],
+    }},
+    {{
+        "name": "tester",
+        "scopes": ["admin:users", "admin:servers", "tokens", "admin:groups", "list:users"],
+        "services": ["tester"],
+    }},
+]
+"""
+
+
+@dataclass
+class Hub:
+    url: str
+    root: Path
+    database_url: str
+    process: subprocess.Popen[bytes]
+    api: httpx.Client
+    config: Path
+    log: Path
+
+    def tokens(self) -> dict[str, str]:
+        """An API token of each user (what their JupyterLab holds)."""
+        found = {}
+        for name in EMAILS:
+            reply = self.api.post(f"users/{name}/tokens", json={"note": "test"})
+            assert reply.status_code == 201, reply.text
+            found[name] = reply.json()["token"]
+        return found
+
+    def start_server(self, name: str) -> None:
+        reply = self.api.post(f"users/{name}/server")
+        assert reply.status_code in (201, 202, 400), reply.text
+        wait_until(lambda: self.server_ready(name), timeout=120, every=0.5)
+
+    def stop_server(self, name: str) -> None:
+        reply = self.api.delete(f"users/{name}/server")
+        assert reply.status_code in (202, 204), reply.text
+        wait_until(lambda: not self.api.get(f"users/{name}").json()["servers"], 60, 0.5)
+
+    def server_ready(self, name: str) -> bool:
+        servers = self.api.get(f"users/{name}").json().get("servers") or {}
+        return bool(servers.get("", {}).get("ready"))
+
+    def user_api(self, name: str, token: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=f"{self.url}/user/{name}/proteiniq/api/v1/",
+            headers={"Authorization": f"token {token}"},
+            timeout=60,
+        )
+
+    def stop(self) -> None:
+        stop_group(self.process)
+        proxy = self.root / "proxy.pid"  # the proxy runs in a session of its own
+        if proxy.exists():
+            try:
+                os.kill(int(proxy.read_text()), signal.SIGTERM)
+            except (ProcessLookupError, ValueError):
+                pass
+
+    def restart(self) -> None:
+        """Stop the hub (its servers and the service keep running or are stopped as
+        JupyterHub does) and start it again on the same configuration."""
+        self.stop()
+        self.process = start_hub(self.config, self.root, self.log)
+        wait_for_hub(self)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(60)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(30)
+
+
+def start_hub(config: Path, root: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PIQ_HUB_EMAILS": json.dumps(EMAILS)}
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [str(BIN / "jupyterhub"), "-f", str(config)],
+            cwd=root,
+            stdout=out,
+            stderr=out,
+            env=env,
+            start_new_session=True,
+        )
+
+
+def wait_for_hub(hub: Hub) -> None:
+    def up() -> bool:
+        try:
+            return hub.api.get("").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(up, timeout=90, every=0.5)
+    except AssertionError:
+        raise AssertionError(hub.log.read_text()[-4000:]) from None
+
+
+@pytest.fixture
+def hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
+    root = tmp_path / "hub"
+    (root / "home").mkdir(parents=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    token = secrets.token_hex(16)
+    config = root / "jupyterhub_config.py"
+    config.write_text(
+        hub_config(
+            url=url,
+            hub_port=free_port(),
+            proxy_api_port=free_port(),
+            service_port=free_port(),
+            database_url=database_url,
+            root=root,
+            token=token,
+        )
+    )
+    log = root / "jupyterhub.log"
+    process = start_hub(config, root, log)
+    api = httpx.Client(
+        base_url=f"{url}/hub/api/", headers={"Authorization": f"token {token}"}, timeout=60
+    )
+    hub = Hub(url, root, database_url, process, api, config, log)
+    try:
+        wait_for_hub(hub)
+        yield hub
+    finally:
+        for name in EMAILS:
+            try:
+                hub.api.delete(f"users/{name}/server")
+            except httpx.HTTPError:
+                pass
+        time.sleep(1)
+        hub.stop()
+        api.close()
+
+
+def job_of(reply: httpx.Response) -> Any:
+    assert reply.status_code in (200, 201), reply.text
+    return reply.json()
