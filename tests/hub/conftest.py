@@ -6,6 +6,7 @@ drive the hub through its REST API with the token of a ``tester`` service."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -158,10 +159,8 @@ class Hub:
         stop_group(self.process)
         proxy = self.root / "proxy.pid"  # the proxy runs in a session of its own
         if proxy.exists():
-            try:
+            with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(proxy.read_text()), signal.SIGTERM)
-            except (ProcessLookupError, ValueError):
-                pass
 
     def restart(self) -> None:
         """Stop the hub (its servers and the service keep running or are stopped as
@@ -238,10 +237,8 @@ def hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
         yield hub
     finally:
         for name in EMAILS:
-            try:
+            with contextlib.suppress(httpx.HTTPError):
                 hub.api.delete(f"users/{name}/server")
-            except httpx.HTTPError:
-                pass
         time.sleep(1)
         hub.stop()
         api.close()

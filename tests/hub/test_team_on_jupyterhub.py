@@ -4,14 +4,16 @@ that outlive a stopped server."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import httpx
 import psutil
 import pytest
 
 import proteiniq_jupyter as piq
-from proteiniq_jupyter.config import EngineConfig
 from proteiniq_jupyter.hub import team_workspace_id
-from proteiniq_jupyter.jobs.model import Role
+from proteiniq_jupyter.links import HubLinks
 from proteiniq_jupyter.store.sql_store import SqlStore
 
 from ..engines import wait_until
@@ -23,6 +25,8 @@ pytestmark = [
     pytest.mark.parametrize("backend", ["postgresql"], indirect=True),
 ]
 
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 FINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "BUDGET_EXCEEDED")
 
 
@@ -60,6 +64,15 @@ def singleuser_dask_children() -> list[str]:
     return found
 
 
+def probe(text: str) -> dict:
+    return {
+        "tool": "process-probe",
+        "input": {
+            "inputs": [{"slotId": "text", "kind": "text", "format": "text", "content": text}]
+        },
+    }
+
+
 def test_a_team_on_jupyterhub(hub: Hub) -> None:
     tokens = hub.tokens()
     for name in EMAILS:
@@ -77,9 +90,15 @@ def test_a_team_on_jupyterhub(hub: Hub) -> None:
         client.close()
     finished = wait_for(alice, job_id)
     assert finished["status"] == "COMPLETED", finished
-    result = job_of(alice.get(f"results/{job_id}"))
-    assert result["results"]["fields"]["engine_label"] == "service"  # run by the service
-    assert singleuser_dask_children() == []  # the servers run nothing themselves
+    # One Dask cluster, the service's, serves all three; the servers run nothing.
+    others = [
+        job_of(api.post("jobs", json=probe(name))) for name, api in (("bob", bob), ("carol", carol))
+    ]
+    for api, job_id_ in ((alice, job_id), (bob, others[0]["id"]), (carol, others[1]["id"])):
+        assert wait_for(api, job_id_)["status"] == "COMPLETED"
+        result = job_of(api.get(f"results/{job_id_}"))
+        assert result["results"]["fields"]["engine_label"] == "service"
+    assert singleuser_dask_children() == []
 
     # Bob sees the row in the team history, not its contents.
     history = job_of(bob.get("jobs"))
@@ -88,7 +107,9 @@ def test_a_team_on_jupyterhub(hub: Hub) -> None:
     assert bob.get(f"results/{job_id}").status_code == 404
 
     # Shared with bob's email: bob opens it.
-    share = job_of(alice.put(f"jobs/{job_id}/share", json={"visibility": "invited", "invite": [EMAILS["bob"]]}))
+    share = job_of(
+        alice.put(f"jobs/{job_id}/share", json={"visibility": "invited", "invite": [EMAILS["bob"]]})
+    )
     assert [i["status"] for i in share["invites"]] == ["active"]
     assert bob.get(f"results/{job_id}").status_code == 200
 
@@ -109,3 +130,66 @@ def test_a_team_on_jupyterhub(hub: Hub) -> None:
     page = httpx.get(service_page, params={"format": "json"})
     assert page.status_code == 200, page.text
     assert page.json()["id"] == job_id
+    in_browser(hub, job_id, service_page)
+
+
+def in_browser(hub: Hub, job_id: str, service_page: str) -> None:
+    """An anonymous visitor opens the public page; bob, signed in to the hub, opens
+    the link that leads into his own JupyterLab."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--enable-unsafe-swiftshader", "--use-angle=swiftshader"],
+        )
+        try:
+            anonymous = browser.new_context(viewport={"width": 1100, "height": 800})
+            anonymous.route(
+                "**/*",
+                lambda route: (
+                    route.continue_()
+                    if route.request.url.startswith("http://127.0.0.1")
+                    else route.abort()
+                ),
+            )
+            page = anonymous.new_page()
+            response = page.goto(service_page)
+            assert response is not None and response.status == 200
+            assert "alice's probe" in page.content()
+            assert "/hub/login" not in page.url
+            page.screenshot(path=str(ARTIFACTS / "hub-public-page.png"), full_page=True)
+
+            signed_in = browser.new_context(viewport={"width": 1300, "height": 850})
+            page = signed_in.new_page()
+            page.goto(f"{hub.url}/hub/login")
+            page.fill("input#username_input", "bob")
+            page.fill("input#password_input", "any")
+            page.click("#login_submit")
+            page.wait_for_url("**/user/bob/**", timeout=120_000)
+            link = HubLinks(hub.url, "/").lab(job_id)
+            page.goto(link)
+            page.wait_for_url(f"**/user/bob/lab?jobId={job_id}", timeout=120_000)
+            # What JupyterLab's own requests do: the _xsrf cookie's value in a
+            # header. Without it the hub's single-user server finds nobody, and the
+            # answer says what is missing.
+            seen = page.evaluate(
+                """async (id) => {
+                    const xsrf = document.cookie.split('; ').find(c => c.startsWith('_xsrf='));
+                    const headers = {'X-XSRFToken': xsrf ? xsrf.slice(6) : ''};
+                    const url = `proteiniq/api/v1/jobs/${id}`;
+                    const without = await fetch(url);
+                    const withToken = await fetch(url, {headers});
+                    return [without.status, await without.json(), withToken.status];
+                }""",
+                job_id,
+            )
+            assert seen[0] == 403 and "XSRF" in seen[1]["error"]["message"], seen
+            assert "sign in" not in seen[1]["error"]["message"]
+            assert seen[2] == 200  # bob's own server shows him the job shared with him
+            page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
+            page.wait_for_timeout(2000)
+            page.screenshot(path=str(ARTIFACTS / "hub-bob-lab.png"))
+        finally:
+            browser.close()
