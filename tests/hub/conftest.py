@@ -64,6 +64,8 @@ def hub_config(
         **shared,
         "PIQ_DASK_WORKERS": "1",
         "PIQ_RECOVERY_INTERVAL": "0.5",
+        "PIQ_LEASE_TTL": "3",
+        "PIQ_MAX_ATTEMPTS": "6",
         "PIQ_HUB_SYNC_INTERVAL": "1",
         "PIQ_HUB_EMAILS": json.dumps(EMAILS),
         ENGINE_LABEL_ENV: "service",
