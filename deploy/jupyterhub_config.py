@@ -9,6 +9,8 @@ import os
 
 from proteiniq_jupyter.hub import configure_spawner
 
+c = get_config()  # noqa: F821 (JupyterHub's configuration)
+
 # The hub's public address: where links sent to colleagues lead.
 HUB_URL = os.environ.get("PIQ_HUB_URL", "http://127.0.0.1:8000")
 # The team's job store, and a data directory every server and worker can read
@@ -19,7 +21,7 @@ DATA_DIR = os.environ.get("PIQ_DATA_DIR", "/srv/proteiniq")
 # service on the hub machine, started with the first job.
 DASK_SCHEDULER = os.environ.get("PIQ_DASK_SCHEDULER_ADDRESS", "")
 
-c.JupyterHub.bind_url = HUB_URL  # noqa: F821 (JupyterHub's config object)
+c.JupyterHub.bind_url = HUB_URL
 
 # Who may sign in. Replace with your authenticator (OAuthenticator, LDAP, ...);
 # one that keeps the user's email in its auth state needs
