@@ -244,6 +244,20 @@ def hub(database_url: str, tmp_path: Path) -> Iterator[Hub]:
         time.sleep(1)
         hub.stop()
         api.close()
+        stop_leftovers(root)
+
+
+def stop_leftovers(root: Path) -> None:
+    """Whatever this hub started that outlived it (the workers of a service killed
+    outright): each process whose data directory lies under ``root``."""
+    import psutil
+
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("PIQ_DATA_DIR", "").startswith(str(root)):
+                process.kill()
+        except psutil.Error:
+            continue
 
 
 def job_of(reply: httpx.Response) -> Any:

@@ -31,7 +31,7 @@ def sleeper(text: str) -> dict:
         "input": {
             "inputs": [{"slotId": "text", "kind": "text", "format": "text", "content": text}]
         },
-        "settings": {"seconds": 6, "steps": 6},
+        "settings": {"seconds": 20, "steps": 10},
     }
 
 
