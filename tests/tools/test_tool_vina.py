@@ -10,6 +10,7 @@ that cache entry, as jobs sharing an installation do.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import gemmi
 import numpy as np
@@ -571,6 +572,36 @@ def test_batch_without_a_box_or_with_too_many_ligands_is_refused(
         service.submit_batch_input(alice, "autodock-vina", [receptor, eleven], SMALL_BOX)
     assert service.list_jobs(alice).items == []
     assert service.account(alice).available_credits == 500
+
+
+def _crash(*_args: object) -> NoReturn:
+    """A crash in native code, as a library's bug would make it: a read of address 0."""
+    ctypes.string_at(0)
+    raise AssertionError("reading address 0 did not crash the process")
+
+
+def test_a_crash_while_preparing_the_receptor_fails_its_job_not_the_process(
+    real: tuple[JobService, Any], receptor: JobInput, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A native crash of the receptor's preparation ends the process that prepares
+    it, not the one that runs the job: here this test's own, as a notebook without a
+    server and ``piq run --wait`` run jobs. The job fails with a message saying
+    what crashed, its credits come back, and no half-prepared receptor is cached."""
+    service, alice = real
+    monkeypatch.setattr(vina_preparation, "prepare_receptor_reported", _crash)
+    ligands = item("ligands", "smiles", f"{PARACETAMOL} paracetamol")
+    job = service.submit(alice, "autodock-vina", [receptor, ligands], FAST)
+    run_job(service.runs, REGISTRY, job.id)
+    done = service.get(alice, job.id).job
+    assert done.status is JobStatus.FAILED
+    assert done.error is not None
+    assert done.error.startswith("the receptor could not be prepared: preparing the receptor "), (
+        done.error
+    )
+    assert "killed by SIGSEGV" in done.error
+    assert service.account(alice).available_credits == 500
+    cache = service.files.cache_dir() / RECEPTOR_CACHE
+    assert not cache.exists() or not list(cache.iterdir())
 
 
 def test_a_receptor_named_by_pdb_id_is_fetched_at_submit_and_docked(

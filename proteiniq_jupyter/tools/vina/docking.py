@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import io
 import os
-import pickle
 import re
-import signal
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
 from rdkit import Chem
 
+from ..apart import run_apart
 from ..parsing import split_lines
 from .box import Box
 from .settings import VinaSettings
@@ -97,50 +95,9 @@ def dock(
     # Text is written to a file for Vina; a path is read as it is.
     text = receptor_pdbqt if isinstance(receptor_pdbqt, str) else None
     path = None if isinstance(receptor_pdbqt, str) else os.fspath(receptor_pdbqt)
-    return _apart(_dock, text, path, list(ligand_pdbqts), box, options, cpu)
-
-
-def _apart(work: Callable[..., DockingResult], *args: Any) -> DockingResult:
-    """``work(*args)`` in a forked process of its own where the system has fork.
-    Vina holds the interpreter's lock for the whole of a docking, which would stop
-    every other thread of this process (the one reporting the job's progress among
-    them); apart, the waiting thread sleeps in a read and lets them run. The child
-    dies with an interrupt (Ctrl-C) as a whole process group would, without Python's
-    handler, and a cancelled job's process group takes it along."""
-    if not hasattr(os, "fork"):
-        return work(*args)
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: do the work, hand back its outcome, and leave at once
-        code = 0
-        try:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            os.close(read_fd)
-            try:
-                payload = pickle.dumps((True, work(*args)))
-            except BaseException as exc:
-                try:
-                    payload = pickle.dumps((False, exc))
-                except Exception:
-                    payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
-            with os.fdopen(write_fd, "wb") as out:
-                out.write(payload)
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    try:
-        with os.fdopen(read_fd, "rb") as pipe:
-            payload = pipe.read()
-    finally:
-        _, status = os.waitpid(pid, 0)
-    if not payload:
-        raise RuntimeError(f"the docking process ended without a result (wait status {status})")
-    ok, value = pickle.loads(payload)
-    if not ok:
-        raise value
-    return cast(DockingResult, value)
+    # Apart: Vina holds the interpreter's lock for the whole docking, and a crash of
+    # its C++ code ends the docking's process, not the caller's.
+    return run_apart("docking", _dock, text, path, list(ligand_pdbqts), box, options, cpu)
 
 
 def _dock(

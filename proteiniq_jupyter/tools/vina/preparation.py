@@ -4,7 +4,9 @@ by PDBFixer (``repair``), typed and charged by meeko, cached by content and opti
 Everything that reaches here passed the checks at submit (``check_receptor``), and
 what meeko still refuses is rebuilt or left out and reported (a receptor is
 prepared, not failed); should a library fail without naming a residue, the job
-fails with a message, never with the library's own exception."""
+fails with a message, never with the library's own exception. A job's preparation
+runs in a forked process of its own, so that a library's crash in native code fails
+that job with a message, not the process that runs it."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import gemmi
 
 from ...jobs.errors import ValidationError
 from ...jobs.model import JobInput
+from ..apart import CrashedApart, run_apart
 from ..structure_input import ResidueKey, StructureInput, read_structure_input
 from .contacts import close_contacts
 from .repair import RepairReport, repair
@@ -237,10 +240,28 @@ def cached_receptor(
     if path.is_file() and notes.is_file():
         report = RepairReport.from_json(json.loads(notes.read_text(encoding="utf-8")))
         return PreparedReceptor(path, True, report)
-    pdbqt, report = prepare_receptor_reported(text, options)
+    pdbqt, report = prepare_receptor_apart(text, options)
     write_atomically(notes, json.dumps(report.to_json()))
     write_atomically(path, pdbqt)
     return PreparedReceptor(path, False, report)
+
+
+def prepare_receptor_apart(
+    text: str, options: ReceptorOptions | None = None
+) -> tuple[str, RepairReport]:
+    """``prepare_receptor_reported`` in a forked process of its own: should meeko,
+    RDKit, PDBFixer or OpenMM crash in native code on this receptor, the caller
+    (a notebook's kernel, ``piq run --wait``, a job's process) gets a
+    ``PreparationError`` that says so, and goes on. meeko's residue templates are
+    built here first, so that this process keeps them for the next preparation."""
+    _residue_templates_pickled()
+    try:
+        return run_apart("preparing the receptor", prepare_receptor_reported, text, options)
+    except CrashedApart as exc:
+        raise PreparationError(
+            f"{exc}; the libraries that prepare it (meeko, RDKit, PDBFixer, OpenMM) "
+            "failed on this structure"
+        ) from None
 
 
 def write_atomically(path: Path, text: str) -> None:
