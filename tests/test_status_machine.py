@@ -135,6 +135,8 @@ def test_event_log_replays_the_whole_history(service, alice):
     assert state["attempts"] == final.attempts == 2
     assert state["progress"] == final.progress == 1.0
     assert state["credits_charged"] == final.credits_charged
+    # progress is written without reading the inputs, and leaves them as they were
+    assert final.inputs == job.inputs and final.inputs[0].content == "replay me"
     # and events after a sequence number give exactly the rest, for reconnection
     assert service.events(alice, job.id, after_seq=seqs[3]) == log[4:]
 

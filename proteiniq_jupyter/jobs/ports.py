@@ -94,7 +94,11 @@ class StoreTransaction(Protocol):
     def insert_job(
         self, job: Job, idempotency_key: str | None, request_hash: str | None
     ) -> None: ...
-    def get_job(self, job_id: str, *, for_update: bool = False) -> Job | None: ...
+    def get_job(self, job_id: str, *, for_update: bool = False, inputs: bool = True) -> Job | None:
+        """The job; with ``inputs=False`` without its inputs (a receptor can be
+        megabytes), for a write that changes its state alone, such as progress."""
+        ...
+
     def job_state(self, job_id: str) -> tuple[JobStatus, str | None] | None:
         """Status and lease holder alone: polled while the job runs, so its inputs
         (a receptor can be megabytes) are not read each time."""

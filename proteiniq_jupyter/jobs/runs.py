@@ -209,7 +209,9 @@ class RunService(ServiceCore):
         engine's estimate rather than the tool's count; ``eta_s``, the seconds it is
         expected to take still."""
         with self._write() as (tx, outbox):
-            job = tx.get_job(job_id, for_update=True)
+            # Without its inputs: read and decoded on every report, a receptor's
+            # text cost the worker more than the rest of the write.
+            job = tx.get_job(job_id, for_update=True, inputs=False)
             if job is None or job.status is not JobStatus.PROCESSING:
                 return
             if holder is not None and job.lease_owner != holder:

@@ -128,6 +128,11 @@ _UPDATE_JOB = sql_update(t.jobs).where(t.jobs.c.id == bindparam("job_id_"))
 _UPDATE_HELD_JOB = _UPDATE_JOB.where(t.jobs.c.lease_owner == bindparam("held_by_"))
 _GET_JOB = select(t.jobs).where(t.jobs.c.id == bindparam("job_id_"))
 _GET_JOB_FOR_UPDATE = _GET_JOB.with_for_update()
+# Everything but the inputs: what a write of the job's state alone (progress) reads.
+_GET_JOB_STATE = select(*(c for c in t.jobs.c if c.name != "inputs")).where(
+    t.jobs.c.id == bindparam("job_id_")
+)
+_GET_JOB_STATE_FOR_UPDATE = _GET_JOB_STATE.with_for_update()
 _JOB_STATE = select(t.jobs.c.status, t.jobs.c.lease_owner).where(
     t.jobs.c.id == bindparam("job_id_")
 )
@@ -318,8 +323,12 @@ class SqlTransaction:
             {**_job_values(job), "idempotency_key": idempotency_key, "request_hash": request_hash},
         )
 
-    def get_job(self, job_id: str, *, for_update: bool = False) -> Job | None:
-        query = _GET_JOB_FOR_UPDATE if for_update and self._postgres else _GET_JOB
+    def get_job(self, job_id: str, *, for_update: bool = False, inputs: bool = True) -> Job | None:
+        lock = for_update and self._postgres
+        if inputs:
+            query = _GET_JOB_FOR_UPDATE if lock else _GET_JOB
+        else:
+            query = _GET_JOB_STATE_FOR_UPDATE if lock else _GET_JOB_STATE
         row = self.conn.execute(query, {"job_id_": job_id}).mappings().first()
         return None if row is None else _job_from_row(row)
 
