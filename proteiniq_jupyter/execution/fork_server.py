@@ -7,6 +7,8 @@ per worker rather than once per job:
 * **Warm-ups.** A tool's first use in a process fills caches that its imports
   leave empty (RDKit's and meeko's templates, for one). Done here, every job forks
   with them filled.
+* **The installed tools.** Their entry points are looked up once here, not in
+  every job's process before its tool can start.
 * **``gc.freeze()``.** The modules preloaded here (the engine, and a tool's
   libraries: torch alone is hundreds of thousands of objects) are shared with every
   job process copy-on-write. A full collection in a job would walk them all, and
@@ -26,6 +28,8 @@ import importlib
 import os
 import sys
 import traceback
+
+from ..tools.registry import remember_entry_points
 
 #: Tool classes to warm up, as ``module:Class`` separated by commas.
 WARM_UP_ENV = "PIQ_FORK_SERVER_WARM_UP"
@@ -49,6 +53,7 @@ def warm_up(specs: str) -> list[str]:
 
 
 def finish_start() -> None:
+    remember_entry_points()
     warm_up(os.environ.pop(WARM_UP_ENV, ""))
     gc.collect()
     gc.freeze()

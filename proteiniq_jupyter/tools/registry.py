@@ -6,13 +6,32 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from importlib import import_module
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from ..jobs.errors import NotFound
 from .base import Tool
 
 ENTRY_POINT_GROUP = "proteiniq_jupyter.tools"
 log = logging.getLogger(__name__)
+#: The installed tools' entry points, as a worker's fork server found them when it
+#: started (``remember_entry_points``); None: look them up on each call.
+_remembered: tuple[EntryPoint, ...] | None = None
+
+
+def _tool_entry_points() -> tuple[EntryPoint, ...]:
+    if _remembered is not None:
+        return _remembered
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def remember_entry_points() -> None:
+    """Look up the installed tools once, for every process forked from this one:
+    the lookup reads the metadata of every installed package (tens of milliseconds), which
+    each job's process would otherwise do again before its tool could start. A
+    fork server does this as it starts; its jobs see the tools installed then, as
+    its worker does."""
+    global _remembered
+    _remembered = tuple(entry_points(group=ENTRY_POINT_GROUP))
 
 
 class ToolRegistry:
@@ -57,9 +76,7 @@ class ToolRegistry:
         catalogue down."""
         registry = cls()
         loaders = [
-            (ep.value, ep.load)
-            for ep in entry_points(group=ENTRY_POINT_GROUP)
-            if only is None or ep.name == only
+            (ep.value, ep.load) for ep in _tool_entry_points() if only is None or ep.name == only
         ]
         loaders += [(spec, _importer(spec)) for spec in extra]
         for origin, load in loaders:
