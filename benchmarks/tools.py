@@ -27,7 +27,7 @@ split into imports, the job process's environment and the job machinery.
 
 Usage::
 
-    .venv/bin/python benchmarks/tools.py [--rounds 9] [--residues 300]
+    .venv/bin/python benchmarks/tools.py [--rounds 9] [--residues 300] [--esmfold-rounds N]
 
 Results are printed as markdown and written to ``benchmarks/.data/tools.json``.
 """
@@ -622,7 +622,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     torch.set_num_threads(job_threads)
 
             alternate(
-                args.rounds,
+                args.rounds if args.esmfold_rounds is None else args.esmfold_rounds,
                 [
                     lambda: esm_jobs.append(
                         with_cpu(
@@ -757,6 +757,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "store": "sqlite (fresh, temporary directory)",
             "executor": "dask (embedded LocalCluster, 1 thread per worker)",
             "rounds": args.rounds,
+            "esmfold_rounds": args.rounds if args.esmfold_rounds is None else args.esmfold_rounds,
             "residues": args.residues,
             "torch_threads_here_default": default_threads,
             "torch_threads_used": job_threads,
@@ -1084,6 +1085,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=9, help="alternating rounds per path")
     parser.add_argument("--residues", type=int, default=300, help="ESMFold sequence length")
+    parser.add_argument(
+        "--esmfold-rounds",
+        type=int,
+        help="rounds of the ESMFold steps (default: --rounds); fewer leave more of a "
+        "busy machine's time to Vina's rounds",
+    )
     parser.add_argument(
         "--no-preload",
         action="store_true",
