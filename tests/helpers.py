@@ -244,7 +244,50 @@ class Scribe(Echo):
         return ToolResult(fields={"length": len(inputs[0].content), "echo": inputs[0].content})
 
 
-TEST_TOOLS = (Echo, Sleep, GpuEcho, WeightsEcho, Scribe)
+class MeterSettings(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    #: Units of work the run does, each billed as it is done.
+    units: int = pydantic.Field(3, ge=1, le=1000)
+    seconds_per_unit: float = pydantic.Field(0.0, ge=0, le=10)
+
+
+class Meter(Tool):
+    """Billed by what it uses, as a metered compute tool is: 10 credits per unit of
+    work, reported after each unit. Its quote is one unit, the least a run uses;
+    it writes how many units it finished to ``units.txt`` after each."""
+
+    id = "meter"
+    name = "Meter"
+    description = "Works in units, billed per unit done."
+    category = "testing"
+    slots: ClassVar[tuple[InputSlot, ...]] = (
+        InputSlot(id="text", kind="text", formats=("text",), label="Text"),
+    )
+    outputs = (OutputField("units", "units of work done"),)
+    settings_model = MeterSettings
+    credit_description = "10 credits per unit of work done, billed as it runs"
+    credit_rates: ClassVar[JsonDict] = {"credits_per_unit": 10}
+    billed_by_use = True
+    time_limit_s = 120.0
+
+    def estimate(self, inputs: Sequence[JobInput], settings: pydantic.BaseModel) -> Estimate:
+        return Estimate((EstimateLine("units (at least one)", 1, 10, 10),))
+
+    def run(
+        self, inputs: Sequence[JobInput], settings: pydantic.BaseModel, context: RunContext
+    ) -> ToolResult:
+        import time
+
+        assert isinstance(settings, MeterSettings)
+        for unit in range(1, settings.units + 1):
+            time.sleep(settings.seconds_per_unit)
+            context.write_file("units.txt", str(unit), "text")
+            context.used(10 * unit)
+            context.progress(unit / settings.units, f"unit {unit}")
+        return ToolResult(fields={"units": settings.units})
+
+
+TEST_TOOLS = (Echo, Sleep, GpuEcho, WeightsEcho, Scribe, Meter)
 #: The same tools, by import path, for processes the tests start (workers, jobs).
 TEST_TOOL_PATHS = tuple(f"tests.helpers:{tool.__name__}" for tool in TEST_TOOLS)
 

@@ -150,6 +150,7 @@ def run_tool(request: dict[str, Any], conn: Connection) -> None:
             report_models=lambda models: conn.send(
                 {"type": "models", "models": [model_record(m) for m in models]}
             ),
+            report_use=lambda credits: conn.send({"type": "usage", "credits": credits}),
         )
         inputs = codec.decode_inputs(request["inputs"])
         result = tool.run(inputs, tool.parse_settings(request["settings"]), context)

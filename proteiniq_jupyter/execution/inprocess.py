@@ -41,6 +41,10 @@ class _Throttle:
         self.service.progress(self.job_id, fraction, message, estimated=True, eta_s=eta_s)
 
 
+def _record_use(service: RunService, job_id: str, credits: int) -> None:
+    service.record_use(job_id, credits)
+
+
 def run_job(service: RunService, tools: ToolRegistry, job_id: str) -> None:
     """Start the job, run its tool in the job's directory, record the outcome.
 
@@ -70,6 +74,7 @@ def run_job(service: RunService, tools: ToolRegistry, job_id: str) -> None:
             report_estimate=throttle.estimate,
             expected_s=service.expected_duration(job),
             report_models=lambda models: service.record_models(job_id, models),
+            report_use=lambda credits: _record_use(service, job_id, credits),
         )
         result = tool.run(job.inputs, settings, context)
     except ValidationError as exc:

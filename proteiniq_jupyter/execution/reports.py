@@ -1,6 +1,7 @@
 """What a job's process says, relayed to the store: its progress, merged so that
 the store is written at most every ``PROGRESS_INTERVAL_S`` (the latest always
-landing), the model weights its tool loaded, and its last word (its result or its
+landing), the model weights its tool loaded, the credits a run billed by use has
+used (each report charged as it comes), and its last word (its result or its
 error). The rule on how often progress is written is the same for a tool run in
 the engine's own process (``inprocess``)."""
 
@@ -52,6 +53,9 @@ class Reports:
                 if message.get("type") == "models":
                     self._record_models(message["models"])
                     continue
+                if message.get("type") == "usage":
+                    self._record_use(int(message["credits"]))
+                    continue
                 if message.get("type") != "progress":
                     self.final = message
                     self.close()
@@ -70,6 +74,12 @@ class Reports:
             )
         except Exception:
             log.exception("recording the models of job %s failed", self.job_id)
+
+    def _record_use(self, credits: int) -> None:
+        try:
+            self.service.record_use(self.job_id, credits, holder=self.holder)
+        except Exception:
+            log.exception("recording the credits job %s used failed", self.job_id)
 
     def due(self) -> float | None:
         """When held-back progress must be written, if any is held back."""

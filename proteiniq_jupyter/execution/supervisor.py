@@ -59,6 +59,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     TIMEOUT = "timeout"
+    BUDGET_EXCEEDED = "budget_exceeded"  # it went past its credit cap
     LOST = "lost"  # the lease went to someone else; this run's outcome is void
 
 
@@ -190,6 +191,8 @@ def _follow(
             if state is None or state[0] is JobStatus.CANCELLED or state[1] != holder:
                 kill_group(process)
                 reports.close()
+                if state is not None and state[0] is JobStatus.BUDGET_EXCEEDED:
+                    return Outcome.BUDGET_EXCEEDED
                 cancelled = state is None or state[0] is JobStatus.CANCELLED
                 return Outcome.CANCELLED if cancelled else Outcome.LOST
         if now >= next_renewal:

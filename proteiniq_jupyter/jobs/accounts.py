@@ -9,9 +9,10 @@ from typing import TypeVar
 
 from . import credits
 from .access import Actor
+from .budgets import uses as budget_uses
 from .core import ServiceCore, is_email
 from .errors import Conflict, DuplicateRecord, Forbidden, NotFound, ValidationError
-from .model import Member, Role, User, Workspace, new_id
+from .model import BudgetUse, Member, Role, User, Workspace, new_id
 from .ports import LedgerEntry, StoreTransaction
 from .status import CANCELLABLE
 from .text import check_text
@@ -28,6 +29,10 @@ class Account:
     available_credits: int
     active_jobs: int
     max_concurrent_jobs: int | None
+    #: The workspace's open budgets, with what each has used.
+    budgets: tuple[BudgetUse, ...] = ()
+    #: The budget a notebook gets unless it sets its own; None: none.
+    notebook_budget_credits: int | None = None
 
 
 class Accounts(ServiceCore):
@@ -176,6 +181,8 @@ class Accounts(ServiceCore):
                 available_credits=credits.available(tx, workspace_id),
                 active_jobs=tx.count_jobs(workspace_id, sorted(CANCELLABLE)),
                 max_concurrent_jobs=self.config.max_concurrent_jobs,
+                budgets=tuple(budget_uses(tx, tx.list_budgets(workspace_id))),
+                notebook_budget_credits=tx.notebook_budget_credits(workspace_id),
             )
 
     def grant_credits(self, actor: Actor, amount: int, *, note: str | None = None) -> int:

@@ -6,10 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from . import credits
+from . import budgets, credits
 from .access import Actor
 from .core import derived_name, job_name
-from .errors import Conflict, Forbidden, InsufficientCredits, NotFound, ValidationError
+from .errors import (
+    Conflict,
+    CreditCapExceeded,
+    Forbidden,
+    InsufficientCredits,
+    NotFound,
+    ValidationError,
+)
 from .model import (
     Batch,
     BatchSummary,
@@ -26,7 +33,7 @@ from .paging import check_limit, cursor_after, start_after
 from .ports import StoreTransaction
 from .provenance import Derivation, derived
 from .status import CANCELLABLE, RETRYABLE, JobStatus
-from .submission import Submission, batch_request_hash, check_idempotency_key
+from .submission import Limits, Submission, batch_request_hash, check_idempotency_key
 
 
 class Batches(Submission):
@@ -39,6 +46,7 @@ class Batches(Submission):
         *,
         name: str | None = None,
         idempotency_key: str | None = None,
+        limits: Limits | None = None,
     ) -> BatchSummary:
         """One job per item, run as a batch: every item validated first (a bad one
         refuses the whole batch, naming it), the total held up front, children
@@ -49,7 +57,7 @@ class Batches(Submission):
         earlier = self._replayed_batch(actor, key)
         if earlier is not None:
             return earlier
-        return self._submit_batch(actor, tool_id, items, settings, name, key)
+        return self._submit_batch(actor, tool_id, items, settings, name, key, limits or Limits())
 
     def submit_batch_input(
         self,
@@ -60,6 +68,7 @@ class Batches(Submission):
         *,
         name: str | None = None,
         idempotency_key: str | None = None,
+        limits: Limits | None = None,
     ) -> BatchSummary:
         """A batch given as one input that the tool splits into its children: a
         receptor with several ligands docked one by one, a list of sequences or
@@ -71,7 +80,7 @@ class Batches(Submission):
         tool = self._requested_tool(tool_id)
         resolved = self._resolve_sources(actor, inputs)
         items = tool.batch_items(resolved, tool.parse_settings(settings))
-        return self._submit_batch(actor, tool_id, items, settings, name, key)
+        return self._submit_batch(actor, tool_id, items, settings, name, key, limits or Limits())
 
     def _replayed_batch(self, actor: Actor, key: Keyed) -> BatchSummary | None:
         """The batch an earlier request with the same key made, if any."""
@@ -146,10 +155,12 @@ class Batches(Submission):
         settings: JsonDict | None,
         name: str | None,
         key: Keyed,
+        limits: Limits,
     ) -> BatchSummary:
         workspace_id, user_id, role = self._member(actor)
         if not role.may_submit:
             raise Forbidden("a viewer cannot run jobs")
+        limits = limits.checked()
         limit = self._batch_limit(tool_id)
         if not 1 <= len(items) <= limit:
             raise ValidationError(
@@ -168,9 +179,21 @@ class Batches(Submission):
                     for e in exc.errors
                 )
             else:
-                prepared.append((tool.with_slot_kinds(item), parsed, cost))
+                held = credits.hold_for(cost, limits.max_credits, tool.billed_by_use)
+                prepared.append((tool.with_slot_kinds(item), parsed, cost, held))
         if errors:
             raise ValidationError("; ".join(e["message"] for e in errors), errors=errors)
+        for number, (_, _, cost, _) in enumerate(prepared, start=1):
+            over = credits.cap_problem(f"item {number}: {tool_id}", cost, limits.max_credits)
+            if over is not None:
+                raise CreditCapExceeded(
+                    over,
+                    details={
+                        "item": number,
+                        "estimated_credits": cost,
+                        "max_credits": limits.max_credits,
+                    },
+                )
         self._check_runnable(tool_id)
         now = self.clock()
         batch = Batch(
@@ -180,7 +203,8 @@ class Batches(Submission):
             tool=tool_id,
             name=job_name(name, f"{tool.name} batch", now),
             created_at=now,
-            reserved_credits=sum(cost for _, _, cost in prepared),
+            reserved_credits=sum(cost if held is None else held for _, _, cost, held in prepared),
+            max_credits=limits.max_credits,
         )
         with self._write() as (tx, outbox):
             tx.lock_workspace(workspace_id)
@@ -188,6 +212,10 @@ class Batches(Submission):
                 earlier = tx.find_idempotent_batch(workspace_id, key.key)
                 if earlier is not None:  # a concurrent request with the key came first
                     return _summaries(tx, [key.same_request(earlier, user_id)])[0]
+            chosen = limits.budget_in(tx, workspace_id, user_id, now)
+            if chosen is not None:
+                budgets.hold_in_budget(tx, chosen, batch.reserved_credits)
+                batch = replace(batch, budget_id=chosen.id)
             balance = credits.available(tx, workspace_id)
             if balance < batch.reserved_credits:
                 raise InsufficientCredits(
@@ -200,7 +228,7 @@ class Batches(Submission):
                 )
             tx.insert_batch(batch, key.key, key.fingerprint)
             credits.reserve_batch(tx, batch, now)
-            for number, (inputs, parsed, cost) in enumerate(prepared, start=1):
+            for number, (inputs, parsed, cost, held) in enumerate(prepared, start=1):
                 child = Job(
                     id=new_id("job"),
                     workspace_id=workspace_id,
@@ -214,6 +242,9 @@ class Batches(Submission):
                     updated_at=now,
                     estimated_credits=cost,
                     batch_id=batch.id,
+                    budget_id=batch.budget_id,
+                    max_credits=limits.max_credits,
+                    reserved_credits=held,
                 )
                 self._insert_created(tx, outbox, child)
             self._promote_queued(tx, outbox, workspace_id)
@@ -291,6 +322,9 @@ class Batches(Submission):
                     lease_expires_at=None,
                     visibility=Visibility.PRIVATE,
                 )
+                budget = tx.get_budget(child.budget_id) if child.budget_id else None
+                if budget is not None:
+                    budgets.hold_in_budget(tx, budget, child.held_credits)
                 credits.reserve(tx, child, now)
                 self._insert_created(tx, outbox, child)
                 created.append(child)

@@ -13,7 +13,7 @@ from .model import Job, JsonDict, Share, Visibility
 from .ports import StoreTransaction
 from .provenance import Derivation
 from .status import RETRYABLE, JobStatus
-from .submission import Submission
+from .submission import Limits, Submission
 
 
 class Changes(Submission):
@@ -71,6 +71,7 @@ class Changes(Submission):
             name=derived_name(job.name, "retry"),
             origin_job_id=job.id,
             derivation=Derivation.RETRY,
+            limits=Limits(job.max_credits, job.budget_id),
         )
 
     def duplicate(
@@ -96,6 +97,7 @@ class Changes(Submission):
             {**job.settings, **(settings or {})},
             name=name or derived_name(job.name, "copy"),
             origin_job_id=job.id,
+            limits=Limits(job.max_credits, job.budget_id),
         )
 
     def get_share(self, actor: Actor, job_id: str) -> Share:

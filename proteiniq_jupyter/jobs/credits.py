@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
 
-from .errors import InsufficientCredits
+from .errors import CreditCapExceeded, InsufficientCredits, ValidationError
 from .model import Batch, Job
 from .ports import StoreTransaction
 from .status import JobStatus
@@ -71,31 +71,81 @@ _SIGN = {
 }
 
 
-def _job_entry(tx: StoreTransaction, job: Job, kind: EntryKind, amount: int, at: datetime) -> bool:
+def _job_entry(
+    tx: StoreTransaction,
+    job: Job,
+    kind: EntryKind,
+    amount: int,
+    at: datetime,
+    entry_key: str | None = None,
+) -> bool:
     """Append the job's entry of ``kind`` unless it is already there."""
     return tx.ledger_append(
         job.workspace_id,
         kind,
         _SIGN[kind] * amount,
-        key(job.id, kind),
+        entry_key or key(job.id, kind),
         at=at,
         job_id=job.id,
         batch_id=job.batch_id,
+        budget_id=job.budget_id,
     )
 
 
+# -- caps -----------------------------------------------------------------------
+
+
+def check_cap(max_credits: object) -> int | None:
+    """A submission's ``max_credits``: None, or a whole number of credits, 0 or more."""
+    if max_credits is None:
+        return None
+    if isinstance(max_credits, bool) or not isinstance(max_credits, int) or max_credits < 0:
+        message = f"must be a whole number of credits, 0 or more, not {max_credits!r}"
+        raise ValidationError(
+            f"max_credits {message}", errors=[{"field": "max_credits", "message": message}]
+        )
+    return max_credits
+
+
+def cap_problem(tool_id: str, cost: int, max_credits: int | None) -> str | None:
+    """Why a run quoted at ``cost`` cannot start under its cap, or None."""
+    if max_credits is None or cost <= max_credits:
+        return None
+    return (
+        f"{tool_id} is quoted at {cost} credits, more than its cap of {max_credits} "
+        "(max_credits): raise the cap or make the run smaller"
+    )
+
+
+def refuse_over_cap(tool_id: str, cost: int, max_credits: int | None) -> None:
+    problem = cap_problem(tool_id, cost, max_credits)
+    if problem is not None:
+        raise CreditCapExceeded(
+            problem, details={"estimated_credits": cost, "max_credits": max_credits}
+        )
+
+
+def hold_for(cost: int, max_credits: int | None, billed_by_use: bool) -> int | None:
+    """What a job holds beyond its estimate (None: its estimate): a tool billed by
+    what it uses holds its cap, since it may be charged up to it."""
+    if billed_by_use and max_credits is not None and max_credits > cost:
+        return max_credits
+    return None
+
+
 def reserve(tx: StoreTransaction, job: Job, at: datetime) -> None:
-    """Hold a new job's estimate, or refuse it. Call with the workspace locked."""
-    if job.estimated_credits == 0:
+    """Hold a new job's estimate (or its cap, for a tool billed by use), or refuse
+    it. Call with the workspace locked."""
+    held = job.held_credits
+    if held == 0:
         return
     balance = tx.ledger_balance(job.workspace_id)
-    if balance < job.estimated_credits:
+    if balance < held:
         raise InsufficientCredits(
-            f"{job.tool} needs {job.estimated_credits} credits and the workspace has "
-            f"{balance} available",
-            details={"required_credits": job.estimated_credits, "available_credits": balance},
+            f"{job.tool} needs {held} credits and the workspace has {balance} available",
+            details={"required_credits": held, "available_credits": balance},
         )
-    _job_entry(tx, job, EntryKind.RESERVE, job.estimated_credits, at)
+    _job_entry(tx, job, EntryKind.RESERVE, held, at)
 
 
 def reserve_batch(tx: StoreTransaction, batch: Batch, at: datetime) -> None:
@@ -111,14 +161,42 @@ def reserve_batch(tx: StoreTransaction, batch: Batch, at: datetime) -> None:
         key(batch.id, EntryKind.RESERVE),
         at=at,
         batch_id=batch.id,
+        budget_id=batch.budget_id,
     )
 
 
 def release(tx: StoreTransaction, job: Job, at: datetime) -> None:
-    """Give back the hold of a job that ends without being charged."""
-    if job.estimated_credits == 0 or job.credits_charged:
+    """Give back the hold of a job that ends without being charged, or what is
+    left of the hold of a job charged less than it held."""
+    if job.held_credits == 0:
         return
-    _job_entry(tx, job, EntryKind.RELEASE, job.estimated_credits, at)
+    if not job.credits_charged:
+        _job_entry(tx, job, EntryKind.RELEASE, job.held_credits, at)
+        return
+    rest = job.held_credits - max(job.credits_charged, job.estimated_credits)
+    if rest > 0:
+        _job_entry(tx, job, EntryKind.RELEASE, rest, at, f"{job.id}:release:rest")
+
+
+def charge_use(tx: StoreTransaction, job: Job, used: int, at: datetime) -> tuple[Job, bool]:
+    """Charge a job billed by use for what it has used so far (``used``, in all),
+    beyond what it was charged already; never past its cap. Returns the job with
+    its new ``credits_charged``, and whether it has gone past its cap (it is then
+    charged the cap, and must stop). Each charge gives back as much of its hold;
+    every entry's key names the total it brings the job to, so a report read twice
+    charges once."""
+    cap = job.max_credits
+    over = cap is not None and used > cap
+    target = min(used, cap) if cap is not None else used
+    extra = target - job.credits_charged
+    if extra <= 0:
+        return job, over
+    _job_entry(tx, job, EntryKind.CHARGE, extra, at, f"{job.id}:charge:{target}")
+    held_left = job.held_credits - max(job.credits_charged, job.estimated_credits)
+    if held_left > 0:
+        released = min(extra, held_left)
+        _job_entry(tx, job, EntryKind.RELEASE, released, at, f"{job.id}:release:{target}")
+    return replace(job, credits_charged=target), over
 
 
 def charge(tx: StoreTransaction, job: Job, at: datetime) -> int:

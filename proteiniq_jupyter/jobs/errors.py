@@ -36,6 +36,20 @@ class InsufficientCredits(PiqError):
     http_status = 402
 
 
+class CreditCapExceeded(PiqError):
+    """A run's quote is more than the cap (``max_credits``) its request carries."""
+
+    code = "credit_cap_exceeded"
+    http_status = 402
+
+
+class BudgetExceeded(PiqError):
+    """A submission would take its budget's held and charged credits past its limit."""
+
+    code = "budget_exceeded"
+    http_status = 402
+
+
 class ConcurrentJobLimitExceeded(PiqError):
     code = "concurrent_job_limit_exceeded"
     http_status = 402

@@ -172,6 +172,18 @@ class Job:
     #: What produced the result (``jobs.provenance``): recorded when the job runs;
     #: a job made from another says which from its creation.
     provenance: Provenance | None = None
+    #: The budget the job counts against, if any.
+    budget_id: str | None = None
+    #: The most the job may be charged (``max_credits`` of its submission).
+    max_credits: int | None = None
+    #: What the job held at submit when that is more than its estimate (a tool
+    #: billed by use holds its cap); None: it held its estimate.
+    reserved_credits: int | None = None
+
+    @property
+    def held_credits(self) -> int:
+        """What the job held when it was accepted."""
+        return self.estimated_credits if self.reserved_credits is None else self.reserved_credits
 
     @property
     def duration_s(self) -> float | None:
@@ -274,6 +286,13 @@ class Quote:
     blocking_errors: tuple[JsonDict, ...]
     active_concurrent_jobs: int
     max_concurrent_jobs: int | None
+    #: The cap the request carries, shown beside the cost.
+    max_credits: int | None = None
+    #: The budget the run would count against, with what it has used.
+    budget: BudgetUse | None = None
+    #: Whether the tool charges by what it uses while it runs (the estimate is its
+    #: least; it ends at ``max_credits`` when it would go past it).
+    billed_by_use: bool = False
 
     @property
     def estimated_credits(self) -> int:
@@ -282,6 +301,44 @@ class Quote:
     @property
     def billable_credits(self) -> int:
         return self.estimate.credits
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A named bound on what the jobs submitted under it may hold and spend: a
+    member's own, or a notebook's (named by the notebook's path)."""
+
+    id: str
+    workspace_id: str
+    name: str
+    credits: int
+    owner_id: str
+    created_at: datetime
+    notebook: bool = False
+    closed_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+@dataclass(frozen=True)
+class BudgetUse:
+    """A budget with what its jobs hold and were charged (net of refunds)."""
+
+    budget: Budget
+    used: int = 0
+    charged: int = 0
+    jobs: int = 0
+    job_ids: tuple[str, ...] = ()
+
+    @property
+    def reserved(self) -> int:
+        return self.used - self.charged
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.budget.credits - self.used)
 
 
 @dataclass(frozen=True)
@@ -294,6 +351,9 @@ class Batch:
     created_at: datetime
     reserved_credits: int
     child_ids: tuple[str, ...] = ()
+    budget_id: str | None = None
+    #: Each child's cap.
+    max_credits: int | None = None
 
 
 @dataclass(frozen=True)

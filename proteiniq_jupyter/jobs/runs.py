@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from . import credits
 from .core import ServiceCore, status_data
 from .model import Job, JsonDict, ToolResult
 from .ports import ClaimScope
@@ -241,6 +242,42 @@ class RunService(ServiceCore):
                 return
             provenance = (job.provenance or Provenance()).with_models(models)
             tx.update_job(replace(job, provenance=provenance), held_by=holder)
+
+    def record_use(self, job_id: str, used: int, *, holder: str | None = None) -> Job | None:
+        """A run billed by use has used ``used`` credits in all: charge what it
+        was not charged yet, up to its cap. Past the cap it ends BUDGET_EXCEEDED,
+        charged its cap, and its supervisor stops it. None when the job is not
+        the caller's running job any more."""
+        with self._write() as (tx, outbox):
+            job = tx.get_job(job_id, for_update=True)
+            if job is None or job.status is not JobStatus.PROCESSING:
+                return None
+            if holder is not None and job.lease_owner != holder:
+                return None
+            tx.lock_workspace(job.workspace_id)
+            now = self.clock()
+            charged, over = credits.charge_use(tx, job, used, now)
+            if over:
+                error = (
+                    f"stopped at its credit cap of {job.max_credits} credits "
+                    "(max_credits): it needed more"
+                )
+                return self._transition(
+                    tx,
+                    outbox,
+                    charged,
+                    JobStatus.BUDGET_EXCEEDED,
+                    held_by=holder,
+                    error=error,
+                    status_reason="credit cap reached",
+                )
+            if charged is not job:
+                charged = replace(charged, updated_at=now)
+                tx.update_job(charged, held_by=holder)
+                outbox.events.append(
+                    tx.append_event(charged, "progress", status_data(charged), now)
+                )
+            return charged
 
     # -- how a run ended --------------------------------------------------------
 

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from .accounts import Accounts
 from .batches import Batches
+from .budgets import Budgets
 from .changes import Changes
 from .core import ServiceConfig, ServiceParts
 from .events import EventBus
@@ -26,7 +27,7 @@ from .runs import RunService
 from .uploads import Uploads
 
 
-class JobService(Accounts, Batches, Changes, Uploads, Reading):
+class JobService(Accounts, Batches, Budgets, Changes, Uploads, Reading):
     def __init__(
         self,
         store: Store,

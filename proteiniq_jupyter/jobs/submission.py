@@ -8,11 +8,12 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import credits
+from . import budgets, credits
 from .access import Actor
 from .core import ServiceCore, job_name
 from .errors import (
@@ -24,7 +25,7 @@ from .errors import (
     ValidationError,
 )
 from .export import input_record
-from .model import Estimate, FileRecord, Job, JobInput, JsonDict, Quote, new_id
+from .model import Budget, Estimate, FileRecord, Job, JobInput, JsonDict, Quote, new_id
 from .ports import StoreTransaction, StructureUnavailable, ToolAvailability, ToolSpec
 from .provenance import Derivation, derived
 from .status import CANCELLABLE, JobStatus
@@ -93,29 +94,59 @@ def check_idempotency_key(key: str | None) -> None:
 
 class Submission(ServiceCore):
     def quote(
-        self, actor: Actor, tool_id: str, inputs: Sequence[JobInput], settings: JsonDict | None
+        self,
+        actor: Actor,
+        tool_id: str,
+        inputs: Sequence[JobInput],
+        settings: JsonDict | None,
+        *,
+        max_credits: int | None = None,
+        budget: str | None = None,
+        notebook: str | None = None,
     ) -> Quote:
-        """What a run would cost and whether it could start now. Problems are listed
-        as blocking errors rather than raised, so a form can show them all."""
-        workspace_id, _, _ = self._member(actor)
+        """What a run would cost and whether it could start now, with the cap it
+        carries and the budget it would count against. Problems are listed as
+        blocking errors rather than raised, so a form can show them all."""
+        workspace_id, user_id, _ = self._member(actor)
         blocking: list[JsonDict] = []
         estimate = Estimate()
+        billed_by_use = False
+        budget_use = None
         try:
+            max_credits = credits.check_cap(max_credits)
             inputs = self._resolve_sources(actor, inputs)
-            _, _, _, estimate = self._prepare(tool_id, inputs, settings)
+            tool, _, _, estimate = self._prepare(tool_id, inputs, settings)
+            billed_by_use = bool(tool.billed_by_use)
             self._check_runnable(tool_id)
         except ValidationError as exc:
             blocking.extend({"code": exc.code, **error} for error in exc.errors)
         except ToolUnavailable as exc:
             blocking.append({"code": exc.code, "field": "tool", "message": exc.message})
+        over_cap = credits.cap_problem(tool_id, estimate.credits, max_credits)
+        if over_cap is not None:
+            blocking.append({"code": "credit_cap_exceeded", "message": over_cap})
+        held = credits.hold_for(estimate.credits, max_credits, billed_by_use) or estimate.credits
         with self.store.read() as tx:
             available = credits.available(tx, workspace_id)
             active = tx.count_jobs(workspace_id, sorted(CANCELLABLE))
-        if estimate.credits > available:
+            try:
+                chosen = budgets.budget_for(
+                    tx, workspace_id, user_id, budget=budget, notebook=notebook, create_at=None
+                )
+            except ValidationError as exc:
+                blocking.extend({"code": exc.code, **error} for error in exc.errors)
+                chosen = None
+            if chosen is not None:
+                budget_use = budgets.uses(tx, [chosen])[0]
+        if budget_use is not None:
+            problem = budgets.over_budget(budget_use.budget, budget_use.used, held)
+            if problem is not None:
+                blocking.append({"code": "budget_exceeded", "message": problem})
+        if held > available:
             blocking.append(
                 {
                     "code": "insufficient_credits",
-                    "message": f"needs {estimate.credits} credits, {available} available",
+                    "message": f"needs {held} credits, {available} available",
                 }
             )
         limit = self.config.max_concurrent_jobs
@@ -133,6 +164,9 @@ class Submission(ServiceCore):
             blocking_errors=tuple(blocking),
             active_concurrent_jobs=active,
             max_concurrent_jobs=limit,
+            max_credits=max_credits,
+            budget=budget_use,
+            billed_by_use=billed_by_use,
         )
 
     def submit(
@@ -144,12 +178,24 @@ class Submission(ServiceCore):
         *,
         name: str | None = None,
         idempotency_key: str | None = None,
+        max_credits: int | None = None,
+        budget: str | None = None,
+        notebook: str | None = None,
     ) -> Job:
         """Accept a job: validated, priced and its credits held, or refused with
         nothing created. A repeated idempotency key returns the first job when the
-        tool, inputs, settings and name are the same, and is a conflict otherwise."""
+        tool, inputs, settings and name are the same, and is a conflict otherwise.
+        A job quoted above ``max_credits`` is refused; one billed by use holds its
+        cap and ends there. Under a budget (named, or the ``notebook``'s) its hold
+        must fit what the budget has left."""
         return self._submit(
-            actor, tool_id, inputs, settings, name=name, idempotency_key=idempotency_key
+            actor,
+            tool_id,
+            inputs,
+            settings,
+            name=name,
+            idempotency_key=idempotency_key,
+            limits=Limits(max_credits, budget, notebook),
         )
 
     def _submit(
@@ -163,12 +209,14 @@ class Submission(ServiceCore):
         idempotency_key: str | None = None,
         origin_job_id: str | None = None,
         derivation: Derivation = Derivation.DUPLICATE,
+        limits: Limits | None = None,
     ) -> Job:
         """``submit``, for a new job or one made from another (``origin_job_id``,
         by ``derivation``, which its provenance keeps)."""
         workspace_id, user_id, role = self._member(actor)
         if not role.may_submit:
             raise Forbidden("a viewer cannot run jobs")
+        limits = (limits or Limits()).checked()
         inputs = self._resolve_sources(actor, inputs)
         check_idempotency_key(idempotency_key)
         fingerprint = request_hash(tool_id, inputs, settings, name) if idempotency_key else None
@@ -178,6 +226,7 @@ class Submission(ServiceCore):
             if earlier is not None:
                 return _same_request(earlier, fingerprint)
         tool, parsed, cost, _ = self._prepare(tool_id, inputs, settings)
+        credits.refuse_over_cap(tool_id, cost, limits.max_credits)
         self._check_runnable(tool_id)
         now = self.clock()
         job = Job(
@@ -194,6 +243,8 @@ class Submission(ServiceCore):
             estimated_credits=cost,
             origin_job_id=origin_job_id,
             provenance=derived(origin_job_id, derivation) if origin_job_id else None,
+            max_credits=limits.max_credits,
+            reserved_credits=credits.hold_for(cost, limits.max_credits, tool.billed_by_use),
         )
         with self._write() as (tx, outbox):
             tx.lock_workspace(workspace_id)
@@ -202,6 +253,10 @@ class Submission(ServiceCore):
                 if earlier is not None:
                     return _same_request(earlier, fingerprint)
             self._check_concurrency(tx, workspace_id)
+            chosen = limits.budget_in(tx, workspace_id, user_id, now)
+            if chosen is not None:
+                budgets.hold_in_budget(tx, chosen, job.held_credits)
+                job = replace(job, budget_id=chosen.id)
             credits.reserve(tx, job, now)
             self._insert_created(tx, outbox, job, idempotency_key, fingerprint)
             self._dispatch_after_commit(outbox, job.id)
@@ -316,6 +371,31 @@ class Submission(ServiceCore):
             raise _source_error(index, field, str(exc)) from None
         return replace(
             item, content=content, format="pdb", label=item.label or pdb_id, pdb_id=pdb_id
+        )
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What bounds a submission's spending: its own cap, and the budget it counts
+    against (named, or its notebook's)."""
+
+    max_credits: int | None = None
+    budget: str | None = None
+    notebook: str | None = None
+
+    def checked(self) -> Limits:
+        return Limits(
+            credits.check_cap(self.max_credits),
+            None if self.budget is None else budgets.checked_budget_name(self.budget, "budget"),
+            None if not self.notebook else budgets.checked_budget_name(self.notebook, "notebook"),
+        )
+
+    def budget_in(
+        self, tx: StoreTransaction, workspace_id: str, user_id: str, now: datetime
+    ) -> Budget | None:
+        """The budget to hold under (call under the workspace lock)."""
+        return budgets.budget_for(
+            tx, workspace_id, user_id, budget=self.budget, notebook=self.notebook, create_at=now
         )
 
 

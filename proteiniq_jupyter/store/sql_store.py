@@ -44,6 +44,7 @@ from ..jobs.ports import ClaimScope, FileFilter, JobFilter, LedgerEntry
 from ..jobs.status import JobStatus
 from . import codec
 from . import tables as t
+from .budget_rows import BudgetRows
 from .database import create_db_engine, migrate
 from .job_files import DirectoryJobFiles as DirectoryJobFiles
 
@@ -79,6 +80,9 @@ def _job_from_row(row: RowMapping) -> Job:
         lease_owner=row["lease_owner"],
         lease_expires_at=row["lease_expires_at"],
         provenance=codec.decode_provenance(row.get("provenance")),
+        budget_id=row["budget_id"],
+        max_credits=row["max_credits"],
+        reserved_credits=row["reserved_credits"],
     )
 
 
@@ -112,6 +116,9 @@ def _job_values(job: Job) -> dict[str, Any]:
         "lease_owner": job.lease_owner,
         "lease_expires_at": job.lease_expires_at,
         "provenance": codec.encode_provenance(job.provenance),
+        "budget_id": job.budget_id,
+        "max_credits": job.max_credits,
+        "reserved_credits": job.reserved_credits,
     }
 
 
@@ -208,7 +215,7 @@ def _user_from_row(row: RowMapping) -> User:
     )
 
 
-class SqlTransaction:
+class SqlTransaction(BudgetRows):
     """A ``jobs.ports.StoreTransaction`` over one SQLAlchemy connection."""
 
     def __init__(self, conn: Connection) -> None:
@@ -641,6 +648,7 @@ class SqlTransaction:
         batch_id: str | None = None,
         actor_id: str | None = None,
         note: str | None = None,
+        budget_id: str | None = None,
     ) -> bool:
         """Append one entry unless its key is already there. Callers hold the
         workspace lock, so check-then-insert cannot race; the unique key is the
@@ -659,6 +667,7 @@ class SqlTransaction:
                 "actor_id": actor_id,
                 "note": note,
                 "created_at": at,
+                "budget_id": budget_id,
             },
         )
         return True
@@ -689,6 +698,7 @@ class SqlTransaction:
                 actor_id=r["actor_id"],
                 note=r["note"],
                 created_at=r["created_at"],
+                budget_id=r["budget_id"],
             )
             for r in rows
         ]
@@ -759,6 +769,8 @@ class SqlTransaction:
                 name=batch.name,
                 reserved_credits=batch.reserved_credits,
                 created_at=batch.created_at,
+                budget_id=batch.budget_id,
+                max_credits=batch.max_credits,
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
             )
@@ -862,6 +874,8 @@ def _batch_from_row(row: RowMapping) -> Batch:
         name=row["name"],
         created_at=row["created_at"],
         reserved_credits=row["reserved_credits"],
+        budget_id=row["budget_id"],
+        max_credits=row["max_credits"],
     )
 
 

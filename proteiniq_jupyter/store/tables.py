@@ -70,6 +70,8 @@ workspaces = Table(
     Column("name", String(200), nullable=False),
     Column("plan", String(40), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    #: The budget each notebook gets when it has none of its own; None: no budget.
+    Column("notebook_budget_credits", BigInteger),
 )
 
 users = Table(
@@ -103,6 +105,8 @@ batches = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("idempotency_key", String(255)),
     Column("request_hash", String(64)),
+    Column("budget_id", ID),
+    Column("max_credits", Integer),
     UniqueConstraint("workspace_id", "idempotency_key"),
     Index(None, "workspace_id", "created_at", "id"),
 )
@@ -144,6 +148,12 @@ jobs = Table(
     Column("lease_expires_at", UTCDateTime()),
     # What produced the result (``jobs.provenance.record``'s form).
     Column("provenance", JSON),
+    Column("budget_id", ID),
+    #: The most the job may be charged; None: no cap of its own.
+    Column("max_credits", Integer),
+    #: What the job held at submit when it is more than its estimate (a tool billed
+    #: by use holds its cap); None: it held its estimate.
+    Column("reserved_credits", Integer),
     UniqueConstraint("workspace_id", "idempotency_key"),
     # Team history and per-tool history leave batch children out: partial indexes
     # hold exactly the rows those pages read.
@@ -180,6 +190,7 @@ jobs = Table(
     ),
     # Recovery scans live jobs by lease; finished jobs are most rows and never match.
     Index("ix_jobs_live", "status", "lease_expires_at"),
+    Index(None, "budget_id", "created_at", "id"),
 )
 
 job_events = Table(
@@ -222,9 +233,28 @@ ledger = Table(
     Column("actor_id", ID),
     Column("note", Text),
     Column("created_at", UTCDateTime(), nullable=False),
+    #: The budget the entry counts against: what a budget has used is the sum of
+    #: its entries' deltas, negated.
+    Column("budget_id", ID),
     Index(None, "workspace_id", "id"),
     Index(None, "job_id"),
+    Index(None, "budget_id"),
     sqlite_autoincrement=True,
+)
+
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("workspace_id", ID, ForeignKey("workspaces.id"), nullable=False),
+    # A notebook's budget is named by the notebook's path.
+    Column("name", String(1000), nullable=False),
+    Column("credits", BigInteger, nullable=False),
+    Column("owner_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("notebook", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("closed_at", UTCDateTime()),
+    Index(None, "workspace_id", "name"),
 )
 
 files = Table(

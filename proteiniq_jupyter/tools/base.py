@@ -72,11 +72,19 @@ class RunContext:
     #: Where the weights the tool loaded are recorded (the job's provenance).
     report_models: Callable[[list[ModelWeights]], None] = field(default=lambda _m: None)
     started: float = field(default_factory=time.monotonic)
+    #: Where the credits a run billed by use has used go (in all, so far).
+    report_use: Callable[[int], None] = field(default=lambda _c: None)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def progress(self, fraction: float, message: str | None = None) -> None:
         with self._lock:
             self.report(min(1.0, max(0.0, fraction)), message)
+
+    def used(self, credits: int) -> None:
+        """Say how many credits the run has used so far, in all (tools billed by
+        use). A run that goes past its job's cap is stopped there."""
+        with self._lock:
+            self.report_use(max(0, int(credits)))
 
     def _estimate(self, fraction: float, message: str | None, eta_s: float | None) -> None:
         with self._lock:
@@ -199,6 +207,10 @@ class Tool(ABC):
     #: The numbers behind the description (credits per residue, per ligand ...), for
     #: forms that show a price before any input is given. ``estimate`` applies them.
     credit_rates: ClassVar[JsonDict] = {}
+    #: Whether the tool is charged by what it uses as it runs (reported with
+    #: ``RunContext.used``): its estimate is then the least it costs, a job of it
+    #: holds its cap (``max_credits``), and it stops there as BUDGET_EXCEEDED.
+    billed_by_use: ClassVar[bool] = False
 
     # -- declared behaviour -------------------------------------------------
 
