@@ -112,9 +112,7 @@ def test_a_budget_refuses_what_would_take_it_past_its_credits(service, alice):
 
 def test_a_failed_job_is_refunded_to_its_budget(service, alice):
     service.open_budget(alice, "flaky", 20)
-    job = service.submit(
-        alice, "echo", [text_input(COST_20)], {"outcome": "error"}, budget="flaky"
-    )
+    job = service.submit(alice, "echo", [text_input(COST_20)], {"outcome": "error"}, budget="flaky")
     run_job(service.runs, service.tools, job.id)
     assert service.get(alice, job.id).job.status is JobStatus.FAILED
     use = service.budget(alice, "flaky")

@@ -8,6 +8,7 @@ objects; ``render`` writes any of them as a response body.
 from __future__ import annotations
 
 from .base import MISSING, JsonObject, ListResource, Request, Resource, Timestamp, render
+from .budgets import Budget, BudgetCreate, BudgetList, NotebookBudget, NotebookBudgetUpdate
 from .comparison import JobChange, JobDiff
 from .errors import Error, ErrorBody
 from .jobs import (
@@ -72,6 +73,9 @@ __all__ = [
     "BatchItem",
     "BatchList",
     "BatchRetry",
+    "Budget",
+    "BudgetCreate",
+    "BudgetList",
     "DeletedFile",
     "DeletedJob",
     "Error",
@@ -104,6 +108,8 @@ __all__ = [
     "JobUpdate",
     "JsonObject",
     "ListResource",
+    "NotebookBudget",
+    "NotebookBudgetUpdate",
     "OutputField",
     "PdbSource",
     "PublicJob",

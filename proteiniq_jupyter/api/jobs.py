@@ -105,6 +105,9 @@ class Submitter(Resource):
 class JobCredits(Resource):
     estimated: int
     charged: int
+    held: int = Field(description="what the job held when accepted (its cap, if billed by use)")
+    max_credits: int | None = Field(description="the most the job may cost; null: no cap")
+    budget_id: str | None = Field(description="the budget the job counts against")
 
 
 class JobPermissions(Resource):
@@ -194,7 +197,11 @@ class JobRow(Resource, Generic[ResultT]):
             visibility=job.visibility,
             attempts=job.attempts,
             credits=JobCredits.model_construct(
-                estimated=job.estimated_credits, charged=job.credits_charged
+                estimated=job.estimated_credits,
+                charged=job.credits_charged,
+                held=job.held_credits,
+                max_credits=job.max_credits,
+                budget_id=job.budget_id,
             ),
             permissions=JobPermissions.model_construct(
                 see_contents=perms.see_contents, change=perms.change

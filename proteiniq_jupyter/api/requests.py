@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from ..jobs.errors import ValidationError
 from ..jobs.model import JobInput, Visibility
+from ..jobs.submission import Limits
 from ..jobs.text import text_problem
 from .base import MISSING, JsonObject, Request, Text
 
@@ -105,13 +106,50 @@ class Body(Request):
 ToolId = Annotated[Text, Field(min_length=1)]
 
 
-class QuoteRequest(Body):
+class Spending(Body):
+    """What bounds a submission's spending, the same in every body that submits or
+    quotes: its own cap, and the budget it counts against. Checked by the service,
+    which names the problem."""
+
+    max_credits: object = Field(
+        default=None,
+        description="the most the job (each child, for a batch) may cost: refused when its "
+        "quote is more; a tool billed by use holds it and stops there as BUDGET_EXCEEDED",
+    )
+    budget: object = Field(
+        default=None, description="the open budget (id or name) the submission counts against"
+    )
+    notebook: object = Field(
+        default=None,
+        description="the path of the notebook submitting: its budget, if it has one "
+        "(or the workspace's default for notebooks)",
+    )
+
+    @field_validator("max_credits", mode="plain", json_schema_input_type=int | None)
+    @classmethod
+    def _cap_checked_by_the_service(cls, value: object) -> object:
+        return value
+
+    @field_validator("budget", "notebook", mode="plain", json_schema_input_type=str | None)
+    @classmethod
+    def _names_checked_by_the_service(cls, value: object) -> object:
+        return value
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_credits=self.max_credits,  # type: ignore[arg-type]  # checked by Limits
+            budget=self.budget,  # type: ignore[arg-type]
+            notebook=self.notebook,  # type: ignore[arg-type]
+        )
+
+
+class QuoteRequest(Spending):
     tool: ToolId
     input: JobInputRequest
     settings: JsonObject | None = None
 
 
-class JobCreate(Body):
+class JobCreate(Spending):
     tool: ToolId
     input: JobInputRequest
     settings: JsonObject | None = Field(default=None, description="the tool's settings model")
@@ -182,7 +220,7 @@ class BatchItem(Request):
     input: JobInputRequest
 
 
-class BatchCreate(Body):
+class BatchCreate(Spending):
     """One job per item of ``items``, or one ``input`` that the tool splits."""
 
     tool: ToolId

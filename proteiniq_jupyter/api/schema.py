@@ -16,7 +16,7 @@ from pydantic.json_schema import (
 )
 from pydantic_core import core_schema
 
-from . import errors, jobs, requests, tools, workspace
+from . import budgets, errors, jobs, requests, tools, workspace
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -34,6 +34,9 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     jobs.Share,
     workspace.Account,
     workspace.JobQuote,
+    budgets.Budget,
+    budgets.BudgetList,
+    budgets.NotebookBudget,
     workspace.Batch,
     workspace.BatchRetry,
     workspace.BatchList,
@@ -53,6 +56,8 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     requests.JobDuplicate,
     requests.ShareUpdate,
     requests.BatchCreate,
+    budgets.BudgetCreate,
+    budgets.NotebookBudgetUpdate,
 )
 
 

@@ -12,6 +12,7 @@ from ..jobs.accounts import Account as DomainAccount
 from ..jobs.model import FileOrigin, Role
 from ..jobs.status import JobStatus
 from .base import JsonObject, ListResource, Resource, Timestamp
+from .budgets import Budget
 
 
 class WorkspaceCredits(Resource):
@@ -40,6 +41,10 @@ class Account(Resource):
     workspace: AccountWorkspace
     role: Role
     limits: AccountLimits
+    budgets: list[Budget] = Field(description="the workspace's open budgets and their use")
+    notebook_budget_credits: int | None = Field(
+        description="the budget each notebook gets unless it sets its own; null: none"
+    )
 
     @classmethod
     def of(cls, account: DomainAccount) -> Account:
@@ -61,6 +66,8 @@ class Account(Resource):
                     remaining=None if most is None else max(0, most - account.active_jobs),
                 ),
             ),
+            budgets=[Budget.of(use) for use in account.budgets],
+            notebook_budget_credits=account.notebook_budget_credits,
         )
 
 
@@ -91,7 +98,18 @@ class QuoteLimits(Resource):
 
 
 class Billing(Resource):
-    mode: Literal["fixed"]
+    mode: Literal["fixed", "usage"] = Field(
+        description="usage: charged by what the run uses, the estimate being the least"
+    )
+    max_credits: int | None = Field(description="the cap the request carries")
+
+
+class QuoteBudget(Resource):
+    id: str
+    name: str
+    credits: int
+    used: int
+    remaining: int
 
 
 class JobQuote(Resource):
@@ -104,9 +122,12 @@ class JobQuote(Resource):
     blocking_errors: list[BlockingError]
     limits: QuoteLimits
     billing: Billing
+    max_credits: int | None = Field(description="the cap the request carries, beside the cost")
+    budget: QuoteBudget | None = Field(description="the budget the run would count against")
 
     @classmethod
     def of(cls, quote: domain.Quote) -> JobQuote:
+        use = quote.budget
         return cls.model_construct(
             object="job_quote",
             tool=quote.tool,
@@ -127,7 +148,19 @@ class JobQuote(Resource):
                 active_concurrent_jobs=quote.active_concurrent_jobs,
                 max_concurrent_jobs=quote.max_concurrent_jobs,
             ),
-            billing=Billing.model_construct(mode="fixed"),
+            billing=Billing.model_construct(
+                mode="usage" if quote.billed_by_use else "fixed", max_credits=quote.max_credits
+            ),
+            max_credits=quote.max_credits,
+            budget=None
+            if use is None
+            else QuoteBudget.model_construct(
+                id=use.budget.id,
+                name=use.budget.name,
+                credits=use.budget.credits,
+                used=use.used,
+                remaining=use.remaining,
+            ),
         )
 
 

@@ -113,7 +113,12 @@ class Submission(ServiceCore):
         billed_by_use = False
         budget_use = None
         try:
-            max_credits = credits.check_cap(max_credits)
+            limits = Limits(max_credits, budget, notebook).checked()
+        except ValidationError as exc:
+            blocking.extend({"code": exc.code, **error} for error in exc.errors)
+            limits = Limits()
+        max_credits = limits.max_credits
+        try:
             inputs = self._resolve_sources(actor, inputs)
             tool, _, _, estimate = self._prepare(tool_id, inputs, settings)
             billed_by_use = bool(tool.billed_by_use)
@@ -131,7 +136,12 @@ class Submission(ServiceCore):
             active = tx.count_jobs(workspace_id, sorted(CANCELLABLE))
             try:
                 chosen = budgets.budget_for(
-                    tx, workspace_id, user_id, budget=budget, notebook=notebook, create_at=None
+                    tx,
+                    workspace_id,
+                    user_id,
+                    budget=limits.budget,
+                    notebook=limits.notebook,
+                    create_at=None,
                 )
             except ValidationError as exc:
                 blocking.extend({"code": exc.code, **error} for error in exc.errors)
@@ -389,6 +399,10 @@ class Limits:
             None if self.budget is None else budgets.checked_budget_name(self.budget, "budget"),
             None if not self.notebook else budgets.checked_budget_name(self.notebook, "notebook"),
         )
+
+    def as_arguments(self) -> dict[str, Any]:
+        """As the keyword arguments of ``submit`` and ``quote``."""
+        return {"max_credits": self.max_credits, "budget": self.budget, "notebook": self.notebook}
 
     def budget_in(
         self, tx: StoreTransaction, workspace_id: str, user_id: str, now: datetime

@@ -11,6 +11,7 @@ from ..jobs.model import Share
 from ..jobs.ports import JobFilter
 from ..jobs.status import JobStatus
 from .base import PiqHandler, authenticated
+from .budget_routes import budget_routes
 
 API = "/proteiniq/api/v1"
 JOB_ID = r"(?P<job_id>[A-Za-z0-9_\-]+)"
@@ -70,6 +71,7 @@ class QuoteHandler(PiqHandler):
             request.tool,
             request.input.to_domain(),
             request.settings,
+            **request.limits().as_arguments(),
         )
         self.send(api.JobQuote.of(quote))
 
@@ -123,6 +125,7 @@ class JobsHandler(PiqHandler):
             request.settings,
             name=request.name,
             idempotency_key=key,
+            **request.limits().as_arguments(),
         )
         self.set_header("Location", api_url(self, "jobs", job.id))
         await self.send_job(actor, job.id, status=201)
@@ -263,6 +266,7 @@ class BatchesHandler(PiqHandler):
                 request.settings,
                 name=request.name,
                 idempotency_key=key,
+                limits=request.limits(),
             )
         else:
             summary = await self.call(
@@ -273,6 +277,7 @@ class BatchesHandler(PiqHandler):
                 request.settings,
                 name=request.name,
                 idempotency_key=key,
+                limits=request.limits(),
             )
         self.send(api.Batch.of(summary), status=201)
 
@@ -328,6 +333,7 @@ def route_table() -> list[tuple[str, type[PiqHandler]]]:
         (rf"{API}/jobs/{JOB_ID}/share", ShareHandler),
         (rf"{API}/jobs/{JOB_ID}/files/(?P<name>[^/]+)", JobFileHandler),
         (rf"{API}/results/{JOB_ID}", ResultHandler),
+        *budget_routes(API),
         (rf"{API}/batches", BatchesHandler),
         (rf"{API}/batches/(?P<batch_id>[A-Za-z0-9_\-]+)", BatchHandler),
         (

@@ -59,6 +59,7 @@ def build_document(server_url: str) -> JsonDict:
                 "jobs",
                 "sharing",
                 "batches",
+                "budgets",
                 "events",
                 "files",
                 "public",

@@ -76,7 +76,9 @@ def responses() -> JsonDict:
             "unauthorized: no signed-in Jupyter user (send Authorization: token ...)"
         ),
         "PaymentRequired": error_response(
-            "insufficient_credits or concurrent_job_limit_exceeded; nothing was created",
+            "insufficient_credits, concurrent_job_limit_exceeded, credit_cap_exceeded (the "
+            "quote is more than max_credits) or budget_exceeded (the budget's held and "
+            "charged credits would pass its limit; details name them); nothing was created",
             headers=limited,
         ),
         "Forbidden": error_response(
@@ -172,6 +174,12 @@ def parameters() -> JsonDict:
     return {
         "JobId": path("job_id", ID_PATTERN, "a job id (job_...)"),
         "BatchId": path("batch_id", ID_PATTERN, "a batch id (batch_...)"),
+        "BudgetRef": path(
+            "ref",
+            "^[^/]+$",
+            "a budget's id (bdg_...) or the name of an open budget (a notebook's path, "
+            "its slashes escaped as %2F)",
+        ),
         "ToolId": path("tool_id", TOOL_ID_PATTERN, "a tool id, as listed by GET tools"),
         "FileName": path("name", FILE_NAME_PATTERN, "a file name from the job's result"),
         "FileId": path("file_id", ID_PATTERN, "a file id (file_...)"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..routes import API
+from .budgets import budget_paths
 from .builders import (
     BODY_ERRORS,
     RATE_LIMIT_HEADERS,
@@ -374,6 +375,7 @@ def paths() -> JsonDict:
                 },
             ),
         },
+        **budget_paths(),
         **event_paths(),
         **file_paths(),
         **public_paths(),
