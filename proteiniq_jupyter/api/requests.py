@@ -339,6 +339,9 @@ def _refusal(errors: Sequence[ErrorDetails], checked: Sequence[str]) -> Validati
         return _joined(_input_problems(mine, 1))
     if field == "items":
         return _items_refusal(mine)
+    if field not in _FIELD_REFUSALS:
+        problem = "is required" if mine[0]["type"] == "missing" else mine[0]["msg"]
+        return ValidationError(f"{field} {problem}", errors=[{"field": field, "message": problem}])
     message, problem = _FIELD_REFUSALS[field]
     return ValidationError(message, errors=[{"field": field, "message": problem}])
 

@@ -157,6 +157,7 @@ class Seeded:
     file_name: str
     batch_id: str
     file_id: str
+    budget_id: str
 
     def path_parameters(self, operation: Any) -> dict[str, str]:
         known = {
@@ -165,6 +166,7 @@ class Seeded:
             "batch_id": self.batch_id,
             "file_id": self.file_id,
             "tool_id": "echo",
+            "ref": self.budget_id,
         }
         return {p.name: known[p.name] for p in operation.path_parameters}
 
@@ -186,11 +188,14 @@ async def seed(alice: Api) -> Seeded:
         headers={"Content-Type": "application/octet-stream"},
     )
     assert upload.status == 201, upload.body
+    budget = await alice.post("budgets", {"name": "seed budget", "credits": 1_000_000})
+    assert budget.status == 201, budget.body
     return Seeded(
         job_id=job["id"],
         file_name=result["files"][0]["name"],
         batch_id=batch.json["id"],
         file_id=upload.json["id"],
+        budget_id=budget.json["id"],
     )
 
 
@@ -199,8 +204,9 @@ def valid_bodies(seeded: Seeded) -> dict[str, Any]:
     echo = job_body("seed words", name="seed", settings={})
     from_file = job_body("", name="from a file")
     from_file["input"]["inputs"][0]["source"] = {"type": "file", "file_id": seeded.file_id}
+    capped = {**echo, "max_credits": 1000, "budget": "seed budget", "notebook": "a/b.ipynb"}
     return {
-        f"POST {API}/jobs": echo,
+        f"POST {API}/jobs": capped,
         f"POST {API}/jobs/quote": from_file,
         f"POST {API}/batches": {
             "tool": "echo",
@@ -214,6 +220,8 @@ def valid_bodies(seeded: Seeded) -> dict[str, Any]:
             "invite": ["someone@lab.example"],
             "uninvite": ["nobody@lab.example"],
         },
+        f"POST {API}/budgets": {"name": "fuzzed", "credits": 10, "notebook": True, "update": True},
+        f"PUT {API}/budgets/notebook-default": {"credits": 5},
     }
 
 
