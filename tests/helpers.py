@@ -249,12 +249,15 @@ class MeterSettings(pydantic.BaseModel):
     #: Units of work the run does, each billed as it is done.
     units: int = pydantic.Field(3, ge=1, le=1000)
     seconds_per_unit: float = pydantic.Field(0.0, ge=0, le=10)
+    #: A folder where the run leaves a file named by its process id.
+    marker_dir: str | None = None
 
 
 class Meter(Tool):
     """Billed by what it uses, as a metered compute tool is: 10 credits per unit of
     work, reported after each unit. Its quote is one unit, the least a run uses;
-    it writes how many units it finished to ``units.txt`` after each."""
+    it writes how many units it finished to ``units.txt`` after each, and its
+    process id into ``marker_dir`` when given."""
 
     id = "meter"
     name = "Meter"
@@ -279,6 +282,8 @@ class Meter(Tool):
         import time
 
         assert isinstance(settings, MeterSettings)
+        if settings.marker_dir:
+            (Path(settings.marker_dir) / str(os.getpid())).touch()
         for unit in range(1, settings.units + 1):
             time.sleep(settings.seconds_per_unit)
             context.write_file("units.txt", str(unit), "text")
