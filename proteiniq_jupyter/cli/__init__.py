@@ -12,7 +12,7 @@ family of commands to the group when it is imported, which this package does.
 
 from __future__ import annotations
 
-from . import account, batches, compare, engine, jobs, tools
+from . import account, batches, budgets, compare, engine, jobs, tools
 from .app import cli, main
 
-__all__ = ["account", "batches", "cli", "compare", "engine", "jobs", "main", "tools"]
+__all__ = ["account", "batches", "budgets", "cli", "compare", "engine", "jobs", "main", "tools"]

@@ -14,6 +14,7 @@ from ..jobs.model import Role
 from ..jobs.ports import LedgerEntry
 from ..tools.registry import ToolRegistry
 from .app import cli
+from .budgets import BUDGET_HEADERS, budget_rows
 from .engine import _check_time_limits, _config, _engine, _safe_url
 from .options import json_option
 from .render import _echo_json, _iso, _pairs, _table, _when
@@ -43,9 +44,18 @@ def credits_group(ctx: click.Context, as_json: bool) -> None:
                     "active jobs",
                     f"{account.active_jobs}" + (f" of at most {limit}" if limit else ""),
                 ),
+                (
+                    "notebook budget",
+                    "none"
+                    if account.notebook_budget_credits is None
+                    else f"{account.notebook_budget_credits} credits each",
+                ),
             ]
         )
     )
+    if account.budgets:
+        click.echo("budgets")
+        click.echo(_table(BUDGET_HEADERS, budget_rows(list(account.budgets))))
 
 
 @credits_group.command("grant", context_settings={"ignore_unknown_options": True})
@@ -94,6 +104,7 @@ def credits_ledger(job_id: str | None, as_json: bool) -> None:
                     "delta": e.delta,
                     "job_id": e.job_id,
                     "batch_id": e.batch_id,
+                    "budget_id": e.budget_id,
                     "note": e.note,
                     "created_at": _iso(e.created_at),
                 }

@@ -17,12 +17,21 @@ from ..execution.base import EngineExecutor
 from ..jobs.access import Actor
 from ..jobs.model import BatchSummary, Job
 from ..jobs.ports import JobFilter
+from ..jobs.submission import Limits
 from ..tools.base import Tool
 from .app import cli
 from .engine import _engine
 from .follow import child_label, follow_batch, in_batch_order
 from .inputs import _parse_inputs, _parse_settings, _read_file
-from .options import input_option, json_option, set_option, settings_json_option, wait_option
+from .options import (
+    budget_option,
+    input_option,
+    json_option,
+    max_credits_option,
+    set_option,
+    settings_json_option,
+    wait_option,
+)
 from .render import (
     _credits_text,
     _echo_json,
@@ -82,6 +91,8 @@ def _render_batch(summary: BatchSummary, children: Sequence[Job] = ()) -> str:
 @set_option
 @settings_json_option
 @click.option("--name", help="The batch's name (children are numbered after it).")
+@max_credits_option
+@budget_option
 @wait_option
 def batch_run(
     tool_id: str,
@@ -91,6 +102,8 @@ def batch_run(
     set_pairs: tuple[str, ...],
     settings_json: str | None,
     name: str | None,
+    max_credits: int | None,
+    budget: str | None,
     wait: bool,
 ) -> None:
     """Submit a batch: each ITEM (a file, or text) is one job of TOOL; or, with
@@ -104,12 +117,18 @@ def batch_run(
     if not values and not input_pairs:
         raise click.UsageError("give ITEMs (or --items-file), or --input for the tool to split")
     settings = _parse_settings(set_pairs, settings_json)
+    limits = Limits(max_credits=max_credits, budget=budget)
     with _engine(detached=not wait) as engine:
         tool = engine.tools.get(tool_id)
         actor = engine.actor()
         if not values:
             summary = engine.service.submit_batch_input(
-                actor, tool_id, _parse_inputs(tool, input_pairs, ()), settings, name=name
+                actor,
+                tool_id,
+                _parse_inputs(tool, input_pairs, ()),
+                settings,
+                name=name,
+                limits=limits,
             )
         else:
             # Each item goes to the first slot that --input leaves open (the ligands
@@ -117,7 +136,9 @@ def batch_run(
             shared = _parse_inputs(tool, input_pairs, ())
             slot = _open_slot(tool, {item.slot_id for item in shared})
             items_of = [[*shared, *_parse_inputs(tool, (), [v], bare_slot=slot)] for v in values]
-            summary = engine.service.submit_batch(actor, tool_id, items_of, settings, name=name)
+            summary = engine.service.submit_batch(
+                actor, tool_id, items_of, settings, name=name, limits=limits
+            )
         click.echo(summary.batch.id)
         if wait:
             summary = follow_batch(engine, actor, summary.batch.id, cancel=True)

@@ -21,9 +21,11 @@ from .engine import _engine
 from .follow import _cancelled_text, _finish
 from .inputs import _parse_inputs, _parse_settings
 from .options import (
+    budget_option,
     input_option,
     inputs_argument,
     json_option,
+    max_credits_option,
     set_option,
     settings_json_option,
     wait_option,
@@ -50,6 +52,23 @@ def _render_quote(quote: Quote, jobs: int = 1) -> str:
                 ("tool", quote.tool),
                 *([("jobs", f"{jobs}, one per item (piq batch run)")] if jobs > 1 else []),
                 ("estimated credits", quote.estimated_credits),
+                *(
+                    [("billing", "by use, the estimate being the least")]
+                    if quote.billed_by_use
+                    else []
+                ),
+                *([("max credits", quote.max_credits)] if quote.max_credits is not None else []),
+                *(
+                    [
+                        (
+                            "budget",
+                            f"{quote.budget.budget.name}: {quote.budget.remaining} of "
+                            f"{quote.budget.budget.credits} credits left",
+                        )
+                    ]
+                    if quote.budget is not None
+                    else []
+                ),
                 ("available credits", quote.available_credits),
                 ("billable credits", quote.billable_credits),
             ]
@@ -72,6 +91,8 @@ def _render_quote(quote: Quote, jobs: int = 1) -> str:
 @input_option
 @set_option
 @settings_json_option
+@max_credits_option
+@budget_option
 @json_option
 def quote(
     tool_id: str,
@@ -79,6 +100,8 @@ def quote(
     input_pairs: tuple[str, ...],
     set_pairs: tuple[str, ...],
     settings_json: str | None,
+    max_credits: int | None,
+    budget: str | None,
     as_json: bool,
 ) -> None:
     """What a run would cost, and what stops it from running now (exit 1 if anything)."""
@@ -88,7 +111,9 @@ def quote(
         tool = engine.tools.get(tool_id)
         items = _parse_inputs(tool, input_pairs, inputs)
         actor = engine.actor()
-        result = engine.service.quote(actor, tool_id, items, settings)
+        result = engine.service.quote(
+            actor, tool_id, items, settings, max_credits=max_credits, budget=budget
+        )
         if result.blocking_errors:
             # Several items for a tool that runs one per job (ligands docked one by
             # one): the price of the batch that would run them.
@@ -115,6 +140,8 @@ def quote(
 @settings_json_option
 @click.option("--name", help="A name for the job (default: the tool and the time).")
 @click.option("--idempotency-key", help="Submitting the same key again returns the first job.")
+@max_credits_option
+@budget_option
 @wait_option
 def run(
     tool_id: str,
@@ -124,6 +151,8 @@ def run(
     settings_json: str | None,
     name: str | None,
     idempotency_key: str | None,
+    max_credits: int | None,
+    budget: str | None,
     wait: bool,
 ) -> None:
     """Submit a job and print its id.
@@ -137,7 +166,14 @@ def run(
         items = _parse_inputs(tool, input_pairs, inputs)
         actor = engine.actor()
         job = engine.service.submit(
-            actor, tool_id, items, settings, name=name, idempotency_key=idempotency_key
+            actor,
+            tool_id,
+            items,
+            settings,
+            name=name,
+            idempotency_key=idempotency_key,
+            max_credits=max_credits,
+            budget=budget,
         )
         _finish(engine, actor, job, wait)
 

@@ -30,3 +30,16 @@ input_option = click.option(
     "structure slot (fetched when the job is submitted), or literal text.",
 )
 inputs_argument = click.argument("inputs", nargs=-1, metavar="[INPUT]...")
+max_credits_option = click.option(
+    "--max-credits",
+    "max_credits",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="The most the job (each job, for a batch) may cost: refused when quoted above it; "
+    "a tool billed by use stops there (BUDGET_EXCEEDED).",
+)
+budget_option = click.option(
+    "--budget",
+    metavar="NAME",
+    help="Count the run against this open budget (see piq budget).",
+)

@@ -141,6 +141,8 @@ def _job_detail(job: api.Job, *, files_dir: Path, events: int) -> JsonDict:
             "attempts": job.attempts,
             "origin_job_id": job.origin_job_id,
             "batch_id": job.batch_id,
+            "max_credits": job.credits.max_credits,
+            "budget_id": job.credits.budget_id,
             "updated_at": job.updated_at.isoformat(),
             "started_at": _iso(job.started_at),
             "finished_at": _iso(job.completed_at),
@@ -191,11 +193,14 @@ def _render_detail(data: JsonDict) -> str:
         ("duration", _duration(data["duration_s"])),
         (
             "credits",
-            f"{data['credits_charged']} charged ({data['estimated_credits']} estimated)",
+            f"{data['credits_charged']} charged ({data['estimated_credits']} estimated"
+            + (f", at most {data['max_credits']})" if data["max_credits"] is not None else ")"),
         ),
         ("attempts", data["attempts"]),
         ("events", data["events"]),
     ]
+    if data["budget_id"]:
+        pairs.append(("budget", data["budget_id"]))
     if data["origin_job_id"]:
         pairs.append(("from job", data["origin_job_id"]))
     out.append(_pairs(pairs, "  "))
