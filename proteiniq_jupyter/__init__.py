@@ -29,6 +29,8 @@ _CLIENT = frozenset(
         "ServerError",
         "account",
         "batch",
+        "budget",
+        "budgets",
         "connect",
         "connection",
         "credits",

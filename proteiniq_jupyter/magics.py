@@ -18,9 +18,11 @@ from .client.session import default_client
 
 HELP = """\
 %piq run TOOL [INPUT] [--SLOT VALUE] [--SETTING VALUE] [--name NAME] [--new] [--no-wait]
+          [--max-credits N] [--budget NAME]
 %%piq run TOOL [...]      the cell is the main input (FASTA, SMILES one per line ...)
 %%piq batch TOOL [--new]  one job per line of the cell
-%piq quote TOOL [INPUT] [--SLOT VALUE] [--SETTING VALUE]
+%piq quote TOOL [INPUT] [--SLOT VALUE] [--SETTING VALUE] [--max-credits N]
+%piq budget N [--name NAME]   bound what this notebook's runs may spend to N credits
 %piq jobs [--tool T] [--status S] [--limit N]
 %piq show ID | %piq cancel ID | %piq share ID --visibility V [--invite EMAIL]
 %piq tools | %piq credits | %piq help
@@ -148,7 +150,8 @@ class PiqMagic:
         blocking = "; ".join(str(e.get("message")) for e in quote.blocking_errors)
         print(
             f"{quote.tool}: {quote.estimated_credits} credits "
-            f"({quote.available_credits} available)"
+            + (f"(at most {quote.max_credits}) " if quote.max_credits is not None else "")
+            + f"({quote.available_credits} available)"
             + (f"; blocked: {blocking}" if blocking else "")
         )
         return quote
@@ -207,11 +210,46 @@ class PiqMagic:
             print(f"{tool.id:<24} {tool.name} ({cost})")
 
     def credits(self, words: Words, cell: str | None) -> None:
-        print(f"{self.client.credits()} credits available")
+        account = self.client.account()
+        print(f"{account.workspace.credits.available} credits available")
+        for budget in account.budgets:
+            print(_budget_line(budget))
+
+    def budget(self, words: Words, cell: str | None) -> Any:
+        if not words.positional:
+            for budget in self.client.budgets():
+                print(_budget_line(budget))
+            return None
+        credits = words.positional.pop(0)
+        if not isinstance(credits, int) or isinstance(credits, bool):
+            raise UsageError(f"%piq budget N takes a whole number of credits, not {credits!r}")
+        name = words.take("name")
+        budget = self.client.budget(credits, name=None if name is None else str(name))
+        print(_budget_line(budget))
+        return budget
+
+
+def _budget_line(budget: Any) -> str:
+    return (
+        f"budget {budget.name}: {budget.used} of {budget.credits} credits used "
+        f"({budget.remaining} left, {budget.jobs} jobs)"
+    )
 
 
 COMMANDS = frozenset(
-    {"run", "quote", "batch", "jobs", "show", "cancel", "share", "tools", "credits", "help"}
+    {
+        "run",
+        "quote",
+        "batch",
+        "jobs",
+        "show",
+        "cancel",
+        "share",
+        "tools",
+        "credits",
+        "budget",
+        "help",
+    }
 )
 
 

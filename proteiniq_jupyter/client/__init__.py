@@ -31,6 +31,8 @@ __all__ = [
     "ServerError",
     "account",
     "batch",
+    "budget",
+    "budgets",
     "connect",
     "connection",
     "credits",
@@ -99,3 +101,12 @@ def account() -> api.Account:
 
 def credits() -> int:
     return default_client().credits()
+
+
+def budget(credits: int, *, name: str | None = None) -> api.Budget:
+    """Bound this notebook's spending to ``credits`` (see ``Client.budget``)."""
+    return default_client().budget(credits, name=name)
+
+
+def budgets() -> list[api.Budget]:
+    return default_client().budgets()

@@ -20,6 +20,8 @@ _BY_CODE: dict[str, type[PiqError]] = {
         domain.ValidationError,
         domain.InsufficientCredits,
         domain.ConcurrentJobLimitExceeded,
+        domain.CreditCapExceeded,
+        domain.BudgetExceeded,
         domain.Forbidden,
         domain.NotFound,
         domain.Conflict,

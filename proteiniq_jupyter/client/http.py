@@ -162,6 +162,12 @@ class HttpTransport:
         self._workspace_id = account.workspace.id
         return account
 
+    def open_budget(self, body: JsonBody) -> api.Budget:
+        return self._model(api.Budget, "POST", "budgets", body=body)
+
+    def budgets(self) -> api.BudgetList:
+        return self._model(api.BudgetList, "GET", "budgets")
+
     def workspace_id(self) -> str:
         """The workspace the token acts in (read once)."""
         if self._workspace_id is None:

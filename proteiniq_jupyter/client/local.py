@@ -57,7 +57,11 @@ class LocalTransport:
         request = api.QuoteRequest.parse(body)
         return api.JobQuote.of(
             self.service.quote(
-                self.actor, request.tool, request.input.to_domain(), request.settings
+                self.actor,
+                request.tool,
+                request.input.to_domain(),
+                request.settings,
+                **request.limits().as_arguments(),
             )
         )
 
@@ -70,6 +74,7 @@ class LocalTransport:
             request.settings,
             name=request.name,
             idempotency_key=idempotency_key,
+            **request.limits().as_arguments(),
         )
         return self._job(job.id)
 
@@ -154,6 +159,7 @@ class LocalTransport:
                 request.settings,
                 name=request.name,
                 idempotency_key=idempotency_key or None,
+                limits=request.limits(),
             )
         else:
             summary = self.service.submit_batch(
@@ -163,6 +169,7 @@ class LocalTransport:
                 request.settings,
                 name=request.name,
                 idempotency_key=idempotency_key or None,
+                limits=request.limits(),
             )
         return api.Batch.of(summary)
 
@@ -179,6 +186,20 @@ class LocalTransport:
 
     def account(self) -> api.Account:
         return api.Account.of(self.service.account(self.actor))
+
+    def open_budget(self, body: JsonBody) -> api.Budget:
+        request = api.BudgetCreate.parse(body)
+        use = self.service.open_budget(
+            self.actor,
+            request.name,  # type: ignore[arg-type]  # checked by the service
+            request.credits,  # type: ignore[arg-type]
+            notebook=request.notebook,
+            update=request.update,
+        )
+        return api.Budget.of(use)
+
+    def budgets(self) -> api.BudgetList:
+        return api.BudgetList.of(self.service.budgets(self.actor))
 
     def follow(
         self, job_id: str, on_event: EventSink, *, after: int = 0, timeout: float | None = None

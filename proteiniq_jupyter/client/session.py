@@ -84,8 +84,15 @@ class Client:
             body["name"] = name
         return body
 
-    def quote(self, tool_id: str, *args: Any, **kwargs: Any) -> api.JobQuote:
-        body = self.request(tool_id, args, kwargs, None)
+    def quote(
+        self,
+        tool_id: str,
+        *args: Any,
+        max_credits: int | None = None,
+        budget: str | None = None,
+        **kwargs: Any,
+    ) -> api.JobQuote:
+        body = with_limits(self.request(tool_id, args, kwargs, None), max_credits, budget)
         return self.transport.quote(body)
 
     def run(
@@ -96,11 +103,15 @@ class Client:
         new: bool = False,
         wait: bool = False,
         timeout: float | None = None,
+        max_credits: int | None = None,
+        budget: str | None = None,
         **kwargs: Any,
     ) -> Job:
         """Submit a run (or, from a notebook, attach to the one this same request
-        started before: see ``reattach``). ``wait`` follows it to its end."""
-        body = self.request(tool_id, args, kwargs, name)
+        started before: see ``reattach``). ``wait`` follows it to its end.
+        ``max_credits`` caps what it may cost; ``budget`` names the budget it
+        counts against (from a notebook, by default the notebook's own, if any)."""
+        body = with_limits(self.request(tool_id, args, kwargs, name), max_credits, budget)
         # Subscribed before submitting, the job's events are all seen: waiting
         # needs no second read of the job.
         self.transport.events.start()
@@ -120,6 +131,8 @@ class Client:
         *,
         name: str | None = None,
         new: bool = False,
+        max_credits: int | None = None,
+        budget: str | None = None,
         **common: Any,
     ) -> Batch:
         """One job per item: an item is a dict of inputs (and settings), or the
@@ -147,6 +160,7 @@ class Client:
             body["settings"] = settings
         if name is not None:
             body["name"] = name
+        body = with_limits(body, max_credits, budget)
         resource, how = reattach.submit_batch(
             self.transport, body, new=new, session=reattach.notebook_path()
         )
@@ -194,6 +208,43 @@ class Client:
     def credits(self) -> int:
         """The credits the workspace has available."""
         return self.account().workspace.credits.available
+
+    def budget(self, credits: int, *, name: str | None = None) -> api.Budget:
+        """Bound what this notebook's runs may hold and spend to ``credits`` (a
+        budget named by the notebook's path, made or changed); elsewhere, or for
+        a budget of another name, give ``name``."""
+        notebook = reattach.notebook_path()
+        budget_name = name or notebook
+        if budget_name is None:
+            raise ValidationError(
+                "piq.budget(N) bounds the current notebook, and this kernel runs none: "
+                "give the budget a name (piq.budget(N, name='...')) and run under it "
+                "with budget='...'",
+                errors=[{"field": "name", "message": "no notebook to name the budget"}],
+            )
+        body: JsonBody = {
+            "name": budget_name,
+            "credits": credits,
+            "notebook": name is None,
+            "update": True,
+        }
+        return self.transport.open_budget(body)
+
+    def budgets(self) -> list[api.Budget]:
+        return list(self.transport.budgets().data)
+
+
+def with_limits(body: JsonBody, max_credits: int | None, budget: str | None) -> JsonBody:
+    """A request body with what bounds its spending: its cap, its budget, and the
+    notebook it comes from (whose budget, if it has one, it counts against)."""
+    if max_credits is not None:
+        body["max_credits"] = max_credits
+    if budget is not None:
+        body["budget"] = budget
+    notebook = reattach.notebook_path()
+    if notebook is not None:
+        body["notebook"] = notebook
+    return body
 
 
 class Batch:

@@ -80,6 +80,10 @@ class Transport(Protocol):
 
     def account(self) -> api.Account: ...
 
+    def open_budget(self, body: JsonBody) -> api.Budget: ...
+
+    def budgets(self) -> api.BudgetList: ...
+
     def follow(
         self, job_id: str, on_event: EventSink, *, after: int = 0, timeout: float | None = None
     ) -> int:

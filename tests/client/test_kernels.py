@@ -239,6 +239,25 @@ def test_cell_magics_take_the_cell_as_input(notebook: NotebookKernel) -> None:
     assert re.search(rf"attached to batch {made.group(1)} from .*: 2 jobs", out), out
 
 
+def test_a_notebook_budget_from_a_magic(notebook: NotebookKernel) -> None:
+    execute(notebook.client, "%load_ext proteiniq_jupyter")
+    out = execute(notebook.client, "%piq budget 40")
+    # named by the notebook's path as the server gave it to the kernel
+    path = execute(notebook.client, "import os\nprint(os.environ['JPY_SESSION_NAME'])").strip()
+    assert f"budget {path}: 0 of 40 credits used (40 left, 0 jobs)" in out, out
+    for _ in range(2):
+        assert "COMPLETED" in execute(
+            notebook.client, 'j = %piq run echo "hello world" --new\nprint(j.status)'
+        )
+    refused = execute(notebook.client, '%piq run echo "hello world" --new')
+    assert "UsageError" in refused and f"budget '{path}' has 0 of its 40" in refused
+    capped = execute(notebook.client, '%piq run echo "hello world" --max-credits 5')
+    assert "UsageError" in capped and "more than its cap of 5" in capped, capped
+    assert f"budget {path}: 40 of 40" in execute(notebook.client, "%piq credits")
+    # the notebook's later runs (those of the tests after this one) have room again
+    assert "of 1000000 credits" in execute(notebook.client, "%piq budget 1000000")
+
+
 @pytest.mark.slow
 def test_a_docking_from_a_magic(notebook: NotebookKernel) -> None:
     receptor = FIXTURES / "docking" / "BACE_1_receptorH.pdb"
