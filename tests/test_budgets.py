@@ -209,3 +209,16 @@ def test_a_batch_holds_its_total_in_its_budget_and_caps_each_child(service, alic
         {"grant": 1, "reserve": 1, "charge": 2, "release": 2}
     )
     check_ledger_adds_up(service, alice)
+
+
+def test_a_run_billed_by_use_without_a_cap_stops_where_its_budget_ends(service, alice):
+    service.open_budget(alice, "metered", 30)
+    job = service.submit(alice, "meter", [text_input("x")], {"units": 10}, budget="metered")
+    assert job.held_credits == 10  # no cap: it holds its quote
+    run_job(service.runs, service.tools, job.id)
+    ended = service.get(alice, job.id).job
+    assert (ended.status, ended.credits_charged) == (JobStatus.BUDGET_EXCEEDED, 30)
+    assert "all its budget 'metered' had room for" in (ended.error or "")
+    use = service.budget(alice, "metered")
+    assert (use.used, use.charged, use.reserved) == (30, 30, 0)
+    assert check_ledger_adds_up(service, alice) == 470

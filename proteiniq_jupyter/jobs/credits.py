@@ -173,26 +173,42 @@ def release(tx: StoreTransaction, job: Job, at: datetime) -> None:
     if not job.credits_charged:
         _job_entry(tx, job, EntryKind.RELEASE, job.held_credits, at)
         return
-    rest = job.held_credits - max(job.credits_charged, job.estimated_credits)
+    rest = open_hold(job)
     if rest > 0:
         _job_entry(tx, job, EntryKind.RELEASE, rest, at, f"{job.id}:release:rest")
 
 
-def charge_use(tx: StoreTransaction, job: Job, used: int, at: datetime) -> tuple[Job, bool]:
+def open_hold(job: Job) -> int:
+    """What a started job still holds beyond what it was charged."""
+    return max(0, job.held_credits - max(job.credits_charged, job.estimated_credits))
+
+
+def use_cap(job: Job, budget_room: int | None) -> int | None:
+    """The most a job billed by use may be charged in all: its own cap, and no
+    more than its budget has room for (``budget_room``: the budget's credits less
+    what it has used, this job's hold and charges included)."""
+    caps = [c for c in (job.max_credits,) if c is not None]
+    if budget_room is not None:
+        caps.append(job.credits_charged + open_hold(job) + max(0, budget_room))
+    return min(caps) if caps else None
+
+
+def charge_use(
+    tx: StoreTransaction, job: Job, used: int, at: datetime, *, cap: int | None
+) -> tuple[Job, bool]:
     """Charge a job billed by use for what it has used so far (``used``, in all),
-    beyond what it was charged already; never past its cap. Returns the job with
-    its new ``credits_charged``, and whether it has gone past its cap (it is then
-    charged the cap, and must stop). Each charge gives back as much of its hold;
-    every entry's key names the total it brings the job to, so a report read twice
-    charges once."""
-    cap = job.max_credits
+    beyond what it was charged already; never past ``cap`` (see ``use_cap``).
+    Returns the job with its new ``credits_charged``, and whether it has gone past
+    its cap (it is then charged the cap, and must stop). Each charge gives back as
+    much of its hold; every entry's key names the total it brings the job to, so a
+    report read twice charges once."""
     over = cap is not None and used > cap
     target = min(used, cap) if cap is not None else used
     extra = target - job.credits_charged
     if extra <= 0:
         return job, over
     _job_entry(tx, job, EntryKind.CHARGE, extra, at, f"{job.id}:charge:{target}")
-    held_left = job.held_credits - max(job.credits_charged, job.estimated_credits)
+    held_left = open_hold(job)
     if held_left > 0:
         released = min(extra, held_left)
         _job_entry(tx, job, EntryKind.RELEASE, released, at, f"{job.id}:release:{target}")

@@ -256,11 +256,17 @@ class RunService(ServiceCore):
                 return None
             tx.lock_workspace(job.workspace_id)
             now = self.clock()
-            charged, over = credits.charge_use(tx, job, used, now)
+            budget = tx.get_budget(job.budget_id, for_update=True) if job.budget_id else None
+            room = None if budget is None else budget.credits - tx.budget_used(budget.id)
+            cap = credits.use_cap(job, room)
+            charged, over = credits.charge_use(tx, job, used, now, cap=cap)
             if over:
                 error = (
                     f"stopped at its credit cap of {job.max_credits} credits "
                     "(max_credits): it needed more"
+                    if cap == job.max_credits
+                    else f"stopped at {cap} credits, all its budget "
+                    f"{budget.name if budget else ''!r} had room for: it needed more"
                 )
                 return self._transition(
                     tx,
