@@ -27,7 +27,7 @@ RECORDING = Path(__file__).resolve().parents[1] / "data" / "api_responses.json"
 #: Values that differ on every run: ids (numbered by kind), and those replaced by
 #: one label of ``_UNNUMBERED``.
 _VOLATILE = (
-    (re.compile(r"\b(job|usr|ws|file|batch|grant)_[0-9a-f]{32}\b"), None),
+    (re.compile(r"\b(job|usr|ws|file|batch|grant|bdg)_[0-9a-f]{32}\b"), None),
     (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d)?"), "time"),
     (re.compile(r'"next_cursor": "[A-Za-z0-9_\-]+"'), "cursor"),
     (re.compile(r'"duration_s": [0-9.e\-]+'), "duration"),
@@ -266,7 +266,33 @@ async def _run_script(piq: PiqServer, alice: Api, tim: Api, bob: Api) -> list[di
     await s.send(alice, "delete", "DELETE", f"jobs/{failing.json['id']}")
     await s.send(alice, "deleted job", "GET", f"jobs/{failing.json['id']}")
     await s.send(alice, "account after", "GET", "account")
+    await _budgets(s, alice, tim)
     return s.answers
+
+
+async def _budgets(s: Any, alice: Api, tim: Api) -> None:
+    """Caps and budgets: refusals, a budget's use, the account listing it."""
+    capped = {**job_body("hello world"), "max_credits": 19}
+    await s.send(alice, "quote, over its cap", "POST", "jobs/quote", body=capped)
+    await s.send(alice, "submit, over its cap", "POST", "jobs", body=capped)
+    await s.send(alice, "submit, bad cap", "POST", "jobs", body={**capped, "max_credits": -1})
+    opened = await s.send(
+        alice, "open budget", "POST", "budgets", body={"name": "screen", "credits": 30}
+    )
+    under = {**job_body("hello world"), "budget": "screen"}
+    job = await s.send(alice, "submit under a budget", "POST", "jobs", body=under)
+    await alice.wait(job.json["id"])
+    await s.send(tim, "submit, budget spent", "POST", "jobs", body=under)
+    await s.send(alice, "quote, budget spent", "POST", "jobs/quote", body=under)
+    await s.send(alice, "submit, no such budget", "POST", "jobs", body={**under, "budget": "x"})
+    await s.send(alice, "budget", "GET", f"budgets/{opened.json['id']}")
+    await s.send(alice, "budgets", "GET", "budgets")
+    await s.send(tim, "close budget, not theirs", "POST", "budgets/screen/close")
+    await s.send(
+        alice, "notebook default", "PUT", "budgets/notebook-default", body={"credits": 100}
+    )
+    await s.send(alice, "account with a budget", "GET", "account")
+    await s.send(alice, "close budget", "POST", "budgets/screen/close")
 
 
 def _json() -> dict[str, str]:
