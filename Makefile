@@ -5,6 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 VIEWER := proteiniq_jupyter/static/vendor/3Dmol-min.js
+WIDGETS := proteiniq_jupyter/static/widgets
+FRONT := $(WIDGETS)/.built
+JLPM := $(BIN)/jlpm
+FRONT_SOURCES := package.json yarn.lock .yarnrc.yml js/package.json js/tsconfig.json \
+	$(shell find js/src js/scripts -type f 2>/dev/null)
 
 .PHONY: lab test install check clean browser mutation
 
@@ -14,21 +19,29 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,lab]'
 	touch $(STAMP)
 
-# The 3D viewer is bundled from the npm registry, so pages render with no internet.
-$(VIEWER): package.json package-lock.json
-	npm ci --no-audit --no-fund --silent
-	npm run --silent build
+# The front end: the widgets' bundles (js/, esbuild) and the 3D viewer from the npm
+# registry, so pages and widgets render with no internet. jlpm comes with jupyter-builder.
+node_modules/.yarn-state.yml: package.json yarn.lock .yarnrc.yml js/package.json $(STAMP)
+	$(JLPM) install --immutable
+
+$(FRONT): node_modules/.yarn-state.yml $(FRONT_SOURCES)
+	$(JLPM) build
+	touch $(FRONT)
+
+$(VIEWER): $(FRONT)
 
 # Browser tests drive Debian's chromium; install it when missing (as root).
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-install: $(STAMP) $(VIEWER)
+install: $(STAMP) $(FRONT) $(VIEWER)
 
 lab: install
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# The TypeScript type check (strict) and its linter, then Python's.
 check: install
+	$(JLPM) check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy proteiniq_jupyter
@@ -57,4 +70,4 @@ mutation: $(MUTMUT)
 	$(MUTMUT) results | grep -v ': not checked$$' || true
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules mutants $(dir $(VIEWER))
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules mutants $(dir $(VIEWER)) $(WIDGETS)

@@ -5,6 +5,7 @@
 do not pay for them; ``%load_ext proteiniq_jupyter`` adds the ``%piq`` magics.
 """
 
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -60,10 +61,19 @@ _jobs.__class__ = _Verb
 _tools.__class__ = _Verb
 
 
+def _widgets() -> None:
+    """In a kernel, job handles and tables show as the notebook widgets."""
+    if "ipykernel" in sys.modules:
+        from . import widgets
+
+        widgets.register()
+
+
 def __getattr__(name: str) -> Any:
     if name in _CLIENT:
         from . import client
 
+        _widgets()
         return getattr(client, name)
     raise AttributeError(f"module 'proteiniq_jupyter' has no attribute {name!r}")
 
@@ -83,4 +93,5 @@ def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext proteiniq_jupyter``: the ``%piq`` and ``%%piq`` magics."""
     from .magics import load
 
+    _widgets()
     load(ipython)

@@ -34,6 +34,8 @@ RECENT_JOBS = 2000
 RECENT_EVENTS = 64
 
 Item = api.JobEvent | None
+#: Called with every event the subscription carries (``RESYNC`` after a gap).
+Listener = Callable[[Item], None]
 
 
 class Watch:
@@ -74,6 +76,7 @@ class EventHub(abc.ABC):
         #: Incremented whenever the subscription (re)starts without its past.
         self._generation = 0
         self._open = False
+        self._listeners: list[Listener] = []
 
     # -- for the subscription -------------------------------------------------
 
@@ -86,8 +89,11 @@ class EventHub(abc.ABC):
                     self._recent.popitem(last=False)
             recent.append(event)
             watches = list(self._watches.get(event.job_id, ()))
+            listeners = list(self._listeners)
         for watch in watches:
             watch.put(event)
+        for listener in listeners:
+            listener(event)
 
     def restarted(self) -> None:
         """The subscription began again with no way to resume: what came between
@@ -96,8 +102,11 @@ class EventHub(abc.ABC):
             self._generation += 1
             self._recent.clear()
             watches = [w for ws in self._watches.values() for w in ws]
+            listeners = list(self._listeners)
         for watch in watches:
             watch.put(RESYNC)
+        for listener in listeners:
+            listener(RESYNC)
 
     def _set_open(self) -> None:
         with self._lock:
@@ -135,6 +144,21 @@ class EventHub(abc.ABC):
         for event in backlog:
             watch.put(event)
         return watch, complete
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Every event of every job the subscription carries, handed to ``listener``
+        on the subscription's thread (it must return at once); gives the call that
+        stops it. The notebook widgets' one feed listens so."""
+        self.start()
+        with self._lock:
+            self._listeners.append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return stop
 
     def unwatch(self, watch: Watch) -> None:
         with self._lock:

@@ -19,6 +19,7 @@ from typing import Any
 from .. import api
 from ..jobs.status import JobStatus
 from .diff import JobDiff
+from .display import mimebundle
 from .errors import JobFailed
 from .inputs import Output
 from .progress import Live
@@ -27,6 +28,21 @@ from .transport import Transport
 
 #: Result file formats a structure is read from, best first.
 STRUCTURE_FORMATS = ("pdb", "mmcif", "cif")
+
+
+def apply_event(resource: api.Job, event: api.JobEvent) -> api.Job:
+    """What an event says of the job, until the next read gives it all."""
+    data = event.data
+    update: dict[str, Any] = {"status": event.status}
+    if isinstance(data.get("progress"), (int, float)):
+        update["progress"] = float(data["progress"])
+    if "progress_message" in data:
+        update["progress_message"] = data["progress_message"]
+    if "progress_estimated" in data:
+        update["progress_estimated"] = bool(data["progress_estimated"])
+        eta = data.get("eta_s")
+        update["eta_seconds"] = float(eta) if isinstance(eta, (int, float)) else None
+    return resource.model_copy(update=update)
 
 
 class Job:
@@ -92,18 +108,7 @@ class Job:
         return self
 
     def _apply(self, event: api.JobEvent) -> None:
-        """What an event says of the job, until the next refresh reads it all."""
-        data = event.data
-        update: dict[str, Any] = {"status": event.status}
-        if isinstance(data.get("progress"), (int, float)):
-            update["progress"] = float(data["progress"])
-        if "progress_message" in data:
-            update["progress_message"] = data["progress_message"]
-        if "progress_estimated" in data:
-            update["progress_estimated"] = bool(data["progress_estimated"])
-            eta = data.get("eta_s")
-            update["eta_seconds"] = float(eta) if isinstance(eta, (int, float)) else None
-        self._resource = self._resource.model_copy(update=update)
+        self._resource = apply_event(self._resource, event)
 
     # -- waiting ----------------------------------------------------------------
 
@@ -287,3 +292,7 @@ class Job:
 
     def _repr_html_(self) -> str:
         return job_html(self._resource, how=self.how, link=self.link())
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The live progress widget in a notebook; the HTML summary where it cannot show."""
+        return mimebundle("job", self, self._repr_html_(), repr(self))

@@ -8,6 +8,7 @@ import time
 from typing import Any, Protocol
 
 from ..console import Bars, job_row
+from .display import LiveView, view
 from .render import job_html
 
 #: Notebook updates closer together than this are merged (the last always shows).
@@ -39,10 +40,16 @@ class Live:
         self.last = 0.0
         self.handle: Any = None
         self.bars: Bars | None = None
+        #: The live widget, which follows the job's events itself.
+        self.widget: LiveView | None = None
         if in_kernel():
             from IPython.display import HTML, display
 
-            self.handle = display(HTML(self._html()), display_id=True)
+            self.widget = view("wait", job)  # type: ignore[assignment]
+            if self.widget is not None:
+                display(self.widget)
+            else:
+                self.handle = display(HTML(self._html()), display_id=True)
         elif sys.stderr.isatty():
             self.bars = Bars()
 
@@ -64,7 +71,9 @@ class Live:
 
     def close(self) -> None:
         self.last = 0.0
-        if self.handle is not None:
+        if self.widget is not None:
+            self.widget.show(self.job.resource)
+        elif self.handle is not None:
             from IPython.display import HTML
 
             self.handle.update(HTML(self._html()))

@@ -1,0 +1,12 @@
+// The views' stylesheet, added once per page however many widgets show.
+import css from "../views/views.css";
+
+const ID = "proteiniq-views-style";
+
+export function ensureStyles(): void {
+  if (document.getElementById(ID) !== null) return;
+  const style = document.createElement("style");
+  style.id = ID;
+  style.textContent = css;
+  document.head.appendChild(style);
+}

@@ -1,0 +1,48 @@
+"""The notebook widgets: anywidgets over the views in ``js/`` (built into
+``static/widgets/``), fed by the kernel's one event subscription.
+
+``register()`` makes them the notebook display of the client's objects (a job
+handle shows its live progress, ``job.wait()`` too); it is called when the client is
+first used from ``import proteiniq_jupyter as piq`` and by ``%load_ext``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..client import display
+from ..client.handle import Job
+from ..client.progress import in_kernel
+from .base import BUNDLES, BundleMissing, PiqWidget, action, bundle
+from .job_progress import JobProgress
+
+__all__ = [
+    "BUNDLES",
+    "BundleMissing",
+    "JobProgress",
+    "PiqWidget",
+    "action",
+    "available",
+    "bundle",
+    "register",
+]
+
+
+def available() -> bool:
+    """Whether the widgets can show here: in a kernel, with their front end built."""
+    if not in_kernel():
+        return False
+    try:
+        bundle(JobProgress.bundle)
+    except BundleMissing:
+        return False
+    return True
+
+
+def _progress(handle: Any) -> JobProgress | None:
+    return JobProgress(handle) if isinstance(handle, Job) and available() else None
+
+
+def register() -> None:
+    display.register("job", _progress)
+    display.register("wait", _progress)

@@ -1,0 +1,63 @@
+"""JobProgress: one job's status, progress, elapsed time and latest message, live,
+with a cancel button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import traitlets
+
+from .. import api
+from ..client.handle import Job, apply_event
+from .base import PiqWidget, action, dump
+
+#: Event kinds after which the job is read whole (times and credits change with them).
+REREAD_KINDS = frozenset({"status", "created", "renamed", "shared"})
+
+
+class JobProgress(PiqWidget):
+    bundle = "job_progress"
+
+    #: The job as the API answers it.
+    job = traitlets.Dict().tag(sync=True)
+    #: The job's page in JupyterLab, when there is a server.
+    link = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+
+    def __init__(self, handle: Job, **kwargs: Any) -> None:
+        self._handle = handle
+        self._resource = handle.resource
+        super().__init__(job=dump(handle.resource), link=handle.link(), **kwargs)
+        events = handle._transport.events
+        if not handle.done and events.carries(handle.resource):
+            self.follow(events, handle.id)
+            self.reread()  # what happened before the feed followed it
+
+    @property
+    def resource(self) -> api.Job:
+        return self._resource
+
+    def show(self, resource: api.Job) -> None:
+        self._resource = resource
+        self.job = dump(resource)
+
+    def reread(self) -> None:
+        self.show(self._handle._transport.job(self._handle.id))
+
+    def on_event(self, event: api.JobEvent) -> None:
+        if event.kind in REREAD_KINDS or event.status.is_terminal:
+            self.reread()
+        else:
+            self.show(apply_event(self._resource, event))
+
+    def on_resync(self) -> None:
+        self.reread()
+
+    @action("cancel")
+    def cancel(self) -> dict[str, Any]:
+        self.show(self._handle.cancel().resource)
+        return {"job": self.job}
+
+    @action("refresh")
+    def refresh(self) -> dict[str, Any]:
+        self.reread()
+        return {"job": self.job}
