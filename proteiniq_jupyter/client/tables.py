@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import api
+from .display import mimebundle
 from .handle import Job
 from .render import jobs_html
 from .transport import Transport
@@ -103,3 +104,7 @@ class JobTable:
     def _repr_html_(self) -> str:
         rows = self.first_page()
         return jobs_html(rows, more=not self._exhausted)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The live job table widget in a notebook; the HTML table where it cannot show."""
+        return mimebundle("jobs", self, self._repr_html_(), repr(self))

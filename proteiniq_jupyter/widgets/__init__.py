@@ -13,13 +13,16 @@ from typing import Any
 from ..client import display
 from ..client.handle import Job
 from ..client.progress import in_kernel
+from ..client.tables import JobTable as Rows
 from .base import BUNDLES, BundleMissing, PiqWidget, action, bundle
 from .job_progress import JobProgress
+from .job_table import JobTable
 
 __all__ = [
     "BUNDLES",
     "BundleMissing",
     "JobProgress",
+    "JobTable",
     "PiqWidget",
     "action",
     "available",
@@ -43,6 +46,11 @@ def _progress(handle: Any) -> JobProgress | None:
     return JobProgress(handle) if isinstance(handle, Job) and available() else None
 
 
+def _table(rows: Any) -> JobTable | None:
+    return JobTable.of(rows) if isinstance(rows, Rows) and available() else None
+
+
 def register() -> None:
     display.register("job", _progress)
     display.register("wait", _progress)
+    display.register("jobs", _table)

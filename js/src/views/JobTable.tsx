@@ -1,0 +1,301 @@
+// The job table: a page of jobs with filters, sorting, paging and a menu per row.
+// The host (a widget, the lab extension) does the reading and the changes.
+import { useEffect, useMemo, useRef, useState } from "react";
+import { RowMenu } from "./RowMenu";
+import { StatusBadge } from "./StatusBadge";
+import { formatCredits, formatDuration, formatTime, statusLabel } from "./format";
+import type { Job, Outcome } from "./types";
+import { ALL_STATUSES } from "./types";
+
+export type Column = "name" | "status" | "duration_s" | "tool" | "submitter" | "credits" | "created_at";
+
+export interface Sort {
+  column: Column;
+  descending: boolean;
+}
+
+export interface Filters {
+  tool: string;
+  status: string[];
+  search: string;
+}
+
+/** What a row's menu asks of the host. */
+export type RowAction =
+  | { action: "rename"; name: string }
+  | { action: "delete" }
+  | { action: "retry" }
+  | { action: "duplicate" }
+  | { action: "export"; format: "csv" | "json" }
+  | { action: "share"; visibility: string }
+  | { action: "link" };
+
+export interface JobTableProps {
+  rows: Job[];
+  page: number;
+  hasMore: boolean;
+  filters: Filters;
+  tools: string[];
+  sort: Sort;
+  onSort: (sort: Sort) => void;
+  onFilters: (filters: Filters) => Promise<Outcome>;
+  onPage: (to: "next" | "previous" | "first") => Promise<Outcome>;
+  onRow: (job: Job, action: RowAction) => Promise<Outcome>;
+  /** Opens the host's share dialog for the job, where it has one. */
+  onShareDialog?: (job: Job) => void;
+}
+
+const COLUMNS: { column: Column; label: string }[] = [
+  { column: "name", label: "Name" },
+  { column: "status", label: "Status" },
+  { column: "duration_s", label: "Duration" },
+  { column: "tool", label: "Tool" },
+  { column: "submitter", label: "Submitter" },
+  { column: "credits", label: "Credits" },
+  { column: "created_at", label: "Created" },
+];
+
+function sortKey(job: Job, column: Column): string | number {
+  switch (column) {
+    case "submitter":
+      return job.submitter.username ?? job.submitter.id;
+    case "credits":
+      return job.credits.charged || job.credits.estimated;
+    case "duration_s":
+      return job.duration_s ?? -1;
+    default:
+      return job[column];
+  }
+}
+
+export function sortRows(rows: Job[], sort: Sort): Job[] {
+  const sign = sort.descending ? -1 : 1;
+  return [...rows].sort((a, b) => {
+    const x = sortKey(a, sort.column);
+    const y = sortKey(b, sort.column);
+    if (x < y) return -sign;
+    if (x > y) return sign;
+    return 0;
+  });
+}
+
+/** Waits `ms` after the last change of `value` before giving it. */
+function useSettled<T>(value: T, ms: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = window.setTimeout(() => {
+      setSettled(value);
+    }, ms);
+    return () => {
+      window.clearTimeout(timer);
+    };
+  }, [value, ms]);
+  return settled;
+}
+
+export function JobTable(props: JobTableProps): React.JSX.Element {
+  const { filters, onFilters } = props;
+  const [search, setSearch] = useState(filters.search);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const settledSearch = useSettled(search, 300);
+  const rows = useMemo(() => sortRows(props.rows, props.sort), [props.rows, props.sort]);
+  const sent = useRef(filters.search);
+
+  const run = (work: Promise<Outcome>, done?: (outcome: Outcome) => void): void => {
+    setBusy(true);
+    setError(null);
+    void work.then((outcome) => {
+      setBusy(false);
+      if (!outcome.ok) setError(outcome.error ?? "That did not work.");
+      else done?.(outcome);
+    });
+  };
+
+  useEffect(() => {
+    if (settledSearch === sent.current) return;
+    sent.current = settledSearch;
+    run(onFilters({ ...filters, search: settledSearch }));
+    // Only a settled search sends; the filters it goes with are the current ones.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [settledSearch]);
+
+  const setSort = (column: Column): void => {
+    const descending = props.sort.column === column ? !props.sort.descending : column === "created_at";
+    props.onSort({ column, descending });
+  };
+
+  const status = filters.status[0] ?? "";
+  return (
+    <section className="piq-view piq-table-view" aria-label="Jobs">
+      <div className="piq-row" role="search">
+        <label className="piq-row">
+          <span>Search</span>
+          <input
+            className="piq-input"
+            type="search"
+            value={search}
+            placeholder="Job name"
+            onChange={(event) => {
+              setSearch(event.target.value);
+            }}
+          />
+        </label>
+        <label className="piq-row">
+          <span>Tool</span>
+          <select
+            className="piq-select"
+            value={filters.tool}
+            onChange={(event) => {
+              run(onFilters({ ...filters, tool: event.target.value }));
+            }}
+          >
+            <option value="">Any tool</option>
+            {props.tools.map((tool) => (
+              <option key={tool} value={tool}>
+                {tool}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="piq-row">
+          <span>Status</span>
+          <select
+            className="piq-select"
+            value={status}
+            onChange={(event) => {
+              const value = event.target.value;
+              run(onFilters({ ...filters, status: value === "" ? [] : [value] }));
+            }}
+          >
+            <option value="">Any status</option>
+            {ALL_STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {statusLabel(s)}
+              </option>
+            ))}
+          </select>
+        </label>
+        {busy && <span className="piq-muted" role="status">Loading…</span>}
+      </div>
+      {error !== null && (
+        <p role="alert" className="piq-error">
+          {error}
+        </p>
+      )}
+      {notice !== null && (
+        <p role="status" className="piq-muted">
+          {notice}
+        </p>
+      )}
+      <div className="piq-table-scroll">
+        <table className="piq-table">
+          <caption className="piq-visually-hidden">
+            Jobs, page {props.page + 1}; column headers sort the rows of this page
+          </caption>
+          <thead>
+            <tr>
+              {COLUMNS.map(({ column, label }) => {
+                const active = props.sort.column === column;
+                return (
+                  <th
+                    key={column}
+                    scope="col"
+                    aria-sort={active ? (props.sort.descending ? "descending" : "ascending") : "none"}
+                  >
+                    <button
+                      type="button"
+                      className="piq-sort"
+                      onClick={() => {
+                        setSort(column);
+                      }}
+                    >
+                      {label}
+                      <span aria-hidden="true">{active ? (props.sort.descending ? " ▼" : " ▲") : ""}</span>
+                    </button>
+                  </th>
+                );
+              })}
+              <th scope="col">
+                <span className="piq-visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.length === 0 && (
+              <tr>
+                <td colSpan={COLUMNS.length + 1} className="piq-muted">
+                  No jobs match.
+                </td>
+              </tr>
+            )}
+            {rows.map((job) => (
+              <tr key={job.id} data-job={job.id}>
+                <td>{job.name}</td>
+                <td>
+                  <StatusBadge status={job.status} />
+                  {job.status === "PROCESSING" && (
+                    <span className="piq-muted"> {Math.round(job.progress * 100)}%</span>
+                  )}
+                </td>
+                <td>{formatDuration(job.duration_s)}</td>
+                <td>{job.tool}</td>
+                <td>{job.submitter.username ?? job.submitter.id}</td>
+                <td>
+                  {job.credits.charged > 0
+                    ? formatCredits(job.credits.charged)
+                    : `${formatCredits(job.credits.estimated)} est.`}
+                </td>
+                <td>{formatTime(job.created_at)}</td>
+                <td>
+                  <RowMenu
+                    job={job}
+                    onAction={(action) => props.onRow(job, action)}
+                    onShareDialog={props.onShareDialog}
+                    onNotice={setNotice}
+                  />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <nav className="piq-row piq-spread" aria-label="Pages">
+        <span>Page {props.page + 1}</span>
+        <span className="piq-row">
+          <button
+            type="button"
+            className="piq-button"
+            disabled={busy || props.page === 0}
+            onClick={() => {
+              run(props.onPage("first"));
+            }}
+          >
+            First
+          </button>
+          <button
+            type="button"
+            className="piq-button"
+            disabled={busy || props.page === 0}
+            onClick={() => {
+              run(props.onPage("previous"));
+            }}
+          >
+            Previous
+          </button>
+          <button
+            type="button"
+            className="piq-button"
+            disabled={busy || !props.hasMore}
+            onClick={() => {
+              run(props.onPage("next"));
+            }}
+          >
+            Next
+          </button>
+        </span>
+      </nav>
+    </section>
+  );
+}

@@ -1,0 +1,289 @@
+"""JobTable: the workspace's jobs a page at a time, filtered by tool, status and
+name, with a menu of actions on each row, kept live by the kernel's event feed.
+
+Pages come from the server's keyset cursor through the client, one request per
+turn whatever the history's length; the table keeps the cursors of the pages
+before, so it can turn back, and never loads the whole history (``to_dataframe``
+reads every page on purpose).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import traitlets
+
+from .. import api
+from ..client.handle import Job, apply_event
+from ..client.tables import JobTable as Rows
+from ..client.transport import Transport
+from ..jobs.paging import MAX_PAGE
+from ..jobs.status import JobStatus
+from .base import PiqWidget, action, dump
+
+#: Rows a page shows unless asked otherwise.
+PAGE_SIZE = 20
+#: New jobs arriving together reload the first page once, this long after the first.
+RELOAD_DELAY_S = 0.3
+#: Event kinds after which a row is read whole (times, credits, names change).
+REREAD_KINDS = frozenset({"status", "renamed"})
+EXPORT_TYPES = {"csv": "text/csv", "json": "application/json"}
+
+
+class JobTable(PiqWidget):
+    bundle = "job_table"
+
+    #: The page shown: the API's jobs, newest first.
+    rows = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: Which page (0 is the newest) and whether there are more after it.
+    page = traitlets.Int(0).tag(sync=True)
+    page_size = traitlets.Int(PAGE_SIZE).tag(sync=True)
+    has_more = traitlets.Bool(False).tag(sync=True)
+    #: The filters: tool id, statuses, part of the name ("" or [] for any).
+    tool = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    search = traitlets.Unicode("").tag(sync=True)
+    #: The tools there are, for the tool filter.
+    tools = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    #: How the page's rows are ordered in the view: {"column": ..., "descending": ...}.
+    sort = traitlets.Dict({"column": "created_at", "descending": True}).tag(sync=True)
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        tool: str | None = None,
+        status: str | list[str] | None = None,
+        search: str | None = None,
+        page_size: int = PAGE_SIZE,
+        mine: bool = False,
+    ) -> None:
+        self._transport = transport
+        self._mine = mine
+        self._lock = threading.RLock()
+        #: The cursor each page starts after (None: the first page).
+        self._cursors: list[str | None] = [None]
+        self._next: str | None = None
+        self._reload: threading.Timer | None = None
+        # The first page is read before the comm opens, so the page's first state has it.
+        self.tools = sorted(t.id for t in transport.tools().data)
+        statuses = [status] if isinstance(status, str) else list(status or [])
+        self._set_query(tool or "", statuses, search or "", page_size)
+        self._load(0)
+        super().__init__()
+        self.follow(transport.events, None)
+
+    @classmethod
+    def of(cls, rows: Rows) -> JobTable:
+        """The widget of what ``piq.jobs(...)`` asked for."""
+        params = rows._params
+        status = params.get("status", "")
+        return cls(
+            rows._transport,
+            tool=params.get("tool"),
+            status=[s for s in status.split(",") if s],
+            search=params.get("q"),
+            page_size=int(params.get("limit", PAGE_SIZE)),
+            mine=params.get("mine") == "1",
+        )
+
+    # -- reading ----------------------------------------------------------------
+
+    def _set_query(self, tool: str, status: list[str], search: str, page_size: int) -> None:
+        if tool and tool not in self.tools:
+            raise ValueError(f"unknown tool {tool!r}; the tools are {', '.join(self.tools)}")
+        known = {s.value for s in JobStatus}
+        unknown = [s for s in status if s.upper() not in known]
+        if unknown:
+            raise ValueError(f"unknown status {unknown[0]!r}; use {', '.join(sorted(known))}")
+        if not 1 <= page_size <= MAX_PAGE:
+            raise ValueError(f"a page holds 1 to {MAX_PAGE} jobs, not {page_size}")
+        self.tool, self.status = tool, [s.upper() for s in status]
+        self.search, self.page_size = search.strip(), page_size
+
+    def params(self) -> dict[str, str]:
+        """The request of a page, as the client's ``jobs`` sends it."""
+        params = {"limit": str(self.page_size)}
+        if self.tool:
+            params["tool"] = self.tool
+        if self.status:
+            params["status"] = ",".join(self.status)
+        if self.search:
+            params["q"] = self.search
+        if self._mine:
+            params["mine"] = "1"
+        return params
+
+    def _load(self, page: int) -> None:
+        """Read page ``page`` (its cursor is known: it is at most one past the last)."""
+        with self._lock:
+            params = self.params()
+            cursor = self._cursors[page]
+            if cursor:
+                params["starting_after"] = cursor
+            answer = self._transport.jobs(params)
+            del self._cursors[page + 1 :]
+            if answer.has_more and answer.next_cursor:
+                self._cursors.append(answer.next_cursor)
+            self.rows = [dump(job) for job in answer.data]
+            self.page, self.has_more = page, bool(answer.has_more and answer.next_cursor)
+
+    def _state(self) -> dict[str, Any]:
+        return {"page": self.page, "has_more": self.has_more, "count": len(self.rows)}
+
+    def job(self, job_id: str) -> Job:
+        """A handle on a job of the table."""
+        mark = self._transport.events.mark()
+        return Job(self._transport, self._transport.job(job_id), mark=mark)
+
+    def to_dataframe(self) -> Any:
+        """Every job the filters select (all pages) as a pandas DataFrame."""
+        params = self.params()
+        params["limit"] = str(MAX_PAGE)
+        return Rows(self._transport, params, None).to_dataframe()
+
+    # -- paging and filters -------------------------------------------------------
+
+    @action("query")
+    def query(
+        self,
+        tool: str | None = None,
+        status: list[str] | str | None = None,
+        search: str | None = None,
+        page_size: int | None = None,
+    ) -> dict[str, Any]:
+        """New filters: the table starts again at its first page."""
+        with self._lock:
+            statuses = [status] if isinstance(status, str) else status
+            self._set_query(
+                self.tool if tool is None else tool,
+                self.status if statuses is None else [s for s in statuses if s],
+                self.search if search is None else search,
+                self.page_size if page_size is None else int(page_size),
+            )
+            self._cursors = [None]
+            self._load(0)
+            return self._state()
+
+    @action("page")
+    def turn(self, to: str) -> dict[str, Any]:
+        """``next``, ``previous``, ``first`` or ``reload``."""
+        with self._lock:
+            target = {
+                "next": self.page + 1,
+                "previous": self.page - 1,
+                "first": 0,
+                "reload": self.page,
+            }.get(to)
+            if target is None:
+                raise ValueError(f"turn to next, previous, first or reload, not {to!r}")
+            if target < 0:
+                raise ValueError("this is the first page")
+            if target >= len(self._cursors):
+                raise ValueError("this is the last page")
+            self._load(target)
+            return self._state()
+
+    @action("sort")
+    def set_sort(self, column: str, descending: bool = False) -> dict[str, Any]:
+        if column not in SORTABLE:
+            raise ValueError(f"sort by {', '.join(SORTABLE)}, not {column!r}")
+        self.sort = {"column": column, "descending": bool(descending)}
+        return {}
+
+    # -- the row menu -------------------------------------------------------------
+
+    def _replace(self, resource: api.Job) -> None:
+        """Show a job read alone as its row of a page: without its inputs' contents,
+        as the list gives it, so a page stays light."""
+        if isinstance(resource.input, api.JobInput):
+            resource = resource.model_copy(update={"input": api.JobInput(inputs=[])})
+        row = dump(resource)
+        with self._lock:
+            self.rows = [row if r["id"] == resource.id else r for r in self.rows]
+
+    @action("rename")
+    def rename(self, job: str, name: str) -> dict[str, Any]:
+        if not name.strip():
+            raise ValueError("a job's name cannot be empty")
+        renamed = self._transport.rename(job, name.strip())
+        self._replace(renamed)
+        return {"job": dump(renamed)}
+
+    @action("delete")
+    def delete(self, job: str) -> dict[str, Any]:
+        self._transport.delete(job)
+        with self._lock:
+            self._load(self.page)
+        return self._state()
+
+    @action("retry")
+    def retry(self, job: str) -> dict[str, Any]:
+        created = self._transport.action(job, "retry")
+        self._reload_first_page_soon()
+        return {"job": dump(created)}
+
+    @action("duplicate")
+    def duplicate(self, job: str) -> dict[str, Any]:
+        created = self._transport.action(job, "duplicate")
+        self._reload_first_page_soon()
+        return {"job": dump(created)}
+
+    @action("export")
+    def export(self, job: str, format: str = "csv") -> dict[str, Any]:
+        fmt = format.lower()
+        if fmt not in EXPORT_TYPES:
+            raise ValueError(f"export as csv or json, not {format!r}")
+        text = self._transport.export(job, fmt)
+        return {"filename": f"{job}.{fmt}", "mime": EXPORT_TYPES[fmt], "text": text}
+
+    @action("share")
+    def share(self, job: str, visibility: str) -> dict[str, Any]:
+        shared = self._transport.share(job, {"visibility": visibility})
+        self._replace(self._transport.job(job))
+        return {"share": dump(shared)}
+
+    @action("link")
+    def link(self, job: str) -> dict[str, Any]:
+        """The job's page: JupyterLab's with a server, else its public page if any."""
+        url = self._transport.lab_url(job)
+        if url is None:
+            url = self._transport.share(job, None).public_url
+        return {"link": url}
+
+    # -- live ----------------------------------------------------------------------
+
+    def on_event(self, event: api.JobEvent) -> None:
+        with self._lock:
+            shown = next((r for r in self.rows if r["id"] == event.job_id), None)
+        if shown is None:
+            if event.kind == "created" and self.page == 0:
+                self._reload_first_page_soon()
+            return
+        if event.kind in REREAD_KINDS or event.status.is_terminal:
+            self._replace(self._transport.job(event.job_id))
+        else:
+            self._replace(apply_event(api.Job.model_validate(shown), event))
+
+    def on_resync(self) -> None:
+        self.turn("reload")
+
+    def _reload_first_page_soon(self) -> None:
+        with self._lock:
+            if self._reload is not None:
+                return
+
+            def reload() -> None:
+                with self._lock:
+                    self._reload = None
+                    if self.page == 0:
+                        self._load(0)
+
+            self._reload = threading.Timer(RELOAD_DELAY_S, reload)
+            self._reload.daemon = True
+            self._reload.start()
+
+
+#: Columns the view sorts a page by.
+SORTABLE = ("name", "status", "duration_s", "tool", "submitter", "credits", "created_at")
