@@ -8,6 +8,9 @@ export function widget(component: React.FC): AnyWidget {
   return {
     render(props) {
       ensureStyles();
+      // Keys typed in a widget are the widget's: JupyterLab's notebook shortcuts
+      // (Enter to edit a cell, arrows to move between cells) leave them alone.
+      props.el.setAttribute("data-lm-suppress-shortcuts", "true");
       return render(props);
     },
   };

@@ -1,7 +1,7 @@
 // The job table: a page of jobs with filters, sorting, paging and a menu per row.
 // The host (a widget, the lab extension) does the reading and the changes.
-import { useEffect, useMemo, useRef, useState } from "react";
-import { RowMenu } from "./RowMenu";
+import { Fragment, useEffect, useMemo, useRef, useState } from "react";
+import { RowMenu, menuButtonId } from "./RowMenu";
 import { StatusBadge } from "./StatusBadge";
 import { formatCredits, formatDuration, formatTime, statusLabel } from "./format";
 import type { Job, Outcome } from "./types";
@@ -102,6 +102,11 @@ export function JobTable(props: JobTableProps): React.JSX.Element {
   const settledSearch = useSettled(search, 300);
   const rows = useMemo(() => sortRows(props.rows, props.sort), [props.rows, props.sort]);
   const sent = useRef(filters.search);
+  const [menuFor, setMenuFor] = useState<string | null>(null);
+  const closeMenu = (job: Job): void => {
+    setMenuFor(null);
+    document.getElementById(menuButtonId(job))?.focus();
+  };
 
   const run = (work: Promise<Outcome>, done?: (outcome: Outcome) => void): void => {
     setBusy(true);
@@ -231,32 +236,57 @@ export function JobTable(props: JobTableProps): React.JSX.Element {
               </tr>
             )}
             {rows.map((job) => (
-              <tr key={job.id} data-job={job.id}>
-                <td>{job.name}</td>
-                <td>
-                  <StatusBadge status={job.status} />
-                  {job.status === "PROCESSING" && (
-                    <span className="piq-muted"> {Math.round(job.progress * 100)}%</span>
-                  )}
-                </td>
-                <td>{formatDuration(job.duration_s)}</td>
-                <td>{job.tool}</td>
-                <td>{job.submitter.username ?? job.submitter.id}</td>
-                <td>
-                  {job.credits.charged > 0
-                    ? formatCredits(job.credits.charged)
-                    : `${formatCredits(job.credits.estimated)} est.`}
-                </td>
-                <td>{formatTime(job.created_at)}</td>
-                <td>
-                  <RowMenu
-                    job={job}
-                    onAction={(action) => props.onRow(job, action)}
-                    onShareDialog={props.onShareDialog}
-                    onNotice={setNotice}
-                  />
-                </td>
-              </tr>
+              <Fragment key={job.id}>
+                <tr data-job={job.id}>
+                  <td>{job.name}</td>
+                  <td>
+                    <StatusBadge status={job.status} />
+                    {job.status === "PROCESSING" && (
+                      <span className="piq-muted"> {Math.round(job.progress * 100)}%</span>
+                    )}
+                  </td>
+                  <td>{formatDuration(job.duration_s)}</td>
+                  <td>{job.tool}</td>
+                  <td>{job.submitter.username ?? job.submitter.id}</td>
+                  <td>
+                    {job.credits.charged > 0
+                      ? formatCredits(job.credits.charged)
+                      : `${formatCredits(job.credits.estimated)} est.`}
+                  </td>
+                  <td>{formatTime(job.created_at)}</td>
+                  <td>
+                    <button
+                      id={menuButtonId(job)}
+                      type="button"
+                      className="piq-button"
+                      aria-haspopup="menu"
+                      aria-expanded={menuFor === job.id}
+                      aria-label={`Actions for ${job.name}`}
+                      onClick={() => {
+                        if (menuFor === job.id) closeMenu(job);
+                        else setMenuFor(job.id);
+                      }}
+                    >
+                      ⋯
+                    </button>
+                  </td>
+                </tr>
+                {menuFor === job.id && (
+                  <tr className="piq-menu-row">
+                    <td colSpan={COLUMNS.length + 1}>
+                      <RowMenu
+                        job={job}
+                        onClose={() => {
+                          closeMenu(job);
+                        }}
+                        onAction={(action) => props.onRow(job, action)}
+                        onShareDialog={props.onShareDialog}
+                        onNotice={setNotice}
+                      />
+                    </td>
+                  </tr>
+                )}
+              </Fragment>
             ))}
           </tbody>
         </table>

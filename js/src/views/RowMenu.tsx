@@ -1,7 +1,8 @@
 // A job row's menu: rename, delete, retry, duplicate, export, share, copy link.
-// A menu button opens a list of items (arrow keys move, Escape closes); items that
-// need more (a new name, a confirmation, a visibility) open a small panel.
-import { useEffect, useId, useRef, useState } from "react";
+// The table opens it in a row of its own under the job's row (so nothing clips it):
+// a list of items (arrow keys move, Escape closes); items that need more (a new
+// name, a confirmation, a visibility) open a small panel in its place.
+import { useEffect, useRef, useState } from "react";
 import type { RowAction } from "./JobTable";
 import type { Job, Outcome } from "./types";
 
@@ -14,6 +15,8 @@ interface Item {
 
 export interface RowMenuProps {
   job: Job;
+  /** Closes the menu (the table gives focus back to the row's menu button). */
+  onClose: () => void;
   onAction: (action: RowAction) => Promise<Outcome>;
   onShareDialog?: ((job: Job) => void) | undefined;
   onNotice: (notice: string | null) => void;
@@ -34,31 +37,31 @@ export async function copyText(text: string): Promise<boolean> {
   }
 }
 
-export function RowMenu({ job, onAction, onShareDialog, onNotice }: RowMenuProps): React.JSX.Element {
-  const [open, setOpen] = useState(false);
+export function menuButtonId(job: Job): string {
+  return `piq-row-menu-${job.id}`;
+}
+
+export function RowMenu({ job, onClose, onAction, onShareDialog, onNotice }: RowMenuProps): React.JSX.Element {
   const [panel, setPanel] = useState<Panel>(null);
   const [name, setName] = useState(job.name);
   const [visibility, setVisibility] = useState(job.visibility);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const button = useRef<HTMLButtonElement>(null);
   const menu = useRef<HTMLUListElement>(null);
   const panelRef = useRef<HTMLDivElement>(null);
-  const menuId = useId();
   const label = `Actions for ${job.name}`;
 
   useEffect(() => {
-    if (open) menu.current?.querySelector<HTMLElement>("[role=menuitem]")?.focus();
-  }, [open]);
+    if (panel === null) menu.current?.querySelector<HTMLElement>("[role=menuitem]")?.focus();
+  }, [panel]);
   useEffect(() => {
     if (panel !== null) panelRef.current?.querySelector<HTMLElement>("input, select, button")?.focus();
   }, [panel]);
 
   const close = (): void => {
-    setOpen(false);
     setPanel(null);
     setError(null);
-    button.current?.focus();
+    onClose();
   };
 
   const act = (action: RowAction, then?: (outcome: Outcome) => void): void => {
@@ -151,8 +154,8 @@ export function RowMenu({ job, onAction, onShareDialog, onNotice }: RowMenuProps
     const go = (i: number): void => {
       entries[(i + entries.length) % entries.length]?.focus();
     };
-    if (event.key === "ArrowDown") go(index + 1);
-    else if (event.key === "ArrowUp") go(index - 1);
+    if (event.key === "ArrowDown" || event.key === "ArrowRight") go(index + 1);
+    else if (event.key === "ArrowUp" || event.key === "ArrowLeft") go(index - 1);
     else if (event.key === "Home") go(0);
     else if (event.key === "End") go(entries.length - 1);
     else if (event.key === "Escape" || event.key === "Tab") close();
@@ -162,23 +165,8 @@ export function RowMenu({ job, onAction, onShareDialog, onNotice }: RowMenuProps
 
   return (
     <div className="piq-menu-wrap">
-      <button
-        ref={button}
-        type="button"
-        className="piq-button"
-        aria-haspopup="menu"
-        aria-expanded={open}
-        aria-controls={open ? menuId : undefined}
-        aria-label={label}
-        onClick={() => {
-          if (open) close();
-          else setOpen(true);
-        }}
-      >
-        ⋯
-      </button>
-      {open && panel === null && (
-        <ul ref={menu} id={menuId} role="menu" aria-label={label} className="piq-menu" onKeyDown={moveFocus}>
+      {panel === null && (
+        <ul ref={menu} role="menu" aria-label={label} className="piq-menu" onKeyDown={moveFocus}>
           {items.map((item) => (
             <li
               key={item.key}
@@ -201,7 +189,7 @@ export function RowMenu({ job, onAction, onShareDialog, onNotice }: RowMenuProps
           ))}
         </ul>
       )}
-      {open && panel !== null && (
+      {panel !== null && (
         <div
           ref={panelRef}
           className="piq-dialog"
@@ -225,6 +213,13 @@ export function RowMenu({ job, onAction, onShareDialog, onNotice }: RowMenuProps
                   value={name}
                   onChange={(event) => {
                     setName(event.target.value);
+                  }}
+                  onKeyDown={(event) => {
+                    // A host may take Enter for itself before the form sees it.
+                    if (event.key === "Enter") {
+                      event.preventDefault();
+                      act({ action: "rename", name });
+                    }
                   }}
                 />
               </label>
