@@ -195,11 +195,12 @@ class JobTable(PiqWidget):
     # -- the row menu -------------------------------------------------------------
 
     def _replace(self, resource: api.Job) -> None:
-        """Show a job read alone as its row of a page: without its inputs' contents,
-        as the list gives it, so a page stays light."""
+        """Show a job read alone as its row of a page: without its inputs' contents
+        and its provenance, as the list gives it, so a page stays light."""
+        update: dict[str, Any] = {"provenance": api.MISSING}
         if isinstance(resource.input, api.JobInput):
-            resource = resource.model_copy(update={"input": api.JobInput(inputs=[])})
-        row = dump(resource)
+            update["input"] = api.JobInput(inputs=[])
+        row = dump(resource.model_copy(update=update))
         with self._lock:
             self.rows = [row if r["id"] == resource.id else r for r in self.rows]
 
