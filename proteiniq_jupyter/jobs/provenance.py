@@ -15,9 +15,21 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import PurePath
-from typing import Any
+from typing import Any, Protocol
 
-from .model import JobInput, JsonDict
+#: A record as JSON (``jobs.model`` holds the job and refers to this module).
+JsonDict = dict[str, Any]
+
+
+class FingerprintedInput(Protocol):
+    """What an input's fingerprint reads (``jobs.model.JobInput`` has it)."""
+
+    @property
+    def slot_id(self) -> str: ...
+    @property
+    def format(self) -> str: ...
+    @property
+    def content(self) -> str: ...
 
 
 class Derivation(StrEnum):
@@ -93,7 +105,7 @@ class Provenance:
         environment: RunEnvironment,
         *,
         attempt: int,
-        inputs: Sequence[JobInput],
+        inputs: Sequence[FingerprintedInput],
         settings: JsonDict,
         at: datetime,
     ) -> Provenance:
@@ -137,7 +149,7 @@ def _digest(value: Any) -> str:
     return "sha256:" + hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def inputs_fingerprint(inputs: Sequence[JobInput]) -> str:
+def inputs_fingerprint(inputs: Sequence[FingerprintedInput]) -> str:
     """What the tool read: each input's slot, format and content, in order (not its
     id, label or where it came from, so the same structure gives the same print)."""
     return _digest([[i.slot_id, i.format, i.content] for i in inputs])
