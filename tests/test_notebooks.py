@@ -13,6 +13,21 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
+def test_notebooks_are_committed_without_outputs():
+    """Outputs and execution counts stay out of git: a notebook opens clean, and its
+    diffs show only what a person wrote."""
+    assert NOTEBOOKS
+    run: list[str] = []
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        for number, cell in enumerate(notebook.cells, 1):
+            if cell.cell_type != "code":
+                continue
+            if cell.get("outputs") or cell.get("execution_count") is not None:
+                run.append(f"{path.name} cell {number}")
+    assert not run, "notebooks committed with outputs (clear them): " + ", ".join(run)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("PIQ_DATA_DIR", str(tmp_path / "piq"))
