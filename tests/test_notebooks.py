@@ -68,9 +68,20 @@ def check_quickstart(notebook, data_dir: Path) -> None:
     assert completed(data_dir, "protein-stats") == 1 and completed(data_dir, "esmfold") == 1
 
 
+def check_docking(notebook, data_dir: Path) -> None:
+    single = cell_text(notebook, "mode=")
+    assert printed(single, "COMPLETED")
+    table = cell_text(notebook, "affinities =")
+    for column in ("ligand", "status", "best_affinity_kcal_mol", "poses"):
+        assert column in table
+    assert table.count("COMPLETED") >= 3  # the batch's ligands, each docked
+    assert completed(data_dir, "autodock-vina") == 4  # one alone, three in the batch
+
+
 #: What each notebook must produce, beyond running without an error.
 CHECKS: dict[str, Callable[..., None]] = {
     "01-quickstart.ipynb": check_quickstart,
+    "02-docking.ipynb": check_docking,
 }
 
 
