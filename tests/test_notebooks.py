@@ -78,10 +78,27 @@ def check_docking(notebook, data_dir: Path) -> None:
     assert completed(data_dir, "autodock-vina") == 4  # one alone, three in the batch
 
 
+def check_history(notebook, data_dir: Path) -> None:
+    assert printed(cell_text(notebook, "ubiquitin = piq.run("), "COMPLETED COMPLETED COMPLETED")
+    filtered = cell_text(notebook, 'piq.jobs(tool="protein-stats"')
+    assert "ubiquitin" in filtered and "insulin A" in filtered and "aspirin" not in filtered
+    compared = cell_text(notebook, "aspirin.diff(")
+    assert printed(compared, "COMPLETED") and "random_seed" in compared
+    assert "ubiquitin" in cell_text(notebook, 'ubiquitin.export("csv")')
+    history = cell_text(notebook, "history = ")
+    for column in ("name", "tool", "status", "credits_charged"):
+        assert column in history
+    assert "aspirin, seed 42" in history and "aspirin, seed 7" in history  # renamed, duplicated
+    shared = cell_text(notebook, 'share("invited"')
+    assert printed(shared, "invited") and "colleague@lab.example" in shared
+    assert completed(data_dir, "smiles-to-sdf") == 2
+
+
 #: What each notebook must produce, beyond running without an error.
 CHECKS: dict[str, Callable[..., None]] = {
     "01-quickstart.ipynb": check_quickstart,
     "02-docking.ipynb": check_docking,
+    "04-history-and-sharing.ipynb": check_history,
 }
 
 
