@@ -15,6 +15,7 @@ from urllib.parse import quote
 from jupyter_server.utils import url_path_join
 
 from .. import api
+from ..api.scene import VIEWER_FORMATS, docking
 from ..jobs.access import Actor
 from ..jobs.errors import NotFound
 from ..jobs.model import Job
@@ -25,20 +26,7 @@ from .ratelimit import Decision
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 VIEWER_SCRIPT = STATIC / "vendor" / "3Dmol-min.js"
-STRUCTURE_FORMATS = {
-    "pdb": "pdb",
-    "ent": "pdb",
-    "cif": "cif",
-    "mmcif": "cif",
-    "sdf": "sdf",
-    "mol": "sdf",
-    "mol2": "mol2",
-    "pdbqt": "pdbqt",
-}
-#: Formats of a whole structure (a protein, a complex), drawn as a cartoon.
-MACROMOLECULE_FORMATS = ("pdb", "ent", "cif", "mmcif", "pdbqt")
-#: Formats of docked poses: SD records, each naming its pose (a ``pose`` data item).
-POSE_FORMATS = ("sdf",)
+STRUCTURE_FORMATS = VIEWER_FORMATS
 MAX_SHOWN_INPUT = 4000
 
 
@@ -159,29 +147,14 @@ class DockingScene:
 
 
 def docking_scene(files: list[dict[str, Any]], rows: list[dict[str, Any]]) -> DockingScene | None:
-    """The scene of a result that holds docked poses: an SD file of them, the result
-    rows giving each pose's rank and affinity, and a receptor, the first whole
-    structure that is not the same poses in another format (``poses.pdbqt``)."""
-    poses = next((f for f in files if f["format"].lower() in POSE_FORMATS), None)
-    ranked: dict[int, tuple[int, float, str]] = {}
-    for row in rows:
-        rank, affinity = row.get("pose"), row.get("affinity")
-        if isinstance(rank, int) and isinstance(affinity, int | float) and rank not in ranked:
-            ranked[rank] = (rank, float(affinity), str(row.get("ligand") or ""))
-    if poses is None or not ranked:
+    """The scene of a result that holds docked poses (see ``api.scene.docking``)."""
+    docked = docking(files, rows)
+    if docked is None:
         return None
-    stem = Path(poses["name"]).stem
-    receptor = next(
-        (
-            f
-            for f in files
-            if f["format"].lower() in MACROMOLECULE_FORMATS and Path(f["name"]).stem != stem
-        ),
-        None,
+    receptor, poses, ranked = docked
+    return DockingScene(
+        dict(receptor), dict(poses), [(p.rank, p.affinity, p.ligand) for p in ranked]
     )
-    if receptor is None:
-        return None
-    return DockingScene(receptor, poses, [ranked[rank] for rank in sorted(ranked)])
 
 
 TEMPLATE = Template((Path(__file__).with_name("templates") / "public_job.html").read_text())
