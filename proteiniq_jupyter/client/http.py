@@ -222,6 +222,26 @@ class HttpTransport:
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"job {job_id} did not finish within {timeout} s")
 
+    def history(self, job_id: str) -> list[api.JobEvent]:
+        events: list[api.JobEvent] = []
+        with connect_sse(
+            self._client,
+            "GET",
+            f"jobs/{_seg(job_id)}/events",
+            params={"history": "1"},
+            headers={"Accept": "text/event-stream"},
+        ) as source:
+            response = source.response
+            if response.status_code == 204:
+                return events
+            if response.status_code >= 400:
+                response.read()
+                raise error_for(response.status_code, _json(response))
+            events.extend(
+                api.JobEvent.model_validate_json(sse.data) for sse in source.iter_sse() if sse.data
+            )
+        return events
+
     def lab_url(self, job_id: str) -> str | None:
         """The job in JupyterLab: under JupyterHub through the hub, so the link
         opens in the JupyterLab of whoever follows it."""

@@ -241,6 +241,10 @@ class LocalTransport:
         finally:
             unsubscribe()
 
+    def history(self, job_id: str) -> list[api.JobEvent]:
+        events, _ = self.service.job_event_replay(self.actor, job_id)
+        return [api.JobEvent.of(event) for event in events]
+
     def lab_url(self, job_id: str) -> str | None:
         return None
 

@@ -91,6 +91,11 @@ class Transport(Protocol):
         returns the last event id seen. TimeoutError once ``timeout`` passes."""
         ...
 
+    def history(self, job_id: str) -> list[api.JobEvent]:
+        """The job's events so far, oldest first (its timeline); what comes next
+        arrives on ``events``."""
+        ...
+
     def lab_url(self, job_id: str) -> str | None:
         """Where JupyterLab shows the job, when there is a server."""
         ...

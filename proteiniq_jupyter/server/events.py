@@ -27,6 +27,8 @@ READY_TIMEOUT_S = 30.0
 REPLAY_PAGE = 500
 #: The highest event id a database can hold (a signed 64-bit seq).
 MAX_EVENT_ID = 2**63 - 1
+#: The values of ``history``: whether the stream ends after the job's past events.
+HISTORY_VALUES = {"1": True, "true": True, "0": False, "false": False}
 
 
 def sse_message(event: JobEvent) -> str:
@@ -141,12 +143,15 @@ class EventStreamHandler(PiqHandler):
 class JobEventsHandler(EventStreamHandler):
     """``GET jobs/{id}/events``: the job's history after ``Last-Event-ID``, then
     its live events; over after a final status. 204 when a reconnecting client
-    already has everything of a finished job (an EventSource then stops)."""
+    already has everything of a finished job (an EventSource then stops). With
+    ``history=1`` the stream ends after the history: a timeline reads the past
+    this way and follows the rest on the events it already receives."""
 
     @authenticated
     async def get(self, job_id: str) -> None:
         actor = await self.actor()
         after = self.last_event_id() or 0
+        history = self.history_only()
         sub = await self.subscribe(actor, job_id)
         after = await self.resume_after(after, sub)
         try:
@@ -162,11 +167,20 @@ class JobEventsHandler(EventStreamHandler):
                 self.set_status(204)
                 return
             self.begin()
-            if not await self.send_events(backlog) or over:
+            if not await self.send_events(backlog) or over or history:
                 return
             await self.pump(sub, after=max(after, sub.since), until_terminal=True)
         finally:
             sub.close()
+
+    def history_only(self) -> bool:
+        raw = self.get_query_argument("history", "0")
+        if raw not in HISTORY_VALUES:
+            raise ValidationError(
+                f"history must be 1 or 0, got {raw!r}",
+                errors=[{"field": "history", "message": "must be 1, true, 0 or false"}],
+            )
+        return HISTORY_VALUES[raw]
 
 
 class AccountEventsHandler(EventStreamHandler):

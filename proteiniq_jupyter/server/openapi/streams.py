@@ -84,7 +84,14 @@ def event_paths() -> JsonDict:
                     },
                     **errors(400, 404, 503),
                 },
-                parameters=resume,
+                parameters=[
+                    *resume,
+                    query_param(
+                        "history",
+                        {"type": "string", "enum": ["1", "true", "0", "false"]},
+                        "1: end the stream after the events so far (the job's timeline)",
+                    ),
+                ],
                 description=(
                     "Read it with fetch (an EventSource cannot send the Authorization "
                     "header); GET jobs/{job_id}/status is the polling fallback."
