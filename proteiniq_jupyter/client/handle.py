@@ -286,6 +286,22 @@ class Job:
 
     # -- display ----------------------------------------------------------------
 
+    def view(self, backend: str = "widget", **options: Any) -> Any:
+        """The job's structures in 3D: a ``StructureView`` widget (pLDDT colours,
+        models, docked poses), or with ``backend="py3dmol"`` a py3Dmol view
+        (``model=``, ``pose=``, ``width=``, ``height=``). Both load 3Dmol.js from
+        this installation, never from the internet."""
+        from ..widgets.view import view_job
+
+        return view_job(self._transport, self.refresh().resource, backend, **options)
+
+    def detail(self) -> Any:
+        """The job in full as a widget (inputs, settings, results, files, timeline),
+        live while it runs."""
+        from ..widgets.detail import JobDetail
+
+        return JobDetail(self._transport, self._resource)
+
     def __repr__(self) -> str:
         line = f"<Job {self.id} {self.tool} {self.status} {self.progress:.0%}"
         return line + (f" {self.how}>" if self.how else ">")
