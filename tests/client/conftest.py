@@ -98,10 +98,16 @@ def stack_env(root: Path, database_url: str | None = None) -> dict[str, str]:
     return env
 
 
-def start_stack(root: Path, *options: str, database_url: str | None = None) -> Stack:
+def start_stack(
+    root: Path,
+    *options: str,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Stack:
     """A server on a fresh store (under ``root``, or ``database_url``); ``options``
-    are added to its command line (``--ProteinIQApp.rate_limit=3``)."""
-    env = stack_env(root, database_url)
+    are added to its command line (``--ProteinIQApp.rate_limit=3``), ``extra_env``
+    to its environment (and the in-process client's: ``PIQ_`` names)."""
+    env = {**stack_env(root, database_url), **(extra_env or {})}
     port, token = free_port(), secrets.token_hex(16)
     notebooks = root / "notebooks"
     notebooks.mkdir(parents=True, exist_ok=True)
