@@ -144,7 +144,7 @@ def scene_of(
     structures = []
     # A prediction's rows name each model's structure, best first.
     for row in rows:
-        file = by_name.get(row.get("structure"))  # type: ignore[arg-type]
+        file = by_name.get(row.get("structure"))
         if file is None or file["format"].lower() not in MACROMOLECULE_FORMATS:
             continue
         rank = row.get("rank") if isinstance(row.get("rank"), int) else None
