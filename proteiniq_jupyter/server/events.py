@@ -160,7 +160,8 @@ class JobEventsHandler(EventStreamHandler):
                 actor,
                 job_id,
                 after_seq=after,
-                through_seq=sub.since,
+                # The history is all the log holds (the feed may not have caught up).
+                through_seq=None if history else sub.since,
             )
             over = status is not None and status.is_terminal
             if over and not backlog:

@@ -100,6 +100,25 @@ async def test_job_stream_follows_a_running_job_live_and_closes(
     assert server.feed.subscribers == 0
 
 
+async def test_history_ends_after_the_past_events_of_a_running_job(
+    server: Server, writer: Writer
+) -> None:
+    """``history=1``: a timeline reads what happened so far, and the stream ends
+    though the job has not (what comes next it takes from its live events)."""
+    job = await off_loop(writer.submit)
+    past = await server.get("alice", f"jobs/{job}/events", history="1")
+    assert past.code == 200, past.body
+    assert [e.event for e in parse_sse(past.body)] == ["created"]
+    await off_loop(writer.run, job, steps=2)
+    log = await off_loop(writer.service.events, writer.alice, job)
+    after = await server.get("alice", f"jobs/{job}/events", history="true")
+    assert [e.id for e in parse_sse(after.body)] == [e.seq for e in log]
+    for value in ("2", "yes", ""):
+        refused = await server.get("alice", f"jobs/{job}/events", history=value)
+        assert refused.code == 400 and b"history must be 1 or 0" in refused.body
+    assert server.feed.subscribers == 0
+
+
 async def test_refusals(server: Server, writer: Writer) -> None:
     job = await off_loop(writer.submit)
     for path in (f"jobs/{job}/events", "events"):
