@@ -18,7 +18,8 @@ import traitlets
 from .. import api
 from ..client.handle import apply_event
 from ..client.transport import Transport
-from .base import PiqWidget, action, dump
+from .base import action, dump
+from .served import ServedWidget
 from .structure import StructureView
 from .structures import result_scene
 
@@ -41,7 +42,7 @@ def shown_job(job: api.Job) -> tuple[dict[str, Any], list[int]]:
     return state, lengths
 
 
-class JobDetail(PiqWidget):
+class JobDetail(ServedWidget):
     bundle = "job_detail"
 
     #: The job (``api.Job`` JSON; inputs cut to ``MAX_SHOWN_INPUT`` characters).

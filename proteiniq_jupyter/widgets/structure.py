@@ -17,7 +17,8 @@ import traitlets
 from .. import api
 from ..client.handle import apply_event
 from ..client.transport import Transport
-from .base import PiqWidget, action, dump
+from .base import action, dump
+from .served import ServedWidget
 from .structures import read_drawn, served_viewer_url, viewer_script
 
 
@@ -29,7 +30,7 @@ def job_state(job: api.Job) -> dict[str, Any]:
     return state
 
 
-class StructureView(PiqWidget):
+class StructureView(ServedWidget):
     bundle = "structure_view"
 
     #: The job (``api.Job`` JSON, its inputs left out).

@@ -137,4 +137,7 @@ def test_an_unknown_action_is_refused_by_name(client: Client) -> None:
     job = client.run("protein-stats", "MKTAYIAKQR", new=True).wait(60, show=False)
     reply = job.detail().handle({"action": "explode", "request": "x"})
     assert reply["ok"] is False
-    assert reply["error"] == "JobDetail has no action 'explode' (it has: cancel, file, refresh)"
+    assert (
+        reply["error"]
+        == "JobDetail has no action 'explode' (it has: bundle, cancel, file, refresh)"
+    )

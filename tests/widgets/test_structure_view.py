@@ -5,14 +5,18 @@ viewer's one load per page, ``job.view()`` and its py3Dmol backend."""
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
+from ipywidgets.widgets.widget import _remove_buffers
 
 from proteiniq_jupyter.client import Client
 from proteiniq_jupyter.jobs.status import JobStatus
+from proteiniq_jupyter.widgets.base import bundle
 from proteiniq_jupyter.widgets.py3dmol import pose_record
 from proteiniq_jupyter.widgets.structure import StructureView
 from proteiniq_jupyter.widgets.structures import VIEWER_SCRIPT
@@ -117,6 +121,23 @@ def test_the_viewer_is_loaded_once_per_page_not_saved_in_each_widget(
         assert view.viewer_url is None
     reply = view.handle({"action": "viewer_script", "request": "r1"})
     assert reply["ok"] and reply["reply"] == "r1" and reply["script"] == script
+
+
+def test_a_saved_view_holds_a_loader_of_its_bundle_not_the_bundle(
+    client: Client, jobs: Jobs
+) -> None:
+    view = jobs.folded(client).view()
+    built = bundle(StructureView.bundle)
+    digest = hashlib.sha256(built.encode()).hexdigest()[:12]
+    assert len(view._esm) < 4000 < len(built)
+    assert view._esm.startswith(f'const __PIQ_BUNDLE__ = "structure_view.js?v={digest}";')
+    # Saved, the whole view is the loader, the scene and its compressed files.
+    state, _, buffers = _remove_buffers(view.get_state())
+    saved = len(json.dumps(state)) + sum(len(base64.b64encode(bytes(b))) for b in buffers)
+    assert saved < 40_000, saved
+    # A page with no server to import the bundle from asks the kernel for it.
+    reply = view.handle({"action": "bundle", "request": "b"})
+    assert reply["ok"] and reply["esm"] == built
 
 
 def test_py3dmol_backend_draws_from_the_served_viewer_never_a_cdn(

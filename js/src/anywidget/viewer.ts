@@ -6,6 +6,7 @@
 import type { AnyModel } from "@anywidget/types";
 import type { ThreeDmol } from "../views/structure/draw";
 import { callAction } from "./actions";
+import { pageBaseUrl, servedUrl } from "./page";
 
 declare global {
   interface Window {
@@ -14,18 +15,7 @@ declare global {
   }
 }
 
-const VIEWER_PATH = "static/proteiniq/vendor/3Dmol-min.js";
-
-function pageBaseUrl(): string | null {
-  const config = document.getElementById("jupyter-config-data");
-  if (config?.textContent == null) return null;
-  try {
-    const data = JSON.parse(config.textContent) as { baseUrl?: unknown };
-    return typeof data.baseUrl === "string" ? data.baseUrl : null;
-  } catch {
-    return null;
-  }
-}
+const VIEWER_PATH = "vendor/3Dmol-min.js";
 
 function addScript(src: string): Promise<ThreeDmol> {
   return new Promise((resolve, reject) => {
@@ -61,7 +51,7 @@ async function fromKernel(model: AnyModel): Promise<ThreeDmol> {
 async function load(model: AnyModel, servedPath: string | null): Promise<ThreeDmol> {
   const urls: string[] = [];
   const base = pageBaseUrl();
-  if (base !== null) urls.push(new URL(`${base.replace(/\/?$/, "/")}${VIEWER_PATH}`, document.baseURI).href);
+  if (base !== null) urls.push(servedUrl(base, VIEWER_PATH));
   if (servedPath !== null) urls.push(new URL(servedPath, document.baseURI).href);
   for (const url of new Set(urls)) {
     try {
