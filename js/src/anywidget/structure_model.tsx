@@ -5,7 +5,7 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { StructureView, type StructureChoice } from "../views/StructureView";
 import type { StructureScene } from "../views/structure/scene";
 import type { Job } from "../views/types";
-import { downloadText } from "./download";
+import { downloadFile } from "../views/RowMenu";
 import { readStructures, type Compressed } from "./structures";
 import { load3Dmol } from "./viewer";
 
@@ -73,7 +73,7 @@ export function StructureFromModel({ model }: { model: AnyModel<StructureTraits>
       onChoice={onChoice}
       loadFiles={loadFiles}
       loadViewer={loadViewer}
-      save={downloadText}
+      save={downloadFile}
     />
   );
 }

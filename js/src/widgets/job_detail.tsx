@@ -3,7 +3,7 @@ import { useModel, useModelState } from "@anywidget/react";
 import type { AnyModel } from "@anywidget/types";
 import { useEffect, useState } from "react";
 import { useCall } from "../anywidget/actions";
-import { downloadText } from "../anywidget/download";
+import { downloadFile } from "../views/RowMenu";
 import { widget } from "../anywidget/render";
 import { StructureFromModel, type StructureTraits } from "../anywidget/structure_model";
 import { JobDetail, type JobEvent, type JobWithContents } from "../views/JobDetail";
@@ -31,7 +31,7 @@ function useChild(reference: string | null): AnyModel<StructureTraits> | null {
 function save(name: string, answer: Record<string, unknown>): void {
   const type = typeof answer.content_type === "string" ? answer.content_type : "application/octet-stream";
   if (typeof answer.text === "string") {
-    downloadText(name, answer.text, type);
+    downloadFile(name, answer.text, type);
     return;
   }
   const raw = typeof answer.base64 === "string" ? atob(answer.base64) : "";
