@@ -23,7 +23,7 @@ import queue
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from .. import api
 
@@ -207,3 +207,18 @@ class BusEvents(EventHub):
             if self._unsubscribe is not None:
                 self._unsubscribe()
                 self._unsubscribe = None
+
+
+def apply_event(resource: api.Job, event: api.JobEvent) -> api.Job:
+    """What an event says of the job, until the next read gives it all."""
+    data = event.data
+    update: dict[str, Any] = {"status": event.status}
+    if isinstance(data.get("progress"), (int, float)):
+        update["progress"] = float(data["progress"])
+    if "progress_message" in data:
+        update["progress_message"] = data["progress_message"]
+    if "progress_estimated" in data:
+        update["progress_estimated"] = bool(data["progress_estimated"])
+        eta = data.get("eta_s")
+        update["eta_seconds"] = float(eta) if isinstance(eta, (int, float)) else None
+    return resource.model_copy(update=update)

@@ -21,6 +21,7 @@ from ..jobs.status import JobStatus
 from .diff import JobDiff
 from .display import mimebundle
 from .errors import JobFailed
+from .events import apply_event
 from .inputs import Output
 from .progress import Live
 from .render import job_html
@@ -28,21 +29,6 @@ from .transport import Transport
 
 #: Result file formats a structure is read from, best first.
 STRUCTURE_FORMATS = ("pdb", "mmcif", "cif")
-
-
-def apply_event(resource: api.Job, event: api.JobEvent) -> api.Job:
-    """What an event says of the job, until the next read gives it all."""
-    data = event.data
-    update: dict[str, Any] = {"status": event.status}
-    if isinstance(data.get("progress"), (int, float)):
-        update["progress"] = float(data["progress"])
-    if "progress_message" in data:
-        update["progress_message"] = data["progress_message"]
-    if "progress_estimated" in data:
-        update["progress_estimated"] = bool(data["progress_estimated"])
-        eta = data.get("eta_s")
-        update["eta_seconds"] = float(eta) if isinstance(eta, (int, float)) else None
-    return resource.model_copy(update=update)
 
 
 class Job:

@@ -16,7 +16,7 @@ import ipywidgets
 import traitlets
 
 from .. import api
-from ..client.handle import apply_event
+from ..client.events import apply_event
 from ..client.transport import Transport
 from .base import action, dump
 from .served import ServedWidget

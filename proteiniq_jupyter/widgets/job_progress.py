@@ -8,7 +8,8 @@ from typing import Any
 import traitlets
 
 from .. import api
-from ..client.handle import Job, apply_event
+from ..client.events import apply_event
+from ..client.handle import Job
 from .base import PiqWidget, action, dump
 
 #: Event kinds after which the job is read whole (times and credits change with them).

@@ -15,7 +15,8 @@ from typing import Any
 import traitlets
 
 from .. import api
-from ..client.handle import Job, apply_event
+from ..client.events import apply_event
+from ..client.handle import Job
 from ..client.tables import JobTable as Rows
 from ..client.transport import Transport
 from ..jobs.paging import MAX_PAGE

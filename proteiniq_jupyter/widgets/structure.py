@@ -15,7 +15,7 @@ from typing import Any
 import traitlets
 
 from .. import api
-from ..client.handle import apply_event
+from ..client.events import apply_event
 from ..client.transport import Transport
 from .base import action, dump
 from .served import ServedWidget
