@@ -36,6 +36,7 @@ _CLIENT = frozenset(
         "connection",
         "credits",
         "files",
+        "form",
         "job",
         "jobs",
         "quote",

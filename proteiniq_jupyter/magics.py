@@ -23,6 +23,7 @@ HELP = """\
 %%piq batch TOOL [--new]  one job per line of the cell
 %piq quote TOOL [INPUT] [--SLOT VALUE] [--SETTING VALUE] [--max-credits N]
 %piq budget N [--name NAME]   bound what this notebook's runs may spend to N credits
+%piq form TOOL [--SLOT VALUE] [--SETTING VALUE] [--name NAME]   the run form, with its cost
 %piq jobs [--tool T] [--status S] [--limit N]
 %piq show ID | %piq cancel ID | %piq share ID --visibility V [--invite EMAIL]
 %piq tools | %piq credits | %piq help
@@ -156,6 +157,16 @@ class PiqMagic:
         )
         return quote
 
+    def form(self, words: Words, cell: str | None) -> Any:
+        name = words.take("name")
+        tool, args, kwargs = self._request(words, cell)
+        if args:
+            slots = [s for s in self.client.tool(tool).input.slots if s.required]
+            if len(slots) != 1:
+                raise UsageError(f"name each input of {tool}: --SLOT VALUE")
+            kwargs[slots[0].id] = args[0]
+        return self.client.form(tool, name=None if name is None else str(name), **kwargs)
+
     def batch(self, words: Words, cell: str | None) -> Any:
         if not cell or not cell.strip():
             raise UsageError("%%piq batch TOOL takes one input per line of the cell")
@@ -240,6 +251,7 @@ COMMANDS = frozenset(
     {
         "run",
         "quote",
+        "form",
         "batch",
         "jobs",
         "show",

@@ -37,6 +37,7 @@ __all__ = [
     "connection",
     "credits",
     "files",
+    "form",
     "job",
     "jobs",
     "quote",
@@ -65,6 +66,12 @@ def tools() -> list[api.ToolSummary]:
 
 def tool(tool_id: str) -> api.ToolDetail:
     return default_client().tool(tool_id)
+
+
+def form(tool_id: str, *, name: str | None = None, **values: Any) -> Any:
+    """The tool's run form: ``piq.form("esmfold")`` shows it, ``form.job`` is
+    the job its Run button submitted."""
+    return default_client().form(tool_id, name=name, **values)
 
 
 def quote(tool_id: str, *args: Any, **kwargs: Any) -> api.JobQuote:

@@ -248,16 +248,31 @@ class Job:
         resource = self._transport.action(self.id, "duplicate", body)
         return Job(self._transport, resource, how="duplicate", mark=mark)
 
-    def share(self, visibility: str | None = None, invite: list[str] | None = None) -> api.Share:
-        """Change who may see the job (or, with no arguments, say who may)."""
-        if visibility is None and not invite:
+    def share(
+        self,
+        visibility: str | None = None,
+        invite: list[str] | None = None,
+        uninvite: list[str] | None = None,
+    ) -> api.Share:
+        """Change who may see the job (or, with no arguments, say who may);
+        ``uninvite`` takes invitations back."""
+        if visibility is None and not invite and not uninvite:
             return self._transport.share(self.id, None)
         body: dict[str, Any] = {"visibility": visibility or str(self._resource.visibility)}
         if invite:
             body["invite"] = list(invite)
+        if uninvite:
+            body["uninvite"] = list(uninvite)
         share = self._transport.share(self.id, body)
         self.refresh()
         return share
+
+    def share_dialog(self) -> Any:
+        """Who may see the job, as a widget: visibility, invitations (pending until
+        the person has an account), the link to copy."""
+        from ..widgets.share_dialog import ShareDialog
+
+        return ShareDialog(self)
 
     def link(self) -> str | None:
         """The JupyterLab page of the job (None without a server)."""

@@ -154,6 +154,10 @@ class HttpTransport:
     def batch(self, batch_id: str) -> api.Batch:
         return self._model(api.Batch, "GET", f"batches/{_seg(batch_id)}")
 
+    def batch_action(self, batch_id: str, action: str) -> api.Batch:
+        model = api.BatchRetry if action == "retry-failed" else api.Batch
+        return self._model(model, "POST", f"batches/{_seg(batch_id)}/{_seg(action)}")
+
     def files(self, params: Mapping[str, str]) -> api.FileList:
         return self._model(api.FileList, "GET", "files", params=params)
 

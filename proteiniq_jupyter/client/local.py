@@ -176,6 +176,14 @@ class LocalTransport:
     def batch(self, batch_id: str) -> api.Batch:
         return api.Batch.of(self.service.get_batch(self.actor, batch_id))
 
+    def batch_action(self, batch_id: str, action: str) -> api.Batch:
+        if action == "cancel":
+            return api.Batch.of(self.service.cancel_batch(self.actor, batch_id))
+        if action != "retry-failed":
+            raise ValidationError(f"unknown batch action {action!r}: cancel or retry-failed")
+        jobs = self.service.retry_failed_children(self.actor, batch_id)
+        return api.BatchRetry.after(self.service.get_batch(self.actor, batch_id), jobs)
+
     def files(self, params: Mapping[str, str]) -> api.FileList:
         records, cursor = self.service.list_files(
             self.actor,

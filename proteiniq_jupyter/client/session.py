@@ -95,6 +95,13 @@ class Client:
         body = with_limits(self.request(tool_id, args, kwargs, None), max_credits, budget)
         return self.transport.quote(body)
 
+    def form(self, tool_id: str, *, name: str | None = None, **values: Any) -> Any:
+        """The tool's run form (a widget): its inputs and settings, the cost on the
+        Run button, its submit giving ``form.job``; ``values`` fill it in."""
+        from ..widgets.run_form import RunForm
+
+        return RunForm(tool_id, name=name, client=self, **values)
+
     def run(
         self,
         tool_id: str,
@@ -277,6 +284,36 @@ class Batch:
         for job in self.jobs():
             job.wait(timeout, show=False)
         return self.refresh()
+
+    def retry_failed(self) -> list[Job]:
+        """Run again, in this batch, the children that failed, timed out or were
+        cancelled (each once); gives the new children."""
+        mark = self._transport.events.mark()
+        retried = self._transport.batch_action(self.id, "retry-failed")
+        self.resource = retried
+        ids = retried.retried_job_ids if isinstance(retried, api.BatchRetry) else []
+        return [Job(self._transport, self._transport.job(i), how="retry", mark=mark) for i in ids]
+
+    def cancel(self) -> Batch:
+        """Cancel every child still waiting or running."""
+        self.resource = self._transport.batch_action(self.id, "cancel")
+        return self
+
+    def view(self) -> Any:
+        """The batch as a live widget: each child's status and progress, its
+        credits, and a retry of the failed children."""
+        from ..widgets.batch_view import BatchView
+
+        return BatchView(self)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        from ..widgets.base import BundleMissing
+
+        try:
+            bundle: Any = self.view()._repr_mimebundle_(**kwargs)
+        except BundleMissing:
+            return {"text/plain": repr(self)}
+        return bundle
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in self.resource.counts.items() if n)
