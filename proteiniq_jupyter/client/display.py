@@ -10,8 +10,9 @@ from typing import Any, Literal, Protocol
 
 from .. import api
 
-#: What a view is made for: a job handle shown, a job being waited on, a job table.
-Kind = Literal["job", "wait", "jobs"]
+#: What a view is made for: a job handle shown, a job being waited on, a job table,
+#: a batch.
+Kind = Literal["job", "wait", "jobs", "batch"]
 
 
 class View(Protocol):

@@ -107,3 +107,22 @@ def jobs_html(jobs: Iterable[api.Job], *, more: bool) -> str:
         )
     tail = "<p><i>more: iterate, or ask for a page with limit=</i></p>" if more else ""
     return f'<table class="piq-jobs"><tr>{head}</tr>{"".join(rows)}</table>{tail}'
+
+
+def batch_html(batch: api.Batch) -> str:
+    counts = ", ".join(f"{n} {escape(str(s))}" for s, n in batch.counts.items() if n)
+    rows = [
+        ("Batch", f"<code>{escape(batch.id)}</code>"),
+        ("Tool", escape(batch.tool)),
+        (
+            "Status",
+            f"<b>{escape(batch.status)}</b> {progress_bar(batch.progress, batch.status)} "
+            f"{batch.progress:.0%} ({counts})",
+        ),
+        ("Credits", f"{batch.reserved_credits} reserved, {batch.credits_charged} charged"),
+    ]
+    body = "".join(
+        f'<tr><th style="{_CELL};padding-right:1em">{k}</th><td style="{_CELL}">{v}</td></tr>'
+        for k, v in rows
+    )
+    return f'<div class="piq-batch"><b>{escape(batch.name)}</b><table>{body}</table></div>'

@@ -12,8 +12,10 @@ from .. import api
 from ..jobs.errors import NotFound, ValidationError
 from . import reattach
 from .discovery import discover
+from .display import mimebundle
 from .handle import Job
 from .inputs import request_parts
+from .render import batch_html
 from .tables import JobTable
 from .transport import Connection, JsonBody, Transport
 
@@ -306,14 +308,12 @@ class Batch:
 
         return BatchView(self)
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        from ..widgets.base import BundleMissing
+    def _repr_html_(self) -> str:
+        return batch_html(self.resource)
 
-        try:
-            bundle: Any = self.view()._repr_mimebundle_(**kwargs)
-        except BundleMissing:
-            return {"text/plain": repr(self)}
-        return bundle
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The live batch view in a notebook; the HTML summary where it cannot show."""
+        return mimebundle("batch", self, self._repr_html_(), repr(self))
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in self.resource.counts.items() if n)

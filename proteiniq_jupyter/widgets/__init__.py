@@ -13,17 +13,24 @@ from typing import Any
 from ..client import display
 from ..client.handle import Job
 from ..client.progress import in_kernel
+from ..client.session import Batch
 from ..client.tables import JobTable as Rows
 from .base import BUNDLES, BundleMissing, PiqWidget, action, bundle
+from .batch_view import BatchView
 from .job_progress import JobProgress
 from .job_table import JobTable
+from .run_form import RunForm
+from .share_dialog import ShareDialog
 
 __all__ = [
     "BUNDLES",
+    "BatchView",
     "BundleMissing",
     "JobProgress",
     "JobTable",
     "PiqWidget",
+    "RunForm",
+    "ShareDialog",
     "action",
     "available",
     "bundle",
@@ -50,7 +57,12 @@ def _table(rows: Any) -> JobTable | None:
     return JobTable.of(rows) if isinstance(rows, Rows) and available() else None
 
 
+def _batch(batch: Any) -> BatchView | None:
+    return BatchView(batch) if isinstance(batch, Batch) and available() else None
+
+
 def register() -> None:
     display.register("job", _progress)
     display.register("wait", _progress)
     display.register("jobs", _table)
+    display.register("batch", _batch)

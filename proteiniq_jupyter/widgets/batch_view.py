@@ -12,11 +12,12 @@ from typing import Any
 import traitlets
 
 from .. import api
+from ..client.handle import apply_event
 from ..client.session import MAX_PAGE, Batch
 from .base import PiqWidget, action, dump
 
 
-class BatchView(PiqWidget):  # type: ignore[misc]
+class BatchView(PiqWidget):
     bundle = "batch_view"
 
     #: The batch (``api.Batch``).
@@ -86,12 +87,7 @@ class BatchView(PiqWidget):  # type: ignore[misc]
             if row is None:
                 return
             if event.kind == "progress":
-                update: dict[str, Any] = {"status": event.status}
-                if isinstance(event.data.get("progress"), int | float):
-                    update["progress"] = float(event.data["progress"])
-                if "progress_message" in event.data:
-                    update["progress_message"] = event.data["progress_message"]
-                self._rows[event.job_id] = row.model_copy(update=update)
+                self._rows[event.job_id] = apply_event(row, event)
             else:
                 transport = self._batch._transport
                 self._rows[event.job_id] = transport.job(event.job_id)

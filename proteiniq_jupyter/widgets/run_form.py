@@ -25,7 +25,7 @@ from .base import PiqWidget, action, dump, error_message
 EMPTY_VALUES: dict[str, Any] = {"inputs": {}, "settings": {}, "name": ""}
 
 
-class RunForm(PiqWidget):  # type: ignore[misc]
+class RunForm(PiqWidget):
     bundle = "run_form"
 
     #: The tool as the catalogue details it (``api.ToolDetail``).
@@ -33,13 +33,15 @@ class RunForm(PiqWidget):  # type: ignore[misc]
     #: What the form holds: each slot's text, the settings given, the job's name.
     values = traitlets.Dict(EMPTY_VALUES).tag(sync=True)
     #: The quote of ``values`` (``api.JobQuote``); None before the first.
-    quote = traitlets.Dict(default_value=None, allow_none=True).tag(sync=True)
+    quote = traitlets.Union([traitlets.Dict()], default_value=None, allow_none=True).tag(sync=True)
     #: What stopped the last quote or submission (the client's message).
     error = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     #: "quoting" or "submitting" while the kernel works on it.
     busy = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     #: The job the form submitted (``api.Job``), kept live.
-    submitted = traitlets.Dict(default_value=None, allow_none=True).tag(sync=True)
+    submitted = traitlets.Union([traitlets.Dict()], default_value=None, allow_none=True).tag(
+        sync=True
+    )
     #: The job's page in JupyterLab, when there is a server.
     link = traitlets.Unicode(None, allow_none=True).tag(sync=True)
 

@@ -17,7 +17,7 @@ from ..jobs.model import Visibility
 from .base import PiqWidget, action, dump
 
 
-class ShareDialog(PiqWidget):  # type: ignore[misc]
+class ShareDialog(PiqWidget):
     bundle = "share_dialog"
 
     #: The job shared (``api.Job``).

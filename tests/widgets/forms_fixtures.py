@@ -1,23 +1,10 @@
-"""What the run form's, share dialog's and batch view's tests share: the client
-tests' server and clients (a real Jupyter server with the extension, on SQLite or
-PostgreSQL, and a client on each transport), and a wait on a widget's traits."""
+"""What the run form's, share dialog's and batch view's tests share: a wait on a
+widget's traits, which follow the kernel's event feed on a thread of their own."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-
-from ..client.conftest import _count_postgres, backend, client, clients, module_database_url, stack
-
-__all__ = [
-    "_count_postgres",
-    "backend",
-    "client",
-    "clients",
-    "eventually",
-    "module_database_url",
-    "stack",
-]
 
 #: How long a widget may take to show what the store holds, on a busy machine.
 LIVE_TIMEOUT_S = 60.0

@@ -10,7 +10,7 @@ from proteiniq_jupyter.client import Client
 from proteiniq_jupyter.widgets.batch_view import BatchView
 
 from ..helpers import Gate
-from .forms_fixtures import *  # noqa: F403 (the server and the clients)
+from .conftest import FrontEnd
 from .forms_fixtures import eventually
 
 
@@ -18,7 +18,7 @@ def statuses(view: BatchView) -> list[str]:
     return [child["status"] for child in view.jobs]
 
 
-def test_children_follow_their_jobs_live(client: Client, tmp_path: Path) -> None:
+def test_children_follow_their_jobs_live(front: FrontEnd, client: Client, tmp_path: Path) -> None:
     gate = Gate(tmp_path / "gate")
     batch = client.run_batch("sleep", ["first", "second"], new=True, **gate.settings(steps=3))
     view = batch.view()
@@ -39,14 +39,14 @@ def test_children_follow_their_jobs_live(client: Client, tmp_path: Path) -> None
     assert [child["progress"] for child in view.jobs] == [1.0, 1.0]
 
 
-def test_credits_and_a_retry_of_the_failed_children(client: Client) -> None:
+def test_credits_and_a_retry_of_the_failed_children(front: FrontEnd, client: Client) -> None:
     batch = client.run_batch("echo", ["one", "two"], new=True, outcome="error")
     view = batch.view()
     assert view.batch["reserved_credits"] == 20  # 10 per child, held up front
     eventually(lambda: statuses(view) == ["FAILED"] * 2, "both children failed")
     failed = [child["id"] for child in view.jobs]
     eventually(lambda: view.batch["status"] == "FAILED", "the batch failed")
-    reply = view.handle({"action": "retry_failed", "request": 1})
+    reply = front.act(view, "retry_failed")
     assert reply["ok"] is True, reply
     retried = reply["retried"]
     assert len(retried) == 2 and not set(retried) & set(failed)
@@ -57,19 +57,21 @@ def test_credits_and_a_retry_of_the_failed_children(client: Client) -> None:
     assert {child["id"] for child in view.jobs} == set(failed) | set(retried)
     eventually(lambda: statuses(view).count("FAILED") == 4, "the retries failed too")
     # A failed child is retried once: a second retry runs the retries, not the first ones.
-    again = view.handle({"action": "retry_failed", "request": 2})
+    again = front.act(view, "retry_failed")
     assert again["ok"] is True and len(again["retried"]) == 2
     assert {client.job(i).resource.origin_job_id for i in again["retried"]} == set(retried)
     assert len(client.batch(batch.id).resource.job_ids) == 6
     assert len(view.jobs) == 6
 
 
-def test_cancel_stops_the_children_still_running(client: Client, tmp_path: Path) -> None:
+def test_cancel_stops_the_children_still_running(
+    front: FrontEnd, client: Client, tmp_path: Path
+) -> None:
     gate = Gate(tmp_path / "gate")
     batch = client.run_batch("sleep", ["a", "b"], new=True, **gate.settings(steps=3))
     view = batch.view()
     try:
-        reply = view.handle({"action": "cancel", "request": 1})
+        reply = front.act(view, "cancel")
         assert reply["ok"] is True and reply["batch"]["status"] == "CANCELLED"
         eventually(lambda: statuses(view) == ["CANCELLED"] * 2, "both children cancelled")
         assert {j.status for j in client.batch(batch.id).jobs()} == {"CANCELLED"}

@@ -14,7 +14,7 @@ from proteiniq_jupyter.jobs.status import JobStatus
 from proteiniq_jupyter.magics import PiqMagic
 from proteiniq_jupyter.widgets.run_form import RunForm
 
-from .forms_fixtures import *  # noqa: F403 (the server and the clients)
+from .conftest import FrontEnd
 from .forms_fixtures import eventually
 
 
@@ -22,12 +22,14 @@ def count_jobs(client: Client) -> int:
     return sum(1 for _ in client.jobs(limit=None))
 
 
-def front_end_types(form: RunForm, **values: Any) -> None:
+def front_end_types(front: FrontEnd, form: RunForm, **values: Any) -> None:
     """What the view does after its debounce: the values trait, synced."""
-    form.set_state({"values": {"inputs": {}, "settings": {}, "name": "", **values}})
+    front.change(form, values={"inputs": {}, "settings": {}, "name": "", **values})
 
 
-def test_the_form_is_built_from_the_tool_and_shows_the_cost(client: Client) -> None:
+def test_the_form_is_built_from_the_tool_and_shows_the_cost(
+    front: FrontEnd, client: Client
+) -> None:
     form = client.form("echo", text="hello world", repeat=2)
     assert form.tool["id"] == "echo"
     assert [slot["id"] for slot in form.tool["input"]["slots"]] == ["text"]
@@ -44,39 +46,41 @@ def test_the_form_is_built_from_the_tool_and_shows_the_cost(client: Client) -> N
     assert form.quote["blocking_errors"] == []
 
 
-def test_changed_values_are_quoted_again(client: Client) -> None:
+def test_changed_values_are_quoted_again(front: FrontEnd, client: Client) -> None:
     form = client.form("echo", text="hi")
     assert form.quote is not None and form.quote["estimated_credits"] == 10
-    front_end_types(form, inputs={"text": "a" * 25}, settings={"repeat": 3})
+    front_end_types(front, form, inputs={"text": "a" * 25}, settings={"repeat": 3})
     assert form.quote["estimated_credits"] == 90
     # Python changes the values the same way.
     form.values = {"inputs": {"text": "x"}, "settings": {}, "name": ""}
     assert form.quote["estimated_credits"] == 10
 
 
-def test_blocking_errors_show_before_submitting_and_nothing_is_created(client: Client) -> None:
+def test_blocking_errors_show_before_submitting_and_nothing_is_created(
+    front: FrontEnd, client: Client
+) -> None:
     form = client.form("echo", text="hi")
     before, credits = count_jobs(client), client.credits()
-    front_end_types(form, inputs={"text": "hi"}, settings={"repeat": 50})
+    front_end_types(front, form, inputs={"text": "hi"}, settings={"repeat": 50})
     (error,) = form.quote["blocking_errors"]
     assert error["field"] == "settings.repeat" and "less than or equal to 10" in error["message"]
-    front_end_types(form, inputs={"text": "hi there!"})
+    front_end_types(front, form, inputs={"text": "hi there!"})
     (error,) = form.quote["blocking_errors"]
     assert "'!' is not allowed" in error["message"] and error["column"] == 9
-    front_end_types(form, inputs={"text": "   "})
+    front_end_types(front, form, inputs={"text": "   "})
     (error,) = form.quote["blocking_errors"]
     assert "missing input for slot 'text'" in error["message"]
-    reply = form.handle({"action": "submit", "request": 7})
-    assert reply["reply"] == 7 and reply["ok"] is False
+    reply = front.act(form, "submit")
+    assert reply["ok"] is False
     assert "missing input for slot 'text'" in reply["error"]
     assert form.job is None and form.submitted is None
     assert count_jobs(client) == before and client.credits() == credits
 
 
-def test_submit_creates_the_job_and_hands_back_its_handle(client: Client) -> None:
+def test_submit_creates_the_job_and_hands_back_its_handle(front: FrontEnd, client: Client) -> None:
     form = client.form("echo", text="from the form", name="form run")
     values = {"inputs": {"text": "from the form"}, "settings": {"repeat": 2}, "name": "form run"}
-    reply = form.handle({"action": "submit", "request": "r1", "values": values})
+    reply = front.act(form, "submit", values=values)
     assert reply["ok"] is True and reply["error"] is None, reply
     assert form.job is not None and reply["job"]["id"] == form.job.id
     stored = client.job(form.job.id)
@@ -92,26 +96,28 @@ def test_submit_creates_the_job_and_hands_back_its_handle(client: Client) -> Non
     if client.connection.transport == "http":
         assert form.link is not None and form.job.id in form.link
     # A second Run is a second job.
-    again = form.handle({"action": "submit", "request": "r2"})
+    again = front.act(form, "submit")
     assert again["ok"] is True and again["job"]["id"] != reply["job"]["id"]
 
 
-def test_bad_requests_are_named_not_raised_as_tracebacks(client: Client) -> None:
+def test_bad_requests_are_named_not_raised_as_tracebacks(front: FrontEnd, client: Client) -> None:
     with pytest.raises(ValidationError, match=r"echo has no input or setting 'repeats'"):
         client.form("echo", repeats=2)
     with pytest.raises(ValidationError, match=r"no tool 'ech'"):
         client.form("ech")
     form = client.form("echo", text="hi")
-    reply = form.handle({"action": "submit", "request": 1, "values": {"inputs": {"text": 3}}})
+    reply = front.act(form, "submit", values={"inputs": {"text": 3}})
     assert reply["ok"] is False and "inputs must be text" in reply["error"]
-    reply = form.handle({"action": "quote-me", "request": 2})
+    reply = front.act(form, "quote-me")
     assert reply["ok"] is False and "no action 'quote-me'" in reply["error"]
     # A keyword the tool does not know, typed into the values: the client's own words.
-    front_end_types(form, inputs={"text": "hi"}, settings={"colour": "red"})
+    front_end_types(front, form, inputs={"text": "hi"}, settings={"colour": "red"})
     assert form.quote is None and form.error is not None and "colour" in form.error
 
 
-def test_the_magic_shows_the_form(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_magic_shows_the_form(
+    front: FrontEnd, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     magic = PiqMagic(None)
     monkeypatch.setattr(PiqMagic, "client", property(lambda self: client))
     form = magic("form echo 'a few words' --repeat 2 --name magic")

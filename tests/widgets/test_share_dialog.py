@@ -8,7 +8,7 @@ from __future__ import annotations
 from proteiniq_jupyter.client import Client, Job
 from proteiniq_jupyter.widgets.share_dialog import ShareDialog
 
-from .forms_fixtures import *  # noqa: F403 (the server and the clients)
+from .conftest import FrontEnd
 from .forms_fixtures import eventually
 
 NEWCOMER = "newcomer@example.org"
@@ -18,7 +18,7 @@ def finished_job(client: Client, name: str) -> Job:
     return client.run("protein-stats", "MKTAYIAKQR", name=name, new=True).wait(timeout=60)
 
 
-def test_the_dialog_shows_who_may_see_the_job(client: Client) -> None:
+def test_the_dialog_shows_who_may_see_the_job(front: FrontEnd, client: Client) -> None:
     job = finished_job(client, "to share")
     dialog = job.share_dialog()
     assert isinstance(dialog, ShareDialog)
@@ -33,10 +33,10 @@ def test_the_dialog_shows_who_may_see_the_job(client: Client) -> None:
     assert dialog.link == job.link()
 
 
-def test_an_invite_shows_as_pending_and_reaches_the_store(client: Client) -> None:
+def test_an_invite_shows_as_pending_and_reaches_the_store(front: FrontEnd, client: Client) -> None:
     job = finished_job(client, "invite someone")
     dialog = job.share_dialog()
-    reply = dialog.handle({"action": "invite", "request": 1, "emails": [NEWCOMER]})
+    reply = front.act(dialog, "invite", emails=[NEWCOMER])
     assert reply["ok"] is True, reply
     assert dialog.share["invites"] == [{"email": NEWCOMER, "status": "pending"}]
     # Inviting someone to a private job lets the people invited see it.
@@ -44,43 +44,45 @@ def test_an_invite_shows_as_pending_and_reaches_the_store(client: Client) -> Non
     stored = client.job(job.id).share()
     assert [(i.email, i.status) for i in stored.invites] == [(NEWCOMER, "pending")]
     assert stored.visibility == "invited"
-    reply = dialog.handle({"action": "uninvite", "request": 2, "email": NEWCOMER})
+    reply = front.act(dialog, "uninvite", email=NEWCOMER)
     assert reply["ok"] is True and dialog.share["invites"] == []
     assert client.job(job.id).share().invites == []
 
 
-def test_a_bad_email_is_named_and_changes_nothing(client: Client) -> None:
+def test_a_bad_email_is_named_and_changes_nothing(front: FrontEnd, client: Client) -> None:
     job = finished_job(client, "bad email")
     dialog = job.share_dialog()
-    reply = dialog.handle({"action": "invite", "request": 3, "emails": ["not-an-email"]})
-    assert reply == {"reply": 3, "ok": False, "error": "not an email address: not-an-email"}
+    reply = front.act(dialog, "invite", emails=["not-an-email"])
+    assert (reply["ok"], reply["error"]) == (False, "not an email address: not-an-email")
     assert dialog.share["invites"] == [] and dialog.share["visibility"] == "private"
     assert client.job(job.id).share().invites == []
-    reply = dialog.handle({"action": "visibility", "request": 4, "visibility": "everyone"})
+    reply = front.act(dialog, "visibility", visibility="everyone")
     assert reply["ok"] is False and "visibility must be one of" in reply["error"]
     assert client.job(job.id).share().visibility == "private"
 
 
-def test_visibility_and_the_link_to_copy(client: Client) -> None:
+def test_visibility_and_the_link_to_copy(front: FrontEnd, client: Client) -> None:
     job = finished_job(client, "made public")
     dialog = job.share_dialog()
-    reply = dialog.handle({"action": "visibility", "request": 5, "visibility": "public"})
+    reply = front.act(dialog, "visibility", visibility="public")
     assert reply["ok"] is True and dialog.share["visibility"] == "public"
     assert client.job(job.id).resource.visibility == "public"
     if client.connection.transport == "http":
         # The public page, which opens without logging in.
         assert dialog.link == dialog.share["public_url"] and job.id in dialog.link
-    dialog.handle({"action": "visibility", "request": 6, "visibility": "logged_in"})
+    front.act(dialog, "visibility", visibility="logged_in")
     assert client.job(job.id).resource.visibility == "logged_in"
     assert dialog.link == job.link()
 
 
-def test_a_change_made_elsewhere_shows_without_a_call(client: Client) -> None:
+def test_a_change_made_elsewhere_shows_without_a_call(front: FrontEnd, client: Client) -> None:
     job = finished_job(client, "shared elsewhere")
     dialog = job.share_dialog()
     client.job(job.id).share("invited", invite=["colleague@example.org"])
     eventually(
-        lambda: dialog.share["invites"] == [{"email": "colleague@example.org", "status": "pending"}],
+        lambda: (
+            dialog.share["invites"] == [{"email": "colleague@example.org", "status": "pending"}]
+        ),
         "the dialog shows the invitation made by another handle",
     )
     assert dialog.share["visibility"] == "invited"

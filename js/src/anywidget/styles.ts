@@ -1,5 +1,8 @@
 // The views' stylesheet, added once per page however many widgets show.
-import css from "../views/views.css";
+import forms from "../views/forms.css";
+import views from "../views/views.css";
+
+const css = `${views}\n${forms}`;
 
 const ID = "proteiniq-views-style";
 
