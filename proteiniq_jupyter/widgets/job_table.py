@@ -241,10 +241,20 @@ class JobTable(PiqWidget):
         return {"filename": f"{job}.{fmt}", "mime": EXPORT_TYPES[fmt], "text": text}
 
     @action("share")
-    def share(self, job: str, visibility: str) -> dict[str, Any]:
-        shared = self._transport.share(job, {"visibility": visibility})
-        self._replace(self._transport.job(job))
-        return {"share": dump(shared)}
+    def share(
+        self,
+        job: str,
+        visibility: str | None = None,
+        invite: list[str] | None = None,
+        uninvite: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """The job's sharing (the share dialog opened from the row menu), changed
+        first when a visibility or invitations are given."""
+        handle = Job(self._transport, self._transport.job(job))
+        shared = handle.share(visibility, invite=invite, uninvite=uninvite)
+        if visibility is not None or invite or uninvite:
+            self._replace(handle.resource)
+        return {"share": dump(shared), "link": shared.public_url or handle.link()}
 
     @action("link")
     def link(self, job: str) -> dict[str, Any]:

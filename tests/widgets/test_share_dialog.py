@@ -6,6 +6,7 @@ elsewhere shows in the dialog without a call."""
 from __future__ import annotations
 
 from proteiniq_jupyter.client import Client, Job
+from proteiniq_jupyter.widgets import JobTable
 from proteiniq_jupyter.widgets.share_dialog import ShareDialog
 
 from .conftest import FrontEnd
@@ -86,3 +87,22 @@ def test_a_change_made_elsewhere_shows_without_a_call(front: FrontEnd, client: C
         "the dialog shows the invitation made by another handle",
     )
     assert dialog.share["visibility"] == "invited"
+
+
+def test_the_job_tables_row_menu_reads_and_changes_the_sharing(
+    front: FrontEnd, client: Client
+) -> None:
+    job = finished_job(client, "shared from the table")
+    table = JobTable.of(client.jobs(search="shared from the table"))
+    opened = front.act(table, "share", job=job.id)
+    assert opened["ok"] is True and opened["share"]["visibility"] == "private"
+    assert opened["link"] == job.link()
+    invited = front.act(table, "share", job=job.id, invite=[NEWCOMER])
+    assert invited["ok"] is True
+    assert invited["share"]["invites"] == [{"email": NEWCOMER, "status": "pending"}]
+    assert [(i.email, i.status) for i in client.job(job.id).share().invites] == [
+        (NEWCOMER, "pending")
+    ]
+    removed = front.act(table, "share", job=job.id, uninvite=[NEWCOMER])
+    assert removed["ok"] is True and removed["share"]["invites"] == []
+    assert client.job(job.id).share().invites == []

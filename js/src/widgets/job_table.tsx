@@ -2,6 +2,7 @@
 import { useModelState } from "@anywidget/react";
 import { useCall } from "../anywidget/actions";
 import { widget } from "../anywidget/render";
+import { useTableShareDialog } from "../anywidget/tableShare";
 import { JobTable } from "../views/JobTable";
 import type { Sort } from "../views/JobTable";
 import type { Job } from "../views/types";
@@ -16,8 +17,10 @@ function JobTableWidget(): React.JSX.Element {
   const [tools] = useModelState<string[]>("tools");
   const [sort, setSort] = useModelState<Sort>("sort");
   const call = useCall();
+  const sharing = useTableShareDialog(call);
   return (
-    <JobTable
+    <>
+      <JobTable
       rows={rows}
       page={page}
       hasMore={hasMore}
@@ -28,7 +31,15 @@ function JobTableWidget(): React.JSX.Element {
       onFilters={(filters) => call("query", { ...filters })}
       onPage={(to) => call("page", { to })}
       onRow={(job, { action, ...args }) => call(action, { job: job.id, ...args })}
-    />
+      onShareDialog={sharing.open}
+      />
+      {sharing.error !== null && (
+        <p role="alert" className="piq-error">
+          {sharing.error}
+        </p>
+      )}
+      {sharing.dialog}
+    </>
   );
 }
 
