@@ -152,7 +152,9 @@ export function BatchView({ batch, jobs, onRetryFailed, onCancel }: BatchViewPro
                 <td>
                   {job.credits.charged > 0
                     ? `${formatCredits(job.credits.charged)} spent`
-                    : `${formatCredits(job.credits.estimated)} held`}
+                    : isTerminal(job.status)
+                      ? "nothing charged"
+                      : `${formatCredits(job.credits.estimated)} held`}
                 </td>
               </tr>
             );

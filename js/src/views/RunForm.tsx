@@ -29,6 +29,9 @@ export interface RunFormProps {
   debounceMs?: number;
 }
 
+/** Tools with this many settings or fewer show them open; more fold under "Settings". */
+const OPEN_SETTINGS = 4;
+
 /** File formats a picker can offer for the slot (a bare `text` slot has none). */
 export function acceptedFiles(slot: InputSlot): string | null {
   const files = slot.formats.filter((format) => format !== "text");
@@ -172,6 +175,7 @@ export function RunForm(props: RunFormProps): React.JSX.Element {
   };
   const submit = (event: React.FormEvent): void => {
     event.preventDefault();
+    if (cannotRun) return;
     if (timer.current !== null) {
       window.clearTimeout(timer.current);
       timer.current = null;
@@ -189,10 +193,11 @@ export function RunForm(props: RunFormProps): React.JSX.Element {
   const { bySlot, bySetting } = placeProblems(problems);
   const errors = [error, submitError].filter((e): e is string => e !== null);
   const blocked = problems.length > 0 || error !== null;
+  const unavailable = !tool.availability.available;
+  const cannotRun = blocked || submitting || unavailable;
   const properties = tool.input.settings.properties ?? {};
   const cost = costText(quote);
   const tipId = `${idPrefix}-cost`;
-  const unavailable = !tool.availability.available;
 
   return (
     <form
@@ -224,8 +229,17 @@ export function RunForm(props: RunFormProps): React.JSX.Element {
         ))}
       </fieldset>
       {Object.keys(properties).length > 0 ? (
-        <fieldset className="piq-fieldset">
-          <legend>Settings</legend>
+        <details
+          className="piq-fieldset"
+          open={Object.keys(properties).length <= OPEN_SETTINGS || bySetting.size > 0}
+        >
+          <summary data-testid="piq-run-settings">
+            Settings ({Object.keys(properties).length}
+            {Object.keys(draft.settings).length > 0
+              ? `, ${String(Object.keys(draft.settings).length)} changed`
+              : ""}
+            )
+          </summary>
           {Object.entries(properties).map(([name, prop]) => (
             <SchemaField
               key={name}
@@ -239,7 +253,7 @@ export function RunForm(props: RunFormProps): React.JSX.Element {
               }}
             />
           ))}
-        </fieldset>
+        </details>
       ) : null}
       <div className="piq-field">
         <label htmlFor={`${idPrefix}-name`}>Job name (optional)</label>
@@ -271,7 +285,9 @@ export function RunForm(props: RunFormProps): React.JSX.Element {
             className="piq-button piq-primary"
             data-testid="piq-run-button"
             aria-describedby={tipId}
-            disabled={blocked || submitting || unavailable}
+            // Still focusable when it cannot run, so its tooltip (the cost's
+            // breakdown and the balance) is reachable by keyboard.
+            aria-disabled={cannotRun}
           >
             {submitting ? "Submitting…" : `Run · ${cost}`}
           </button>
