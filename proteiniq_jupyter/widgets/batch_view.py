@@ -29,9 +29,11 @@ class BatchView(PiqWidget):
         self._batch = batch
         #: One change at a time: the feed's events, reads and actions.
         self._lock = threading.RLock()
-        self._rows: dict[str, api.Job] = {}
-        super().__init__(batch=dump(batch.resource))
-        # Subscribed before the children are read: no event falls between.
+        # Read before the widget opens, so its first state (and a saved notebook)
+        # shows the jobs; read again once subscribed, so no event falls between.
+        self._rows: dict[str, api.Job] = {job.id: job for job in _children(batch)}
+        batch.refresh()
+        super().__init__(batch=dump(batch.resource), jobs=self._ordered())
         self.follow(batch._transport.events, None)
         self.refresh()
 
@@ -48,11 +50,15 @@ class BatchView(PiqWidget):
             self._show()
         return self
 
-    def _show(self) -> None:
+    def _ordered(self) -> list[dict[str, Any]]:
+        """The rows in the batch's order."""
         order = {job_id: n for n, job_id in enumerate(self._batch.resource.job_ids)}
         rows = sorted(self._rows.values(), key=lambda job: order.get(job.id, len(order)))
+        return [dump(job) for job in rows]
+
+    def _show(self) -> None:
         self.batch = dump(self._batch.resource)
-        self.jobs = [dump(job) for job in rows]
+        self.jobs = self._ordered()
 
     # -- actions --------------------------------------------------------------
 

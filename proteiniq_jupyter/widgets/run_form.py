@@ -57,9 +57,12 @@ class RunForm(PiqWidget):
         detail = self._client.tool(tool_id)
         self.job: Job | None = None
         self._quote_lock = threading.Lock()
-        super().__init__(tool=dump(detail), values=_values(detail, given, name))
+        values = _values(detail, given, name)
+        # Quoted before the widget opens, so its first state (and a saved
+        # notebook) shows the cost.
+        quote, error = self._quoted(tool_id, values)
+        super().__init__(tool=dump(detail), values=values, quote=quote, error=error)
         self.observe(self._on_values, names="values")
-        self.requote()
 
     @property
     def tool_id(self) -> str:
@@ -69,6 +72,15 @@ class RunForm(PiqWidget):
 
     def _on_values(self, change: Mapping[str, Any]) -> None:
         self.requote()
+
+    def _quoted(
+        self, tool_id: str, values: Mapping[str, Any]
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The quote of ``values`` as the trait carries it, or what refused it."""
+        try:
+            return dump(self._client.quote(tool_id, **_arguments(values))), None
+        except Exception as exc:
+            return None, error_message(exc)
 
     def requote(self) -> api.JobQuote | None:
         """Quote the values the form holds now (the cost, its breakdown, the
