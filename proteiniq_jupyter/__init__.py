@@ -63,11 +63,21 @@ _tools.__class__ = _Verb
 
 
 def _widgets() -> None:
-    """In a kernel, job handles and tables show as the notebook widgets."""
+    """Handles open the notebook widgets when asked (``job.view()``, ``piq.form()``);
+    in a kernel, job handles and tables show as them."""
+    from .client import display
+
+    display.provide(_open_widget)
     if "ipykernel" in sys.modules:
         from . import widgets
 
         widgets.register()
+
+
+def _open_widget(widget: str, *args: Any, **kwargs: Any) -> Any:
+    from . import widgets
+
+    return widgets.open_widget(widget, *args, **kwargs)
 
 
 def __getattr__(name: str) -> Any:

@@ -48,3 +48,26 @@ def mimebundle(kind: Kind, shown: Any, html: str, text: str) -> dict[str, Any]:
         widget_data = bundle[0] if isinstance(bundle, tuple) else bundle
         data.update({k: v for k, v in widget_data.items() if k != "text/plain"})
     return data
+
+
+#: The widgets a handle opens when asked (``job.view()``, ``job.detail()``,
+#: ``job.share_dialog()``, ``piq.form()``, ``batch.view()``).
+Widget = Literal["structure", "detail", "share", "form", "batch"]
+
+_opener: Callable[..., Any] | None = None
+
+
+def provide(opener: Callable[..., Any]) -> None:
+    """Let ``opener(widget, *args, **kwargs)`` make the widgets handles open (the
+    widgets package, which builds on the client, so the client cannot import it)."""
+    global _opener
+    _opener = opener
+
+
+def open_widget(widget: Widget, *args: Any, **kwargs: Any) -> Any:
+    if _opener is None:
+        raise RuntimeError(
+            f"the {widget} widget needs the notebook widgets: import proteiniq_jupyter as piq "
+            "(or proteiniq_jupyter.widgets) first"
+        )
+    return _opener(widget, *args, **kwargs)

@@ -19,7 +19,7 @@ from typing import Any
 from .. import api
 from ..jobs.status import JobStatus
 from .diff import JobDiff
-from .display import mimebundle
+from .display import mimebundle, open_widget
 from .errors import JobFailed
 from .events import apply_event
 from .inputs import Output
@@ -270,9 +270,7 @@ class Job:
     def share_dialog(self) -> Any:
         """Who may see the job, as a widget: visibility, invitations (pending until
         the person has an account), the link to copy."""
-        from ..widgets.share_dialog import ShareDialog
-
-        return ShareDialog(self)
+        return open_widget("share", self)
 
     def link(self) -> str | None:
         """The JupyterLab page of the job (None without a server)."""
@@ -292,16 +290,14 @@ class Job:
         models, docked poses), or with ``backend="py3dmol"`` a py3Dmol view
         (``model=``, ``pose=``, ``width=``, ``height=``). Both load 3Dmol.js from
         this installation, never from the internet."""
-        from ..widgets.view import view_job
-
-        return view_job(self._transport, self.refresh().resource, backend, **options)
+        return open_widget(
+            "structure", self._transport, self.refresh().resource, backend, **options
+        )
 
     def detail(self) -> Any:
         """The job in full as a widget (inputs, settings, results, files, timeline),
         live while it runs."""
-        from ..widgets.detail import JobDetail
-
-        return JobDetail(self._transport, self._resource)
+        return open_widget("detail", self._transport, self._resource)
 
     def __repr__(self) -> str:
         line = f"<Job {self.id} {self.tool} {self.status} {self.progress:.0%}"

@@ -12,7 +12,7 @@ from .. import api
 from ..jobs.errors import NotFound, ValidationError
 from . import reattach
 from .discovery import discover
-from .display import mimebundle
+from .display import mimebundle, open_widget
 from .handle import Job
 from .inputs import request_parts
 from .render import batch_html
@@ -100,9 +100,7 @@ class Client:
     def form(self, tool_id: str, *, name: str | None = None, **values: Any) -> Any:
         """The tool's run form (a widget): its inputs and settings, the cost on the
         Run button, its submit giving ``form.job``; ``values`` fill it in."""
-        from ..widgets.run_form import RunForm
-
-        return RunForm(tool_id, name=name, client=self, **values)
+        return open_widget("form", tool_id, name=name, client=self, **values)
 
     def run(
         self,
@@ -304,9 +302,7 @@ class Batch:
     def view(self) -> Any:
         """The batch as a live widget: each child's status and progress, its
         credits, and a retry of the failed children."""
-        from ..widgets.batch_view import BatchView
-
-        return BatchView(self)
+        return open_widget("batch", self)
 
     def _repr_html_(self) -> str:
         return batch_html(self.resource)

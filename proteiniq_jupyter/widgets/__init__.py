@@ -61,6 +61,32 @@ def _batch(batch: Any) -> BatchView | None:
     return BatchView(batch) if isinstance(batch, Batch) and available() else None
 
 
+def open_widget(widget: str, *args: Any, **kwargs: Any) -> Any:
+    """The widget a handle asked for (see ``client.display.open_widget``)."""
+    if widget == "structure":
+        from .view import view_job
+
+        return view_job(*args, **kwargs)
+    if widget == "detail":
+        from .detail import JobDetail
+
+        return JobDetail(*args, **kwargs)
+    if widget == "share":
+        from .share_dialog import ShareDialog
+
+        return ShareDialog(*args, **kwargs)
+    if widget == "form":
+        from .run_form import RunForm
+
+        return RunForm(*args, **kwargs)
+    if widget == "batch":
+        return BatchView(*args, **kwargs)
+    raise ValueError(f"no widget {widget!r}")
+
+
+display.provide(open_widget)
+
+
 def register() -> None:
     display.register("job", _progress)
     display.register("wait", _progress)

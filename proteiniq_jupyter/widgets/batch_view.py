@@ -12,7 +12,7 @@ from typing import Any
 import traitlets
 
 from .. import api
-from ..client.handle import apply_event
+from ..client.events import apply_event
 from ..client.session import MAX_PAGE, Batch
 from .base import PiqWidget, action, dump
 

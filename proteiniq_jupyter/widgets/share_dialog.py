@@ -6,15 +6,34 @@ from the job table's row menu.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import traitlets
 
 from .. import api
-from ..client.handle import Job
+from ..client.transport import Transport
 from ..jobs.errors import ValidationError
 from ..jobs.model import Visibility
 from .base import PiqWidget, action, dump
+
+
+class Shared(Protocol):
+    """What the dialog needs of a job handle (``client.handle.Job``, which opens it)."""
+
+    _transport: Transport
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def resource(self) -> api.Job: ...
+    def refresh(self) -> Any: ...
+    def link(self) -> str | None: ...
+    def share(
+        self,
+        visibility: str | None = None,
+        invite: list[str] | None = None,
+        uninvite: list[str] | None = None,
+    ) -> api.Share: ...
 
 
 class ShareDialog(PiqWidget):
@@ -27,7 +46,7 @@ class ShareDialog(PiqWidget):
     #: What to copy: the public page when public, else the job's page in JupyterLab.
     link = traitlets.Unicode(None, allow_none=True).tag(sync=True)
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Shared) -> None:
         self._job = job
         share = job.share()
         super().__init__(job=dump(job.resource), share=dump(share), link=_link(job, share))
@@ -93,5 +112,5 @@ def _visibility(value: str) -> Visibility:
         raise ValidationError(f"visibility must be one of {known}, not {value!r}") from None
 
 
-def _link(job: Job, share: api.Share) -> str | None:
+def _link(job: Shared, share: api.Share) -> str | None:
     return share.public_url if share.public_url else job.link()
