@@ -4,69 +4,15 @@ request leaving the server; and 404 for anything not public."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
+from ..browser.chromium import ARTIFACTS, CANVAS_PIXELS, NEEDS_CHROMIUM, visit
 from .conftest import Api
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 MODEL = "colabfold/ERR550519_2213899_unrelaxed_model_1.pdb"
-NEEDS_CHROMIUM = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-    reason="chromium is not installed (make test installs it)",
-)
-
-
-@dataclass
-class Visit:
-    """A browser page, with what it asked of any host but this one and the errors
-    its scripts raised."""
-
-    page: Any
-    outside: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-
-@contextlib.asynccontextmanager
-async def visit(*flags: str) -> AsyncIterator[Visit]:
-    """A page of a fresh headless chromium started with ``flags`` (besides those
-    that keep it from calling home), closed at the end."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                *flags,
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1100, "height": 900})
-            seen = Visit(page)
-            page.on(
-                "request",
-                lambda r: (
-                    seen.outside.append(r.url)
-                    if urlsplit(r.url).hostname not in ("127.0.0.1", None)
-                    else None
-                ),
-            )
-            page.on("pageerror", lambda e: seen.errors.append(str(e)))
-            yield seen
-        finally:
-            await browser.close()
 
 
 async def public_structure_job(alice: Api, fixtures_dir: Path) -> dict[str, Any]:
@@ -164,29 +110,6 @@ DOCKING = {
     "num_poses": 3,
     "energy_range": 5.0,
 }
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-#: Counts, in the viewer's canvas, of the pixels drawn (not the white background) and
-#: of the bright green ones (ligand carbons: the receptor is drawn in grey-blue); the
-#: pixels themselves are kept on the page to compare with the next drawing.
-CANVAS_PIXELS = """() => {
-  const canvas = document.querySelector('#viewer canvas');
-  const copy = document.createElement('canvas');
-  copy.width = canvas.width;
-  copy.height = canvas.height;
-  const context = copy.getContext('2d');
-  context.drawImage(canvas, 0, 0);
-  const data = context.getImageData(0, 0, copy.width, copy.height).data;
-  let drawn = 0, green = 0, changed = 0;
-  const before = window.lastPixels;
-  for (let i = 0; i < data.length; i += 4) {
-    const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
-    if (r < 245 || g < 245 || b < 245) drawn++;
-    if (g > 120 && r < 100 && b < 100) green++;
-    if (before && (before[i] !== r || before[i + 1] !== g || before[i + 2] !== b)) changed++;
-  }
-  window.lastPixels = data;
-  return {drawn, green, changed, total: data.length / 4};
-}"""
 
 
 async def public_docking_job(alice: Api, fixtures_dir: Path) -> dict[str, Any]:
@@ -251,7 +174,7 @@ async def test_a_docking_page_shows_the_receptor_with_each_pose(
         assert f"Pose {row['pose']}: {row['affinity']:.3f} kcal/mol (paracetamol)" in page_html
 
     ARTIFACTS.mkdir(exist_ok=True)
-    async with visit("--enable-unsafe-swiftshader", "--use-angle=swiftshader") as seen:
+    async with visit() as seen:
         page = seen.page
         await page.goto(f"http://127.0.0.1:{jp_http_port}{job['public_url']}")
         await page.wait_for_selector("#viewer[data-pose='1']", timeout=60_000)
@@ -259,12 +182,13 @@ async def test_a_docking_page_shows_the_receptor_with_each_pose(
         assert viewer is not None
         drawn_atoms = await viewer.get_attribute("data-rendered")
         drawn_poses = await viewer.get_attribute("data-poses")
-        first = await page.evaluate(CANVAS_PIXELS)
+        canvas = await page.query_selector("#viewer canvas")
+        first = await page.evaluate(CANVAS_PIXELS, canvas)
         await viewer.screenshot(path=str(ARTIFACTS / "public-docking-pose-1.png"))
         await page.screenshot(path=str(ARTIFACTS / "public-docking-page.png"))
         await page.select_option("#pose", "2")
         await page.wait_for_selector("#viewer[data-pose='2']", timeout=10_000)
-        second = await page.evaluate(CANVAS_PIXELS)
+        second = await page.evaluate(CANVAS_PIXELS, canvas)
         await viewer.screenshot(path=str(ARTIFACTS / "public-docking-pose-2.png"))
     assert drawn_atoms == str(receptor_atoms)  # the whole receptor, its heavy atoms
     assert drawn_poses == str(len(rows))
