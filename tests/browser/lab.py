@@ -129,6 +129,13 @@ class LabNotebook:
         assert "Error" not in error_text and "Traceback" not in error_text, error_text
         return output
 
+    def save(self) -> None:
+        """Save the notebook as the menu does (with the widgets' state, when the
+        widget manager's settings keep it)."""
+        self.page.evaluate(
+            "async () => { await window.jupyterapp.commands.execute('docmanager:save'); }"
+        )
+
     def cell(self, name: str) -> Any:
         return self.page.locator(f"[data-test-cell='{name}']")
 

@@ -1,14 +1,198 @@
-"""The widgets in a real JupyterLab, in Debian's chromium."""
+"""The notebook widgets as a person meets them: in a real JupyterLab, in Debian's
+chromium, with nothing fetched from the internet. One notebook runs a protein-stats
+job, a docking of the BACE-1 inhibitor into its receptor and a folding with the tiny
+ESMFold; no cell is ever run twice, so everything that changes after a cell ran
+came live through the kernel's event feed. Each widget is photographed in the light
+and the dark theme (tests/artifacts/) and checked by axe-core."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from proteiniq_jupyter.store.sql_store import SqlStore
+
+from ..stack import Stack
 from .lab import LabNotebook
 
-SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQ"
+#: A 60-residue protein (the start of P54025, tests/data/colabfold): the tiny model
+#: folds it in seconds.
+FOLD_SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKA"
+STATS_SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQ"
+#: The BACE-1 inhibitor docked back into its receptor, in the crystal ligand's box,
+#: at exhaustiveness 1 (the fixtures of tests/data/docking).
+DOCKING = """from rdkit import Chem
+ligand = Chem.MolFromMol2File("data/BACE_1_ligand.mol2")
+dock = piq.run(
+    "autodock-vina",
+    receptor="data/BACE_1_receptorH.pdb",
+    ligands=ligand,
+    reference_ligand="data/BACE_1_ligand.mol2",
+    exhaustiveness=1,
+    num_poses=3,
+    name="BACE-1 redocking",
+)
+display(dock)
+dock.view()"""
+FOLDING = f"""fold = piq.run("esmfold", "{FOLD_SEQUENCE}", name="Tiny fold")
+display(fold)
+fold.view()"""
+#: A job's progress widget, and its status badge (the status in words, not colour).
+PROGRESS = ".piq-progress"
+BADGE = ".piq-badge[data-status]"
+CANVAS = "[data-testid='structure-canvas']"
+#: How long the docking and the folding may take on a busy two-core machine.
+JOB_TIMEOUT_MS = 300_000
 
 
-def test_protein_stats_runs_in_the_notebook(notebook: LabNotebook) -> None:
-    output = notebook.run("stats", f"%piq run protein-stats {SEQUENCE}")
-    assert "COMPLETED" in output.inner_text()
-    found = notebook.in_both_themes(output, "protein-stats")
-    assert found == {"light": [], "dark": []}
+def api(lab: Stack, path: str) -> Any:
+    """A GET of the extension's API as the lab's own user."""
+    with lab.http() as http:
+        reply: httpx.Response = http.get(f"proteiniq/api/v1/{path}")
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def kernel_value(notebook: LabNotebook, name: str, expression: str) -> Any:
+    """The JSON value of ``expression`` in the notebook's kernel, printed by a cell."""
+    output = notebook.run(name, f"import json\nprint(json.dumps({expression}))")
+    return json.loads(output.inner_text().strip().splitlines()[-1])
+
+
+def assert_accessible(found: dict[str, list[dict[str, Any]]]) -> None:
+    assert found == {"light": [], "dark": []}, json.dumps(found, indent=1)
+
+
+@pytest.fixture(scope="module")
+def live_jobs(notebook: LabNotebook) -> dict[str, Any]:
+    """The docking and the folding, started by two cells that return at once (each
+    shows the job's progress and its structure view, both still empty); the
+    statuses their widgets showed when the cells had run."""
+    notebook.run("piq", "import proteiniq_jupyter as piq")
+    shown: dict[str, Any] = {}
+    for name, code in (("dock", DOCKING), ("fold", FOLDING)):
+        output = notebook.run(name, code)
+        badge = output.locator(f"{PROGRESS} {BADGE}").first
+        badge.wait_for(timeout=60_000)
+        shown[name] = badge.get_attribute("data-status")
+    shown["ids"] = kernel_value(notebook, "ids", "{'dock': dock.id, 'fold': fold.id}")
+    return shown
+
+
+def test_a_magic_run_shows_its_progress_completed(notebook: LabNotebook) -> None:
+    output = notebook.run("stats", f"%piq run protein-stats {STATS_SEQUENCE}")
+    progress = output.locator(PROGRESS).first
+    progress.locator(f"{BADGE}[data-status='COMPLETED']").wait_for(timeout=60_000)
+    assert "Completed" in progress.inner_text()
+    assert progress.get_by_role("progressbar").get_attribute("aria-valuenow") == "100"
+    assert_accessible(notebook.in_both_themes(progress, "job-progress"))
+
+
+def test_progress_follows_the_docking_and_the_folding_to_completed(
+    notebook: LabNotebook, live_jobs: dict[str, Any], lab: Stack
+) -> None:
+    """The docking takes seconds: its cell returned with it still waiting or
+    running, and its widget reaches COMPLETED with no cell run again."""
+    assert live_jobs["dock"] in ("PENDING", "PROCESSING"), live_jobs
+    for name in ("dock", "fold"):
+        progress = notebook.output(name).locator(PROGRESS).first
+        progress.locator(f"{BADGE}[data-status='COMPLETED']").wait_for(timeout=JOB_TIMEOUT_MS)
+        assert api(lab, f"jobs/{live_jobs['ids'][name]}")["status"] == "COMPLETED"
+        notebook.screenshot(progress, f"job-progress-{name}")
+
+
+@pytest.mark.parametrize(
+    ("name", "label"), [("fold", "folded protein"), ("dock", "docked complex")]
+)
+def test_the_structure_view_draws_the_structure(
+    notebook: LabNotebook, live_jobs: dict[str, Any], name: str, label: str
+) -> None:
+    """The view was shown before the job had a structure; once the job completes it
+    draws one in WebGL: pixels of many colours, for the folded protein coloured by
+    pLDDT (with its legend) and for the receptor with a docked pose (green ligand
+    carbons) and its affinity."""
+    view = notebook.output(name).locator(".piq-structure").first
+    canvas_box = view.locator(f"{CANVAS}[data-rendered='true']")
+    canvas_box.wait_for(timeout=JOB_TIMEOUT_MS)
+    canvas = canvas_box.locator("canvas").first
+    pixels = notebook.canvas_pixels(canvas)
+    assert pixels["webgl"], pixels
+    assert pixels["colours"] > 16, pixels  # not one colour: a drawing
+    assert pixels["drawn"] > pixels["total"] // 50, pixels
+    if name == "fold":
+        assert "pLDDT" in view.inner_text()
+    else:
+        assert pixels["green"] > 50, pixels  # the ligand, inside the receptor
+        affinity = view.locator("[data-testid='pose-affinity']").inner_text()
+        assert "kcal/mol" in affinity, affinity
+    assert_accessible(notebook.in_both_themes(view, f"structure-view-{name}"))
+
+
+def test_renaming_in_the_job_table_renames_the_job_in_the_store(
+    notebook: LabNotebook, live_jobs: dict[str, Any], store: SqlStore
+) -> None:
+    job_id = live_jobs["ids"]["fold"]
+    output = notebook.run("table", "piq.jobs()")
+    table = output.locator("[data-testid='piq-job-table']").first
+    row = table.locator(f"[data-job-id='{job_id}']")
+    row.wait_for(timeout=30_000)
+    notebook.screenshot(table, "job-table")
+    row.get_by_role("button", name="Actions").click()
+    notebook.page.get_by_role("menuitem", name="Rename").click()
+    field = row.get_by_role("textbox")
+    field.fill("Tiny fold, renamed")
+    field.press("Enter")
+    row.get_by_text("Tiny fold, renamed").wait_for(timeout=30_000)
+    with store.read() as tx:
+        job = tx.get_job(job_id)
+    assert job is not None and job.name == "Tiny fold, renamed"
+    assert_accessible(notebook.in_both_themes(table, "job-table"))
+
+
+def test_an_invitation_in_the_share_dialog_shows_as_pending(
+    notebook: LabNotebook, live_jobs: dict[str, Any], lab: Stack
+) -> None:
+    output = notebook.run("share", "dock.share_dialog()")
+    dialog = output.locator("[data-testid='piq-share']").first
+    dialog.wait_for(timeout=30_000)
+    dialog.locator("[data-testid='piq-share-invite']").fill("newcomer@elsewhere.example")
+    dialog.locator("[data-testid='piq-share-invite-button']").click()
+    pending = dialog.locator("[data-testid='piq-share-pending']")
+    pending.wait_for(timeout=30_000)
+    person = dialog.locator("[data-testid='piq-share-person']").filter(has=pending)
+    assert "newcomer@elsewhere.example" in person.inner_text()
+    share = api(lab, f"jobs/{live_jobs['ids']['dock']}/share")
+    assert share["visibility"] == "invited", share
+    assert "newcomer@elsewhere.example" in json.dumps(share)
+    assert_accessible(notebook.in_both_themes(dialog, "share-dialog"))
+
+
+def test_the_run_form_shows_the_cost_and_its_submit_creates_a_job(
+    notebook: LabNotebook, store: SqlStore
+) -> None:
+    """The echo tool costs 10 credits per started 10 characters, per repeat: 13
+    characters twice are 40 credits, on the button before anything is submitted."""
+    output = notebook.run("form", 'form = piq.form("echo")\nform')
+    form = output.locator("form").first
+    form.locator("[data-testid='piq-input-text']").fill("hello browser")
+    form.locator("[data-testid='piq-setting-repeat']").fill("2")
+    button = form.locator("[data-testid='piq-run-button']")
+    notebook.page.wait_for_function(
+        "(button) => /40 credits/.test(button.textContent)",
+        arg=button.element_handle(),
+        timeout=30_000,
+    )
+    assert "40 credits" in form.locator("[data-testid='piq-run-cost']").inner_text()
+    assert_accessible(notebook.in_both_themes(form, "run-form"))
+    button.click()
+    submitted = form.locator("[data-testid='piq-run-job']")
+    submitted.wait_for(timeout=30_000)
+    job_id = kernel_value(notebook, "form-job", "form.job.id")
+    assert job_id in submitted.inner_text() or submitted.locator(f"[href*='{job_id}']").count()
+    with store.read() as tx:
+        job = tx.get_job(job_id)
+    assert job is not None and job.tool == "echo" and job.settings["repeat"] == 2
+    notebook.screenshot(form, "run-form-submitted")
