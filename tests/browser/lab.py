@@ -17,7 +17,8 @@ from ..stack import Stack, start_stack
 from .chromium import ARTIFACTS, CANVAS_PIXELS, Visit, axe_violations
 
 #: JupyterLab settings for tests: no news or update check, every cell in the DOM
-#: (no windowing), no autosave racing the test's own saves.
+#: (no windowing), no autosave racing the test's own saves, widget state saved
+#: with the notebook (as a person who keeps their widgets sets it).
 OVERRIDES: dict[str, Any] = {
     "@jupyterlab/apputils-extension:notification": {
         "fetchNews": "false",
@@ -25,6 +26,7 @@ OVERRIDES: dict[str, Any] = {
     },
     "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
     "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
+    "@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True},
 }
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 #: How long a cell may run on a busy two-core machine (a docking, a folding).
