@@ -51,8 +51,8 @@ from tests.tools.tiny_esmfold import build_tiny_esmfold  # noqa: E402
 USERNAME = f"bench-user-{READER:02d}"
 #: The widgets as the page draws them.
 BADGE = ".piq-progress .piq-badge[data-status]"
-TABLE = "[data-testid='piq-job-table']"
-ROW = "[data-job-id]"
+TABLE = ".piq-table-view"
+ROW = "tr[data-job]"
 #: The cell that shows the job table.
 TABLE_CELL = "piq.jobs()"
 VIEW = ".piq-structure"
@@ -166,7 +166,7 @@ RUN_TIMED = """async ({cell, code, table, row}) => {
 #: another job.
 TURN = """async ({cell, table, row}) => {
   const found = document.querySelector(`[data-test-cell='${cell}'] ${table}`);
-  const first = () => found.querySelector(row)?.dataset.jobId;
+  const first = () => found.querySelector(row)?.dataset.job;
   const before = first();
   const next = [...found.querySelectorAll('button')].find(
     (b) => /next/i.test(b.getAttribute('aria-label') || b.textContent));

@@ -14,11 +14,11 @@ import pytest
 from proteiniq_jupyter.store.database import sqlite_url
 from proteiniq_jupyter.store.sql_store import SqlStore
 
-from ..conftest import FIXTURES
+from ..conftest import FIXTURES, PASSED
 from ..stack import Stack, stop_stack
 from ..tools.tiny_esmfold import build_tiny_esmfold
-from .chromium import AXE, NEEDS_CHROMIUM, Visit, launch
-from .lab import LabNotebook, start_lab
+from .chromium import ARTIFACTS, AXE, NEEDS_CHROMIUM, Visit, launch
+from .lab import LabNotebook, slug, start_lab
 
 #: Credits of the test workspace: enough for every job a module runs.
 CREDITS = 1_000_000
@@ -79,18 +79,23 @@ def browser() -> Iterator[Visit]:
 
 @pytest.fixture(scope="module")
 def notebook(browser: Visit, lab: Stack, request: pytest.FixtureRequest) -> LabNotebook:
-    """A notebook named for the module, open in the page, the extension loaded."""
+    """A notebook named for the module, open in the page, the magics loaded and
+    the package imported as ``piq``."""
     book = LabNotebook(browser, lab, f"{request.module.__name__.rpartition('.')[2]}.ipynb")
     book.open()
-    book.run("load", "%load_ext proteiniq_jupyter")
+    book.run("load", "%load_ext proteiniq_jupyter\nimport proteiniq_jupyter as piq")
     return book
 
 
 @pytest.fixture(autouse=True)
 def nothing_leaves_the_machine(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Each test fails if its page tried to reach anything but 127.0.0.1."""
+    """Each test fails if its page tried to reach anything but 127.0.0.1; a test
+    that failed leaves a picture of the whole page in tests/artifacts."""
     yield
     if "browser" in request.fixturenames:
         seen: Visit = request.getfixturevalue("browser")
+        if not request.node.stash.get(PASSED, True):
+            ARTIFACTS.mkdir(exist_ok=True)
+            seen.page.screenshot(path=str(ARTIFACTS / f"failed-{slug(request.node.name)}.png"))
         outside, seen.outside[:] = list(seen.outside), []
         assert outside == [], f"the page tried to reach other hosts: {outside}"

@@ -44,6 +44,7 @@ fold.view()"""
 PROGRESS = ".piq-progress"
 BADGE = ".piq-badge[data-status]"
 CANVAS = "[data-testid='structure-canvas']"
+TABLE = ".piq-table-view"
 #: How long the docking and the folding may take on a busy two-core machine.
 JOB_TIMEOUT_MS = 300_000
 
@@ -71,7 +72,6 @@ def live_jobs(notebook: LabNotebook) -> dict[str, Any]:
     """The docking and the folding, started by two cells that return at once (each
     shows the job's progress and its structure view, both still empty); the
     statuses their widgets showed when the cells had run."""
-    notebook.run("piq", "import proteiniq_jupyter as piq")
     shown: dict[str, Any] = {}
     for name, code in (("dock", DOCKING), ("fold", FOLDING)):
         output = notebook.run(name, code)
@@ -82,8 +82,19 @@ def live_jobs(notebook: LabNotebook) -> dict[str, Any]:
     return shown
 
 
-def test_a_magic_run_shows_its_progress_completed(notebook: LabNotebook) -> None:
-    output = notebook.run("stats", f"%piq run protein-stats {STATS_SEQUENCE}")
+@pytest.fixture(scope="module")
+def stats(notebook: LabNotebook) -> tuple[Any, str]:
+    """A protein-stats job run by the magic: the cell's output, and the job's id."""
+    output = notebook.run(
+        "stats", f'job = %piq run protein-stats {STATS_SEQUENCE} --name "Stats of a peptide"'
+    )
+    return output, kernel_value(notebook, "stats-id", "job.id")
+
+
+def test_a_magic_run_shows_its_progress_completed(
+    notebook: LabNotebook, stats: tuple[Any, str]
+) -> None:
+    output, _ = stats
     progress = output.locator(PROGRESS).first
     progress.locator(f"{BADGE}[data-status='COMPLETED']").wait_for(timeout=60_000)
     assert "Completed" in progress.inner_text()
@@ -132,24 +143,26 @@ def test_the_structure_view_draws_the_structure(
 
 
 def test_renaming_in_the_job_table_renames_the_job_in_the_store(
-    notebook: LabNotebook, live_jobs: dict[str, Any], store: SqlStore
+    notebook: LabNotebook, stats: tuple[Any, str], store: SqlStore
 ) -> None:
-    job_id = live_jobs["ids"]["fold"]
+    """From the row's menu, by keyboard: the menu's Rename, a new name, Enter on the
+    Rename button; the store has the new name and the row shows it."""
+    _, job_id = stats
     output = notebook.run("table", "piq.jobs()")
-    table = output.locator("[data-testid='piq-job-table']").first
-    row = table.locator(f"[data-job-id='{job_id}']")
+    table = output.locator(TABLE).first
+    row = table.locator(f"tr[data-job='{job_id}']")
     row.wait_for(timeout=30_000)
-    notebook.screenshot(table, "job-table")
-    row.get_by_role("button", name="Actions").click()
-    notebook.page.get_by_role("menuitem", name="Rename").click()
-    field = row.get_by_role("textbox")
-    field.fill("Tiny fold, renamed")
-    field.press("Enter")
-    row.get_by_text("Tiny fold, renamed").wait_for(timeout=30_000)
+    assert_accessible(notebook.in_both_themes(table, "job-table"))
+    row.get_by_role("button", name="Actions for Stats of a peptide").click()
+    row.get_by_role("menuitem", name="Rename…").press("Enter")
+    field = row.get_by_role("textbox", name="New name")
+    field.fill("Peptide stats, renamed")
+    row.get_by_role("button", name="Rename", exact=True).press("Enter")
+    row.get_by_role("cell", name="Peptide stats, renamed", exact=True).wait_for(timeout=30_000)
     with store.read() as tx:
         job = tx.get_job(job_id)
-    assert job is not None and job.name == "Tiny fold, renamed"
-    assert_accessible(notebook.in_both_themes(table, "job-table"))
+    assert job is not None and job.name == "Peptide stats, renamed"
+    notebook.screenshot(table, "job-table-renamed")
 
 
 def test_an_invitation_in_the_share_dialog_shows_as_pending(
