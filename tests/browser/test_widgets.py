@@ -189,7 +189,7 @@ def test_the_run_form_shows_the_cost_and_its_submit_creates_a_job(
     """The echo tool costs 10 credits per started 10 characters, per repeat: 13
     characters twice are 40 credits, on the button before anything is submitted."""
     output = notebook.run("form", 'form = piq.form("echo")\nform')
-    form = output.locator("form").first
+    form = output.locator(".piq-run-form").first
     form.locator("[data-testid='piq-input-text']").fill("hello browser")
     form.locator("[data-testid='piq-setting-repeat']").fill("2")
     button = form.locator("[data-testid='piq-run-button']")
