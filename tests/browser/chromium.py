@@ -109,12 +109,17 @@ def launch() -> Iterator[Visit]:
             browser.close()
 
 
-#: What a canvas shows, read through its pixels (a WebGL canvas is copied onto a 2D
-#: one first: an element screenshot of a transparent canvas proves nothing). Counts
-#: the pixels drawn (not the near-white background), the bright green ones (3Dmol's
-#: carbons of a ligand), those that changed since the last call (kept on the canvas),
-#: and the distinct colours, up to 256.
-CANVAS_PIXELS = """(canvas) => {
+#: What the WebGL canvas inside an element shows, read through its pixels (copied
+#: onto a 2D canvas first: an element screenshot of a transparent canvas proves
+#: nothing). Counts the pixels drawn (not the near-white background), the bright
+#: green ones (3Dmol's carbons of a ligand), those that changed since the last call
+#: (kept on the canvas), and the distinct colours, up to 256. ``webgl`` is false
+#: when the element holds no WebGL canvas (the first canvas is read then).
+CANVAS_PIXELS = """(element) => {
+  const canvases = element.tagName === 'CANVAS'
+    ? [element] : [...element.querySelectorAll('canvas')];
+  const gl = (c) => !!(c.getContext('webgl2') || c.getContext('webgl'));
+  const canvas = canvases.find(gl) || canvases[0];
   const copy = document.createElement('canvas');
   copy.width = canvas.width;
   copy.height = canvas.height;
@@ -133,7 +138,7 @@ CANVAS_PIXELS = """(canvas) => {
   }
   canvas.lastPixels = data;
   return {drawn, green, changed, colours: colours.size, total: data.length / 4,
-          webgl: !!(canvas.getContext('webgl2') || canvas.getContext('webgl'))};
+          webgl: gl(canvas), canvases: canvases.length};
 }"""
 
 #: Runs axe-core over one element; the serious and critical violations, each with

@@ -30,7 +30,7 @@ OVERRIDES: dict[str, Any] = {
 }
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 #: How long a cell may run on a busy two-core machine (a docking, a folding).
-CELL_TIMEOUT_MS = 300_000
+CELL_TIMEOUT_MS = 600_000
 
 
 def start_lab(root: Path, env: Mapping[str, str] | None = None) -> Stack:
@@ -177,7 +177,7 @@ class LabNotebook:
         self.set_theme("light")
         return found
 
-    def canvas_pixels(self, canvas: Any) -> dict[str, Any]:
-        """What ``canvas`` (a locator) shows, counted through its pixels."""
-        pixels: dict[str, Any] = self.page.evaluate(CANVAS_PIXELS, canvas.element_handle())
+    def canvas_pixels(self, element: Any) -> dict[str, Any]:
+        """What the WebGL canvas in ``element`` (a locator) shows, through its pixels."""
+        pixels: dict[str, Any] = self.page.evaluate(CANVAS_PIXELS, element.element_handle())
         return pixels
