@@ -133,8 +133,7 @@ def test_the_structure_view_draws_the_structure(
     canvas_box = view.locator(f"{CANVAS}[data-rendered='true']")
     canvas_box.wait_for(timeout=JOB_TIMEOUT_MS)
     pixels = notebook.canvas_pixels(canvas_box)
-    assert pixels["webgl"], (label, pixels)
-    assert pixels["colours"] > 16, pixels  # not one colour: a drawing
+    assert pixels["colours"] > 16, (label, pixels)  # not one colour: a drawing
     assert pixels["drawn"] > pixels["total"] // 50, pixels
     if name == "fold":
         assert "pLDDT" in view.inner_text()
