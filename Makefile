@@ -9,7 +9,8 @@ WIDGETS := proteiniq_jupyter/static/widgets
 FRONT := $(WIDGETS)/.built
 JLPM := $(BIN)/jlpm
 FRONT_SOURCES := package.json yarn.lock .yarnrc.yml js/package.json js/tsconfig.json \
-	$(shell find js/src js/scripts -type f 2>/dev/null)
+	labextension/package.json labextension/tsconfig.json labextension/rspack.config.cjs \
+	$(shell find js/src js/scripts labextension/src labextension/style -type f 2>/dev/null)
 
 .PHONY: lab test install check clean browser mutation
 
@@ -21,11 +22,14 @@ $(STAMP): pyproject.toml
 
 # The front end: the widgets' bundles (js/, esbuild) and the 3D viewer from the npm
 # registry, so pages and widgets render with no internet. jlpm comes with jupyter-builder.
-node_modules/.yarn-state.yml: package.json yarn.lock .yarnrc.yml js/package.json $(STAMP)
+node_modules/.yarn-state.yml: package.json yarn.lock .yarnrc.yml js/package.json labextension/package.json $(STAMP)
 	$(JLPM) install --immutable
 
+# The widgets' bundles, the vendored viewer and the JupyterLab extension (jupyter-builder),
+# which the editable install links into the environment for `jupyter lab`.
 $(FRONT): node_modules/.yarn-state.yml $(FRONT_SOURCES)
-	$(JLPM) build
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(JLPM) build
+	$(BIN)/jupyter labextension develop --overwrite .
 	touch $(FRONT)
 
 $(VIEWER): $(FRONT)

@@ -100,6 +100,11 @@ def _jupyter_server_extension_points() -> list[dict[str, object]]:
     return points()
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the built JupyterLab extension lies (``jupyter labextension develop``)."""
+    return [{"src": "labextension", "dest": "@proteiniq/labextension"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext proteiniq_jupyter``: the ``%piq`` and ``%%piq`` magics."""
     from .magics import load

@@ -15,3 +15,8 @@ export { ShareDialog, VISIBILITIES, emailsIn } from "./views/ShareDialog";
 export type { ShareDialogProps } from "./views/ShareDialog";
 export { SchemaField, parseSetting, resolveProperty, settingText } from "./views/schemaField";
 export type * from "./views/formTypes";
+export { JobDetail } from "./views/JobDetail";
+export type { JobDetailProps, JobEvent, JobWithContents, Preview, ResultFile } from "./views/JobDetail";
+export { StructureView } from "./views/StructureView";
+export type { StructureChoice, StructureScene, StructureViewProps } from "./views/StructureView";
+export type { ThreeDmol } from "./views/structure/draw";

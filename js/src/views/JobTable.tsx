@@ -43,6 +43,28 @@ export interface JobTableProps {
   onRow: (job: Job, action: RowAction) => Promise<Outcome>;
   /** Opens the host's share dialog for the job, where it has one. */
   onShareDialog?: (job: Job) => void;
+  /** Opens the job's detail, where the host has one: the name becomes a link. */
+  onOpen?: (job: Job) => void;
+  /** The address of the job's page (the link's target in a new tab). */
+  linkFor?: (job: Job) => string;
+}
+
+function JobName(props: { job: Job; onOpen?: (job: Job) => void; linkFor?: (job: Job) => string }): React.JSX.Element {
+  const { job, onOpen, linkFor } = props;
+  if (onOpen === undefined) return <>{job.name}</>;
+  return (
+    <a
+      className="piq-job-link"
+      href={linkFor?.(job) ?? "#"}
+      onClick={(event) => {
+        if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+        event.preventDefault();
+        onOpen(job);
+      }}
+    >
+      {job.name}
+    </a>
+  );
 }
 
 const COLUMNS: { column: Column; label: string }[] = [
@@ -238,7 +260,9 @@ export function JobTable(props: JobTableProps): React.JSX.Element {
             {rows.map((job) => (
               <Fragment key={job.id}>
                 <tr data-job={job.id}>
-                  <td>{job.name}</td>
+                  <td>
+                    <JobName job={job} onOpen={props.onOpen} linkFor={props.linkFor} />
+                  </td>
                   <td>
                     <StatusBadge status={job.status} />
                     {job.status === "PROCESSING" && (

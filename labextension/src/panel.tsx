@@ -1,0 +1,188 @@
+// The Jobs panel: the shared JobTable over the workspace's history, a page at a time
+// through the server's cursor, its rows kept live by the event stream (no polling).
+import { ReactWidget } from "@jupyterlab/ui-components";
+import { JobTable, downloadFile, type Filters, type Job, type Outcome, type RowAction, type Sort } from "@proteiniq/views";
+import { useCallback, useEffect, useRef, useState } from "react";
+import { outcomeOf, type PiqApi } from "./api";
+import type { EventHub, LiveEvent } from "./events";
+
+export const PAGE_SIZE = 50;
+
+export interface PanelHost {
+  api: PiqApi;
+  hub: EventHub;
+  openJob: (id: string) => void;
+  openShare: (job: Job) => void;
+  openDuplicate: (job: Job) => void;
+}
+
+/** A job's row after one of its events: what the event says, until a re-read. */
+export function applyEvent(job: Job, event: LiveEvent): Job {
+  const data = event.data;
+  const next: Job = { ...job, status: event.status as Job["status"] };
+  if (typeof data.name === "string") next.name = data.name;
+  if (typeof data.progress === "number") next.progress = data.progress;
+  if (typeof data.progress_message === "string") next.progress_message = data.progress_message;
+  if (typeof data.credits_charged === "number") next.credits = { ...job.credits, charged: data.credits_charged };
+  if (typeof data.visibility === "string") next.visibility = data.visibility;
+  return next;
+}
+
+function JobsPanelView({ host }: { host: PanelHost }): React.JSX.Element {
+  const { api, hub } = host;
+  const [filters, setFilters] = useState<Filters>({ tool: "", status: [], search: "" });
+  const [rows, setRows] = useState<Job[]>([]);
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const [next, setNext] = useState<string | null>(null);
+  const [tools, setTools] = useState<string[]>([]);
+  const [sort, setSort] = useState<Sort>({ column: "created_at", descending: true });
+  const [error, setError] = useState<string | null>(null);
+  const state = useRef({ filters, cursors });
+  useEffect(() => {
+    state.current = { filters, cursors };
+  }, [filters, cursors]);
+
+  const load = useCallback(
+    async (wanted: Filters, stack: (string | null)[]): Promise<Outcome> => {
+      try {
+        const page = await api.jobs(wanted, stack[stack.length - 1] ?? null, PAGE_SIZE);
+        setFilters(wanted);
+        setCursors(stack);
+        setRows(page.data);
+        setNext(page.has_more ? page.next_cursor : null);
+        setError(null);
+        return { ok: true, error: null };
+      } catch (problem) {
+        return outcomeOf(problem);
+      }
+    },
+    [api],
+  );
+
+  const reload = useCallback((): void => {
+    void load(state.current.filters, state.current.cursors);
+  }, [load]);
+
+  useEffect(() => {
+    void load(state.current.filters, [null]).then((outcome) => {
+      if (!outcome.ok) setError(outcome.error);
+    });
+    void api.tools().then(setTools, () => undefined);
+  }, [api, load]);
+
+  useEffect(() => {
+    const onEvent = (_: unknown, event: LiveEvent): void => {
+      const onFirstPage = state.current.cursors.length === 1;
+      if (event.kind === "created" || event.kind === "deleted") {
+        if (onFirstPage || event.kind === "deleted") reload();
+        return;
+      }
+      setRows((current) => {
+        const index = current.findIndex((job) => job.id === event.job_id);
+        if (index < 0) return current;
+        const updated = [...current];
+        updated[index] = applyEvent(current[index] as Job, event);
+        return updated;
+      });
+      // A finished job's duration and charge come from the job itself.
+      if (event.kind === "status" && ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"].includes(event.status)) {
+        void api.job(event.job_id).then(
+          (job) => {
+            setRows((current) => current.map((row) => (row.id === job.id ? { ...row, ...job } : row)));
+          },
+          () => undefined,
+        );
+      }
+    };
+    // After a reconnect the stream replays what was missed; a re-read covers what it cannot (deletions).
+    const onConnection = (_: unknown, open: boolean): void => {
+      if (open) reload();
+    };
+    hub.event.connect(onEvent);
+    hub.connected.connect(onConnection);
+    return () => {
+      hub.event.disconnect(onEvent);
+      hub.connected.disconnect(onConnection);
+    };
+  }, [api, hub, reload]);
+
+  const onRow = async (job: Job, action: RowAction): Promise<Outcome> => {
+    try {
+      switch (action.action) {
+        case "rename": {
+          const renamed = await api.rename(job.id, action.name);
+          setRows((current) => current.map((row) => (row.id === job.id ? { ...row, name: renamed.name } : row)));
+          return { ok: true, error: null };
+        }
+        case "delete":
+          await api.remove(job.id);
+          setRows((current) => current.filter((row) => row.id !== job.id));
+          return { ok: true, error: null };
+        case "retry": {
+          const retried = await api.act(job.id, "retry");
+          host.openJob(retried.id);
+          return { ok: true, error: null };
+        }
+        case "duplicate":
+          host.openDuplicate(job);
+          return { ok: true, error: null };
+        case "export": {
+          const text = await api.exportText(job.id, action.format);
+          const mime = action.format === "csv" ? "text/csv" : "application/json";
+          downloadFile(`${job.id}.${action.format}`, text, mime);
+          return { ok: true, error: null };
+        }
+        case "share":
+          await api.setShare(job.id, { visibility: action.visibility });
+          return { ok: true, error: null };
+        case "link":
+          return { ok: true, error: null, link: api.labLink(job.id) };
+      }
+    } catch (problem) {
+      return outcomeOf(problem);
+    }
+  };
+
+  return (
+    <div className="piq-lab-panel">
+      {error !== null && (
+        <p role="alert" className="piq-error">
+          Jobs could not be read: {error}
+        </p>
+      )}
+      <JobTable
+        rows={rows}
+        page={cursors.length - 1}
+        hasMore={next !== null}
+        filters={filters}
+        tools={tools}
+        sort={sort}
+        onSort={setSort}
+        onFilters={(wanted) => load(wanted, [null])}
+        onPage={(to) => {
+          if (to === "first") return load(filters, [null]);
+          if (to === "previous") return load(filters, cursors.slice(0, -1));
+          return load(filters, [...cursors, next]);
+        }}
+        onRow={onRow}
+        onShareDialog={host.openShare}
+        onOpen={(job) => {
+          host.openJob(job.id);
+        }}
+        linkFor={(job) => api.labLink(job.id)}
+      />
+    </div>
+  );
+}
+
+export class JobsPanel extends ReactWidget {
+  constructor(private readonly host: PanelHost) {
+    super();
+    this.id = "proteiniq-jobs";
+    this.addClass("piq-lab-jobs");
+  }
+
+  protected render(): React.JSX.Element {
+    return <JobsPanelView host={this.host} />;
+  }
+}
