@@ -1,0 +1,289 @@
+"""The JupyterLab extension in a real JupyterLab and Debian's chromium: the Jobs
+panel over the jobs two members of one workspace submitted, its live rows and row
+menu, the ``?jobId=`` deep link, the completion notification, the share dialog and
+the credits in the status bar. The extension is the one built in this checkout
+(``proteiniq_jupyter/labextension``), found through ``JUPYTER_PATH``."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from proteiniq_jupyter.jobs.access import Actor
+from proteiniq_jupyter.jobs.model import Role
+from proteiniq_jupyter.jobs.service import JobService
+from proteiniq_jupyter.store.database import sqlite_url
+from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
+from proteiniq_jupyter.tools.registry import ToolRegistry
+
+from ..conftest import text_input
+from ..helpers import Echo, Gate, Sleep
+from ..stack import Stack, stop_stack
+from .chromium import AXE, REPO, Visit
+from .lab import LabNotebook, start_lab
+
+BUILT = REPO / "proteiniq_jupyter" / "labextension"
+PANEL = "#proteiniq-jobs"
+DETAIL = "[data-testid='job-detail']"
+CREDITS = ".piq-lab-credits"
+TIMEOUT_MS = 60_000
+
+pytestmark = pytest.mark.skipif(
+    not (BUILT / "package.json").is_file(), reason="the lab extension is not built (make install)"
+)
+
+
+def post(lab: Stack, path: str, body: dict[str, Any]) -> Any:
+    """A POST to the extension's API as the lab's own user (ada)."""
+    with lab.http() as http:
+        reply: httpx.Response = http.post(f"proteiniq/api/v1/{path}", json=body)
+    assert reply.status_code in (200, 201), reply.text
+    return reply.json()
+
+
+def get(lab: Stack, path: str) -> Any:
+    with lab.http() as http:
+        reply: httpx.Response = http.get(f"proteiniq/api/v1/{path}")
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def echo(text: str, name: str) -> dict[str, Any]:
+    inputs = [{"slotId": "text", "kind": "text", "format": "text", "content": text}]
+    return {"tool": "echo", "name": name, "input": {"inputs": inputs}}
+
+
+class Team:
+    """Ada (the lab's user) and Bob in one workspace, Carol in her own; Bob's and
+    Carol's jobs go in through the job service on the lab's own store."""
+
+    def __init__(self, lab: Stack) -> None:
+        get(lab, "account")  # the lab signs ada in, with her credits
+        self.store = SqlStore.open(sqlite_url(lab.root / "piq" / "piq.sqlite"))
+        self.service = JobService(
+            self.store,
+            ToolRegistry([Echo(), Sleep()]),
+            DirectoryJobFiles(lab.root / "piq" / "jobs"),
+        )
+        ada = self.service.sign_in("ada")
+        self.service.add_member(ada, "bob", Role.MEMBER, email="bob@lab.example")
+        self.bob: Actor = self.service.sign_in("bob", workspace_id=ada.workspace_id)
+        self.carol: Actor = self.service.sign_in("carol", email="carol@elsewhere.example")
+
+    def submit(self, actor: Actor, text: str, name: str) -> str:
+        return self.service.submit(actor, "echo", [text_input(text)], name=name).id
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    assert AXE.is_file(), f"{AXE} is missing: run `jlpm install` (make install does)"
+    root = tmp_path_factory.mktemp("lab-panel")
+    shared = root / "jupyter-path" / "labextensions" / "@proteiniq"
+    shared.mkdir(parents=True)
+    (shared / "labextension").symlink_to(BUILT, target_is_directory=True)
+    stack = start_lab(
+        root,
+        {
+            "PIQ_STARTING_CREDITS": "100000",
+            "PIQ_USER": "ada",
+            "PIQ_EMAIL": "ada@lab.example",
+            "JUPYTER_PATH": str(root / "jupyter-path"),
+        },
+    )
+    try:
+        yield stack
+    finally:
+        stop_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def team(lab: Stack) -> Iterator[Team]:
+    team = Team(lab)
+    yield team
+    team.store.close()
+
+
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
+    gate = Gate(tmp_path_factory.mktemp("gates") / "gate")
+    yield gate
+    gate.open()
+
+
+@pytest.fixture(scope="module")
+def lab_page(browser: Visit, lab: Stack) -> LabNotebook:
+    """JupyterLab open in the page, the Jobs panel shown."""
+    page = LabNotebook(browser, lab, "unused.ipynb")
+    page.page.goto(f"{lab.url}lab?token={lab.token}")
+    page.page.wait_for_function("() => !!window.jupyterapp", timeout=120_000)
+    page.page.evaluate(
+        "async () => { await window.jupyterapp.started; await window.jupyterapp.restored; }"
+    )
+    show_panel(page)
+    return page
+
+
+def show_panel(page: LabNotebook) -> Any:
+    page.page.evaluate(
+        "async () => { await window.jupyterapp.commands.execute('proteiniq:open-jobs'); }"
+    )
+    panel = page.page.locator(PANEL)
+    panel.locator(".piq-table-view").wait_for(timeout=TIMEOUT_MS)
+    return panel
+
+
+def row(page: LabNotebook, job_id: str) -> Any:
+    return page.page.locator(f"{PANEL} tr[data-job='{job_id}']")
+
+
+def credits_shown(page: LabNotebook) -> str:
+    text: str = page.page.locator(CREDITS).inner_text()
+    return text
+
+
+def test_the_extension_is_listed_enabled(lab: Stack) -> None:
+    """`jupyter labextension list` in the lab's environment names it, enabled."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter", "labextension", "list"],
+        env=lab.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    listing = done.stdout + done.stderr
+    line = next((x for x in listing.splitlines() if "@proteiniq/labextension" in x), "")
+    assert "enabled" in line and "OK" in line, listing
+
+
+def test_the_panel_lists_the_jobs_of_both_members(
+    lab_page: LabNotebook, team: Team, lab: Stack
+) -> None:
+    ada_job = post(lab, "jobs", echo("hello from ada", "Ada's echo"))["id"]
+    bob_job = team.submit(team.bob, "hello from bob", "Bob's echo")
+    show_panel(lab_page)
+    for job_id, name, who in ((ada_job, "Ada's echo", "ada"), (bob_job, "Bob's echo", "bob")):
+        found = row(lab_page, job_id)
+        found.wait_for(timeout=TIMEOUT_MS)
+        assert name in found.inner_text() and who in found.inner_text()
+    panel = lab_page.page.locator(PANEL)
+    found = lab_page.in_both_themes(panel, "lab-jobs-panel")
+    assert all(v == [] for v in found.values()), json.dumps(found, indent=1)[:4000]
+
+
+def test_a_running_job_turns_completed_without_a_reload(
+    lab_page: LabNotebook, lab: Stack, gate: Gate
+) -> None:
+    """Held at its gate the job is running; let go, its row says Completed (the page
+    was not reloaded: a marker set on the window survives), a notification says so
+    and its action opens the job, and the credits item shows the charge."""
+    lab_page.page.evaluate("() => { window.__notReloaded = true; }")
+    lab_page.page.locator(CREDITS).filter(has_text=re.compile(r"Credits: [0-9]")).wait_for(
+        timeout=TIMEOUT_MS
+    )
+    before = credits_shown(lab_page)
+    job = post(
+        lab,
+        "jobs",
+        {
+            "tool": "sleep",
+            "name": "Held sleep",
+            "settings": gate.settings(),
+            "input": echo("x", "x")["input"],
+        },
+    )
+    held = row(lab_page, job["id"])
+    held.locator(".piq-badge[data-status='PROCESSING']").wait_for(timeout=TIMEOUT_MS)
+    gate.open()
+    held.locator(".piq-badge[data-status='COMPLETED']").wait_for(timeout=TIMEOUT_MS)
+    assert lab_page.page.evaluate("() => window.__notReloaded === true")
+    toast = lab_page.page.locator(".Toastify__toast").filter(has_text="Held sleep")
+    toast.wait_for(timeout=TIMEOUT_MS)
+    assert "completed" in toast.inner_text()
+    toast.get_by_role("button", name="Open job").click()
+    detail = lab_page.page.locator(f"#proteiniq-job-{job['id']} {DETAIL}")
+    detail.wait_for(timeout=TIMEOUT_MS)
+    charged = get(lab, f"jobs/{job['id']}")["credits"]["charged"]
+    if charged > 0:
+        lab_page.page.wait_for_function(
+            "([sel, before]) => document.querySelector(sel).textContent !== before",
+            arg=[CREDITS, before],
+            timeout=TIMEOUT_MS,
+        )
+        assert credits_shown(lab_page) != before
+
+
+def test_rename_and_delete_through_the_menu_reach_the_store(
+    lab_page: LabNotebook, lab: Stack, team: Team
+) -> None:
+    job_id = post(lab, "jobs", echo("to rename", "Before rename"))["id"]
+    found = row(lab_page, job_id)
+    found.wait_for(timeout=TIMEOUT_MS)
+    found.get_by_role("button", name="Actions for Before rename").click()
+    found.get_by_role("menuitem", name="Rename…").press("Enter")
+    found.get_by_role("textbox", name="New name").fill("After rename")
+    found.get_by_role("button", name="Rename", exact=True).press("Enter")
+    found.get_by_role("cell", name="After rename", exact=True).wait_for(timeout=TIMEOUT_MS)
+    with team.store.read() as tx:
+        job = tx.get_job(job_id)
+    assert job is not None and job.name == "After rename"
+
+    found.get_by_role("button", name="Actions for After rename").click()
+    found.get_by_role("menuitem", name="Delete…").press("Enter")
+    assert "permanent" in found.inner_text()
+    found.get_by_role("button", name="Delete permanently").click()
+    found.wait_for(state="detached", timeout=TIMEOUT_MS)
+    with team.store.read() as tx:
+        assert tx.get_job(job_id) is None
+
+
+def test_a_job_link_opens_its_detail_and_an_unseen_job_is_not_found(
+    lab_page: LabNotebook, lab: Stack, team: Team
+) -> None:
+    job_id = post(lab, "jobs", echo("linked", "Linked echo"))["id"]
+    page = lab_page.page
+    page.goto(f"{lab.url}lab?jobId={job_id}&token={lab.token}")
+    detail = page.locator(f"#proteiniq-job-{job_id} {DETAIL}")
+    detail.wait_for(timeout=120_000)
+    assert "Linked echo" in detail.inner_text()
+    found = lab_page.in_both_themes(detail, "lab-job-detail")
+    assert all(v == [] for v in found.values()), json.dumps(found, indent=1)[:4000]
+
+    hidden = team.submit(team.carol, "not yours", "Carol's private echo")
+    page.goto(f"{lab.url}lab?jobId={hidden}&token={lab.token}")
+    missing = page.locator(f"#proteiniq-job-{hidden} [role='alert']")
+    missing.wait_for(timeout=120_000)
+    assert "not found" in missing.inner_text()
+    assert "Carol" not in page.locator(f"#proteiniq-job-{hidden}").inner_text()
+
+
+def test_the_share_dialog_sets_visibility_and_shows_an_invitation_pending(
+    lab_page: LabNotebook, lab: Stack
+) -> None:
+    job_id = post(lab, "jobs", echo("to share", "Shared echo"))["id"]
+    show_panel(lab_page)
+    found = row(lab_page, job_id)
+    found.wait_for(timeout=TIMEOUT_MS)
+    found.get_by_role("button", name="Actions for Shared echo").click()
+    found.get_by_role("menuitem", name="Share…").press("Enter")
+    dialog = lab_page.page.locator("[data-testid='piq-share']")
+    dialog.wait_for(timeout=TIMEOUT_MS)
+    dialog.locator("[data-testid='piq-share-visibility-logged_in']").check()
+    dialog.locator("[data-testid='piq-share-visibility-logged_in']:checked").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    assert get(lab, f"jobs/{job_id}/share")["visibility"] == "logged_in"
+    dialog.locator("[data-testid='piq-share-invite']").fill("newcomer@elsewhere.example")
+    dialog.locator("[data-testid='piq-share-invite-button']").click()
+    dialog.locator("[data-testid='piq-share-pending']").wait_for(timeout=TIMEOUT_MS)
+    share = get(lab, f"jobs/{job_id}/share")
+    assert "newcomer@elsewhere.example" in json.dumps(share)
+    found_a11y = lab_page.in_both_themes(dialog, "lab-share-dialog")
+    assert all(v == [] for v in found_a11y.values()), json.dumps(found_a11y, indent=1)[:4000]
