@@ -69,6 +69,7 @@ function activate(
 
   app.commands.addCommand(COMMANDS.openPanel, {
     label: "Show the Jobs panel",
+    icon: listIcon,
     execute: () => {
       labShell.activateById(panel.id);
     },

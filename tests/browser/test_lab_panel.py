@@ -275,7 +275,7 @@ def test_the_share_dialog_sets_visibility_and_shows_an_invitation_pending(
     found.get_by_role("menuitem", name="Share…").press("Enter")
     dialog = lab_page.page.locator("[data-testid='piq-share']")
     dialog.wait_for(timeout=TIMEOUT_MS)
-    dialog.locator("[data-testid='piq-share-visibility-logged_in']").check()
+    dialog.locator("[data-testid='piq-share-visibility-logged_in']").click()
     dialog.locator("[data-testid='piq-share-visibility-logged_in']:checked").wait_for(
         timeout=TIMEOUT_MS
     )
