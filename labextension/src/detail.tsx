@@ -6,6 +6,7 @@ import { JobDetail, type JobEvent, type JobWithContents, type Outcome, type Prev
 import { useEffect, useState } from "react";
 import { ApiError, outcomeOf, type PiqApi } from "./api";
 import type { EventHub, LiveEvent } from "./events";
+import { JobStructure } from "./structure";
 
 /** How much of a file a preview shows. */
 const PREVIEW_BYTES = 200_000;
@@ -87,6 +88,7 @@ function DetailView(props: { api: PiqApi; hub: EventHub; jobId: string; onTitle:
       link={api.labLink(jobId)}
       onPreview={preview}
       onDownload={download}
+      structure={<JobStructure api={api} job={loaded.job} />}
       onCancel={async () => {
         try {
           await api.act(jobId, "cancel");

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import PurePath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .base import Resource
+
+if TYPE_CHECKING:
+    from .jobs import Job
 
 #: The 3Dmol.js format of each structure file format a result may hold.
 VIEWER_FORMATS = {
@@ -169,3 +172,14 @@ def scene_of(
         poses_file=None,
         poses=[],
     )
+
+
+def job_scene(job: Job) -> StructureScene | None:
+    """The scene of a job's result (None before it has one, or with no structure)."""
+    from .jobs import ToolResult
+
+    result = job.result
+    if not isinstance(result, ToolResult):
+        return None
+    files = [{"name": f.name, "format": f.format} for f in result.files]
+    return scene_of(files, result.rows, result.fields)

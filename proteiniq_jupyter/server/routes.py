@@ -6,6 +6,7 @@ from __future__ import annotations
 from jupyter_server.utils import url_path_join
 
 from .. import api
+from ..api.scene import job_scene
 from ..jobs.errors import NotFound, ValidationError
 from ..jobs.model import Share
 from ..jobs.ports import JobFilter
@@ -200,6 +201,22 @@ class ExportHandler(PiqHandler):
         await self.stream(text.encode("utf-8"))
 
 
+class SceneHandler(PiqHandler):
+    """What a job's result draws in 3D (structures, pLDDT, docked poses): the
+    scene the notebook's structure view draws too; null with no structure."""
+
+    @authenticated
+    async def get(self, job_id: str) -> None:
+        actor = await self.actor()
+        service = self.state.service
+
+        def scene_json() -> str:
+            scene = job_scene(api.Job.of(service.get(actor, job_id), None))
+            return "null" if scene is None else api.render(scene)
+
+        self.send_json(await self.call(scene_json))
+
+
 class ShareHandler(PiqHandler):
     @authenticated
     async def get(self, job_id: str) -> None:
@@ -331,6 +348,7 @@ def route_table() -> list[tuple[str, type[PiqHandler]]]:
         (rf"{API}/jobs/{JOB_ID}/status", JobStatusHandler),
         (rf"{API}/jobs/{JOB_ID}/export", ExportHandler),
         (rf"{API}/jobs/{JOB_ID}/share", ShareHandler),
+        (rf"{API}/jobs/{JOB_ID}/scene", SceneHandler),
         (rf"{API}/jobs/{JOB_ID}/files/(?P<name>[^/]+)", JobFileHandler),
         (rf"{API}/results/{JOB_ID}", ResultHandler),
         *budget_routes(API),

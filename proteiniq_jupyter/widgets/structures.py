@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import api
-from ..api.scene import StructureScene, scene_of
+from ..api.scene import StructureScene, job_scene
 from ..client.transport import Transport
 
 #: The bundled 3Dmol.js (``make install`` copies it from npm).
@@ -41,11 +41,7 @@ class Drawn:
 
 def result_scene(job: api.Job) -> StructureScene | None:
     """The scene of a job's result (None before it has one, or with no structure)."""
-    result = job.result
-    if not isinstance(result, api.ToolResult):
-        return None
-    files = [{"name": f.name, "format": f.format} for f in result.files]
-    return scene_of(files, result.rows, result.fields)
+    return job_scene(job)
 
 
 def read_drawn(transport: Transport, job: api.Job) -> Drawn:

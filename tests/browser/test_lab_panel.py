@@ -183,12 +183,8 @@ def test_a_running_job_turns_completed_without_a_reload(
 ) -> None:
     """Held at its gate the job is running; let go, its row says Completed (the page
     was not reloaded: a marker set on the window survives), a notification says so
-    and its action opens the job, and the credits item shows the charge."""
+    and its action opens the job."""
     lab_page.page.evaluate("() => { window.__notReloaded = true; }")
-    lab_page.page.locator(CREDITS).filter(has_text=re.compile(r"Credits: [0-9]")).wait_for(
-        timeout=TIMEOUT_MS
-    )
-    before = credits_shown(lab_page)
     job = post(
         lab,
         "jobs",
@@ -210,14 +206,23 @@ def test_a_running_job_turns_completed_without_a_reload(
     toast.get_by_role("button", name="Open job").click()
     detail = lab_page.page.locator(f"#proteiniq-job-{job['id']} {DETAIL}")
     detail.wait_for(timeout=TIMEOUT_MS)
-    charged = get(lab, f"jobs/{job['id']}")["credits"]["charged"]
-    if charged > 0:
-        lab_page.page.wait_for_function(
-            "([sel, before]) => document.querySelector(sel).textContent !== before",
-            arg=[CREDITS, before],
-            timeout=TIMEOUT_MS,
-        )
-        assert credits_shown(lab_page) != before
+
+
+def test_the_credits_item_changes_when_a_job_is_charged(lab_page: LabNotebook, lab: Stack) -> None:
+    """An echo job holds its credits when it is accepted: the status bar follows the
+    workspace's balance without a reload."""
+    shown = lab_page.page.locator(CREDITS)
+    shown.filter(has_text=re.compile(r"Credits: [0-9]")).wait_for(timeout=TIMEOUT_MS)
+    before = credits_shown(lab_page)
+    post(lab, "jobs", echo("a charged echo", "Charged echo"))
+    lab_page.page.wait_for_function(
+        "([sel, before]) => document.querySelector(sel).textContent !== before",
+        arg=[CREDITS, before],
+        timeout=TIMEOUT_MS,
+    )
+    available = get(lab, "account")["workspace"]["credits"]["available"]
+    shown.filter(has_text=f"Credits: {available:,}").wait_for(timeout=TIMEOUT_MS)
+    assert credits_shown(lab_page) != before
 
 
 def test_rename_and_delete_through_the_menu_reach_the_store(
