@@ -21,7 +21,7 @@ from proteiniq_jupyter.store.database import sqlite_url
 from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
 from proteiniq_jupyter.tools.registry import ToolRegistry
 
-from ..conftest import text_input
+from ..conftest import FIXTURES, text_input
 from ..helpers import Echo, Gate, Sleep
 from ..stack import Stack, stop_stack
 from .chromium import AXE, REPO, Visit
@@ -292,3 +292,39 @@ def test_the_share_dialog_sets_visibility_and_shows_an_invitation_pending(
     assert "newcomer@elsewhere.example" in json.dumps(share)
     found_a11y = lab_page.in_both_themes(dialog, "lab-share-dialog")
     assert all(v == [] for v in found_a11y.values()), json.dumps(found_a11y, indent=1)[:4000]
+
+
+def test_a_job_detail_draws_its_structure(lab_page: LabNotebook, lab: Stack) -> None:
+    """A real conversion of a real ColabFold model: its detail in the main area draws
+    the structure in WebGL (pixels of many colours), in both themes."""
+    model = FIXTURES / "colabfold" / "ERR550519_2213899_unrelaxed_model_1.pdb"
+    with lab.http() as http:
+        upload = http.post(
+            "proteiniq/api/v1/files",
+            params={"name": "model.pdb"},
+            content=model.read_bytes(),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+    assert upload.status_code == 201, upload.text
+    item = {
+        "slotId": "structure",
+        "kind": "structure",
+        "format": "pdb",
+        "content": "",
+        "source": {"type": "file", "file_id": upload.json()["id"]},
+    }
+    job = post(
+        lab, "jobs", {"tool": "pdb-to-mmcif", "name": "Model 1", "input": {"inputs": [item]}}
+    )
+    lab_page.page.evaluate(
+        "async (id) => { await window.jupyterapp.commands.execute('proteiniq:open-job', {id}); }",
+        job["id"],
+    )
+    detail = lab_page.page.locator(f"#proteiniq-job-{job['id']} {DETAIL}")
+    canvas_box = detail.locator("[data-testid='structure-canvas'][data-rendered='true']")
+    canvas_box.wait_for(timeout=120_000)
+    pixels = lab_page.canvas_pixels(canvas_box.locator("canvas").first)
+    assert pixels["colours"] > 16, pixels  # not one colour: a drawing
+    assert pixels["drawn"] > pixels["total"] // 50, pixels
+    found = lab_page.in_both_themes(detail, "lab-job-detail-structure")
+    assert all(v == [] for v in found.values()), json.dumps(found, indent=1)[:4000]
