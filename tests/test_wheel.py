@@ -42,3 +42,10 @@ def test_a_wheel_from_a_clean_clone_carries_the_pages_assets(tmp_path: Path) -> 
         assert f"proteiniq_jupyter/static/{asset}" in names, asset
     assert "proteiniq_jupyter/server/templates/public_job.html" in names
     assert "proteiniq_jupyter/static/vendor/3Dmol-min.js.LICENSE.txt" in names
+    # the JupyterLab extension, built, where JupyterLab finds it once installed
+    lab = "/data/share/jupyter/labextensions/@proteiniq/labextension/"
+    shipped = {name.partition(lab)[2] for name in names if lab in name}
+    assert {"package.json", "install.json", "static/style.js"} <= shipped, shipped
+    assert any(name.startswith("static/remoteEntry.") for name in shipped), shipped
+    # and the notebook widgets' bundles
+    assert "proteiniq_jupyter/static/widgets/job_table.js" in names
