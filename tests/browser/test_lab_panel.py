@@ -6,6 +6,7 @@ the credits in the status bar. The extension is the one built in this checkout
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 from collections.abc import Iterator
@@ -328,3 +329,9 @@ def test_a_job_detail_draws_its_structure(lab_page: LabNotebook, lab: Stack) -> 
     assert pixels["drawn"] > pixels["total"] // 50, pixels
     found = lab_page.in_both_themes(detail, "lab-job-detail-structure")
     assert all(v == [] for v in found.values()), json.dumps(found, indent=1)[:4000]
+
+    # What produced it: the tool's version and the library it ran on.
+    detail.locator("summary", has_text="Provenance").click()
+    provenance = detail.locator("[data-testid='job-provenance']").inner_text()
+    assert "pdb-to-mmcif" in provenance, provenance
+    assert f"gemmi\tlibrary\t{importlib.metadata.version('gemmi')}" in provenance, provenance

@@ -4,6 +4,7 @@
 import { useEffect, useState } from "react";
 import { StatusBadge } from "./StatusBadge";
 import { elapsedSeconds, formatCredits, formatDuration, formatTime, statusLabel } from "./format";
+import { Provenance, type ProvenanceRecord } from "./Provenance";
 import type { Job, Outcome } from "./types";
 import { isTerminal } from "./types";
 
@@ -27,6 +28,7 @@ export interface JobWithContents extends Job {
   input?: { inputs: JobInputItem[] };
   settings?: Record<string, unknown>;
   result?: { fields: Record<string, unknown>; rows: Record<string, unknown>[]; files: ResultFile[] } | null;
+  provenance?: ProvenanceRecord;
 }
 
 export interface JobEvent {
@@ -333,6 +335,12 @@ export function JobDetail(props: JobDetailProps): React.JSX.Element {
         <summary>Settings</summary>
         <KeyValues label="Settings" entries={settings} />
       </details>
+      {job.provenance !== undefined && (
+        <details>
+          <summary>Provenance</summary>
+          <Provenance record={job.provenance} />
+        </details>
+      )}
       <details open={!done}>
         <summary>Timeline ({events.length})</summary>
         <ol className="piq-timeline" aria-label="Event timeline">
