@@ -29,7 +29,7 @@ node_modules/.yarn-state.yml: package.json yarn.lock .yarnrc.yml js/package.json
 # which the editable install links into the environment for `jupyter lab`.
 $(FRONT): node_modules/.yarn-state.yml $(FRONT_SOURCES)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(JLPM) build
-	$(BIN)/jupyter labextension develop --overwrite .
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter-builder develop --overwrite .
 	touch $(FRONT)
 
 $(VIEWER): $(FRONT)
