@@ -12,12 +12,9 @@ from typing import Any
 
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
-from jupyter_client.manager import start_new_kernel
 
 from ..client.conftest import Stack
-from ..client.test_kernels import NotebookKernel
-
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+from .kernels import KINDS, WIDGET_MIME, kernel_of, run
 
 
 @pytest.fixture(scope="module")
@@ -26,27 +23,9 @@ def backend() -> str:
     return "sqlite"
 
 
-@pytest.fixture(scope="module", params=["http", "inprocess"])
+@pytest.fixture(scope="module", params=KINDS)
 def kernel(request: pytest.FixtureRequest, stack: Stack) -> Iterator[BlockingKernelClient]:
-    if request.param == "http":
-        notebook = NotebookKernel(stack, "display.ipynb")
-        yield notebook.client
-        notebook.close()
-        return
-    env = {k: v for k, v in stack.env.items() if not k.startswith("PIQ_SERVER")}
-    manager, client = start_new_kernel(kernel_name="python3", env=env, startup_timeout=120)
-    yield client
-    client.stop_channels()
-    manager.shutdown_kernel(now=True)
-
-
-def run(kernel: BlockingKernelClient, code: str, timeout: float = 180) -> list[dict[str, Any]]:
-    """Run a cell; every message it sent on iopub, in order."""
-    messages: list[dict[str, Any]] = []
-    reply = kernel.execute_interactive(code, timeout=timeout, output_hook=messages.append)
-    errors = [m["content"] for m in messages if m["msg_type"] == "error"]
-    assert reply["content"]["status"] == "ok", errors
-    return messages
+    yield from kernel_of(request.param, stack, "display.ipynb")
 
 
 def more(kernel: BlockingKernelClient, seconds: float) -> list[dict[str, Any]]:

@@ -1,12 +1,13 @@
 // One job in full: what went in, how it ran, what came out, and its timeline; the
 // structure view below when the job has one. Live while the job runs (its host
 // feeds new props). Data and actions come through props.
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { StatusBadge } from "./StatusBadge";
 import { elapsedSeconds, formatCredits, formatDuration, formatTime, statusLabel } from "./format";
 import { Provenance, type ProvenanceRecord } from "./Provenance";
 import type { Job, Outcome } from "./types";
 import { isTerminal } from "./types";
+import { useNow } from "./useNow";
 
 export interface JobInputItem {
   id: string;
@@ -208,20 +209,6 @@ function eventLine(event: JobEvent): string {
   if (typeof data.error === "string") parts.push(data.error);
   else if (typeof data.status_reason === "string") parts.push(data.status_reason);
   return parts.join(" · ");
-}
-
-function useNow(running: boolean): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    if (!running) return;
-    const timer = window.setInterval(() => {
-      setNow(Date.now());
-    }, 1000);
-    return () => {
-      window.clearInterval(timer);
-    };
-  }, [running]);
-  return now;
 }
 
 export function JobDetail(props: JobDetailProps): React.JSX.Element {

@@ -1,11 +1,12 @@
 // A job while it runs: status in words, a percent bar, elapsed time, the tool's
 // latest message, and a cancel button that says what happens to the credits.
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { ConfirmButton } from "./ConfirmButton";
 import { StatusBadge } from "./StatusBadge";
 import { elapsedSeconds, formatCredits, formatDuration } from "./format";
 import type { Job, Outcome } from "./types";
 import { isTerminal } from "./types";
+import { useNow } from "./useNow";
 
 export interface JobProgressProps {
   job: Job;
@@ -23,20 +24,6 @@ export function cancelConsequence(job: Job): string {
     return `It has not started: its hold of ${formatCredits(job.credits.estimated)} is released and nothing is charged.`;
   }
   return "It costs no credits.";
-}
-
-function useNow(running: boolean): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    if (!running) return;
-    const timer = window.setInterval(() => {
-      setNow(Date.now());
-    }, 1000);
-    return () => {
-      window.clearInterval(timer);
-    };
-  }, [running]);
-  return now;
 }
 
 export function JobProgress({ job, link, onCancel }: JobProgressProps): React.JSX.Element {
