@@ -232,19 +232,20 @@ def test_rename_and_delete_through_the_menu_reach_the_store(
     job_id = post(lab, "jobs", echo("to rename", "Before rename"))["id"]
     found = row(lab_page, job_id)
     found.wait_for(timeout=TIMEOUT_MS)
+    menu = lab_page.page.locator(f"#proteiniq-jobs tr[data-menu-for='{job_id}']")
     found.get_by_role("button", name="Actions for Before rename").click()
-    found.get_by_role("menuitem", name="Rename…").press("Enter")
-    found.get_by_role("textbox", name="New name").fill("After rename")
-    found.get_by_role("button", name="Rename", exact=True).press("Enter")
+    menu.get_by_role("menuitem", name="Rename…").press("Enter")
+    menu.get_by_role("textbox", name="New name").fill("After rename")
+    menu.get_by_role("button", name="Rename", exact=True).press("Enter")
     found.get_by_role("cell", name="After rename", exact=True).wait_for(timeout=TIMEOUT_MS)
     with team.store.read() as tx:
         job = tx.get_job(job_id)
     assert job is not None and job.name == "After rename"
 
     found.get_by_role("button", name="Actions for After rename").click()
-    found.get_by_role("menuitem", name="Delete…").press("Enter")
-    assert "permanent" in found.inner_text()
-    found.get_by_role("button", name="Delete permanently").click()
+    menu.get_by_role("menuitem", name="Delete…").press("Enter")
+    assert "permanent" in menu.inner_text()
+    menu.get_by_role("button", name="Delete permanently").click()
     found.wait_for(state="detached", timeout=TIMEOUT_MS)
     with team.store.read() as tx:
         assert tx.get_job(job_id) is None
@@ -278,7 +279,8 @@ def test_the_share_dialog_sets_visibility_and_shows_an_invitation_pending(
     found = row(lab_page, job_id)
     found.wait_for(timeout=TIMEOUT_MS)
     found.get_by_role("button", name="Actions for Shared echo").click()
-    found.get_by_role("menuitem", name="Share…").press("Enter")
+    menu = lab_page.page.locator(f"#proteiniq-jobs tr[data-menu-for='{job_id}']")
+    menu.get_by_role("menuitem", name="Share…").press("Enter")
     dialog = lab_page.page.locator("[data-testid='piq-share']")
     dialog.wait_for(timeout=TIMEOUT_MS)
     dialog.locator("[data-testid='piq-share-visibility-logged_in']").click()

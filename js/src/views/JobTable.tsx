@@ -296,7 +296,7 @@ export function JobTable(props: JobTableProps): React.JSX.Element {
                   </td>
                 </tr>
                 {menuFor === job.id && (
-                  <tr className="piq-menu-row">
+                  <tr className="piq-menu-row" data-menu-for={job.id}>
                     <td colSpan={COLUMNS.length + 1}>
                       <RowMenu
                         job={job}
