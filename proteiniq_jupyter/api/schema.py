@@ -16,7 +16,7 @@ from pydantic.json_schema import (
 )
 from pydantic_core import core_schema
 
-from . import budgets, errors, jobs, requests, tools, workspace
+from . import budgets, errors, jobs, requests, scene, tools, workspace
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -32,6 +32,7 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     jobs.JobExport,
     jobs.JobEvent,
     jobs.Share,
+    scene.StructureScene,
     workspace.Account,
     workspace.JobQuote,
     budgets.Budget,

@@ -51,7 +51,8 @@ async def wait_until(check: Any, timeout: float = 20.0) -> Any:
 
 
 def test_every_route_is_covered_here() -> None:
-    """The tests below call each of these; a new route needs a test of its own."""
+    """The tests below call each of these (the budgets' in test_http_budgets.py, the
+    scene's in test_scene_route.py); a new route needs a test of its own."""
     assert [pattern.removeprefix("/proteiniq/api/v1/") for pattern, _ in route_table()] == [
         "account",
         "tools",
@@ -63,8 +64,13 @@ def test_every_route_is_covered_here() -> None:
         r"jobs/(?P<job_id>[A-Za-z0-9_\-]+)/status",
         r"jobs/(?P<job_id>[A-Za-z0-9_\-]+)/export",
         r"jobs/(?P<job_id>[A-Za-z0-9_\-]+)/share",
+        r"jobs/(?P<job_id>[A-Za-z0-9_\-]+)/scene",
         r"jobs/(?P<job_id>[A-Za-z0-9_\-]+)/files/(?P<name>[^/]+)",
         r"results/(?P<job_id>[A-Za-z0-9_\-]+)",
+        "budgets",
+        "budgets/notebook-default",
+        r"budgets/(?P<ref>[^/]+)",
+        r"budgets/(?P<ref>[^/]+)/close",
         "batches",
         r"batches/(?P<batch_id>[A-Za-z0-9_\-]+)",
         r"batches/(?P<batch_id>[A-Za-z0-9_\-]+)/(?P<action>cancel|retry-failed)",
@@ -86,6 +92,8 @@ async def test_account_of_each_person(piq: PiqServer, alice: Api, tim: Api, bob:
         },
         "role": "owner",
         "limits": {"active_jobs": 0, "concurrent_jobs": {"max": None, "remaining": None}},
+        "budgets": [],
+        "notebook_budget_credits": None,
     }
     member = (await tim.get("account")).json
     assert member["workspace"]["id"] == piq.team.workspace_id
@@ -185,7 +193,9 @@ async def test_quote_prices_without_creating_anything(alice: Api) -> None:
         ],
         "blocking_errors": [],
         "limits": {"active_concurrent_jobs": 0, "max_concurrent_jobs": None},
-        "billing": {"mode": "fixed"},
+        "billing": {"mode": "fixed", "max_credits": None},
+        "max_credits": None,
+        "budget": None,
     }
     # problems are listed, not raised, so that a form can show them all
     bad = await alice.post("jobs/quote", job_body("wow!", settings={"repeat": 0}))

@@ -271,6 +271,22 @@ def paths() -> JsonDict:
                 body=body(ref("ShareUpdate")),
             ),
         },
+        f"{API}/jobs/{{job_id}}/scene": {
+            "parameters": [job_id],
+            "get": op(
+                "getJobScene",
+                "What the job's result draws in 3D (structures, pLDDT, docked poses), "
+                "as the structure views draw it; null when it has no structure",
+                "jobs",
+                {
+                    "200": ok(
+                        "the scene, or null",
+                        {"oneOf": [ref("StructureScene"), {"type": "null"}]},
+                    ),
+                    **errors(404),
+                },
+            ),
+        },
         f"{API}/jobs/{{job_id}}/files/{{name}}": {
             "parameters": [job_id, param("FileName")],
             "get": op(
