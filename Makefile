@@ -51,7 +51,7 @@ check: install
 	$(BIN)/mypy proteiniq_jupyter
 
 test: check browser
-	PIQ_TEST_HARD_EXIT=1 $(BIN)/pytest -q
+	PIQ_TEST_HARD_EXIT=1 $(BIN)/pytest -q --durations=25
 
 # Mutation testing of the rules that decide money and access: credits, access, status
 # moves, the idempotency fingerprint, history cursors and the docking box. Slow, so

@@ -6,16 +6,14 @@ it asked for; a run in which the PostgreSQL half did not run says so at its end.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect
 
 from proteiniq_jupyter.jobs.access import Actor
 from proteiniq_jupyter.jobs.core import ServiceConfig
@@ -27,6 +25,9 @@ from proteiniq_jupyter.tools.registry import ToolRegistry
 
 from . import process_exit
 from .helpers import TEST_TOOLS, Gate
+from .pg_schema import postgres_schema
+
+pytest_plugins = ("tests.watchdog",)
 
 REPO = Path(__file__).resolve().parents[1]
 #: The real data files the tests read (sources and licences in its README.md).
@@ -172,22 +173,12 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
         tally.skipped += 1
         pytest.skip(PG_SKIP_REASON)
     tally.ran += 1
-    schema = f"piq_test_{secrets.token_hex(6)}"
-    admin = create_engine(normalise_url(PG_URL))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in PG_URL else "?"
-    try:
-        url = f"{PG_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+    with postgres_schema(PG_URL) as url:
         yield url
         if request.node.stash.get(PASSED, False):
             assert_migrated(create_engine(normalise_url(url)), backend)
             strays = sorted(str(p) for p in tmp_path.rglob("*.sqlite"))
             assert not strays, f"a test on PostgreSQL made SQLite databases: {strays}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def assert_migrated(engine: Engine, backend: str) -> None:

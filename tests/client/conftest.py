@@ -10,19 +10,16 @@ talk to it, and so that it can start kernels the way it does for a notebook.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from proteiniq_jupyter.client import Client
 from proteiniq_jupyter.client.http import HttpTransport
 from proteiniq_jupyter.client.transport import Connection
-from proteiniq_jupyter.store.database import normalise_url
 
 from ..conftest import BACKENDS, PG_SKIP_REASON, PG_URL, POSTGRES_TALLY, on_postgres
+from ..pg_schema import postgres_schema
 from ..stack import Stack, free_port, start_stack, stop_stack
 
 __all__ = ["Stack", "free_port", "start_stack", "stop_stack"]
@@ -55,17 +52,8 @@ def module_database_url(backend: str) -> Iterator[str | None]:
         return
     if not PG_URL:
         pytest.skip(PG_SKIP_REASON)
-    schema = f"piq_test_{secrets.token_hex(6)}"
-    admin = create_engine(normalise_url(PG_URL))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(PG_URL) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
