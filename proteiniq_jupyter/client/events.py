@@ -210,7 +210,11 @@ class BusEvents(EventHub):
 
 
 def apply_event(resource: api.Job, event: api.JobEvent) -> api.Job:
-    """What an event says of the job, until the next read gives it all."""
+    """What an event says of the job, until the next read gives it all. An ended
+    job never moves again, so an event that arrives after its end (a progress
+    report overtaken by a cancel answered in this process) changes nothing."""
+    if resource.status.is_terminal:
+        return resource
     data = event.data
     update: dict[str, Any] = {"status": event.status}
     if isinstance(data.get("progress"), (int, float)):

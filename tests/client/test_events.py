@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from proteiniq_jupyter import api
 from proteiniq_jupyter.client import Client, Job
+from proteiniq_jupyter.client.events import apply_event
 from proteiniq_jupyter.client.http import HttpTransport
 from proteiniq_jupyter.client.transport import Connection
 from proteiniq_jupyter.jobs.status import JobStatus
@@ -108,3 +110,25 @@ def test_concurrent_waits_in_process_share_the_bus(client: Client, tmp_path: Pat
             gate.open()
         done = [w.result() for w in waits]
     assert [job.status for job in done] == [JobStatus.COMPLETED] * WAITERS
+
+
+def test_an_event_that_arrives_after_the_end_changes_nothing(client: Client) -> None:
+    """A progress report overtaken by the job's end (a cancel answered in this
+    process, then the worker's last report delivered) leaves the ended job as it is."""
+    ended = client.run("protein-stats", "MKTAYIAKQR", new=True).wait(60, show=False)
+    resource = client.job(ended.id).resource
+    late = api.JobEvent.model_validate(
+        {
+            "id": 1,
+            "object": "job_event",
+            "job_id": ended.id,
+            "kind": "progress",
+            "status": "PROCESSING",
+            "data": {"progress": 0.5, "progress_message": "half way"},
+            "created_at": resource.created_at,
+        }
+    )
+    after = apply_event(resource, late)
+    assert after.status is JobStatus.COMPLETED
+    assert after.progress == resource.progress
+    assert after.progress_message == resource.progress_message
