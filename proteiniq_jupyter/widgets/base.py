@@ -115,6 +115,8 @@ class PiqWidget(anywidget.AnyWidget):
     def __init__(self, **kwargs: Any) -> None:
         # Read here, not on import, so a checkout without built bundles still imports.
         self._esm = bundle(self.bundle)
+        #: Closed: the feeds pass it over (and drop it once it is collected).
+        self._closed = False
         super().__init__(**kwargs)
         self._pending: set[Any] = set()
         self.on_msg(_on_message)
@@ -166,8 +168,9 @@ class PiqWidget(anywidget.AnyWidget):
         """Events may have been missed: read what is shown again (on the feed's thread)."""
 
     def close(self) -> None:
-        for feed in list(_feeds.values()):
-            feed.remove(self)
+        # Takes no lock: the garbage collector calls this (through ipywidgets'
+        # __del__) at any allocation, a feed's own, inside its lock, among them.
+        self._closed = True
         super().close()
 
 
@@ -204,16 +207,14 @@ class Feed:
         if self._stop is None:
             self._stop = self.hub.listen(self._items.put)
 
-    def remove(self, widget: PiqWidget) -> None:
-        with self._lock:
-            for followers in self._followers.values():
-                followers.discard(widget)
-
     def followers(self, job_id: str | None) -> list[PiqWidget]:
+        """The open widgets following ``job_id`` (every followed job with None)."""
         with self._lock:
             if job_id is None:
-                return list({w for ws in self._followers.values() for w in ws})
-            return list(self._followers.get(job_id, ())) + list(self._followers.get(None, ()))
+                found = list({w for ws in self._followers.values() for w in ws})
+            else:
+                found = [*self._followers.get(job_id, ()), *self._followers.get(None, ())]
+        return [w for w in found if not w._closed]
 
     def _deliver(self) -> None:
         while True:
