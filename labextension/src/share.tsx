@@ -34,6 +34,7 @@ function ShareHost(props: { api: PiqApi; job: Job; onClose: () => void }): React
       onInvite={(emails) => change({ visibility: share.visibility, invite: emails })}
       onUninvite={(email) => change({ visibility: share.visibility, uninvite: [email] })}
       onClose={onClose}
+      framed
     />
   );
 }

@@ -170,13 +170,20 @@ def test_the_panel_lists_the_jobs_of_both_members(
     ada_job = post(lab, "jobs", echo("hello from ada", "Ada's echo"))["id"]
     bob_job = team.submit(team.bob, "hello from bob", "Bob's echo")
     show_panel(lab_page)
+    # The sidebar is narrow: a job's row keeps its name, status and menu, and tool,
+    # submitter, cost and time go to a line of their own below; nothing to scroll.
     for job_id, name, who in ((ada_job, "Ada's echo", "ada"), (bob_job, "Bob's echo", "bob")):
         found = row(lab_page, job_id)
         found.wait_for(timeout=TIMEOUT_MS)
-        assert name in found.inner_text() and who in found.inner_text()
+        assert name in found.inner_text()
+        meta = lab_page.page.locator(f"{PANEL} tr[data-meta-for='{job_id}']")
+        assert meta.inner_text().startswith(f"echo · {who} · "), meta.inner_text()
     panel = lab_page.page.locator(PANEL)
     found = lab_page.in_both_themes(panel, "lab-jobs-panel")
     assert all(v == [] for v in found.values()), json.dumps(found, indent=1)[:4000]
+    scroll = panel.locator(".piq-table-scroll").first
+    overflow = scroll.evaluate("(e) => e.scrollWidth - e.clientWidth")
+    assert overflow <= 1, overflow
 
 
 def test_a_running_job_turns_completed_without_a_reload(
@@ -295,6 +302,8 @@ def test_the_share_dialog_sets_visibility_and_shows_an_invitation_pending(
     assert "newcomer@elsewhere.example" in json.dumps(share)
     found_a11y = lab_page.in_both_themes(dialog, "lab-share-dialog")
     assert all(v == [] for v in found_a11y.values()), json.dumps(found_a11y, indent=1)[:4000]
+    lab_page.page.locator(".jp-Dialog").get_by_role("button", name="Done").click()
+    dialog.wait_for(state="detached", timeout=TIMEOUT_MS)
 
 
 def test_a_job_detail_draws_its_structure(lab_page: LabNotebook, lab: Stack) -> None:

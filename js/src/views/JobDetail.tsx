@@ -268,7 +268,9 @@ export function JobDetail(props: JobDetailProps): React.JSX.Element {
         <dd>{job.submitter.username ?? job.submitter.id}</dd>
         <dt>Credits</dt>
         <dd>
-          {formatCredits(job.credits.charged)} charged ({formatCredits(job.credits.estimated)} estimated)
+          {job.credits.charged === 0 && job.credits.estimated === 0
+            ? "Free: this tool costs no credits"
+            : `${formatCredits(job.credits.charged)} charged (${formatCredits(job.credits.estimated)} estimated)`}
         </dd>
         <dt>Execution time</dt>
         <dd data-testid="execution-time">{formatDuration(seconds)}</dd>

@@ -3,7 +3,7 @@
 import { Fragment, useEffect, useMemo, useRef, useState } from "react";
 import { RowMenu, menuButtonId } from "./RowMenu";
 import { StatusBadge } from "./StatusBadge";
-import { formatCredits, formatDuration, formatTime, statusLabel } from "./format";
+import { formatDuration, formatJobCredits, formatTime, statusLabel } from "./format";
 import type { Job, Outcome } from "./types";
 import { ALL_STATUSES } from "./types";
 
@@ -67,15 +67,18 @@ function JobName(props: { job: Job; onOpen?: (job: Job) => void; linkFor?: (job:
   );
 }
 
-const COLUMNS: { column: Column; label: string }[] = [
+/** The columns; in a narrow place (JupyterLab's sidebar) the ``wide`` ones fold
+ *  into a line under the job's name (views.css). */
+const COLUMNS: { column: Column; label: string; wide?: true }[] = [
   { column: "name", label: "Name" },
   { column: "status", label: "Status" },
-  { column: "duration_s", label: "Duration" },
-  { column: "tool", label: "Tool" },
-  { column: "submitter", label: "Submitter" },
-  { column: "credits", label: "Credits" },
-  { column: "created_at", label: "Created" },
+  { column: "duration_s", label: "Duration", wide: true },
+  { column: "tool", label: "Tool", wide: true },
+  { column: "submitter", label: "Submitter", wide: true },
+  { column: "credits", label: "Credits", wide: true },
+  { column: "created_at", label: "Created", wide: true },
 ];
+const WIDE = "piq-col-wide";
 
 function sortKey(job: Job, column: Column): string | number {
   switch (column) {
@@ -223,12 +226,13 @@ export function JobTable(props: JobTableProps): React.JSX.Element {
           </caption>
           <thead>
             <tr>
-              {COLUMNS.map(({ column, label }) => {
+              {COLUMNS.map(({ column, label, wide }) => {
                 const active = props.sort.column === column;
                 return (
                   <th
                     key={column}
                     scope="col"
+                    className={wide === true ? WIDE : undefined}
                     aria-sort={active ? (props.sort.descending ? "descending" : "ascending") : "none"}
                   >
                     <button
@@ -269,15 +273,11 @@ export function JobTable(props: JobTableProps): React.JSX.Element {
                       <span className="piq-muted"> {Math.round(job.progress * 100)}%</span>
                     )}
                   </td>
-                  <td>{formatDuration(job.duration_s)}</td>
-                  <td>{job.tool}</td>
-                  <td>{job.submitter.username ?? job.submitter.id}</td>
-                  <td>
-                    {job.credits.charged > 0
-                      ? formatCredits(job.credits.charged)
-                      : `${formatCredits(job.credits.estimated)} est.`}
-                  </td>
-                  <td>{formatTime(job.created_at)}</td>
+                  <td className={WIDE}>{formatDuration(job.duration_s)}</td>
+                  <td className={WIDE}>{job.tool}</td>
+                  <td className={WIDE}>{job.submitter.username ?? job.submitter.id}</td>
+                  <td className={WIDE}>{formatJobCredits(job.credits)}</td>
+                  <td className={WIDE}>{formatTime(job.created_at)}</td>
                   <td>
                     <button
                       id={menuButtonId(job)}
@@ -293,6 +293,16 @@ export function JobTable(props: JobTableProps): React.JSX.Element {
                     >
                       ⋯
                     </button>
+                  </td>
+                </tr>
+                <tr className="piq-row-meta" data-meta-for={job.id}>
+                  <td colSpan={COLUMNS.length + 1} className="piq-muted piq-small">
+                    {[
+                      job.tool,
+                      job.submitter.username ?? job.submitter.id,
+                      formatJobCredits(job.credits),
+                      formatTime(job.created_at),
+                    ].join(" · ")}
                   </td>
                 </tr>
                 {menuFor === job.id && (

@@ -16,6 +16,9 @@ export interface ShareDialogProps {
   onUninvite: (email: string) => Promise<Outcome>;
   /** Closes the dialog where it is one (the job table's); absent in a notebook. */
   onClose?: () => void;
+  /** The host frames the view (a JupyterLab dialog with its own title and button),
+   *  so the view shows neither. */
+  framed?: boolean;
 }
 
 export const VISIBILITIES: { value: Visibility; label: string; help: string }[] = [
@@ -34,7 +37,7 @@ export function emailsIn(text: string): string[] {
 }
 
 export function ShareDialog(props: ShareDialogProps): React.JSX.Element {
-  const { jobName, share, link, onVisibility, onInvite, onUninvite, onClose } = props;
+  const { jobName, share, link, onVisibility, onInvite, onUninvite, onClose, framed } = props;
   const id = useId();
   const [typed, setTyped] = useState("");
   const [busy, setBusy] = useState(false);
@@ -77,23 +80,26 @@ export function ShareDialog(props: ShareDialogProps): React.JSX.Element {
   return (
     <section
       className="piq-view piq-share"
-      role={onClose === undefined ? "region" : "dialog"}
-      aria-labelledby={`${id}-title`}
+      role={onClose === undefined || framed === true ? "region" : "dialog"}
+      aria-labelledby={framed === true ? undefined : `${id}-title`}
+      aria-label={framed === true ? `Share ${jobName}` : undefined}
       data-testid="piq-share"
       onKeyDown={(event) => {
         if (onClose !== undefined && event.key === "Escape") onClose();
       }}
     >
-      <div className="piq-row piq-spread">
-        <strong id={`${id}-title`} className="piq-title">
-          Share {jobName}
-        </strong>
-        {onClose !== undefined ? (
-          <button type="button" className="piq-button" onClick={onClose}>
-            Close
-          </button>
-        ) : null}
-      </div>
+      {framed === true ? null : (
+        <div className="piq-row piq-spread">
+          <strong id={`${id}-title`} className="piq-title">
+            Share {jobName}
+          </strong>
+          {onClose !== undefined ? (
+            <button type="button" className="piq-button" onClick={onClose}>
+              Close
+            </button>
+          ) : null}
+        </div>
+      )}
       <fieldset className="piq-fieldset" disabled={busy}>
         <legend>Who can see it</legend>
         {VISIBILITIES.map((option) => (

@@ -26,6 +26,14 @@ export function formatCredits(credits: number): string {
   return `${credits.toLocaleString()} credit${credits === 1 ? "" : "s"}`;
 }
 
+/** A job's cost in a list: what it was charged, else its estimate; a tool that
+ *  costs nothing says so instead of "0 credits est.". */
+export function formatJobCredits(credits: { charged: number; estimated: number }): string {
+  if (credits.charged > 0) return formatCredits(credits.charged);
+  if (credits.estimated === 0) return "Free";
+  return `${formatCredits(credits.estimated)} est.`;
+}
+
 export function formatTime(iso: string | null): string {
   if (iso === null) return "—";
   const date = new Date(iso);
