@@ -1,6 +1,6 @@
 """The notebook widgets as a person meets them: in a real JupyterLab, in Debian's
 chromium, with nothing fetched from the internet. One notebook runs a protein-stats
-job, a docking of the BACE-1 inhibitor into its receptor and a folding with the tiny
+job, a docking of DHFR's inhibitor into its receptor and a folding with the tiny
 ESMFold; no cell is ever run twice, so everything that changes after a cell ran
 came live through the kernel's event feed. Each widget is photographed in the light
 and the dark theme (tests/artifacts/) and checked by axe-core."""
@@ -22,18 +22,19 @@ from .lab import LabNotebook
 #: folds it in seconds.
 FOLD_SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKA"
 STATS_SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQ"
-#: The BACE-1 inhibitor docked back into its receptor, in the crystal ligand's box,
-#: at exhaustiveness 1 (the fixtures of tests/data/docking).
+#: DHFR's inhibitor TQD docked back into its receptor (PDB 1S3V, heavy atoms only, so
+#: the receptor is completed with hydrogens first), in the crystal ligand's box, at
+#: exhaustiveness 1 (the fixtures of tests/data/docking).
 DOCKING = """from rdkit import Chem
-ligand = Chem.MolFromMol2File("data/BACE_1_ligand.mol2")
+ligand = Chem.MolFromMolFile("data/1s3v_ligand.sdf")
 dock = piq.run(
     "autodock-vina",
-    receptor="data/BACE_1_receptorH.pdb",
+    receptor="data/1s3v_protein_one_lig_removed.pdb",
     ligands=ligand,
-    reference_ligand="data/BACE_1_ligand.mol2",
+    reference_ligand="data/1s3v_ligand.sdf",
     exhaustiveness=1,
     num_poses=3,
-    name="BACE-1 redocking",
+    name="DHFR redocking",
 )
 display(dock)
 dock.view()"""

@@ -31,7 +31,7 @@ def sleeper(text: str) -> dict:
         "input": {
             "inputs": [{"slotId": "text", "kind": "text", "format": "text", "content": text}]
         },
-        "settings": {"seconds": 20, "steps": 10},
+        "settings": {"seconds": 10, "steps": 10},
     }
 
 

@@ -43,7 +43,7 @@ from .conftest import Api, PiqServer, job_body
 
 API = "/proteiniq/api/v1"
 #: Generated invalid requests per operation (schemathesis's negative mode).
-NEGATIVE_EXAMPLES = 40
+NEGATIVE_EXAMPLES = 15
 #: The leaves of one body that get odd values (a body has fewer in practice).
 MAX_LEAVES = 16
 REQUEST_TIMEOUT_S = 30.0
@@ -390,7 +390,7 @@ async def test_bad_input_never_gets_a_server_error(piq: PiqServer, alice: Api) -
     assert not run.failures, f"answers to bad input that are server faults:\n\n{run.report()}"
     operations = {op.label for op in client.operations()}
     assert set(run.per_operation) == operations, operations - set(run.per_operation)
-    assert run.requests >= 2_000
+    assert run.requests >= 1_500  # the run did not shrink unnoticed (it sends about 1,700)
     # The changed requests started from ones that are accepted, so the odd values
     # reached the service and the store rather than an early refusal.
     for label in valid_bodies(seeded):
