@@ -16,6 +16,7 @@ from proteiniq_jupyter.client import Client, Job
 from proteiniq_jupyter.jobs.errors import NotFound
 from proteiniq_jupyter.jobs.status import JobStatus
 from proteiniq_jupyter.widgets import JobTable
+from proteiniq_jupyter.widgets.base import feed_for
 
 from ..helpers import Gate
 from .conftest import FrontEnd
@@ -163,6 +164,26 @@ def test_rows_follow_the_event_feed(client: Client, front: FrontEnd, tmp_path: P
     finally:
         gate.open()
     assert client.transport.job(job.id).status is JobStatus.COMPLETED
+
+
+@pytest.mark.timeout(60)
+def test_a_widget_closed_inside_the_feeds_lock_leaves_the_feed_running(
+    client: Client, front: FrontEnd
+) -> None:
+    """ipywidgets closes a widget from ``__del__``, so the garbage collector can close
+    one at any allocation on any thread, the feed's own while it holds its lock among
+    them. That close must not wait for the lock: the closed table stops following,
+    and a table made afterwards follows the feed as before."""
+    tag = f"closed {secrets.token_hex(3)}"
+    closed = JobTable(client.transport, search=tag)
+    feed = feed_for(client.transport.events)
+    with feed._lock:  # where the collector may run, in the feed's thread
+        closed.close()
+    assert closed not in feed.followers(None)
+    table = JobTable(client.transport, search=tag)
+    job = client.run("echo", "after", name=f"{tag} after", new=True).wait(60)
+    front.wait_for(lambda: ids(table.rows) == [job.id])
+    assert closed.rows == []
 
 
 def test_sort_is_kept_as_the_page_set_it(client: Client, front: FrontEnd) -> None:
