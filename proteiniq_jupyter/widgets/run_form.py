@@ -118,8 +118,11 @@ class RunForm(PiqWidget):
         finally:
             self.busy = None
         self.job = job
-        self.submitted, self.link = dump(job.resource), job.link()
+        self.link = job.link()
+        # Following first, then reading: a job that ended before the form followed
+        # it (a quick one) shows so from the read, a later event from the feed.
         self.follow(self._client.transport.events, job.id)
+        self.submitted = dump(job.resource if job.status.is_terminal else job.refresh().resource)
         return job
 
     @action("submit")
