@@ -4,6 +4,13 @@ A widget is an anywidget whose front end is the bundle ``static/widgets/<bundle>
 (built from ``js/src/widgets/<bundle>.tsx``). Its traits carry the API's models as
 JSON, never new shapes.
 
+anywidget keeps a widget's front end (``_esm``) in its state, so a notebook saved with
+ten progress bars would hold ten copies of React and the views. A widget's ``_esm`` is
+instead a loader of about a kilobyte (``js/src/widgets/served_loader.tsx``) that imports
+the bundle the server extension serves (``{base_url}static/proteiniq/widgets/<bundle>.js``),
+once per page; on a page with no Jupyter server (VS Code) it asks the kernel for the
+bundle once instead (the ``bundle`` action).
+
 Actions: the front end sends ``{"action": name, "request": id, ...arguments}``; the
 method marked ``@action(name)`` runs on a worker thread (the kernel stays free) and
 its answer goes back as ``{"reply": id, "ok": True, "error": None, ...answer}``, or
@@ -19,6 +26,8 @@ end while the kernel runs another cell. No widget polls.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 import queue
 import threading
@@ -39,6 +48,8 @@ log = logging.getLogger(__name__)
 
 #: Where the build puts each widget's bundle.
 BUNDLES = Path(__file__).resolve().parent.parent / "static" / "widgets"
+#: The loader's own bundle.
+LOADER = "served_loader"
 #: Threads that run the front end's actions (the kernel's own thread stays free).
 ACTION_THREADS = 4
 
@@ -61,6 +72,14 @@ def bundle(name: str) -> str:
             f"the front end of the {name} widget ({path}) is not built: "
             "run `make install` in the source checkout (or install the wheel)"
         ) from None
+
+
+def served_esm(name: str) -> str:
+    """The loader of the bundle ``name``, the bundle's digest in its URL so that a
+    page never runs a stale copy from its cache."""
+    digest = hashlib.sha256(bundle(name).encode()).hexdigest()[:12]
+    target = json.dumps(f"{name}.js?v={digest}")
+    return f"const __PIQ_BUNDLE__ = {target};\n{bundle(LOADER)}"
 
 
 def action(name: str) -> Callable[[F], F]:
@@ -114,7 +133,7 @@ class PiqWidget(anywidget.AnyWidget):
 
     def __init__(self, **kwargs: Any) -> None:
         # Read here, not on import, so a checkout without built bundles still imports.
-        self._esm = bundle(self.bundle)
+        self._esm = served_esm(self.bundle)
         #: Closed: the feeds pass it over (and drop it once it is collected).
         self._closed = False
         super().__init__(**kwargs)
@@ -122,6 +141,11 @@ class PiqWidget(anywidget.AnyWidget):
         self.on_msg(_on_message)
 
     # -- actions --------------------------------------------------------------
+
+    @action("bundle")
+    def send_bundle(self) -> dict[str, Any]:
+        """The widget's bundle, for a page with no server to import it from."""
+        return {"esm": bundle(self.bundle)}
 
     def handle(self, content: dict[str, Any]) -> dict[str, Any]:
         """Run one action message and give its reply (also what tests call)."""

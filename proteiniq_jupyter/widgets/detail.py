@@ -18,8 +18,7 @@ import traitlets
 from .. import api
 from ..client.events import apply_event
 from ..client.transport import Transport
-from .base import action, dump
-from .served import ServedWidget
+from .base import PiqWidget, action, dump
 from .structure import StructureView
 from .structures import result_scene
 
@@ -42,7 +41,7 @@ def shown_job(job: api.Job) -> tuple[dict[str, Any], list[int]]:
     return state, lengths
 
 
-class JobDetail(ServedWidget):
+class JobDetail(PiqWidget):
     bundle = "job_detail"
 
     #: The job (``api.Job`` JSON; inputs cut to ``MAX_SHOWN_INPUT`` characters).

@@ -17,8 +17,7 @@ import traitlets
 from .. import api
 from ..client.events import apply_event
 from ..client.transport import Transport
-from .base import action, dump
-from .served import ServedWidget
+from .base import PiqWidget, action, dump
 from .structures import read_drawn, served_viewer_url, viewer_script
 
 
@@ -30,7 +29,7 @@ def job_state(job: api.Job) -> dict[str, Any]:
     return state
 
 
-class StructureView(ServedWidget):
+class StructureView(PiqWidget):
     bundle = "structure_view"
 
     #: The job (``api.Job`` JSON, its inputs left out).

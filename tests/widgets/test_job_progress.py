@@ -8,7 +8,8 @@ from pathlib import Path
 
 from proteiniq_jupyter.client import Client
 from proteiniq_jupyter.jobs.status import JobStatus
-from proteiniq_jupyter.widgets import JobProgress, bundle
+from proteiniq_jupyter.widgets import JobProgress
+from proteiniq_jupyter.widgets.base import served_esm
 
 from ..helpers import Gate
 from .conftest import FrontEnd
@@ -22,7 +23,7 @@ def test_the_page_gets_the_job_as_the_api_answers_it(client: Client, front: Fron
     state = front.opened_state(widget)
     assert state["job"] == client.transport.job(job.id).model_dump(mode="json")
     assert state["job"]["status"] == "COMPLETED" and state["job"]["progress"] == 1.0
-    assert state["_esm"] == bundle("job_progress")
+    assert state["_esm"] == served_esm("job_progress")
     assert state["link"] == job.link()
 
 
