@@ -44,7 +44,7 @@ class LocalTransport:
         return self.service.bus.subscribe(take)
 
     def _job(self, job_id: str) -> api.Job:
-        return api.Job.of(self.service.get(self.actor, job_id), self.service.usernames(self.actor))
+        return api.Job.of(*self.service.get_named(self.actor, job_id))
 
     def tools(self) -> api.ToolList:
         return api.ToolList.of(self.engine.tools, self.engine.service.tool_availability)

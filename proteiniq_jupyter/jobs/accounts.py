@@ -10,7 +10,7 @@ from typing import TypeVar
 from . import credits
 from .access import Actor
 from .budgets import uses as budget_uses
-from .core import ServiceCore, is_email
+from .core import ServiceCore, is_email, usernames_in
 from .errors import Conflict, DuplicateRecord, Forbidden, NotFound, ValidationError
 from .model import BudgetUse, Member, Role, User, Workspace, new_id
 from .ports import LedgerEntry, StoreTransaction
@@ -161,7 +161,9 @@ class Accounts(ServiceCore):
 
     def usernames(self, actor: Actor) -> dict[str, str]:
         """User id to user name for the actor's workspace (to label submitters)."""
-        return {m.user.id: m.user.username for m in self.members(actor)}
+        workspace_id, _, _ = self._member(actor)
+        with self.store.read() as tx:
+            return usernames_in(tx, workspace_id)
 
     def members(self, actor: Actor) -> list[Member]:
         workspace_id, _, _ = self._member(actor)

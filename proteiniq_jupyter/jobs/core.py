@@ -276,6 +276,11 @@ class ServiceCore:
         return self.files.upload_dir(record.id) / record.name
 
 
+def usernames_in(tx: StoreTransaction, workspace_id: str) -> dict[str, str]:
+    """User id to user name for the members of a workspace (to label submitters)."""
+    return {m.user.id: m.user.username for m in tx.list_members(workspace_id)}
+
+
 def status_data(job: Job) -> JsonDict:
     """What a job's status events record of it."""
     return {

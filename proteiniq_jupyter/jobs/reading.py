@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .access import Actor, Permissions, needs_invite_lookup, permissions
-from .core import ServiceCore
+from .core import ServiceCore, usernames_in
 from .errors import JobNotCompleted, NotFound, ValidationError
 from .export import to_csv, to_json
 from .model import Job, JobEvent, Page, ResultFile, Visibility
@@ -87,6 +87,15 @@ class Reading(ServiceCore):
         with self.store.read() as tx:
             job, perms = self._visible(tx, actor, job_id)
         return _view(job, perms)
+
+    def get_named(self, actor: Actor, job_id: str) -> tuple[JobView, dict[str, str]]:
+        """``get``, and the user names of the actor's workspace (to label the
+        submitter), in one read."""
+        workspace_id, _, _ = self._member(actor)
+        with self.store.read() as tx:
+            job, perms = self._visible(tx, actor, job_id)
+            names = usernames_in(tx, workspace_id)
+        return _view(job, perms), names
 
     def list_jobs(
         self,
@@ -202,11 +211,15 @@ class Reading(ServiceCore):
     def event_audiences(self, job_ids: Iterable[str]) -> dict[str, EventAudience]:
         """Who may read events of each job (a live feed filters with this per
         reader). Jobs deleted since are left out."""
-        ids = sorted(set(job_ids))
-        if not ids:
-            return {}
         with self.store.read() as tx:
-            return {job.id: _audience(tx, job) for job in tx.jobs_by_id(ids)}
+            return event_audiences_in(tx, job_ids)
+
+
+def event_audiences_in(tx: StoreTransaction, job_ids: Iterable[str]) -> dict[str, EventAudience]:
+    """``Reading.event_audiences`` within a read the caller holds (a feed that
+    reads the events and who may read them at once)."""
+    ids = sorted(set(job_ids))
+    return {job.id: _audience(tx, job) for job in tx.jobs_by_id(ids)} if ids else {}
 
 
 def _view(job: Job, perms: Permissions) -> JobView:

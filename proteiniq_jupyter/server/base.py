@@ -279,15 +279,24 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(text)
 
-    async def send_job(self, actor: Actor, job_id: str, *, status: int = 200) -> None:
-        """The job as ``actor`` may see it, named submitter and all, read and
-        rendered in one trip to the pool."""
+    async def read_job(self, actor: Actor, job: str | Callable[[], str]) -> tuple[str, str]:
+        """The job's id, and the job as ``actor`` may see it (named submitter and
+        all) as JSON. ``job`` is its id, or a change that gives it (a submit, a
+        retry): the change, the read and the rendering take one trip to the pool."""
         service = self.state.service
 
-        def job_json() -> str:
-            return api.render(api.Job.of(service.get(actor, job_id), service.usernames(actor)))
+        def job_json() -> tuple[str, str]:
+            job_id = job() if callable(job) else job
+            return job_id, api.render(api.Job.of(*service.get_named(actor, job_id)))
 
-        self.send_json(await self.call(job_json), status)
+        return await self.call(job_json)
+
+    async def send_job(
+        self, actor: Actor, job: str | Callable[[], str], *, status: int = 200
+    ) -> None:
+        """Answer with the job (see ``read_job``)."""
+        _, text = await self.read_job(actor, job)
+        self.send_json(text, status)
 
     async def stream(self, content: Path | bytes) -> None:
         """Send a file (or bytes) in pieces, flushing each, then finish."""

@@ -25,7 +25,7 @@ from tornado.ioloop import IOLoop
 from ..jobs.access import Actor
 from ..jobs.model import JobEvent
 from ..jobs.ports import Store
-from ..jobs.reading import EventAudience, event_for_reader
+from ..jobs.reading import EventAudience, event_audiences_in, event_for_reader
 from ..jobs.service import JobService
 from .event_cursor import EventCursor
 from .state import ServerState
@@ -257,13 +257,13 @@ class EventFeed:
             seqs = [cursor.high, *(e.seq for e in fresh)]
             holes = any(b - a > 1 for a, b in pairwise(seqs))
             marks = tx.write_marks() if cursor.gaps or holes or not cursor.ready else None
-        before = cursor.through
-        released = cursor.advance(fresh, refilled, set(queried), marks, now)
-        try:
-            audiences = self.service.event_audiences(e.job_id for e in released)
-        except Exception:
-            cursor.take_back(released, before)  # handed out by the next poll instead
-            raise
+            before = cursor.through
+            released = cursor.advance(fresh, refilled, set(queried), marks, now)
+            try:  # who may read them, in the same read
+                audiences = event_audiences_in(tx, (e.job_id for e in released))
+            except Exception:
+                cursor.take_back(released, before)  # handed out by the next poll instead
+                raise
         return _Polled(
             released, cursor.through, cursor.ready, len(fresh) == self.batch_size, audiences
         )

@@ -118,18 +118,22 @@ class JobsHandler(PiqHandler):
         key = idempotency_key(self)
         actor = await self.actor()
         request = api.JobCreate.parse(body)
-        job = await self.call(
-            self.state.service.submit,
-            actor,
-            request.tool,
-            request.input.to_domain(),
-            request.settings,
-            name=request.name,
-            idempotency_key=key,
-            **request.limits().as_arguments(),
-        )
-        self.set_header("Location", api_url(self, "jobs", job.id))
-        await self.send_job(actor, job.id, status=201)
+        service = self.state.service
+
+        def submit() -> str:
+            return service.submit(
+                actor,
+                request.tool,
+                request.input.to_domain(),
+                request.settings,
+                name=request.name,
+                idempotency_key=key,
+                **request.limits().as_arguments(),
+            ).id
+
+        job_id, text = await self.read_job(actor, submit)
+        self.set_header("Location", api_url(self, "jobs", job_id))
+        self.send_json(text, 201)
 
 
 class JobHandler(PiqHandler):
@@ -141,8 +145,13 @@ class JobHandler(PiqHandler):
     async def patch(self, job_id: str) -> None:
         request = api.JobUpdate.parse(self.json_body())
         actor = await self.actor()
-        await self.call(self.state.service.rename, actor, job_id, request.name)
-        await self.send_job(actor, job_id)
+        service = self.state.service
+
+        def rename() -> str:
+            service.rename(actor, job_id, request.name)
+            return job_id
+
+        await self.send_job(actor, rename)
 
     @authenticated
     async def delete(self, job_id: str) -> None:
@@ -158,18 +167,21 @@ class JobActionHandler(PiqHandler):
     async def post(self, job_id: str, action: str) -> None:
         actor = await self.actor()
         service = self.state.service
-        if action == "cancel":
-            await self.call(service.cancel, actor, job_id)
-            target = job_id
-        elif action == "retry":
-            target = (await self.call(service.retry, actor, job_id)).id
-        else:
-            request = api.JobDuplicate.parse(self.json_body() if self.request.body else {})
-            job = await self.call(
-                service.duplicate, actor, job_id, settings=request.settings, name=request.name
-            )
-            target = job.id
-        await self.send_job(actor, target, status=200 if action == "cancel" else 201)
+        duplicate = None
+        if action == "duplicate":
+            duplicate = api.JobDuplicate.parse(self.json_body() if self.request.body else {})
+
+        def change() -> str:
+            if action == "cancel":
+                service.cancel(actor, job_id)
+                return job_id
+            if duplicate is None:
+                return service.retry(actor, job_id).id
+            return service.duplicate(
+                actor, job_id, settings=duplicate.settings, name=duplicate.name
+            ).id
+
+        await self.send_job(actor, change, status=200 if action == "cancel" else 201)
 
 
 class JobStatusHandler(PiqHandler):
