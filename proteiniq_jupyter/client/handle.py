@@ -45,6 +45,8 @@ class Job:
         #: The event subscription's mark taken before ``resource`` was read.
         self._mark = mark
         self._result: api.JobResult | None = None
+        #: Ended as an event said: the rest of the job is read when first asked for.
+        self._stale = False
         #: How this handle came to be: submitted, or attached to an earlier job.
         self.how = how
 
@@ -56,7 +58,10 @@ class Job:
 
     @property
     def resource(self) -> api.Job:
-        """The job as the API last answered it."""
+        """The job as the API last answered it (read again once, after ``wait``
+        saw it end: the event that ended it does not carry its times or result)."""
+        if self._stale:
+            self.refresh()
         return self._resource
 
     @property
@@ -81,7 +86,7 @@ class Job:
 
     @property
     def error(self) -> str | None:
-        error = self._resource.error
+        error = self.resource.error
         return error if isinstance(error, str) else None
 
     @property
@@ -90,7 +95,11 @@ class Job:
 
     def refresh(self) -> Job:
         self._mark = self._transport.events.mark()
-        self._resource = self._transport.job(self.id)
+        return self._take(self._transport.job(self.id))
+
+    def _take(self, resource: api.Job) -> Job:
+        self._resource = resource
+        self._stale = False
         return self
 
     def _apply(self, event: api.JobEvent) -> None:
@@ -107,9 +116,11 @@ class Job:
         deadline = None if timeout is None else time.monotonic() + timeout
         watch, complete = self._transport.events.watch(self.id, self._mark)
         live = None
+        fresh = False  # the job as last read, with no event since
         try:
             if not complete:  # events before the watch are in what this reads
                 self.refresh()
+                fresh = True
             live = Live(self) if show else None
             while not self.done:
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -121,13 +132,20 @@ class Job:
                     continue
                 if event is None:
                     self.refresh()
+                    fresh = True
                 else:
                     self._apply(event)
+                    fresh = False
                 if live is not None:
                     live.update()
         finally:
             watch.close()
-            self.refresh()
+            if not fresh:
+                if self.done:
+                    # Its end is known now; the rest is read when first asked for.
+                    self._stale = True
+                else:
+                    self.refresh()
             if live is not None:
                 live.close()
         return self
@@ -161,7 +179,7 @@ class Job:
         if self._result is None:
             if self.status is not JobStatus.COMPLETED:
                 raise JobFailed(
-                    self.id, str(self.status), self.error or self._resource.status_reason
+                    self.id, str(self.status), self.error or self.resource.status_reason
                 )
             self._result = self._transport.result(self.id)
         return self._result
@@ -224,15 +242,13 @@ class Job:
     # -- changes ----------------------------------------------------------------
 
     def rename(self, name: str) -> Job:
-        self._resource = self._transport.rename(self.id, name)
-        return self
+        return self._take(self._transport.rename(self.id, name))
 
     def delete(self) -> None:
         self._transport.delete(self.id)
 
     def cancel(self) -> Job:
-        self._resource = self._transport.action(self.id, "cancel")
-        return self
+        return self._take(self._transport.action(self.id, "cancel"))
 
     def retry(self) -> Job:
         mark = self._transport.events.mark()
@@ -258,7 +274,7 @@ class Job:
         ``uninvite`` takes invitations back."""
         if visibility is None and not invite and not uninvite:
             return self._transport.share(self.id, None)
-        body: dict[str, Any] = {"visibility": visibility or str(self._resource.visibility)}
+        body: dict[str, Any] = {"visibility": visibility or str(self.resource.visibility)}
         if invite:
             body["invite"] = list(invite)
         if uninvite:
@@ -297,14 +313,14 @@ class Job:
     def detail(self) -> Any:
         """The job in full as a widget (inputs, settings, results, files, timeline),
         live while it runs."""
-        return open_widget("detail", self._transport, self._resource)
+        return open_widget("detail", self._transport, self.resource)
 
     def __repr__(self) -> str:
         line = f"<Job {self.id} {self.tool} {self.status} {self.progress:.0%}"
         return line + (f" {self.how}>" if self.how else ">")
 
     def _repr_html_(self) -> str:
-        return job_html(self._resource, how=self.how, link=self.link())
+        return job_html(self.resource, how=self.how, link=self.link())
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         """The live progress widget in a notebook; the HTML summary where it cannot show."""
