@@ -77,6 +77,8 @@ class EventHub(abc.ABC):
         self._generation = 0
         self._open = False
         self._listeners: list[Listener] = []
+        #: Events handed out so far (with the generation: whether any came since).
+        self._dispatched = 0
 
     # -- for the subscription -------------------------------------------------
 
@@ -88,6 +90,7 @@ class EventHub(abc.ABC):
                 if len(self._recent) > RECENT_JOBS:
                     self._recent.popitem(last=False)
             recent.append(event)
+            self._dispatched += 1
             watches = list(self._watches.get(event.job_id, ()))
             listeners = list(self._listeners)
         for watch in watches:
@@ -129,6 +132,13 @@ class EventHub(abc.ABC):
         subscription is not open)."""
         with self._lock:
             return self._generation if self._open else None
+
+    def progress(self) -> tuple[int, int]:
+        """Changes whenever an event is handed out or events may have been missed:
+        taken before a read and again after listening, it says whether something
+        came between the two."""
+        with self._lock:
+            return self._generation, self._dispatched
 
     def watch(self, job_id: str, since: int | None = None) -> tuple[Watch, bool]:
         """A watch on the job, and whether it is complete since ``since`` (a

@@ -71,9 +71,14 @@ class JobTable(PiqWidget):
         self.tools = sorted(t.id for t in transport.tools().data)
         statuses = [status] if isinstance(status, str) else list(status or [])
         self._set_query(tool or "", statuses, search or "", page_size)
+        events = transport.events
+        events.start()
+        before = events.progress()
         self._load(0)
         super().__init__()
-        self.follow(transport.events, None)
+        self.follow(events, None)
+        if events.progress() != before:  # events came between the read and the follow
+            self._load(0)
 
     @classmethod
     def of(cls, rows: Rows) -> JobTable:

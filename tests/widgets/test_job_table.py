@@ -166,6 +166,30 @@ def test_rows_follow_the_event_feed(client: Client, front: FrontEnd, tmp_path: P
     assert client.transport.job(job.id).status is JobStatus.COMPLETED
 
 
+def test_an_event_between_the_first_read_and_the_follow_is_not_lost(
+    client: Client, front: FrontEnd
+) -> None:
+    """The table reads its first page, then starts following the feed: a job renamed
+    in between still shows its new name."""
+    tag = f"between {secrets.token_hex(3)}"
+    (job,) = made(client, 1, tag)
+    events = client.transport.events
+
+    class RenamedWhileReading(JobTable):
+        renamed = False
+
+        def _load(self, page: int) -> None:
+            super()._load(page)
+            if not self.renamed:
+                self.renamed = True
+                before = events.progress()
+                client.transport.rename(job.id, f"{tag} renamed")
+                front.wait_for(lambda: events.progress() != before)
+
+    table = RenamedWhileReading(client.transport, search=tag)
+    assert [r["name"] for r in table.rows] == [f"{tag} renamed"]
+
+
 @pytest.mark.timeout(60)
 def test_a_widget_closed_inside_the_feeds_lock_leaves_the_feed_running(
     client: Client, front: FrontEnd
