@@ -132,3 +132,33 @@ def test_an_event_that_arrives_after_the_end_changes_nothing(client: Client) -> 
     assert after.status is JobStatus.COMPLETED
     assert after.progress == resource.progress
     assert after.progress_message == resource.progress_message
+
+
+def test_wait_returns_on_the_ending_event_and_reads_the_rest_when_asked(
+    counted: tuple[Client, list[httpx.Request]], tmp_path: Path
+) -> None:
+    """Waiting costs the submit and the shared stream, no read of the job; the
+    times, credits and result the ending event does not carry are read once, on
+    first use, and are those of the ended job."""
+    client, _ = counted
+    sent: list[str] = []
+    client.transport._client.event_hooks["request"].append(  # type: ignore[attr-defined]
+        lambda request: sent.append(f"{request.method} {request.url.path.split('/v1/')[1]}")
+    )
+    gate = Gate(tmp_path / "gate")
+    job = client.run("sleep", "ends", new=True, **gate.settings(steps=2))
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(job.wait, 60, show=False)
+        try:
+            assert client.transport.events.wait_watching(1, 60)
+        finally:
+            gate.open()
+        assert waiting.result() is job
+    assert job.status is JobStatus.COMPLETED and job.progress == 1.0
+    # the tool's slots and the account are read before the submit; no job is read
+    assert sorted(s for s in sent if "jobs" in s or "events" in s) == ["GET events", "POST jobs"]
+    assert job.resource.completed_at is not None and job.resource.duration_s is not None
+    assert sent[-1] == f"GET jobs/{job.id}"
+    assert job.result().results.fields["pid"] > 0
+    assert job.resource.credits.charged == client.job(job.id).resource.credits.charged
+    assert sent.count(f"GET jobs/{job.id}") == 2  # the first use, then client.job()
