@@ -138,7 +138,7 @@ CANVAS_PIXELS = """(element) => {
   }
   canvas.lastPixels = data;
   return {drawn, green, changed, colours: colours.size, total: data.length / 4,
-          webgl: gl(canvas), canvases: canvases.length};
+          corner: [data[0], data[1], data[2]], webgl: gl(canvas), canvases: canvases.length};
 }"""
 
 #: Runs axe-core over one element; the serious and critical violations, each with

@@ -143,6 +143,12 @@ def test_the_structure_view_draws_the_structure(
         affinity = view.locator("[data-testid='pose-affinity']").inner_text()
         assert "kcal/mol" in affinity, affinity
     assert_accessible(notebook.in_both_themes(view, f"structure-view-{name}"))
+    # The canvas's background follows the theme, also when it changes after drawing.
+    notebook.set_theme("dark")
+    dark = notebook.canvas_pixels(canvas_box)["corner"]
+    notebook.set_theme("light")
+    light = notebook.canvas_pixels(canvas_box)["corner"]
+    assert max(dark) < 64 < 192 < min(light), (dark, light)
 
 
 def test_renaming_in_the_job_table_renames_the_job_in_the_store(

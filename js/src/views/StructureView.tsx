@@ -98,6 +98,17 @@ export function StructureView(props: StructureViewProps): React.JSX.Element {
     };
   }, []);
 
+  // JupyterLab marks its theme on the body: a change of theme repaints the canvas.
+  useEffect(() => {
+    const element = canvas.current;
+    if (element === null || typeof MutationObserver === "undefined") return;
+    const observer = new MutationObserver(() => drawing.current?.setBackground(themeBackground(element)));
+    observer.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-name", "data-jp-theme-light"] });
+    return () => {
+      observer.disconnect();
+    };
+  }, []);
+
   useEffect(() => () => drawing.current?.dispose(), []);
 
   const structure = scene?.structures[choice.modelIndex] ?? scene?.structures[0];

@@ -93,6 +93,12 @@ export class SceneDrawing {
     this.viewer.render();
   }
 
+  /** Follows the page's theme: the canvas takes its new background. */
+  setBackground(colour: string): void {
+    this.viewer.setBackgroundColor(colour, 1);
+    this.viewer.render();
+  }
+
   png(): string {
     return this.viewer.pngURI();
   }
