@@ -99,6 +99,10 @@ def test_a_team_the_hub_manages_changes_its_members_on_the_hub(service: JobServi
         service.set_team_member(root, team_workspace_id("lab"), "carol", Role.MEMBER)
     with pytest.raises(Conflict, match="JupyterHub group"):
         service.remove_team_member(root, team_workspace_id("lab"), "bob")
+    service.sync_team(team_workspace_id("lab"), "lab", {"alice": Role.OWNER})
+    owner = service.sign_in("alice", workspace_id=team_workspace_id("lab"))
+    with pytest.raises(Conflict, match="JupyterHub group"):  # piq members add
+        service.add_member(owner, "carol", Role.MEMBER)
 
 
 def test_leaving_a_hub_group_ends_the_membership_at_the_next_request(

@@ -12,7 +12,6 @@ from pydantic_core import PydanticCustomError
 
 from ..jobs import model as domain
 from ..jobs.model import Role
-from ..jobs.teams import MANAGED_PREFIX
 from .base import Request, Resource, Text, Timestamp
 from .requests import Body, Email
 
@@ -50,7 +49,7 @@ class Workspace(Resource):
             name=workspace.name,
             plan=workspace.plan,
             role=role,
-            managed=workspace.id.startswith(MANAGED_PREFIX),
+            managed=workspace.managed,
             created_at=workspace.created_at,
         )
 

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..jobs.core import is_email
-from ..jobs.model import Role
+from ..jobs.model import MANAGED_PREFIX, Role
 from ..jobs.service import JobService
-from ..jobs.teams import MANAGED_PREFIX
 
 log = logging.getLogger(__name__)
 

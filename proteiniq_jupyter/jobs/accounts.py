@@ -12,7 +12,7 @@ from .access import Actor
 from .budgets import uses as budget_uses
 from .core import ServiceCore, is_email
 from .errors import Conflict, DuplicateRecord, Forbidden, NotFound, ValidationError
-from .model import BudgetUse, Member, Role, User, Workspace, new_id
+from .model import BudgetUse, Member, Role, User, Workspace, is_managed, new_id
 from .ports import LedgerEntry, StoreTransaction
 from .status import CANCELLABLE
 from .text import check_text
@@ -77,6 +77,7 @@ class Accounts(ServiceCore):
             raise Forbidden("only a workspace owner or admin may add members")
         if actor_role is Role.ADMIN and role in (Role.OWNER, Role.ADMIN):
             raise Forbidden("an admin cannot make owners or admins")
+        refuse_managed(workspace_id)
         username = checked_identity(username, email)
 
         def add(tx: StoreTransaction) -> User:
@@ -201,6 +202,15 @@ def checked_identity(username: str, email: str | None) -> str:
     if email is not None and not is_email(email):
         raise ValidationError(f"{email!r} is not an email address")
     return username
+
+
+def refuse_managed(workspace_id: str) -> None:
+    """Members of a team the deployment manages change there, not here."""
+    if is_managed(workspace_id):
+        raise Conflict(
+            "this team follows a group of the deployment (a JupyterHub group): "
+            "change its members there"
+        )
 
 
 def _choose_membership(memberships: list[Member], workspace_id: str | None) -> Member:

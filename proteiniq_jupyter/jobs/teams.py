@@ -17,14 +17,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .access import Actor
-from .accounts import Accounts, checked_identity
+from .accounts import Accounts, checked_identity, refuse_managed
 from .errors import Conflict, Forbidden, NotFound, ValidationError
-from .model import Member, Role, User, Workspace, new_id
+from .model import MANAGED_PREFIX, Member, Role, User, Workspace, new_id
 from .ports import StoreTransaction
 from .text import check_text
 
-#: The ids of the workspaces a deployment manages (``managed_workspace_id``).
-MANAGED_PREFIX = "ws_hub_"
 MAX_TEAM_NAME_LENGTH = 200
 
 
@@ -181,11 +179,7 @@ class Teams(Accounts):
             role = Role.OWNER
         if role is None or not role.manages_workspace:
             raise Forbidden("only a workspace owner or admin may change its members")
-        if workspace_id.startswith(MANAGED_PREFIX):
-            raise Conflict(
-                "this team follows a group of the deployment (a JupyterHub group): "
-                "change its members there"
-            )
+        refuse_managed(workspace_id)
         return role
 
 
