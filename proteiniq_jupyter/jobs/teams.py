@@ -173,7 +173,10 @@ class Teams(Accounts):
 
     def _managing(self, tx: StoreTransaction, actor: Actor, workspace_id: str) -> Role:
         """The role the actor manages the team's members with (a deployment
-        administrator as its owner); refused when they may not."""
+        administrator as its owner); refused when they may not. Changes to one
+        team's members wait for each other, so two owners stepping down at once
+        cannot leave it without one."""
+        tx.lock_workspace(workspace_id)
         role = self._team_role(tx, actor, workspace_id)
         if self._deployment_admin(actor):
             role = Role.OWNER
