@@ -1,7 +1,7 @@
 """A real JupyterHub (from PyPI, with configurable-http-proxy from npm) on
 127.0.0.1: its dummy authenticator, the simple local-process spawner, the
 ``proteiniq`` engine service on an embedded Dask cluster, and PostgreSQL. Alice
-and bob are the hub group ``lab`` (a team); carol is in no group. The tests
+and bob are the hub group ``lab`` (a team); carol, a hub admin, is in no group. The tests
 drive the hub through its REST API with the token of a ``tester`` service."""
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
 c.ConfigurableHTTPProxy.pid_file = {str(root / "proxy.pid")!r}
 c.JupyterHub.authenticator_class = "dummy"
 c.Authenticator.allowed_users = {{"alice", "bob", "carol"}}
+c.Authenticator.admin_users = {{"carol"}}
 c.JupyterHub.load_groups = {{"lab": {{"users": ["alice", "bob"]}}}}
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = {str(root / "home" / "{username}")!r}

@@ -105,6 +105,13 @@ def test_a_team_on_jupyterhub(hub: Hub) -> None:
     # The service made the hub group a team, with the hub's people in it.
     wait_until(lambda: team_members(hub.database_url) == {"alice": "member", "bob": "member"}, 60)
     alice, bob, carol = (hub.user_api(n, tokens[n]) for n in ("alice", "bob", "carol"))
+    # Carol, a hub admin, creates a named team from her own server; bob may not.
+    named = {"name": "Structure lab", "members": [{"username": "bob", "role": "owner"}]}
+    team = job_of(carol.post("workspaces", json=named))
+    assert team["object"] == "workspace" and team["managed"] is False, team
+    refused = bob.post("workspaces", json=named)
+    assert refused.status_code == 403 and "administrators" in refused.json()["error"]["message"]
+    assert team["id"] in {w["id"] for w in job_of(bob.get("workspaces"))["data"]}
 
     # Alice docks from a notebook: a kernel of her own server, whose client finds
     # that server (the hub's variables name it too). Bob follows the team's live
