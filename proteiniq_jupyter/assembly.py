@@ -21,6 +21,7 @@ def service_config(config: EngineConfig) -> ServiceConfig:
         max_concurrent_jobs=config.max_concurrent_jobs,
         batch_concurrency=config.batch_concurrency,
         max_upload_bytes=config.max_upload_bytes,
+        admins=config.admins,
     )
 
 

@@ -69,6 +69,9 @@ class EngineConfig:
     pdb_url: str | None = RCSB_PDB_URL
     #: The largest file a workspace may upload.
     max_upload_bytes: int = _SERVICE.max_upload_bytes
+    #: The deployment's administrators (user names): they create team workspaces
+    #: and manage any team's members.
+    admins: tuple[str, ...] = _SERVICE.admins
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **given: Any) -> EngineConfig:
@@ -263,4 +266,5 @@ VARIABLES: dict[str, _Variable] = {
     # Blank turns inputs named by PDB id off.
     "pdb_url": _Variable("PIQ_PDB_URL", _url, blank_is_none=True),
     "max_upload_bytes": _Variable("PIQ_MAX_UPLOAD_BYTES", _at_least(1)),
+    "admins": _Variable("PIQ_ADMINS", _names, _write_names),
 }

@@ -38,6 +38,7 @@ def unlike_the_defaults(tmp_path: Path) -> EngineConfig:
         preload_tools=("all",),
         pdb_url=None,
         max_upload_bytes=1234,
+        admins=("root", "ada"),
     )
 
 

@@ -52,6 +52,15 @@ from .requests import (
     check_body,
     too_deep,
 )
+from .teams import (
+    Member,
+    MemberList,
+    MemberUpdate,
+    RemovedMember,
+    Workspace,
+    WorkspaceCreate,
+    WorkspaceList,
+)
 from .tools import InputSlot, OutputField, ToolDetail, ToolList, ToolSummary
 from .workspace import (
     Account,
@@ -108,12 +117,16 @@ __all__ = [
     "JobUpdate",
     "JsonObject",
     "ListResource",
+    "Member",
+    "MemberList",
+    "MemberUpdate",
     "NotebookBudget",
     "NotebookBudgetUpdate",
     "OutputField",
     "PdbSource",
     "PublicJob",
     "QuoteRequest",
+    "RemovedMember",
     "Request",
     "Resource",
     "ResultFile",
@@ -129,6 +142,9 @@ __all__ = [
     "ToolList",
     "ToolResult",
     "ToolSummary",
+    "Workspace",
+    "WorkspaceCreate",
+    "WorkspaceList",
     "check_body",
     "input_source",
     "render",

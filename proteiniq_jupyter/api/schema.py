@@ -16,7 +16,7 @@ from pydantic.json_schema import (
 )
 from pydantic_core import core_schema
 
-from . import budgets, errors, jobs, requests, scene, tools, workspace
+from . import budgets, errors, jobs, requests, scene, teams, tools, workspace
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -38,6 +38,11 @@ RESPONSES: tuple[type[BaseModel], ...] = (
     budgets.Budget,
     budgets.BudgetList,
     budgets.NotebookBudget,
+    teams.Workspace,
+    teams.WorkspaceList,
+    teams.Member,
+    teams.MemberList,
+    teams.RemovedMember,
     workspace.Batch,
     workspace.BatchRetry,
     workspace.BatchList,
@@ -59,6 +64,8 @@ REQUESTS: tuple[type[BaseModel], ...] = (
     requests.BatchCreate,
     budgets.BudgetCreate,
     budgets.NotebookBudgetUpdate,
+    teams.WorkspaceCreate,
+    teams.MemberUpdate,
 )
 
 

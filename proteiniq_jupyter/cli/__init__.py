@@ -12,7 +12,18 @@ family of commands to the group when it is imported, which this package does.
 
 from __future__ import annotations
 
-from . import account, batches, budgets, compare, engine, jobs, tools
+from . import account, batches, budgets, compare, engine, jobs, teams, tools
 from .app import cli, main
 
-__all__ = ["account", "batches", "budgets", "cli", "compare", "engine", "jobs", "main", "tools"]
+__all__ = [
+    "account",
+    "batches",
+    "budgets",
+    "cli",
+    "compare",
+    "engine",
+    "jobs",
+    "main",
+    "teams",
+    "tools",
+]

@@ -194,6 +194,7 @@ def config_command(as_json: bool) -> None:
         "starting_credits": config.starting_credits,
         "extra_tools": list(config.extra_tools),
         "preload_tools": list(config.preload_tools),
+        "admins": list(config.admins) or "nobody",
     }
     executors = _executors(config)
     if as_json:

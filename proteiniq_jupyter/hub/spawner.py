@@ -19,11 +19,15 @@ async def configure_spawner(spawner: Any) -> None:
     user), ``PIQ_EMAIL`` (the administrator's list in ``PIQ_HUB_EMAILS``, else the
     authenticator's auth state), ``PIQ_WORKSPACE`` (the team of the user's first
     group, in the order ``PIQ_HUB_TEAMS`` lists teams when set) and
-    ``PIQ_EXECUTOR=service``. What ``c.Spawner.environment`` sets is kept."""
+    ``PIQ_EXECUTOR=service``, and for a hub admin ``PIQ_ADMINS`` (they create team
+    workspaces and manage their members). What ``c.Spawner.environment`` sets is
+    kept."""
     user = spawner.user
     env = dict(spawner.environment or {})
     env.setdefault("PIQ_USER", user.name)
     env.setdefault("PIQ_EXECUTOR", "service")
+    if getattr(user, "admin", False):
+        env.setdefault("PIQ_ADMINS", user.name)
     email = read_json_setting(EMAILS_ENV).get(user.name)  # the hub's own environment
     if email is None:
         email = email_in_auth_state(await user.get_auth_state())

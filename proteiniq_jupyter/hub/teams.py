@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..jobs.core import is_email
-from ..jobs.model import Role
+from ..jobs.model import MANAGED_PREFIX, Role
 from ..jobs.service import JobService
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ GROUP_ROLES_ENV = "PIQ_HUB_GROUP_ROLES"
 def team_workspace_id(group: str) -> str:
     """The workspace of the hub group ``group``: the same on every server and in
     the service, so a single-user server can be told which team it acts in."""
-    return "ws_hub_" + hashlib.sha256(group.encode()).hexdigest()[:32]
+    return MANAGED_PREFIX + hashlib.sha256(group.encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,9 @@ def sync(
     roles: Mapping[str, tuple[str, Role]],
 ) -> dict[str, dict[str, Role]]:
     """Bring the store in line with the hub: each user's email (the administrator's
-    list first, then the auth state), and each team's workspace and members.
-    Returns the teams."""
+    list first, then the auth state), and each team's workspace and members (a
+    user no longer in a team's groups leaves it; a team whose groups are gone or
+    empty keeps no members). Returns the teams."""
     users = list(users)
     for user in users:
         email = emails.get(user.name) or user.email
@@ -135,6 +136,10 @@ def sync(
             except Exception as exc:  # one user's bad record must not stop the rest
                 log.warning("the email of hub user %s was not recorded: %s", user.name, exc)
     found = teams(users, roles)
+    synced = set()
     for team, members in found.items():
-        service.sync_team(team_workspace_id(team), team, members)
+        synced.add(service.sync_team(team_workspace_id(team), team, members).id)
+    for workspace_id in service.managed_workspace_ids():
+        if workspace_id not in synced:
+            service.sync_team(workspace_id, workspace_id, {})
     return found

@@ -12,7 +12,7 @@ from .access import Actor
 from .budgets import uses as budget_uses
 from .core import ServiceCore, is_email, usernames_in
 from .errors import Conflict, DuplicateRecord, Forbidden, NotFound, ValidationError
-from .model import BudgetUse, Member, Role, User, Workspace, new_id
+from .model import BudgetUse, Member, Role, User, Workspace, is_managed, new_id
 from .ports import LedgerEntry, StoreTransaction
 from .status import CANCELLABLE
 from .text import check_text
@@ -43,7 +43,7 @@ class Accounts(ServiceCore):
     ) -> Actor:
         """The actor for a deployment identity. A first sign-in creates the user and
         a personal workspace holding the starting grant."""
-        username = _checked_identity(username, email)
+        username = checked_identity(username, email)
 
         def sign_in(tx: StoreTransaction) -> tuple[User, list[Member]]:
             user = self._user(tx, username, email)
@@ -51,6 +51,20 @@ class Accounts(ServiceCore):
 
         user, memberships = self._creating_users(sign_in)
         chosen = _choose_membership(memberships, workspace_id)
+        return Actor(user=user, workspace_id=chosen.workspace_id, role=chosen.role)
+
+    def acting(self, user: User, workspace_id: str | None) -> Actor | None:
+        """Who ``user`` is now, read again (a membership or a role may have changed
+        since they signed in): in ``workspace_id`` while they are a member of it,
+        else where ``sign_in`` would put them; None when they belong nowhere."""
+        with self.store.read() as tx:
+            memberships = tx.memberships(user.id)
+        if not memberships:
+            return None
+        try:
+            chosen = _choose_membership(memberships, workspace_id)
+        except NotFound:
+            chosen = _choose_membership(memberships, None)
         return Actor(user=user, workspace_id=chosen.workspace_id, role=chosen.role)
 
     def add_member(
@@ -63,7 +77,8 @@ class Accounts(ServiceCore):
             raise Forbidden("only a workspace owner or admin may add members")
         if actor_role is Role.ADMIN and role in (Role.OWNER, Role.ADMIN):
             raise Forbidden("an admin cannot make owners or admins")
-        username = _checked_identity(username, email)
+        refuse_managed(workspace_id)
+        username = checked_identity(username, email)
 
         def add(tx: StoreTransaction) -> User:
             user = self._user(tx, username, email)
@@ -75,44 +90,11 @@ class Accounts(ServiceCore):
 
         return Member(user=self._creating_users(add), workspace_id=workspace_id, role=role)
 
-    def sync_team(self, workspace_id: str, name: str, members: dict[str, Role]) -> Workspace:
-        """Make the deployment's team ``workspace_id`` (a JupyterHub group) hold
-        ``members`` (user name -> role), creating the workspace, with the starting
-        grant, and any user not seen yet. What the deployment manages is not an
-        actor's request: only the engine service calls this."""
-        for username in members:
-            _checked_identity(username, None)
-
-        def sync(tx: StoreTransaction) -> Workspace:
-            workspace = tx.get_workspace(workspace_id)
-            now = self.clock()
-            if workspace is None:
-                workspace = Workspace(
-                    id=workspace_id, name=name, plan=self.config.plan, created_at=now
-                )
-                tx.insert_workspace(workspace)
-                if self.config.starting_credits > 0:
-                    credits.grant(
-                        tx,
-                        workspace_id,
-                        self.config.starting_credits,
-                        grant_key=f"{workspace_id}:starting-grant",
-                        at=now,
-                        note="starting grant",
-                    )
-            for username, role in members.items():
-                user = self._user(tx, username, None)
-                if tx.get_role(workspace_id, user.id) is not role:
-                    tx.set_member(workspace_id, user.id, role, now)
-            return workspace
-
-        return self._creating_users(sync)
-
     def record_email(self, username: str, email: str) -> User:
         """The deployment says whose ``email`` this is (the engine service, from the
         hub's auth state or its administrator's list): invitations to it become
         the user's. Creates the user if new."""
-        username = _checked_identity(username, email)
+        username = checked_identity(username, email)
         return self._creating_users(lambda tx: self._user(tx, username, email))
 
     def _creating_users(self, step: Callable[[StoreTransaction], _T]) -> _T:
@@ -137,27 +119,27 @@ class Accounts(ServiceCore):
             now = self.clock()
             user = User(id=new_id("usr"), username=username, email=email, created_at=now)
             tx.insert_user(user)
-            workspace = Workspace(
-                id=new_id("ws"),
-                name=f"{username}'s workspace",
-                plan=self.config.plan,
-                created_at=now,
-            )
-            tx.insert_workspace(workspace)
+            workspace = self._new_workspace(tx, new_id("ws"), f"{username}'s workspace")
             tx.set_member(workspace.id, user.id, Role.OWNER, now)
-            if self.config.starting_credits > 0:
-                credits.grant(
-                    tx,
-                    workspace.id,
-                    self.config.starting_credits,
-                    grant_key=f"{workspace.id}:starting-grant",
-                    at=now,
-                    note="starting grant",
-                )
         elif email is not None and (user.email or "").lower() != email.lower():
             tx.set_user_email(user.id, email)
             user = replace(user, email=email.lower())
         return user
+
+    def _new_workspace(self, tx: StoreTransaction, workspace_id: str, name: str) -> Workspace:
+        now = self.clock()
+        workspace = Workspace(id=workspace_id, name=name, plan=self.config.plan, created_at=now)
+        tx.insert_workspace(workspace)
+        if self.config.starting_credits > 0:
+            credits.grant(
+                tx,
+                workspace_id,
+                self.config.starting_credits,
+                grant_key=f"{workspace_id}:starting-grant",
+                at=now,
+                note="starting grant",
+            )
+        return workspace
 
     def usernames(self, actor: Actor) -> dict[str, str]:
         """User id to user name for the actor's workspace (to label submitters)."""
@@ -215,13 +197,22 @@ class Accounts(ServiceCore):
             return tx.ledger_entries(workspace_id, job_id=job_id)
 
 
-def _checked_identity(username: str, email: str | None) -> str:
+def checked_identity(username: str, email: str | None) -> str:
     username = check_text(username, "username").strip()
     if not username or len(username) > MAX_USERNAME_LENGTH:
         raise ValidationError(f"a user name must be 1 to {MAX_USERNAME_LENGTH} characters")
     if email is not None and not is_email(email):
         raise ValidationError(f"{email!r} is not an email address")
     return username
+
+
+def refuse_managed(workspace_id: str) -> None:
+    """Members of a team the deployment manages change there, not here."""
+    if is_managed(workspace_id):
+        raise Conflict(
+            "this team follows a group of the deployment (a JupyterHub group): "
+            "change its members there"
+        )
 
 
 def _choose_membership(memberships: list[Member], workspace_id: str | None) -> Member:

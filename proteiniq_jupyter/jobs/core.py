@@ -45,6 +45,9 @@ class ServiceConfig:
     batch_concurrency: int = 3
     max_batch_items: int = 100
     max_upload_bytes: int = 50_000_000
+    #: The deployment's administrators (user names): they create team workspaces
+    #: and manage any team's members.
+    admins: tuple[str, ...] = ()
 
 
 @dataclass

@@ -48,12 +48,25 @@ class Visibility(StrEnum):
     INVITED = "invited"
 
 
+#: The ids of the workspaces a deployment manages (a JupyterHub group's team).
+MANAGED_PREFIX = "ws_hub_"
+
+
 @dataclass(frozen=True)
 class Workspace:
     id: str
     name: str
     plan: str
     created_at: datetime
+
+    @property
+    def managed(self) -> bool:
+        """Whether its members follow the deployment (a JupyterHub group)."""
+        return is_managed(self.id)
+
+
+def is_managed(workspace_id: str) -> bool:
+    return workspace_id.startswith(MANAGED_PREFIX)
 
 
 @dataclass(frozen=True)

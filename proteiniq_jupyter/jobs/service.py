@@ -2,7 +2,7 @@
 
 Faces parse a request, call one method here and render what comes back. The
 methods live in one module per area, each over the shared core (``core``):
-accounts and members, submission and quotes, batches, uploaded files, reading,
+accounts and members, teams, submission and quotes, batches, uploaded files, reading,
 and changes. What executors and job supervisors call to report what really
 happened lives on the runs side (``runs.RunService``), built over the same parts
 as ``JobService.runs``: events either side publishes reach the subscribers of
@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from .accounts import Accounts
 from .batches import Batches
 from .budgets import Budgets
 from .changes import Changes
@@ -24,10 +23,11 @@ from .model import utcnow
 from .ports import JobFiles, Store, StructureSource, ToolCatalog
 from .reading import Reading
 from .runs import RunService
+from .teams import Teams
 from .uploads import Uploads
 
 
-class JobService(Accounts, Batches, Budgets, Changes, Uploads, Reading):
+class JobService(Teams, Batches, Budgets, Changes, Uploads, Reading):
     def __init__(
         self,
         store: Store,

@@ -10,7 +10,7 @@ from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from tornado.ioloop import IOLoop
-from traitlets import Bool, Dict, Float, Int, Unicode, default
+from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 
 from ..config import EngineConfig
 from ..engine import open_engine
@@ -55,6 +55,7 @@ ENGINE_SETTINGS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "batch_concurrency": ("batch_concurrency", _as_is),
     "time_limits": ("time_limits", _time_limits),
     "max_upload_bytes": ("max_upload_bytes", _as_is),
+    "admins": ("admins", tuple),
 }
 
 #: What kernels started by this server find in their environment.
@@ -117,6 +118,12 @@ class ProteinIQApp(ExtensionApp):
     rate_limit_window = Float(60.0, config=True, help="Seconds of a rate-limit window.")
     max_upload_bytes = Int(
         EngineConfig.max_upload_bytes, config=True, help="Largest accepted upload."
+    )
+    admins = List(
+        Unicode(),
+        config=True,
+        help="The deployment's administrators: they create team workspaces and manage "
+        "their members.",
     )
     service_threads = Int(8, config=True, help="Threads doing store work for requests.")
     public_path = Unicode(

@@ -5,6 +5,7 @@ streams take their events from the server's feed (``feed``)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -110,9 +111,20 @@ class EventStreamHandler(PiqHandler):
             return False
         return True
 
-    async def pump(self, sub: Subscription, *, after: int, until_terminal: bool) -> None:
+    async def pump(
+        self,
+        sub: Subscription,
+        *,
+        after: int,
+        until_terminal: bool,
+        reader: Actor | None = None,
+    ) -> None:
         """Live events after ``after`` until the subscription ends, the client
-        goes, or (``until_terminal``) the job reaches a final status."""
+        goes, (``until_terminal``) the job reaches a final status, or ``reader``
+        is no longer who the request's person is (taken out of their team, or
+        given another role), looked at once a keep-alive interval: the client
+        then reconnects with ``Last-Event-ID`` as who they are now."""
+        looked = time.monotonic()
         while True:
             try:
                 batch = await sub.next(self.keepalive_s)
@@ -120,9 +132,13 @@ class EventStreamHandler(PiqHandler):
                 self.write(": keepalive\n\n")
                 if not await self._flush():
                     return
-                continue
+                batch = []
             if batch is None:
                 return
+            if reader is not None and time.monotonic() - looked >= self.keepalive_s:
+                if not _same_reader(reader, await self.actor()):
+                    return
+                looked = time.monotonic()
             fresh = [e for e in batch if e.seq > after]
             if until_terminal:
                 ends = next((i for i, e in enumerate(fresh) if e.status.is_terminal), None)
@@ -212,9 +228,15 @@ class AccountEventsHandler(EventStreamHandler):
                 )
                 if events and not await self.send_events(events):
                     return
-            await self.pump(sub, after=max(after or 0, sub.since), until_terminal=False)
+            await self.pump(
+                sub, after=max(after or 0, sub.since), until_terminal=False, reader=actor
+            )
         finally:
             sub.close()
+
+
+def _same_reader(before: Actor, now: Actor) -> bool:
+    return (before.workspace_id, before.role) == (now.workspace_id, now.role)
 
 
 def route_table() -> list[tuple[str, type[PiqHandler]]]:

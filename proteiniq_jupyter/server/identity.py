@@ -49,34 +49,30 @@ class Identity:
         return self.user
 
     async def actor_for(self, jupyter_user: Any) -> Actor:
+        """The actor of a request, its memberships read again each time: a member
+        taken out of a team (or given another role) is so from their next request."""
         username = self.username_for(jupyter_user)
-        actor = self._actors.get(username)
-        if actor is None:
-            async with self._lock:
-                actor = self._actors.get(username)
-                if actor is None:
-                    own = username == self.user
-                    email = self.email if own else _email_of(jupyter_user)
-                    try:
-                        # The configured workspace (a team's, on a JupyterHub
-                        # deployment) for everyone who is a member of it ...
-                        actor = await self.run(
-                            self.service.sign_in,
-                            username,
-                            email=email,
-                            workspace_id=self.workspace,
-                        )
-                        self._actors[username] = actor
-                    except NotFound:
-                        # ... and their own workspace for everyone else, asked
-                        # again next time: the hub's engine service may not have
-                        # made them a member of their team yet.
-                        actor = await self.run(self.service.sign_in, username, email=email)
+        known = self._actors.get(username)
+        if known is not None and known.user is not None:
+            fresh: Actor | None = await self.run(self.service.acting, known.user, self.workspace)
+            if fresh is not None:
+                return fresh
+        actor: Actor
+        async with self._lock:
+            own = username == self.user
+            email = self.email if own else _email_of(jupyter_user)
+            try:
+                # The configured workspace (a team's, on a JupyterHub deployment)
+                # for everyone who is a member of it ...
+                actor = await self.run(
+                    self.service.sign_in, username, email=email, workspace_id=self.workspace
+                )
+            except NotFound:
+                # ... and their own workspace for everyone else: the hub's engine
+                # service may not have made them a member of their team yet.
+                actor = await self.run(self.service.sign_in, username, email=email)
+            self._actors[username] = actor
         return actor
-
-    def forget(self, username: str) -> None:
-        """Drop a cached identity (its role or workspace changed)."""
-        self._actors.pop(username, None)
 
 
 def _email_of(jupyter_user: Any) -> str | None:

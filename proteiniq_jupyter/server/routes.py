@@ -13,6 +13,7 @@ from ..jobs.ports import JobFilter
 from ..jobs.status import JobStatus
 from .base import PiqHandler, authenticated
 from .budget_routes import budget_routes
+from .team_routes import team_routes
 
 API = "/proteiniq/api/v1"
 JOB_ID = r"(?P<job_id>[A-Za-z0-9_\-]+)"
@@ -364,6 +365,7 @@ def route_table() -> list[tuple[str, type[PiqHandler]]]:
         (rf"{API}/jobs/{JOB_ID}/files/(?P<name>[^/]+)", JobFileHandler),
         (rf"{API}/results/{JOB_ID}", ResultHandler),
         *budget_routes(API),
+        *team_routes(API),
         (rf"{API}/batches", BatchesHandler),
         (rf"{API}/batches/(?P<batch_id>[A-Za-z0-9_\-]+)", BatchHandler),
         (

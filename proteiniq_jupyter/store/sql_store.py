@@ -304,6 +304,22 @@ class SqlTransaction(BudgetRows):
                 )
             )
 
+    def remove_member(self, workspace_id: str, user_id: str) -> None:
+        self.conn.execute(
+            delete(t.members).where(
+                t.members.c.workspace_id == workspace_id, t.members.c.user_id == user_id
+            )
+        )
+
+    def workspace_ids(self, prefix: str) -> list[str]:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self.conn.execute(
+            select(t.workspaces.c.id)
+            .where(t.workspaces.c.id.like(escaped + "%", escape="\\"))
+            .order_by(t.workspaces.c.id)
+        )
+        return [row[0] for row in rows]
+
     def _members(self, *where: Any) -> list[Member]:
         rows = self.conn.execute(
             select(t.users, t.members.c.workspace_id, t.members.c.role)

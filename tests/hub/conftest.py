@@ -1,7 +1,7 @@
 """A real JupyterHub (from PyPI, with configurable-http-proxy from npm) on
 127.0.0.1: its dummy authenticator, the simple local-process spawner, the
 ``proteiniq`` engine service on an embedded Dask cluster, and PostgreSQL. Alice
-and bob are the hub group ``lab`` (a team); carol is in no group. The tests
+and bob are the hub group ``lab`` (a team); carol, a hub admin, is in no group. The tests
 drive the hub through its REST API with the token of a ``tester`` service."""
 
 from __future__ import annotations
@@ -14,14 +14,17 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from jupyter_client.blocking.client import BlockingKernelClient
 
 from ..engines import BIN, wait_until
 from ..helpers import ENGINE_LABEL_ENV, PROBE_TOOL_PATH, TEST_TOOL_PATHS
@@ -83,6 +86,7 @@ c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
 c.ConfigurableHTTPProxy.pid_file = {str(root / "proxy.pid")!r}
 c.JupyterHub.authenticator_class = "dummy"
 c.Authenticator.allowed_users = {{"alice", "bob", "carol"}}
+c.Authenticator.admin_users = {{"carol"}}
 c.JupyterHub.load_groups = {{"lab": {{"users": ["alice", "bob"]}}}}
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = {str(root / "home" / "{username}")!r}
@@ -157,6 +161,43 @@ class Hub:
             timeout=60,
         )
 
+    @contextlib.contextmanager
+    def kernel(self, name: str, token: str) -> Iterator[BlockingKernelClient]:
+        """A kernel that ``name``'s server starts for a notebook, as their
+        JupyterLab asks (through the hub's proxy), reached on its connection file.
+        Its IPython keeps no history file (the test's PostgreSQL run makes no SQLite
+        database)."""
+        home = self.root / "home" / name
+        profile = home / ".ipython" / "profile_default"
+        profile.mkdir(parents=True, exist_ok=True)
+        (profile / "ipython_kernel_config.py").write_text(
+            'c.HistoryManager.hist_file = ":memory:"\n'
+        )
+        server = httpx.Client(
+            base_url=f"{self.url}/user/{name}/",
+            headers={"Authorization": f"token {token}"},
+            timeout=120,
+        )
+        reply = server.post(
+            "api/sessions",
+            json={"path": "team.ipynb", "type": "notebook", "name": "", "kernel": {}},
+        )
+        assert reply.status_code == 201, reply.text
+        session = reply.json()
+        kernel_id = session["kernel"]["id"]
+        [connection] = wait_until(lambda: list(home.rglob(f"kernel-{kernel_id}.json")), 60)
+        client = BlockingKernelClient(connection_file=str(connection))
+        client.load_connection_file()
+        client.hb_channel.time_to_dead = 10.0
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=120)
+            yield client
+        finally:
+            client.stop_channels()
+            server.delete(f"api/sessions/{session['id']}")
+            server.close()
+
     def stop(self) -> None:
         stop_group(self.process)
         proxy = self.root / "proxy.pid"  # the proxy runs in a session of its own
@@ -170,6 +211,61 @@ class Hub:
         self.stop()
         self.process = start_hub(self.config, self.root, self.log)
         wait_for_hub(self)
+
+
+@dataclass
+class EventStream:
+    """A person's live event stream (``GET events`` on their own server, as their
+    JupyterLab follows it), read on a thread: each event with when it arrived."""
+
+    url: str
+    token: str
+    received: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    opened: threading.Event = field(default_factory=threading.Event)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> EventStream:
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+        assert self.opened.wait(60), "the event stream did not open"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._client.close()
+        self._thread.join(30)
+
+    def _follow(self) -> None:
+        self._client = httpx.Client(
+            headers={"Authorization": f"token {self.token}"}, timeout=httpx.Timeout(10, read=None)
+        )
+        with contextlib.suppress(httpx.HTTPError), self._client.stream("GET", self.url) as reply:
+            assert reply.status_code == 200, reply.read()
+            self.opened.set()
+            for line in reply.iter_lines():
+                if line.startswith("data:"):
+                    self.received.append((time.time(), json.loads(line[5:])))
+                if self._stop.is_set():
+                    return
+
+    def arrival(self, job_id: str, status: str, timeout: float = 300) -> float:
+        """When the event that took ``job_id`` to ``status`` arrived."""
+
+        def found() -> float | None:
+            for at, event in list(self.received):
+                if event.get("job_id") == job_id and event.get("status") == status:
+                    return at
+            return None
+
+        return float(wait_until(found, timeout, 0.05))
+
+    def latencies(self, job_id: str) -> list[float]:
+        """Seconds from each of the job's events' commit to its arrival here."""
+        return [
+            at - datetime.fromisoformat(event["created_at"]).timestamp()
+            for at, event in list(self.received)
+            if event.get("job_id") == job_id
+        ]
 
 
 def stop_group(process: subprocess.Popen[bytes]) -> None:

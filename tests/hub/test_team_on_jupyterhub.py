@@ -11,13 +11,14 @@ import httpx
 import psutil
 import pytest
 
-import proteiniq_jupyter as piq
 from proteiniq_jupyter.hub import team_workspace_id
 from proteiniq_jupyter.links import HubLinks
 from proteiniq_jupyter.store.sql_store import SqlStore
 
+from ..client.test_kernels import execute
+from ..conftest import FIXTURES
 from ..engines import wait_until
-from .conftest import EMAILS, Hub, job_of, needs_hub
+from .conftest import EMAILS, EventStream, Hub, job_of, needs_hub
 
 pytestmark = [
     needs_hub,
@@ -27,6 +28,30 @@ pytestmark = [
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+#: DHFR's inhibitor docked back into its receptor (tests/data/docking, PDB 1S3V) at
+#: exhaustiveness 1: seconds. The client is found as a notebook's kernel finds it.
+DOCKING = f"""import proteiniq_jupyter as piq
+from rdkit import Chem
+ligand = Chem.MolFromMolFile("{FIXTURES}/docking/1s3v_ligand.sdf")
+dock = piq.run(
+    "autodock-vina",
+    receptor="{FIXTURES}/docking/1s3v_protein_one_lig_removed.pdb",
+    ligands=ligand,
+    reference_ligand="{FIXTURES}/docking/1s3v_ligand.sdf",
+    exhaustiveness=1,
+    num_poses=3,
+    name="alice's docking",
+)
+dock.wait(show=False)
+# What the hub gives every kernel of the server names the same server, and its
+# token is let in there: the way a kernel finds it without the extension's hints.
+import os
+from proteiniq_jupyter.client.discovery import discover
+hints = ("PIQ_SERVER_URL", "PIQ_SERVER_TOKEN", "JPY_PARENT_PID")
+hub = discover(env={{k: v for k, v in os.environ.items() if k not in hints}})
+via_hub = piq.Client.connect(hub.url, hub.token)
+print(hub.reason, hub.url == piq.connection().url, via_hub.credits() > 0)
+print(piq.connection().url, dock.id, dock.status, sep="\\n")"""
 FINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "BUDGET_EXCEEDED")
 
 
@@ -80,30 +105,53 @@ def test_a_team_on_jupyterhub(hub: Hub) -> None:
     # The service made the hub group a team, with the hub's people in it.
     wait_until(lambda: team_members(hub.database_url) == {"alice": "member", "bob": "member"}, 60)
     alice, bob, carol = (hub.user_api(n, tokens[n]) for n in ("alice", "bob", "carol"))
+    # Carol, a hub admin, creates a named team from her own server; bob may not.
+    named = {"name": "Structure lab", "members": [{"username": "bob", "role": "owner"}]}
+    team = job_of(carol.post("workspaces", json=named))
+    assert team["object"] == "workspace" and team["managed"] is False, team
+    refused = bob.post("workspaces", json=named)
+    assert refused.status_code == 403 and "administrators" in refused.json()["error"]["message"]
+    assert team["id"] in {w["id"] for w in job_of(bob.get("workspaces"))["data"]}
 
-    # Alice submits from her kernel's client, through her own server.
-    client = piq.Client.connect(f"{hub.url}/user/alice/", tokens["alice"])
-    try:
-        job = client.run("process-probe", "from alice's notebook", name="alice's probe")
-        job_id = job.id
-    finally:
-        client.close()
-    finished = wait_for(alice, job_id)
-    assert finished["status"] == "COMPLETED", finished
-    # One Dask cluster, the service's, serves all three; the servers run nothing.
-    others = [
-        job_of(api.post("jobs", json=probe(name))) for name, api in (("bob", bob), ("carol", carol))
-    ]
-    for api, job_id_ in ((alice, job_id), (bob, others[0]["id"]), (carol, others[1]["id"])):
-        assert wait_for(api, job_id_)["status"] == "COMPLETED"
-        result = job_of(api.get(f"results/{job_id_}"))
-        assert result["results"]["fields"]["engine_label"] == "service"
+    # Alice docks from a notebook: a kernel of her own server, whose client finds
+    # that server (the hub's variables name it too). Bob follows the team's live
+    # events on his own server meanwhile, fed by the shared store.
+    events = f"{hub.url}/user/bob/proteiniq/api/v1/events"
+    with EventStream(events, tokens["bob"]) as stream:
+        with hub.kernel("alice", tokens["alice"]) as kernel:
+            out = execute(kernel, DOCKING, timeout=300)
+        hub_found, url, job_id, status = out.strip().splitlines()[-4:]
+        assert hub_found == "JupyterHub's JUPYTERHUB_SERVICE_URL True True", out
+        assert url.endswith("/user/alice/") and status == "COMPLETED", out
+        # Bob's stream carried the job's end, pushed to it: no request asked for it.
+        stream.arrival(job_id, "COMPLETED")
+        docked = job_of(alice.get(f"results/{job_id}"))
+        assert docked["tool"] == "autodock-vina" and docked["files"], docked
+        assert 1 <= len(docked["results"]["rows"]) <= 3, docked
+        # One Dask cluster, the service's, serves all three; the servers run nothing.
+        others = [
+            job_of(api.post("jobs", json=probe(name)))
+            for name, api in (("alice", alice), ("bob", bob), ("carol", carol))
+        ]
+        for api, job in zip((alice, bob, carol), others, strict=True):
+            assert wait_for(api, job["id"])["status"] == "COMPLETED"
+            result = job_of(api.get(f"results/{job['id']}"))
+            assert result["results"]["fields"]["engine_label"] == "service"
+        for job in others[:2]:  # carol's is not the team's
+            stream.arrival(job["id"], "COMPLETED")
+    for what, ids in (
+        ("alice's docking", [job_id]),
+        ("the team's probes", [j["id"] for j in others[:2]]),
+    ):
+        latencies = [s for i in ids for s in stream.latencies(i)]
+        print(f"{what}: {len(latencies)} events on bob's stream, commit to arrival (ms):")
+        print(" ".join(f"{1000 * s:.1f}" for s in latencies))
     assert singleuser_dask_children() == []
 
     # Bob sees the row in the team history, not its contents.
     history = job_of(bob.get("jobs"))
     row = next(j for j in history["data"] if j["id"] == job_id)
-    assert row["name"] == "alice's probe" and "input" not in row
+    assert row["name"] == "alice's docking" and "input" not in row
     assert bob.get(f"results/{job_id}").status_code == 404
 
     # Shared with bob's email: bob opens it.
@@ -132,6 +180,14 @@ def test_a_team_on_jupyterhub(hub: Hub) -> None:
     assert page.json()["id"] == job_id
     in_browser(hub, job_id, service_page)
 
+    # Taken out of the hub group, bob leaves the team at his next request.
+    left = hub.api.request("DELETE", "groups/lab/users", json={"users": ["bob"]})
+    assert left.status_code == 200, left.text
+    wait_until(lambda: team_members(hub.database_url) == {"alice": "member"}, 60)
+    account = job_of(bob.get("account"))
+    assert account["workspace"]["id"] != team_workspace_id("lab") and account["role"] == "owner"
+    assert job_id not in [j["id"] for j in job_of(bob.get("jobs"))["data"]]
+
 
 def in_browser(hub: Hub, job_id: str, service_page: str) -> None:
     """An anonymous visitor opens the public page; bob, signed in to the hub, opens
@@ -157,7 +213,7 @@ def in_browser(hub: Hub, job_id: str, service_page: str) -> None:
             page = anonymous.new_page()
             response = page.goto(service_page)
             assert response is not None and response.status == 200
-            assert "alice's probe" in page.content()
+            assert "alice&#x27;s docking" in page.content() or "alice's docking" in page.content()
             assert "/hub/login" not in page.url
             page.screenshot(path=str(ARTIFACTS / "hub-public-page.png"), full_page=True)
 

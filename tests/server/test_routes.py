@@ -52,7 +52,8 @@ async def wait_until(check: Any, timeout: float = 20.0) -> Any:
 
 def test_every_route_is_covered_here() -> None:
     """The tests below call each of these (the budgets' in test_http_budgets.py, the
-    scene's in test_scene_route.py); a new route needs a test of its own."""
+    scene's in test_scene_route.py, the workspaces' in test_http_teams.py); a new
+    route needs a test of its own."""
     assert [pattern.removeprefix("/proteiniq/api/v1/") for pattern, _ in route_table()] == [
         "account",
         "tools",
@@ -71,6 +72,9 @@ def test_every_route_is_covered_here() -> None:
         "budgets/notebook-default",
         r"budgets/(?P<ref>[^/]+)",
         r"budgets/(?P<ref>[^/]+)/close",
+        "workspaces",
+        r"workspaces/(?P<workspace_id>[A-Za-z0-9_\-]+)/members",
+        r"workspaces/(?P<workspace_id>[A-Za-z0-9_\-]+)/members/(?P<username>[^/]+)",
         "batches",
         r"batches/(?P<batch_id>[A-Za-z0-9_\-]+)",
         r"batches/(?P<batch_id>[A-Za-z0-9_\-]+)/(?P<action>cancel|retry-failed)",
@@ -901,7 +905,6 @@ async def test_members_of_the_configured_workspace_act_in_it(piq, alice, bob):
     service = piq.state.service
     owner = service.sign_in("alice", workspace_id=piq.team.workspace_id)
     service.add_member(owner, "bob", Role.MEMBER)
-    piq.state.identity.forget("bob")
     after = await bob.get("account")
     assert after.json["workspace"]["id"] == piq.team.workspace_id
     job = await bob.submit("team work")

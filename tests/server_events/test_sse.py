@@ -533,3 +533,36 @@ async def test_commits_of_another_process_and_of_this_server_reach_the_stream(
         await stream.wait_for(before + len(messages))
         assert [e.data["data"]["progress_message"] for e in stream.events[before:]] == messages
     await stream.hang_up()
+
+
+async def test_a_reader_taken_out_of_the_team_stops_getting_its_events(
+    server: Server, writer: Writer
+) -> None:
+    """Tim follows the team's events; taken out of alice's workspace, his stream
+    ends while the team's events keep coming, and once he reconnects he gets his
+    own workspace's events, never the team's."""
+    stream = server.stream("tim", "events")
+    await subscribed(server, 1)
+    first = await off_loop(writer.submit, "before")
+    await until(lambda: first in {e.data["job_id"] for e in stream.events}, what="the team's job")
+    workspace = writer.alice.workspace_id
+    assert workspace is not None
+    await off_loop(writer.service.remove_team_member, writer.alice, workspace, "tim")
+    deadline = time.monotonic() + 20
+    while not stream.done:  # a busy team: its events keep coming until the stream ends
+        assert time.monotonic() < deadline, "tim's stream went on"
+        await off_loop(writer.submit, "after")
+        await asyncio.sleep(0.05)
+    response = await stream.finished()
+    assert response is not None and response.code == 200
+
+    again = server.stream("tim", "events", last_id=stream.ids[-1])
+    await subscribed(server, 1)
+    team_job = await off_loop(writer.submit, "the team's, unseen")
+    own = writer.service.sign_in("tim")
+    assert own.workspace_id != workspace
+    tims = await off_loop(writer.submit, "tim's own", actor=own)
+    await until(lambda: tims in {e.data["job_id"] for e in again.events}, what="tim's own job")
+    assert team_job not in {e.data["job_id"] for e in again.events}
+    assert {e.data["job_id"] for e in again.events} == {tims}
+    await again.hang_up()

@@ -60,6 +60,7 @@ def build_document(server_url: str) -> JsonDict:
                 "sharing",
                 "batches",
                 "budgets",
+                "workspaces",
                 "events",
                 "files",
                 "public",

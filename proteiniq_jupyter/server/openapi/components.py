@@ -180,6 +180,10 @@ def parameters() -> JsonDict:
             "a budget's id (bdg_...) or the name of an open budget (a notebook's path, "
             "its slashes escaped as %2F)",
         ),
+        "WorkspaceId": path("workspace_id", ID_PATTERN, "a workspace id (ws_...)"),
+        "Username": path(
+            "username", "^[^/]+$", "a user name on the deployment (slashes escaped as %2F)"
+        ),
         "ToolId": path("tool_id", TOOL_ID_PATTERN, "a tool id, as listed by GET tools"),
         "FileName": path("name", FILE_NAME_PATTERN, "a file name from the job's result"),
         "FileId": path("file_id", ID_PATTERN, "a file id (file_...)"),

@@ -17,6 +17,7 @@ from .builders import (
     ref,
 )
 from .streams import event_paths, file_paths, public_paths
+from .teams import team_paths
 
 
 def paths() -> JsonDict:
@@ -392,6 +393,7 @@ def paths() -> JsonDict:
             ),
         },
         **budget_paths(),
+        **team_paths(),
         **event_paths(),
         **file_paths(),
         **public_paths(),
