@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
 from ..jobs.access import Actor
 from ..jobs.errors import NotFound
 from ..jobs.service import JobService
+
+#: Seconds a person's memberships, read for one request, serve their next ones.
+FRESH_S = 0.5
 
 
 def running_under_jupyterhub() -> bool:
@@ -40,7 +44,8 @@ class Identity:
         self.user = user or getpass.getuser()
         self.email = email
         self.workspace = workspace
-        self._actors: dict[str, Actor] = {}
+        #: Each person's actor, and when their memberships were read for it.
+        self._actors: dict[str, tuple[Actor, float]] = {}
         self._lock = asyncio.Lock()
 
     def username_for(self, jupyter_user: Any) -> str:
@@ -49,14 +54,24 @@ class Identity:
         return self.user
 
     async def actor_for(self, jupyter_user: Any) -> Actor:
-        """The actor of a request, its memberships read again each time: a member
-        taken out of a team (or given another role) is so from their next request."""
+        """The actor of a request, its memberships read again once the last read is
+        ``FRESH_S`` old: a member taken out of a team (or given another role)
+        elsewhere is so within that time, and through this server at once
+        (``forget``). A burst of requests (a notebook's calls, a panel's pages)
+        reads them once."""
         username = self.username_for(jupyter_user)
         known = self._actors.get(username)
-        if known is not None and known.user is not None:
-            fresh: Actor | None = await self.run(self.service.acting, known.user, self.workspace)
-            if fresh is not None:
-                return fresh
+        if known is not None:
+            cached, read_at = known
+            if time.monotonic() - read_at < FRESH_S:
+                return cached
+            if cached.user is not None:
+                fresh: Actor | None = await self.run(
+                    self.service.acting, cached.user, self.workspace
+                )
+                if fresh is not None:
+                    self._actors[username] = (fresh, time.monotonic())
+                    return fresh
         actor: Actor
         async with self._lock:
             own = username == self.user
@@ -71,8 +86,13 @@ class Identity:
                 # ... and their own workspace for everyone else: the hub's engine
                 # service may not have made them a member of their team yet.
                 actor = await self.run(self.service.sign_in, username, email=email)
-            self._actors[username] = actor
+            self._actors[username] = (actor, time.monotonic())
         return actor
+
+    def forget(self, username: str) -> None:
+        """Read the person's memberships again at their next request (this server
+        changed them)."""
+        self._actors.pop(username, None)
 
 
 def _email_of(jupyter_user: Any) -> str | None:

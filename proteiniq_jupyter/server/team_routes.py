@@ -54,12 +54,14 @@ class MemberHandler(PiqHandler):
             request.role,
             email=request.email,
         )
+        self.state.identity.forget(username)
         self.send(api.Member.of(member))
 
     @authenticated
     async def delete(self, workspace_id: str, username: str) -> None:
         actor = await self.actor()
         await self.call(self.state.service.remove_team_member, actor, workspace_id, username)
+        self.state.identity.forget(username)
         self.send(api.RemovedMember.of(workspace_id, username))
 
 

@@ -5,7 +5,15 @@ very next request."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
+
+from proteiniq_jupyter.jobs.service import JobService
+from proteiniq_jupyter.server.identity import FRESH_S
+from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
+from proteiniq_jupyter.tools.registry import ToolRegistry
 
 from .conftest import Api, PiqServer
 
@@ -77,3 +85,23 @@ async def test_a_member_taken_out_acts_in_their_own_workspace_at_the_next_reques
     account = (await tim.get("account")).json
     assert account["workspace"]["id"] != workspace and account["role"] == "owner"
     assert (await tim.get(f"workspaces/{workspace}/members")).status == 404
+
+
+async def test_a_member_taken_out_elsewhere_is_out_within_the_freshness_window(
+    piq: PiqServer, tim: Api, database_url: str, piq_data_dir: Path
+) -> None:
+    """Taken out by another process on the same store (``piq teams remove``, the
+    hub's sync), Tim acts in his own workspace once his memberships are read again:
+    within ``FRESH_S`` of his last request, not at some later sign-in."""
+    workspace = piq.team.workspace_id
+    assert (await tim.get("account")).json["workspace"]["id"] == workspace
+    store = SqlStore.open(database_url)
+    try:
+        service = JobService(store, ToolRegistry(), DirectoryJobFiles(piq_data_dir / "jobs"))
+        alice = service.sign_in("alice")
+        await asyncio.to_thread(service.remove_team_member, alice, workspace, "tim")
+    finally:
+        store.close()
+    await asyncio.sleep(FRESH_S)
+    account = (await tim.get("account")).json
+    assert account["workspace"]["id"] != workspace and account["role"] == "owner"
