@@ -14,8 +14,15 @@ workspace).
   its row's badge reads COMPLETED. The time is the page's clock when a
   MutationObserver saw the badge change, minus the job's ``finished_at`` in the
   store (the same machine's clock): p50 and p99 (target p99 ≤ 150 ms).
+* **jupyter-scheduler's own list page** ("Notebook Jobs", in its JupyterLab from its
+  own environment, which ``api.py`` builds) over the same jobs, filled from the same
+  workload into its database: its first render (its request for the first page to
+  its rows in the DOM) and a page turn (its "next page" button to the next rows),
+  timed the same way. Its list does not follow status changes (it has a Reload
+  button), so it has no third measure.
 
     .venv/bin/python benchmarks/lab.py [--jobs 100000] [--renders 10] [--pages 50] [--rounds 50]
+        [--no-scheduler]
 """
 
 from __future__ import annotations
@@ -31,6 +38,14 @@ from checkout import DATA, use_checkout, write_results
 
 use_checkout()
 
+from api import (  # noqa: E402
+    SCHEDULER_SPEC,
+    SCHEDULER_VENV,
+    Server,
+    ensure_scheduler_venv,
+    fill_theirs,
+    scheduler_version,
+)
 from store_list import BIG_WORKSPACE, READER, Workload, fill_sqlite  # noqa: E402
 from widgets import spread  # noqa: E402
 
@@ -61,12 +76,20 @@ FIRST_ROWS = """(() => {
   observer.observe(document, {subtree: true, childList: true});
 })();"""
 
-#: The page's times when the panel asked for its first page (no filter, no cursor;
-#: JupyterLab's ServerConnection adds a number against caches) and when the answer
-#: had come.
-FIRST_REQUEST = """() => performance.getEntriesByType('resource')
-  .filter((e) => /\\/proteiniq\\/api\\/v1\\/jobs\\?limit=50&\\d+$/.test(e.name))
-  .map((e) => [e.startTime, e.responseEnd])[0] ?? null"""
+
+def first_request(pattern: str) -> str:
+    """The page's times when it first asked for an address matching ``pattern`` (a
+    JavaScript regular expression) and when the answer had come."""
+    return (
+        "() => performance.getEntriesByType('resource')"
+        f".filter((e) => {pattern}.test(e.name))"
+        ".map((e) => [e.startTime, e.responseEnd])[0] ?? null"
+    )
+
+
+#: The panel's first page: no filter, no cursor (JupyterLab's ServerConnection adds
+#: a number against caches).
+FIRST_REQUEST = first_request(r"/\/proteiniq\/api\/v1\/jobs\?limit=50&\d+$/")
 
 #: Clicks the panel's Next; the milliseconds until its first row is another job.
 TURN = """() => {
@@ -98,6 +121,28 @@ WATCH = """(job) => {
     }
   });
   observer.observe(panel, {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+
+
+#: jupyter-scheduler's list page: its rows, its first-page request, its next page.
+THEIR_ROWS = "#notebook-jobs-panel .MuiTableBody-root tr"
+THEIR_FIRST_ROWS = FIRST_ROWS.replace("#proteiniq-jobs tr[data-job]", THEIR_ROWS)
+#: Its list's first page (its table asks for 25 rows; the running-jobs indicator
+#: asks for jobs too, for fewer).
+THEIR_FIRST_REQUEST = first_request(r"/\/scheduler\/jobs\?.*max_items=25/")
+THEIR_TURN = """() => {
+  const panel = document.querySelector('#notebook-jobs-panel');
+  const first = () => panel.querySelector('.MuiTableBody-root tr')?.textContent;
+  const before = first();
+  const next = panel.querySelector("button[aria-label='Go to next page']");
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const observer = new MutationObserver(() => {
+      if (first() !== before) { observer.disconnect(); resolve(performance.now() - started); }
+    });
+    observer.observe(panel, {subtree: true, childList: true, characterData: true});
+    next.click();
+  });
 }"""
 
 
@@ -153,7 +198,8 @@ def status_latency(seen: Visit, lab: Stack, store: SqlStore, rounds: int) -> lis
         assert reply.status_code == 201, reply.text
         job_id = reply.json()["id"]
         row = page.locator(f"{PANEL} tr[data-job='{job_id}']")
-        row.locator(".piq-badge[data-status='PROCESSING']").wait_for(timeout=60_000)
+        # The filled history's own live jobs may run first: a generous wait.
+        row.locator(".piq-badge[data-status='PROCESSING']").wait_for(timeout=300_000)
         page.evaluate(WATCH, job_id)
         (gate / "open").touch()
         page.wait_for_function("() => window.__seen !== null", timeout=60_000)
@@ -163,6 +209,61 @@ def status_latency(seen: Visit, lab: Stack, store: SqlStore, rounds: int) -> lis
         assert job is not None and job.finished_at is not None, job_id
         samples.append(seen_ms - job.finished_at.timestamp() * 1000)
     return samples
+
+
+def their_page(args: argparse.Namespace, seen: Visit) -> dict[str, Any]:
+    """jupyter-scheduler's Notebook Jobs page over the same workload."""
+    home = DATA / "lab-scheduler"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    python = ensure_scheduler_venv(SCHEDULER_VENV, SCHEDULER_SPEC)
+    db = home / "scheduler.sqlite"
+    fill = fill_theirs(python, db, Workload(args.jobs, 7, datetime.now(UTC)))
+    server = Server(
+        "theirs",
+        [
+            str(SCHEDULER_VENV / "bin" / "jupyter"),
+            "lab",
+            "--LabApp.news_url=None",
+            "--LabApp.expose_app_in_browser=True",
+            '--ServerApp.jpserver_extensions={"jupyter_scheduler": True}',
+            f"--SchedulerApp.db_url=sqlite:///{db}",
+        ],
+        home,
+    )
+    server.start()
+    page = seen.page
+    renders: list[float] = []
+    try:
+        server.wait_ready()
+        page.add_init_script(THEIR_FIRST_ROWS)
+        for _ in range(args.renders):
+            page.goto(f"http://127.0.0.1:{server.port}/lab?token={server.token}")
+            page.wait_for_function("() => !!window.jupyterapp", timeout=120_000)
+            page.evaluate(
+                "async () => { await window.jupyterapp.restored; await window.jupyterapp"
+                ".commands.execute('scheduling:list-jobs-from-launcher'); }"
+            )
+            try:
+                page.wait_for_function("() => window.__rows !== null", timeout=120_000)
+            except Exception:
+                page.screenshot(path=str(home / "failed.png"))
+                raise
+            asked = page.evaluate(THEIR_FIRST_REQUEST)
+            assert asked is not None, "jupyter-scheduler's first request was not seen"
+            renders.append(float(page.evaluate("() => window.__rows")) - float(asked[0]))
+        turns = [float(page.evaluate(THEIR_TURN)) for _ in range(args.pages)]
+    finally:
+        server.stop()
+    return {
+        "version": scheduler_version(python),
+        "fill": fill,
+        "first_render_ms": spread(renders),
+        "page_turn_ms": spread(turns),
+        "samples": {"first_render_ms": renders, "page_turn_ms": turns},
+        # Whatever its JupyterLab asked of other hosts (refused by the page's guard).
+        "outside": list(seen.outside),
+    }
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -198,6 +299,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         store.close()
         stop_stack(lab)
+    if args.scheduler:
+        with launch() as seen:
+            results["scheduler"] = their_page(args, seen)
     return results
 
 
@@ -217,6 +321,21 @@ def report(results: dict[str, Any]) -> str:
     ):
         r = results[key]
         lines.append(f"| {label} | {r['p50']:.0f} ms | {r['p99']:.0f} ms | {r['n']} | {target} |")
+    theirs = results.get("scheduler")
+    if theirs is not None:
+        lines += [
+            "",
+            f"jupyter-scheduler {theirs['version']}'s Notebook Jobs page, the same jobs:",
+            "",
+            "| measure | ours p50 | ours p99 | jupyter-scheduler p50 | p99 |",
+            "|---|---|---|---|---|",
+        ]
+        for key, label in (("first_render_ms", "first render"), ("page_turn_ms", "page turn")):
+            o, t = results[key], theirs[key]
+            lines.append(
+                f"| {label} | {o['p50']:.0f} ms | {o['p99']:.0f} ms "
+                f"| {t['p50']:.0f} ms | {t['p99']:.0f} ms |"
+            )
     return "\n".join(lines)
 
 
@@ -226,6 +345,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--renders", type=int, default=10)
     parser.add_argument("--pages", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument(
+        "--no-scheduler",
+        dest="scheduler",
+        action="store_false",
+        help="leave out jupyter-scheduler's page",
+    )
     results = measure(parser.parse_args(argv))
     write_results("lab", results, report(results))
 
