@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -125,6 +126,8 @@ WATCH = """(job) => {
 
 
 #: jupyter-scheduler's list page: its rows, its first-page request, its next page.
+#: What its page runs in, added to the environment api.py builds for its server.
+LAB_SPEC = "jupyterlab>=4.4,<5"
 THEIR_ROWS = "#notebook-jobs-panel .MuiTableBody-root tr"
 THEIR_FIRST_ROWS = FIRST_ROWS.replace("#proteiniq-jobs tr[data-job]", THEIR_ROWS)
 #: Its list's first page (its table asks for 25 rows; the running-jobs indicator
@@ -217,6 +220,9 @@ def their_page(args: argparse.Namespace, seen: Visit) -> dict[str, Any]:
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     python = ensure_scheduler_venv(SCHEDULER_VENV, SCHEDULER_SPEC)
+    has_lab = subprocess.run([str(python), "-c", "import jupyterlab"], check=False)
+    if has_lab.returncode != 0:  # api.py's environment needs only the server
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", LAB_SPEC], check=True)
     db = home / "scheduler.sqlite"
     fill = fill_theirs(python, db, Workload(args.jobs, 7, datetime.now(UTC)))
     server = Server(
