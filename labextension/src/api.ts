@@ -2,13 +2,31 @@
 // ServerConnection (it adds the XSRF token and the page's credentials).
 import { URLExt } from "@jupyterlab/coreutils";
 import { ServerConnection } from "@jupyterlab/services";
-import type { Batch, Filters, Job, JobEvent, JobWithContents, Outcome, Share } from "@proteiniq/views";
+import type {
+  Batch,
+  FileFilters,
+  FileRecord,
+  Filters,
+  Job,
+  JobEvent,
+  JobQuote,
+  JobWithContents,
+  Outcome,
+  Share,
+  ToolDetail,
+} from "@proteiniq/views";
 
-export interface JobPage {
-  data: Job[];
+/** A page of a list, as the API answers one. */
+export interface Page<T> {
+  data: T[];
   has_more: boolean;
   next_cursor: string | null;
 }
+
+export type JobPage = Page<Job>;
+
+/** The most rows a page holds (the server's limit). */
+const MAX_PAGE = 100;
 
 export interface Account {
   workspace: { id: string; name: string; credits: { available: number } };
@@ -29,6 +47,18 @@ export function outcomeOf(error: unknown): Outcome {
   return { ok: false, error: error instanceof Error ? error.message : String(error) };
 }
 
+/** Saves what was read as a file in the browser. */
+export function saveBlob(name: string, blob: Blob): void {
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.click();
+  window.setTimeout(() => {
+    URL.revokeObjectURL(url);
+  }, 1000);
+}
+
 export class PiqApi {
   readonly settings = ServerConnection.makeSettings();
 
@@ -36,10 +66,10 @@ export class PiqApi {
     return URLExt.join(this.settings.baseUrl, "proteiniq", "api", "v1", ...parts);
   }
 
-  /** The page address that opens a job in JupyterLab. */
-  labLink(jobId: string): string {
+  /** The page address that opens a job (or with `batchId`, a batch) in JupyterLab. */
+  labLink(id: string, key: "jobId" | "batchId" = "jobId"): string {
     const lab = URLExt.join(this.settings.baseUrl, "lab");
-    return `${new URL(lab, window.location.origin).href}?jobId=${encodeURIComponent(jobId)}`;
+    return `${new URL(lab, window.location.origin).href}?${key}=${encodeURIComponent(id)}`;
   }
 
   async fetch(path: string, init: RequestInit = {}): Promise<Response> {
@@ -125,6 +155,52 @@ export class PiqApi {
   async tools(): Promise<string[]> {
     const list = await this.json<{ data: { id: string }[] }>("tools");
     return list.data.map((tool) => tool.id);
+  }
+
+  tool(id: string): Promise<ToolDetail> {
+    return this.json<ToolDetail>(`tools/${encodeURIComponent(id)}`);
+  }
+
+  quote(body: Record<string, unknown>): Promise<JobQuote> {
+    return this.json<JobQuote>("jobs/quote", { method: "POST", body: JSON.stringify(body) });
+  }
+
+  files(filters: FileFilters, startingAfter: string | null, limit: number): Promise<Page<FileRecord>> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (filters.search !== "") query.set("q", filters.search);
+    if (filters.format !== "") query.set("format", filters.format);
+    if (filters.origin !== "") query.set("origin", filters.origin);
+    if (startingAfter !== null) query.set("starting_after", startingAfter);
+    return this.json<Page<FileRecord>>(`files?${query.toString()}`);
+  }
+
+  /** The start of a text file (the server previews text formats only). */
+  filePreview(id: string): Promise<{ text: string; truncated: boolean }> {
+    return this.json(`files/${encodeURIComponent(id)}?preview=1`);
+  }
+
+  async fileBlob(id: string): Promise<Blob> {
+    return (await this.fetch(`files/${encodeURIComponent(id)}`)).blob();
+  }
+
+  /** Every job of a batch, read a page at a time. */
+  async batchJobs(id: string): Promise<Job[]> {
+    const jobs: Job[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const query = new URLSearchParams({ batch: id, limit: String(MAX_PAGE) });
+      if (after !== null) query.set("starting_after", after);
+      const page = await this.json<JobPage>(`jobs?${query.toString()}`);
+      jobs.push(...page.data);
+      if (!page.has_more || page.next_cursor === null) return jobs;
+      after = page.next_cursor;
+    }
+  }
+
+  batches(startingAfter: string | null, limit: number): Promise<Page<Batch>> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (startingAfter !== null) query.set("starting_after", startingAfter);
+    return this.json<Page<Batch>>(`batches?${query.toString()}`);
   }
 
   batch(id: string): Promise<Batch> {

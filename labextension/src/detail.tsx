@@ -4,7 +4,7 @@ import { MainAreaWidget } from "@jupyterlab/apputils";
 import { ReactWidget } from "@jupyterlab/ui-components";
 import { JobDetail, type JobEvent, type JobWithContents, type Outcome, type Preview } from "@proteiniq/views";
 import { useEffect, useState } from "react";
-import { ApiError, outcomeOf, type PiqApi } from "./api";
+import { ApiError, outcomeOf, saveBlob, type PiqApi } from "./api";
 import type { EventHub, LiveEvent } from "./events";
 import { JobStructure } from "./structure";
 
@@ -13,19 +13,16 @@ const PREVIEW_BYTES = 200_000;
 
 type Loaded = { job: JobWithContents; events: JobEvent[] } | { missing: string } | null;
 
-function save(name: string, blob: Blob): void {
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = name;
-  link.click();
-  window.setTimeout(() => {
-    URL.revokeObjectURL(url);
-  }, 1000);
+interface DetailViewProps {
+  api: PiqApi;
+  hub: EventHub;
+  jobId: string;
+  onTitle: (name: string) => void;
+  openBatch: (id: string) => void;
 }
 
-function DetailView(props: { api: PiqApi; hub: EventHub; jobId: string; onTitle: (name: string) => void }): React.JSX.Element {
-  const { api, hub, jobId, onTitle } = props;
+function DetailView(props: DetailViewProps): React.JSX.Element {
+  const { api, hub, jobId, onTitle, openBatch } = props;
   const [loaded, setLoaded] = useState<Loaded>(null);
 
   useEffect(() => {
@@ -75,7 +72,7 @@ function DetailView(props: { api: PiqApi; hub: EventHub; jobId: string; onTitle:
   };
   const download = async (name: string): Promise<Outcome> => {
     try {
-      save(name, await (await api.file(jobId, name)).blob());
+      saveBlob(name, await (await api.file(jobId, name)).blob());
       return { ok: true, error: null };
     } catch (problem) {
       return outcomeOf(problem);
@@ -89,6 +86,7 @@ function DetailView(props: { api: PiqApi; hub: EventHub; jobId: string; onTitle:
       onPreview={preview}
       onDownload={download}
       structure={<JobStructure api={api} job={loaded.job} />}
+      onOpenBatch={openBatch}
       onCancel={async () => {
         try {
           await api.act(jobId, "cancel");
@@ -102,13 +100,14 @@ function DetailView(props: { api: PiqApi; hub: EventHub; jobId: string; onTitle:
 }
 
 export class JobDetailWidget extends MainAreaWidget<ReactWidget> {
-  constructor(api: PiqApi, hub: EventHub, readonly jobId: string) {
+  constructor(api: PiqApi, hub: EventHub, readonly jobId: string, openBatch: (id: string) => void) {
     const titled: { widget: JobDetailWidget | null } = { widget: null };
     const content = ReactWidget.create(
       <DetailView
         api={api}
         hub={hub}
         jobId={jobId}
+        openBatch={openBatch}
         onTitle={(name) => {
           if (titled.widget !== null) titled.widget.title.label = name;
         }}

@@ -2,16 +2,28 @@
 // per page. The browser resends Last-Event-ID when it reconnects by itself; after the
 // server restarts (the stream errors and closes) a new stream resumes from the last id seen.
 import { Signal, type ISignal } from "@lumino/signaling";
-import type { JobEvent } from "@proteiniq/views";
+import type { Job, JobEvent } from "@proteiniq/views";
+import type { PiqApi } from "./api";
 
 /** An event of the workspace stream: a job's event with the job it concerns. */
 export type LiveEvent = JobEvent & { job_id: string };
-import type { PiqApi } from "./api";
 
 /** Kinds the server sends (an EventSource hears only the kinds it names). */
 export const EVENT_KINDS = ["created", "status", "progress", "renamed", "shared", "waiting", "runner", "deleted"];
 
 const RETRY_MS = [500, 1000, 2000, 5000];
+
+/** A job's row after one of its events: what the event says, until a re-read. */
+export function applyEvent(job: Job, event: LiveEvent): Job {
+  const data = event.data;
+  const next: Job = { ...job, status: event.status as Job["status"] };
+  if (typeof data.name === "string") next.name = data.name;
+  if (typeof data.progress === "number") next.progress = data.progress;
+  if (typeof data.progress_message === "string") next.progress_message = data.progress_message;
+  if (typeof data.credits_charged === "number") next.credits = { ...job.credits, charged: data.credits_charged };
+  if (typeof data.visibility === "string") next.visibility = data.visibility;
+  return next;
+}
 
 export class EventHub {
   private source: EventSource | null = null;

@@ -1,16 +1,21 @@
-// The proteiniq JupyterLab extension: the Jobs panel in the left sidebar, job details
-// in the main area, deep links on ?jobId=, notifications, credits in the status bar,
-// commands and a launcher card. One REST client and one event stream per page.
+// The proteiniq JupyterLab extension: the Jobs panel in the left sidebar, job and
+// batch details, the Files view and the duplicate form in the main area, deep links
+// on ?jobId= and ?batchId=, notifications, credits in the status bar, commands and
+// launcher cards. One REST client and one event stream per page.
 import { ILabShell, IRouter, type JupyterFrontEnd, type JupyterFrontEndPlugin } from "@jupyterlab/application";
 import { ICommandPalette, InputDialog, WidgetTracker } from "@jupyterlab/apputils";
 import { ILauncher } from "@jupyterlab/launcher";
 import { IStatusBar } from "@jupyterlab/statusbar";
-import { listIcon } from "@jupyterlab/ui-components";
+import { folderIcon, listIcon } from "@jupyterlab/ui-components";
+import type { Widget } from "@lumino/widgets";
 import type { Job } from "@proteiniq/views";
 import { PiqApi } from "./api";
+import { BatchDetailWidget } from "./batch";
 import { CreditsItem } from "./credits";
 import { JobDetailWidget } from "./detail";
+import { DuplicateWidget } from "./duplicate";
 import { EventHub } from "./events";
+import { FilesWidget } from "./files";
 import { notifyEndings } from "./notifications";
 import { JobsPanel } from "./panel";
 import { openShareDialog } from "./share";
@@ -20,11 +25,13 @@ const PLUGIN_ID = "@proteiniq/labextension:plugin";
 export const COMMANDS = {
   openPanel: "proteiniq:open-jobs",
   openJob: "proteiniq:open-job",
+  openBatch: "proteiniq:open-batch",
+  openFiles: "proteiniq:open-files",
   route: "proteiniq:route-job",
 };
 
-/** A job id as the server makes them (letters, digits, _ and -). */
-const JOB_ID = /^[A-Za-z0-9_-]{1,100}$/;
+/** A job's or batch's id as the server makes them (letters, digits, _ and -). */
+const ID = /^[A-Za-z0-9_-]{1,100}$/;
 
 function activate(
   app: JupyterFrontEnd,
@@ -36,18 +43,25 @@ function activate(
 ): void {
   const api = new PiqApi();
   const hub = new EventHub(api);
-  const tracker = new WidgetTracker<JobDetailWidget>({ namespace: "proteiniq-job" });
+  const tracker = new WidgetTracker<Widget>({ namespace: "proteiniq" });
 
-  const openJob = (id: string): void => {
-    const open = tracker.find((widget) => widget.jobId === id);
-    if (open !== undefined) {
-      labShell.activateById(open.id);
-      return;
+  /** The main-area widget of this id, made by `make` unless it is open already. */
+  const show = (id: string, make: () => Widget): void => {
+    const widget = tracker.find((open) => open.id === id) ?? make();
+    if (!tracker.has(widget)) {
+      void tracker.add(widget);
+      labShell.add(widget, "main");
     }
-    const widget = new JobDetailWidget(api, hub, id);
-    void tracker.add(widget);
-    labShell.add(widget, "main");
     labShell.activateById(widget.id);
+  };
+  const openBatch = (id: string): void => {
+    show(`proteiniq-batch-${id}`, () => new BatchDetailWidget(api, hub, id, openJob));
+  };
+  function openJob(id: string): void {
+    show(`proteiniq-job-${id}`, () => new JobDetailWidget(api, hub, id, openBatch));
+  }
+  const openFiles = (): void => {
+    show("proteiniq-files", () => new FilesWidget(api, hub, openJob));
   };
 
   const panel = new JobsPanel({
@@ -58,10 +72,10 @@ function activate(
       openShareDialog(api, job);
     },
     openDuplicate: (job: Job) => {
-      void api.act(job.id, "duplicate").then((copy) => {
-        openJob(copy.id);
-      });
+      show(`proteiniq-duplicate-${job.id}`, () => new DuplicateWidget(api, job.id, job.name, openJob));
     },
+    openBatch,
+    openFiles,
   });
   panel.title.icon = listIcon;
   panel.title.caption = "Jobs";
@@ -85,23 +99,36 @@ function activate(
       if (id !== null && id !== "") openJob(id);
     },
   });
-  // {base_url}lab?jobId=ID opens the job.
-  app.commands.addCommand(COMMANDS.route, {
+  app.commands.addCommand(COMMANDS.openBatch, {
+    label: (args) => (typeof args.id === "string" ? `Open batch ${args.id}` : "Open a batch"),
     execute: (args) => {
-      const search = typeof args.search === "string" ? args.search : "";
-      const id = new URLSearchParams(search).get("jobId");
-      if (id !== null && JOB_ID.test(id)) {
-        void app.restored.then(() => {
-          openJob(id);
-        });
-      }
+      if (typeof args.id === "string" && ID.test(args.id)) openBatch(args.id);
     },
   });
-  router.register({ command: COMMANDS.route, pattern: /[?&]jobId=/, rank: 20 });
+  app.commands.addCommand(COMMANDS.openFiles, {
+    label: "Show the files of the jobs",
+    icon: folderIcon,
+    execute: openFiles,
+  });
+  // {base_url}lab?jobId=ID opens the job, ?batchId=ID the batch.
+  app.commands.addCommand(COMMANDS.route, {
+    execute: (args) => {
+      const query = new URLSearchParams(typeof args.search === "string" ? args.search : "");
+      const job = query.get("jobId");
+      const batch = query.get("batchId");
+      void app.restored.then(() => {
+        if (job !== null && ID.test(job)) openJob(job);
+        if (batch !== null && ID.test(batch)) openBatch(batch);
+      });
+    },
+  });
+  router.register({ command: COMMANDS.route, pattern: /[?&](jobId|batchId)=/, rank: 20 });
 
   palette?.addItem({ command: COMMANDS.openPanel, category: "ProteinIQ" });
   palette?.addItem({ command: COMMANDS.openJob, category: "ProteinIQ" });
+  palette?.addItem({ command: COMMANDS.openFiles, category: "ProteinIQ" });
   launcher?.add({ command: COMMANDS.openPanel, category: "Other", rank: 1 });
+  launcher?.add({ command: COMMANDS.openFiles, category: "Other", rank: 2 });
 
   if (statusBar !== null) {
     statusBar.registerStatusItem("@proteiniq/labextension:credits", {

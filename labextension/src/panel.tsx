@@ -4,7 +4,8 @@ import { ReactWidget } from "@jupyterlab/ui-components";
 import { JobTable, downloadFile, type Filters, type Job, type Outcome, type RowAction, type Sort } from "@proteiniq/views";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { outcomeOf, type PiqApi } from "./api";
-import type { EventHub, LiveEvent } from "./events";
+import { PanelBatches } from "./batches";
+import { applyEvent, type EventHub, type LiveEvent } from "./events";
 
 export const PAGE_SIZE = 50;
 
@@ -14,18 +15,8 @@ export interface PanelHost {
   openJob: (id: string) => void;
   openShare: (job: Job) => void;
   openDuplicate: (job: Job) => void;
-}
-
-/** A job's row after one of its events: what the event says, until a re-read. */
-export function applyEvent(job: Job, event: LiveEvent): Job {
-  const data = event.data;
-  const next: Job = { ...job, status: event.status as Job["status"] };
-  if (typeof data.name === "string") next.name = data.name;
-  if (typeof data.progress === "number") next.progress = data.progress;
-  if (typeof data.progress_message === "string") next.progress_message = data.progress_message;
-  if (typeof data.credits_charged === "number") next.credits = { ...job.credits, charged: data.credits_charged };
-  if (typeof data.visibility === "string") next.visibility = data.visibility;
-  return next;
+  openBatch: (id: string) => void;
+  openFiles: () => void;
 }
 
 function JobsPanelView({ host }: { host: PanelHost }): React.JSX.Element {
@@ -123,9 +114,11 @@ function JobsPanelView({ host }: { host: PanelHost }): React.JSX.Element {
           host.openJob(retried.id);
           return { ok: true, error: null };
         }
-        case "duplicate":
-          host.openDuplicate(job);
+        case "duplicate": {
+          const copy = await api.act(job.id, "duplicate");
+          host.openJob(copy.id);
           return { ok: true, error: null };
+        }
         case "export": {
           const text = await api.exportText(job.id, action.format);
           const mime = action.format === "csv" ? "text/csv" : "application/json";
@@ -150,6 +143,12 @@ function JobsPanelView({ host }: { host: PanelHost }): React.JSX.Element {
           Jobs could not be read: {error}
         </p>
       )}
+      <div className="piq-row piq-lab-panel-tools">
+        <button type="button" className="piq-button" onClick={host.openFiles}>
+          All files
+        </button>
+      </div>
+      <PanelBatches api={api} hub={hub} openBatch={host.openBatch} />
       <JobTable
         rows={rows}
         page={cursors.length - 1}
@@ -166,6 +165,7 @@ function JobsPanelView({ host }: { host: PanelHost }): React.JSX.Element {
         }}
         onRow={onRow}
         onShareDialog={host.openShare}
+        onDuplicateDialog={host.openDuplicate}
         onOpen={(job) => {
           host.openJob(job.id);
         }}

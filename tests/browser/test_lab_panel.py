@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import re
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -346,3 +348,165 @@ def test_a_job_detail_draws_its_structure(lab_page: LabNotebook, lab: Stack) -> 
     provenance = detail.locator("[data-testid='job-provenance']").inner_text()
     assert "pdb-to-mmcif" in provenance, provenance
     assert f"gemmi\tlibrary\t{importlib.metadata.version('gemmi')}" in provenance, provenance
+
+
+def wait_for_job(lab: Stack, job_id: str, status: str = "COMPLETED") -> dict[str, Any]:
+    """The job once it has ``status`` (read over the API, as the page reads it)."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        job: dict[str, Any] = get(lab, f"jobs/{job_id}")
+        if job["status"] == status or time.monotonic() > deadline:
+            assert job["status"] == status, job
+            return job
+        time.sleep(0.2)
+
+
+def batch_child(batch: Any, job_id: str) -> Any:
+    return batch.locator(f"[data-testid='piq-batch-child'][data-job-id='{job_id}']")
+
+
+def test_a_batch_detail_follows_its_children_and_retries_the_stopped_one(
+    lab_page: LabNotebook, lab: Stack, team: Team, tmp_path: Path
+) -> None:
+    """A batch of two held sleeps, one of them cancelled: opened from the panel's
+    batches, its detail shows each child's status and progress live, the credits held
+    and spent, and its retry of the cancelled child reaches the store."""
+    gate = Gate(tmp_path / "gate")
+    items = [{"input": echo(text, text)["input"]} for text in ("first", "second")]
+    batch = post(
+        lab,
+        "batches",
+        {"tool": "sleep", "name": "Held batch", "items": items, "settings": gate.settings()},
+    )
+    held, stopped = batch["job_ids"]
+    listed = show_panel(lab_page).locator(f".piq-lab-batches li[data-batch='{batch['id']}']")
+    listed.get_by_role("link", name="Held batch").click()
+    view = lab_page.page.locator(f"#proteiniq-batch-{batch['id']} [data-testid='piq-batch']")
+    view.wait_for(timeout=TIMEOUT_MS)
+    assert "Held batch" in view.inner_text()
+
+    # Held after its first step: processing, half way; the other one cancelled.
+    batch_child(view, held).locator("[role='progressbar'][aria-valuenow='50']").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    post(lab, f"jobs/{stopped}/cancel", {})
+    batch_child(view, stopped).locator(".piq-badge[data-status='CANCELLED']").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    credits = view.locator("[data-testid='piq-batch-credits']")
+    assert credits.inner_text().startswith("20 credits reserved"), credits.inner_text()
+    found_a11y = lab_page.in_both_themes(view, "lab-batch-detail")
+    assert all(v == [] for v in found_a11y.values()), json.dumps(found_a11y, indent=1)[:4000]
+
+    gate.open()
+    batch_child(view, held).locator(".piq-badge[data-status='COMPLETED']").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    view.get_by_role("button", name="Retry 1 failed").click()
+    retry = view.locator("[data-testid='piq-batch-child']").nth(2)
+    retry.locator(".piq-badge[data-status='COMPLETED']").wait_for(timeout=TIMEOUT_MS)
+    children = get(lab, f"batches/{batch['id']}")["job_ids"]
+    assert len(children) == 3 and children[:2] == [held, stopped], children
+    with team.store.read() as tx:
+        retried = tx.get_job(children[2])
+    assert retried is not None and retried.origin_job_id == stopped
+    counts = view.locator("[data-testid='piq-batch-counts']")
+    counts.filter(has_text="2 Completed").filter(has_text="1 Cancelled").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    spent = get(lab, f"batches/{batch['id']}")["credits_charged"]
+    credits.filter(has_text=f"{spent} credits spent").wait_for(timeout=TIMEOUT_MS)
+
+    # A child's name opens its job, whose detail leads back to the batch; a
+    # ?batchId= link opens the batch.
+    batch_child(view, held).get_by_role("link").click()
+    child = lab_page.page.locator(f"#proteiniq-job-{held} {DETAIL}")
+    child.get_by_role("button", name="Open its batch").click()
+    view.wait_for(state="visible", timeout=TIMEOUT_MS)
+    lab_page.page.goto(f"{lab.url}lab?batchId={batch['id']}&token={lab.token}")
+    linked = lab_page.page.locator(f"#proteiniq-batch-{batch['id']} [data-testid='piq-batch']")
+    linked.locator("[data-testid='piq-batch-child']").nth(2).wait_for(timeout=120_000)
+
+
+def test_the_files_view_lists_previews_and_downloads_files_across_jobs(
+    lab_page: LabNotebook, lab: Stack
+) -> None:
+    job_id = post(lab, "jobs", echo("files for the view", "Filed echo"))["id"]
+    wait_for_job(lab, job_id)
+    with lab.http() as http:
+        upload = http.post(
+            "proteiniq/api/v1/files",
+            params={"name": "files-view-notes.txt"},
+            content=b"notes kept beside the jobs\n",
+            headers={"Content-Type": "application/octet-stream"},
+        )
+    assert upload.status_code == 201, upload.text
+    page = lab_page.page
+    show_panel(lab_page).get_by_role("button", name="All files").click()
+    view = page.locator("#proteiniq-files [data-testid='piq-files']")
+    output = view.locator("li.piq-file").filter(has_text="Filed echo")
+    output.wait_for(timeout=TIMEOUT_MS)
+    assert "echo.txt" in output.inner_text() and "job output of" in output.inner_text()
+    output.get_by_role("button", name="Preview echo.txt").click()
+    preview = output.get_by_label("Preview of echo.txt")
+    preview.wait_for(timeout=TIMEOUT_MS)
+    assert preview.inner_text().strip() == "files for the view"
+    with page.expect_download(timeout=TIMEOUT_MS) as downloading:
+        output.get_by_role("button", name="Download echo.txt").click()
+    saved = downloading.value
+    assert saved.suggested_filename == "echo.txt"
+    assert Path(saved.path()).read_text() == "files for the view"
+
+    found_a11y = lab_page.in_both_themes(view, "lab-files")
+    assert all(v == [] for v in found_a11y.values()), json.dumps(found_a11y, indent=1)[:4000]
+
+    view.get_by_role("searchbox", name="Search").fill("view-notes")
+    note = view.locator("li.piq-file")
+    note.filter(has_text="files-view-notes.txt").wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "(sel) => document.querySelectorAll(sel).length === 1",
+        arg="#proteiniq-files li.piq-file",
+        timeout=TIMEOUT_MS,
+    )
+    assert "upload" in note.inner_text()
+    view.get_by_role("searchbox", name="Search").fill("")
+    output.get_by_role("link", name="Filed echo").click()
+    page.locator(f"#proteiniq-job-{job_id} {DETAIL}").wait_for(timeout=TIMEOUT_MS)
+
+
+def test_duplicate_opens_the_settings_and_runs_the_copy_with_the_changes(
+    lab_page: LabNotebook, lab: Stack, team: Team
+) -> None:
+    source = post(lab, "jobs", echo("duplicate me", "Dup source"))["id"]
+    wait_for_job(lab, source)
+    show_panel(lab_page)
+    found = row(lab_page, source)
+    found.locator(".piq-badge[data-status='COMPLETED']").wait_for(timeout=TIMEOUT_MS)
+    found.get_by_role("button", name="Actions for Dup source").click()
+    menu = lab_page.page.locator(f"{PANEL} tr[data-menu-for='{source}']")
+    menu.get_by_role("menuitem", name="Duplicate…").press("Enter")
+    form = lab_page.page.locator(f"#proteiniq-duplicate-{source} form.piq-run-form")
+    form.wait_for(timeout=TIMEOUT_MS)
+    text = form.locator("[data-testid='piq-input-text']")
+    assert text.input_value() == "duplicate me" and not text.is_editable()
+    cost = form.locator("[data-testid='piq-run-cost']")
+    cost.filter(has_text="20 credits").wait_for(timeout=TIMEOUT_MS)
+    # The job ran at the tool's defaults: nothing shows as changed yet.
+    assert "changed" not in form.locator("[data-testid='piq-run-settings']").inner_text()
+    form.locator("[data-testid='piq-setting-repeat']").fill("2")
+    cost.filter(has_text="40 credits").wait_for(timeout=TIMEOUT_MS)
+    form.locator("[data-testid='piq-run-name']").fill("Dup twice")
+    lab_page.screenshot(form, "lab-duplicate-form")
+    form.locator("[data-testid='piq-run-button']").click()
+    detail = lab_page.page.locator(DETAIL).filter(has_text="Dup twice")
+    detail.wait_for(timeout=TIMEOUT_MS)
+    form.wait_for(state="detached", timeout=TIMEOUT_MS)
+    new_id = lab_page.page.locator(".piq-lab-detail").filter(has=detail).get_attribute("id")
+    assert new_id is not None and new_id.startswith("proteiniq-job-"), new_id
+    copy = wait_for_job(lab, new_id.removeprefix("proteiniq-job-"))
+    assert (copy["name"], copy["origin_job_id"]) == ("Dup twice", source), copy
+    assert copy["settings"]["repeat"] == 2 and copy["credits"]["charged"] == 40, copy
+    assert copy["result"]["fields"]["echo"] == "duplicate me duplicate me", copy["result"]
+    with team.store.read() as tx:
+        stored = tx.get_job(copy["id"])
+    assert stored is not None and stored.settings["repeat"] == 2

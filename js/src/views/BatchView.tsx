@@ -14,6 +14,8 @@ export interface BatchViewProps {
   jobs: Job[];
   onRetryFailed: () => Promise<Outcome>;
   onCancel: () => Promise<Outcome>;
+  /** Opens a child's job, where the host can: its name becomes a link. */
+  onOpen?: ((job: Job) => void) | undefined;
 }
 
 /** Statuses a retry of the failed children runs again. */
@@ -29,7 +31,7 @@ function percent(fraction: number): number {
   return Math.round(Math.min(1, Math.max(0, fraction)) * 100);
 }
 
-export function BatchView({ batch, jobs, onRetryFailed, onCancel }: BatchViewProps): React.JSX.Element {
+export function BatchView({ batch, jobs, onRetryFailed, onCancel, onOpen }: BatchViewProps): React.JSX.Element {
   const id = useId();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -124,7 +126,22 @@ export function BatchView({ batch, jobs, onRetryFailed, onCancel }: BatchViewPro
             const note = job.error ?? job.status_reason ?? job.progress_message;
             return (
               <tr key={job.id} data-testid="piq-batch-child" data-job-id={job.id}>
-                <td>{job.name}</td>
+                <td>
+                  {onOpen === undefined ? (
+                    job.name
+                  ) : (
+                    <a
+                      className="piq-job-link"
+                      href="#"
+                      onClick={(event) => {
+                        event.preventDefault();
+                        onOpen(job);
+                      }}
+                    >
+                      {job.name}
+                    </a>
+                  )}
+                </td>
                 <td data-testid="piq-batch-child-status">
                   <StatusBadge status={job.status} />
                 </td>

@@ -2,12 +2,15 @@
 // structure view below when the job has one. Live while the job runs (its host
 // feeds new props). Data and actions come through props.
 import { useState } from "react";
+import { FileRow, type Preview, type ResultFile } from "./FileRow";
 import { StatusBadge } from "./StatusBadge";
 import { elapsedSeconds, formatCredits, formatDuration, formatTime, statusLabel } from "./format";
 import { Provenance, type ProvenanceRecord } from "./Provenance";
 import type { Job, Outcome } from "./types";
 import { isTerminal } from "./types";
 import { useNow } from "./useNow";
+
+export type { Preview, ResultFile };
 
 export interface JobInputItem {
   id: string;
@@ -16,13 +19,6 @@ export interface JobInputItem {
   format: string;
   content: string;
   label?: string;
-}
-
-export interface ResultFile {
-  name: string;
-  format: string;
-  size: number;
-  content_type: string;
 }
 
 export interface JobWithContents extends Job {
@@ -40,12 +36,6 @@ export interface JobEvent {
   created_at: string;
 }
 
-export interface Preview extends Outcome {
-  text?: string | null;
-  truncated?: boolean;
-  binary?: boolean;
-}
-
 export interface JobDetailProps {
   job: JobWithContents;
   events: JobEvent[];
@@ -55,6 +45,8 @@ export interface JobDetailProps {
   onPreview: (name: string) => Promise<Preview>;
   onDownload: (name: string) => Promise<Outcome>;
   onCancel?: () => Promise<Outcome>;
+  /** Opens the batch the job belongs to, where the host has a batch view. */
+  onOpenBatch?: (batchId: string) => void;
   /** The structure view, when the job has a structure. */
   structure?: React.ReactNode;
 }
@@ -70,12 +62,6 @@ function text(value: unknown): string {
   }
   if (typeof value === "boolean") return value ? "true" : "false";
   return JSON.stringify(value);
-}
-
-function bytes(size: number): string {
-  if (size < 1024) return `${size} B`;
-  if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} kB`;
-  return `${(size / 1024 / 1024).toFixed(1)} MB`;
 }
 
 function KeyValues({ entries, label }: { entries: [string, unknown][]; label: string }): React.JSX.Element {
@@ -133,71 +119,6 @@ function Rows({ rows }: { rows: Record<string, unknown>[] }): React.JSX.Element 
         </button>
       )}
     </div>
-  );
-}
-
-function FileRow(props: {
-  file: ResultFile;
-  onPreview: JobDetailProps["onPreview"];
-  onDownload: JobDetailProps["onDownload"];
-}): React.JSX.Element {
-  const { file } = props;
-  const [preview, setPreview] = useState<Preview | null>(null);
-  const [open, setOpen] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const toggle = (): void => {
-    if (open) {
-      setOpen(false);
-      return;
-    }
-    setOpen(true);
-    if (preview !== null) return;
-    setBusy(true);
-    void props.onPreview(file.name).then((answer) => {
-      setBusy(false);
-      if (answer.ok) setPreview(answer);
-      else setError(answer.error ?? "The file could not be read.");
-    });
-  };
-  const download = (): void => {
-    setError(null);
-    void props.onDownload(file.name).then((answer) => {
-      if (!answer.ok) setError(answer.error ?? "The file could not be downloaded.");
-    });
-  };
-  return (
-    <li className="piq-file">
-      <div className="piq-row">
-        <code>{file.name}</code>
-        <span className="piq-muted">
-          {file.format}, {bytes(file.size)}
-        </span>
-        <button type="button" className="piq-button" aria-expanded={open} onClick={toggle}>
-          {open ? "Hide preview" : "Preview"}
-          <span className="piq-sr-only"> {file.name}</span>
-        </button>
-        <button type="button" className="piq-button" onClick={download}>
-          Download<span className="piq-sr-only"> {file.name}</span>
-        </button>
-      </div>
-      {open && busy && <p className="piq-muted">Reading…</p>}
-      {open && preview !== null && (
-        preview.binary === true ? (
-          <p className="piq-muted">Not text: download it to open.</p>
-        ) : (
-          <pre className="piq-pre" tabIndex={0} aria-label={`Preview of ${file.name}`}>
-            {preview.text}
-            {preview.truncated === true ? "\n…" : ""}
-          </pre>
-        )
-      )}
-      {error !== null && (
-        <p role="alert" className="piq-error">
-          {error}
-        </p>
-      )}
-    </li>
   );
 }
 
@@ -282,6 +203,26 @@ export function JobDetail(props: JobDetailProps): React.JSX.Element {
         <dd>{job.attempts}</dd>
         <dt>Visibility</dt>
         <dd>{job.visibility}</dd>
+        {job.batch_id !== null && (
+          <>
+            <dt>Batch</dt>
+            <dd>
+              {props.onOpenBatch === undefined ? (
+                <code>{job.batch_id}</code>
+              ) : (
+                <button
+                  type="button"
+                  className="piq-button"
+                  onClick={() => {
+                    if (job.batch_id !== null) props.onOpenBatch?.(job.batch_id);
+                  }}
+                >
+                  Open its batch
+                </button>
+              )}
+            </dd>
+          </>
+        )}
       </dl>
       {props.structure}
       <details open={result !== null}>
@@ -299,7 +240,12 @@ export function JobDetail(props: JobDetailProps): React.JSX.Element {
         <summary>Files ({result?.files.length ?? 0})</summary>
         <ul className="piq-files">
           {(result?.files ?? []).map((file) => (
-            <FileRow key={file.name} file={file} onPreview={props.onPreview} onDownload={props.onDownload} />
+            <FileRow
+              key={file.name}
+              file={file}
+              onPreview={() => props.onPreview(file.name)}
+              onDownload={() => props.onDownload(file.name)}
+            />
           ))}
         </ul>
       </details>

@@ -1,6 +1,7 @@
 // The job table: a page of jobs with filters, sorting, paging and a menu per row.
 // The host (a widget, the lab extension) does the reading and the changes.
 import { Fragment, useEffect, useMemo, useRef, useState } from "react";
+import { Pager, type PageTurn } from "./Pager";
 import { RowMenu, menuButtonId } from "./RowMenu";
 import { StatusBadge } from "./StatusBadge";
 import { formatDuration, formatJobCredits, formatTime, statusLabel } from "./format";
@@ -39,10 +40,12 @@ export interface JobTableProps {
   sort: Sort;
   onSort: (sort: Sort) => void;
   onFilters: (filters: Filters) => Promise<Outcome>;
-  onPage: (to: "next" | "previous" | "first") => Promise<Outcome>;
+  onPage: (to: PageTurn) => Promise<Outcome>;
   onRow: (job: Job, action: RowAction) => Promise<Outcome>;
   /** Opens the host's share dialog for the job, where it has one. */
   onShareDialog?: (job: Job) => void;
+  /** Opens the host's form to change a job's settings before its duplicate runs. */
+  onDuplicateDialog?: (job: Job) => void;
   /** Opens the job's detail, where the host has one: the name becomes a link. */
   onOpen?: (job: Job) => void;
   /** The address of the job's page (the link's target in a new tab). */
@@ -315,6 +318,7 @@ export function JobTable(props: JobTableProps): React.JSX.Element {
                         }}
                         onAction={(action) => props.onRow(job, action)}
                         onShareDialog={props.onShareDialog}
+                        onDuplicateDialog={props.onDuplicateDialog}
                         onNotice={setNotice}
                       />
                     </td>
@@ -325,41 +329,15 @@ export function JobTable(props: JobTableProps): React.JSX.Element {
           </tbody>
         </table>
       </div>
-      <nav className="piq-row piq-spread" aria-label="Pages">
-        <span>Page {props.page + 1}</span>
-        <span className="piq-row">
-          <button
-            type="button"
-            className="piq-button"
-            disabled={busy || props.page === 0}
-            onClick={() => {
-              run(props.onPage("first"));
-            }}
-          >
-            First
-          </button>
-          <button
-            type="button"
-            className="piq-button"
-            disabled={busy || props.page === 0}
-            onClick={() => {
-              run(props.onPage("previous"));
-            }}
-          >
-            Previous
-          </button>
-          <button
-            type="button"
-            className="piq-button"
-            disabled={busy || !props.hasMore}
-            onClick={() => {
-              run(props.onPage("next"));
-            }}
-          >
-            Next
-          </button>
-        </span>
-      </nav>
+      <Pager
+        page={props.page}
+        hasMore={props.hasMore}
+        busy={busy}
+        label="Pages"
+        onPage={(to) => {
+          run(props.onPage(to));
+        }}
+      />
     </section>
   );
 }

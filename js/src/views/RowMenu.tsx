@@ -19,6 +19,8 @@ export interface RowMenuProps {
   onClose: () => void;
   onAction: (action: RowAction) => Promise<Outcome>;
   onShareDialog?: ((job: Job) => void) | undefined;
+  /** Opens the host's form to change the settings before the duplicate runs. */
+  onDuplicateDialog?: ((job: Job) => void) | undefined;
   onNotice: (notice: string | null) => void;
 }
 
@@ -41,7 +43,8 @@ export function menuButtonId(job: Job): string {
   return `piq-row-menu-${job.id}`;
 }
 
-export function RowMenu({ job, onClose, onAction, onShareDialog, onNotice }: RowMenuProps): React.JSX.Element {
+export function RowMenu(props: RowMenuProps): React.JSX.Element {
+  const { job, onClose, onAction, onShareDialog, onDuplicateDialog, onNotice } = props;
   const [panel, setPanel] = useState<Panel>(null);
   const [name, setName] = useState(job.name);
   const [visibility, setVisibility] = useState(job.visibility);
@@ -83,7 +86,9 @@ export function RowMenu({ job, onClose, onAction, onShareDialog, onNotice }: Row
     items.push({ key: "rename", label: "Rename…" }, { key: "delete", label: "Delete…" });
   }
   if (job.status === "FAILED") items.push({ key: "retry", label: "Retry" });
-  if (job.status === "COMPLETED") items.push({ key: "duplicate", label: "Duplicate" });
+  if (job.status === "COMPLETED") {
+    items.push({ key: "duplicate", label: onDuplicateDialog === undefined ? "Duplicate" : "Duplicate…" });
+  }
   items.push({ key: "export-csv", label: "Export CSV" }, { key: "export-json", label: "Export JSON" });
   if (job.permissions.change) items.push({ key: "share", label: "Share…" });
   items.push({ key: "link", label: "Copy link" });
@@ -123,9 +128,14 @@ export function RowMenu({ job, onClose, onAction, onShareDialog, onNotice }: Row
         });
         break;
       case "duplicate":
-        act({ action: "duplicate" }, () => {
-          onNotice(`${job.name} duplicated as a new job.`);
-        });
+        if (onDuplicateDialog !== undefined) {
+          close();
+          onDuplicateDialog(job);
+        } else {
+          act({ action: "duplicate" }, () => {
+            onNotice(`${job.name} duplicated as a new job.`);
+          });
+        }
         break;
       case "export-csv":
         act({ action: "export", format: "csv" }, exported);

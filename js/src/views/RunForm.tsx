@@ -24,6 +24,9 @@ export interface RunFormProps {
   job: Job | null;
   onValues: (values: RunValues) => void;
   onSubmit: (values: RunValues) => Promise<Outcome>;
+  /** The inputs are those of this job, fixed (a duplicate runs on them): shown,
+   *  not changed. */
+  inputsOf?: string | undefined;
   /** Draws the submitted job (the live progress view). */
   renderJob?: (job: Job) => React.ReactNode;
   debounceMs?: number;
@@ -50,11 +53,12 @@ function SlotField(props: {
   text: string;
   problem: string | undefined;
   idPrefix: string;
+  fixed: boolean;
   onChange: (text: string) => void;
 }): React.JSX.Element {
-  const { slot, text, problem, idPrefix, onChange } = props;
+  const { slot, text, problem, idPrefix, fixed, onChange } = props;
   const id = `${idPrefix}-input-${slot.id}`;
-  const accept = acceptedFiles(slot);
+  const accept = fixed ? null : acceptedFiles(slot);
   const [fileName, setFileName] = useState<string | null>(null);
   const pick = (event: React.ChangeEvent<HTMLInputElement>): void => {
     const file = event.target.files?.[0];
@@ -85,6 +89,7 @@ function SlotField(props: {
         aria-describedby={describedBy}
         aria-invalid={problem === undefined ? undefined : true}
         aria-required={slot.required}
+        readOnly={fixed}
         value={text}
         onChange={(event) => {
           setFileName(null);
@@ -133,7 +138,7 @@ function placeProblems(problems: BlockingError[]): {
 }
 
 export function RunForm(props: RunFormProps): React.JSX.Element {
-  const { tool, quote, error, quoting, job, onValues, onSubmit, renderJob } = props;
+  const { tool, quote, error, quoting, job, onValues, onSubmit, renderJob, inputsOf } = props;
   const debounceMs = props.debounceMs ?? 400;
   const idPrefix = useId();
   const [draft, setDraft] = useState<RunValues>(props.values);
@@ -214,7 +219,7 @@ export function RunForm(props: RunFormProps): React.JSX.Element {
         <p className="piq-error">Not available here: {tool.availability.reason}</p>
       ) : null}
       <fieldset className="piq-fieldset">
-        <legend>Inputs</legend>
+        <legend>{inputsOf === undefined ? "Inputs" : `Inputs of ${inputsOf}`}</legend>
         {tool.input.slots.map((slot) => (
           <SlotField
             key={slot.id}
@@ -222,6 +227,7 @@ export function RunForm(props: RunFormProps): React.JSX.Element {
             idPrefix={idPrefix}
             text={draft.inputs[slot.id] ?? ""}
             problem={bySlot.get(slot.id)}
+            fixed={inputsOf !== undefined}
             onChange={(text) => {
               change({ ...draft, inputs: { ...draft.inputs, [slot.id]: text } });
             }}
