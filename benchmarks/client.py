@@ -15,8 +15,9 @@ history.
 Both sides run the same engine path: the server's engine and this process's
 (shared by the service rounds and the in-process client) both use the in-process
 executor on the same store. The HTTP client follows the workspace's one event
-stream, opened before the first submit, so a round is one POST, the job's events,
-and one GET of the finished job.
+stream, opened before the first submit, so a round is one POST and the job's
+events; the ended job's times and credits are read once the round's time is taken
+(on first use, as ``wait()`` leaves them).
 
     .venv/bin/python benchmarks/client.py [--jobs 100000] [--rounds 200] [--pages 200]
     .venv/bin/python benchmarks/client.py --jobs 1000 --rounds 5 --pages 5 --warmup 1  # runs?

@@ -265,6 +265,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 results.setdefault("samples", {}).update(table)
             if "size" in parts:
                 ids = fold_all(book)
+                book.save()  # a notebook left unsaved would hold the page (beforeunload)
                 results["notebook_bytes"] = {
                     "none": saved_size(lab, seen, "no-views", ids, views=False),
                     "five": saved_size(lab, seen, "five-views", ids, views=True),

@@ -17,14 +17,19 @@ from ..stack import Stack, start_stack
 from .chromium import ARTIFACTS, CANVAS_PIXELS, Visit, axe_violations
 
 #: JupyterLab settings for tests: no news or update check, every cell in the DOM
-#: (no windowing), no autosave racing the test's own saves, widget state saved
-#: with the notebook (as a person who keeps their widgets sets it).
+#: (no windowing), kernels started without asking, no autosave racing the test's
+#: own saves, widget state saved with the notebook (as a person who keeps their
+#: widgets sets it).
 OVERRIDES: dict[str, Any] = {
     "@jupyterlab/apputils-extension:notification": {
         "fetchNews": "false",
         "checkForUpdates": False,
     },
-    "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
+    "@jupyterlab/notebook-extension:tracker": {
+        "windowingMode": "none",
+        # a second notebook starts its kernel as the first did, with no dialog asking
+        "autoStartDefaultKernel": True,
+    },
     "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
     "@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True},
 }
@@ -86,13 +91,17 @@ class LabNotebook:
                 )
             )
         self.page.goto(f"{self.stack.url}lab/tree/{self.path}?token={self.stack.token}")
+        # This notebook in front (a notebook opened before may be restored with it)
+        # and its kernel connected.
         self.page.wait_for_function(
-            """() => {
+            """(path) => {
               const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-              return !!(w && w.context && w.sessionContext && w.sessionContext.session
+              return !!(w && w.context && w.context.path === path
+                        && w.sessionContext && w.sessionContext.session
                         && w.sessionContext.session.kernel
                         && w.sessionContext.session.kernel.connectionStatus === 'connected');
             }""",
+            arg=self.path,
             timeout=120_000,
         )
 
