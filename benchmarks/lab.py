@@ -48,7 +48,7 @@ from api import (  # noqa: E402
     scheduler_version,
 )
 from store_list import BIG_WORKSPACE, READER, Workload, fill_sqlite  # noqa: E402
-from widgets import spread  # noqa: E402
+from widgets import spread, timings_table  # noqa: E402
 
 from proteiniq_jupyter.jobs import credits  # noqa: E402
 from proteiniq_jupyter.store.database import sqlite_url  # noqa: E402
@@ -312,21 +312,17 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def report(results: dict[str, Any]) -> str:
-    lines = [
-        f"## the lab's Jobs panel ({results['jobs']:,} jobs in the store)",
-        "",
-        "| measure | p50 | p99 | n | target |",
-        "|---|---|---|---|---|",
-    ]
-    for key, label, target in (
-        ("first_render_ms", "panel first render", "≤ 200 ms"),
-        ("answer_ms", "… of which the server's answer", ""),
-        ("render_ms", "… of which the page's render", ""),
-        ("page_turn_ms", "panel page turn", "≤ 200 ms"),
-        ("status_to_row_ms", "status change in the store → row in the DOM", "p99 ≤ 150 ms"),
-    ):
-        r = results[key]
-        lines.append(f"| {label} | {r['p50']:.0f} ms | {r['p99']:.0f} ms | {r['n']} | {target} |")
+    lines = timings_table(
+        "the lab's Jobs panel",
+        results,
+        (
+            ("first_render_ms", "panel first render", "≤ 200 ms"),
+            ("answer_ms", "… of which the server's answer", ""),
+            ("render_ms", "… of which the page's render", ""),
+            ("page_turn_ms", "panel page turn", "≤ 200 ms"),
+            ("status_to_row_ms", "status change in the store → row in the DOM", "p99 ≤ 150 ms"),
+        ),
+    )
     theirs = results.get("scheduler")
     if theirs is not None:
         lines += [
