@@ -1,19 +1,34 @@
-"""The example notebooks run top to bottom on a fresh store."""
+"""The example notebooks run top to bottom, each in a kernel that a real Jupyter
+server with the extension started for it (as JupyterLab asks for one), so the
+client finds that server as a user's kernel does. One server serves every notebook
+of the module, on the embedded Dask cluster, with a fresh store. Each executed
+notebook is rendered to HTML and photographed in chromium (tests/artifacts/)."""
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import contextlib
 import shutil
-import socket
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+from .browser.chromium import ARTIFACTS, CHROMIUM, launch
+from .stack import Stack, start_stack, stop_stack
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+#: Imports of the package's modules, which a notebook leaves to the client.
+INTERNAL_IMPORTS = ("from proteiniq_jupyter.", "import proteiniq_jupyter.")
+#: How long one cell may run on a busy two-core machine.
+CELL_TIMEOUT_S = 300
 
 
 def test_notebooks_are_committed_without_outputs():
@@ -31,7 +46,29 @@ def test_notebooks_are_committed_without_outputs():
     assert not run, "notebooks committed with outputs (clear them): " + ", ".join(run)
 
 
-def cell_text(notebook, marker: str) -> str:
+def test_every_notebook_says_what_it_shows_costs_and_where_to_go_next():
+    """A reader learns first what a notebook shows and what it costs, and last where
+    to go next; the notebooks teach the client and the magics, not internal code."""
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        first, last = notebook.cells[0], notebook.cells[-1]
+        assert first.cell_type == "markdown" and last.cell_type == "markdown", path.name
+        assert "What this shows:" in first.source and "What it costs:" in first.source, path.name
+        assert last.source.startswith("## Where to go next"), path.name
+        code = [c.source for c in notebook.cells if c.cell_type == "code"]
+        internal = [
+            line
+            for source in code
+            for line in source.splitlines()
+            if line.lstrip().startswith(INTERNAL_IMPORTS)
+        ]
+        assert not internal, f"{path.name} imports internal modules: {internal}"
+
+
+# -- what each notebook must produce -------------------------------------------
+
+
+def cell_text(notebook: Any, marker: str) -> str:
     """What the one code cell whose source holds ``marker`` showed, as text and HTML."""
     cells = [c for c in notebook.cells if c.cell_type == "code" and marker in c.source]
     assert len(cells) == 1, f"{len(cells)} cells hold {marker!r}"
@@ -48,37 +85,84 @@ def printed(text: str, start: str) -> bool:
     return any(line.startswith(start) for line in text.splitlines())
 
 
-def completed(data_dir: Path, tool: str) -> int:
-    """How many of ``tool``'s jobs the notebook's store holds as COMPLETED."""
-    with contextlib.closing(sqlite3.connect(data_dir / "piq.sqlite")) as db:
-        query = "SELECT count(*) FROM jobs WHERE tool = ? AND status = 'COMPLETED'"
-        return int(db.execute(query, (tool,)).fetchone()[0])
+def shows_widget(notebook: Any, marker: str, model: str) -> bool:
+    """Whether the cell holding ``marker`` displayed a live widget of ``model``
+    (the anywidget class a view is drawn by)."""
+    cells = [c for c in notebook.cells if c.cell_type == "code" and marker in c.source]
+    return any(
+        model in str(output.get("data", {}).get("text/plain", ""))
+        or "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+        for cell in cells
+        for output in cell.outputs
+    )
 
 
-def check_quickstart(notebook, data_dir: Path) -> None:
+def jobs(store: Path, tool: str, status: str = "COMPLETED") -> int:
+    """How many of ``tool``'s jobs the server's store holds in ``status``."""
+    with contextlib.closing(sqlite3.connect(store / "piq.sqlite")) as db:
+        query = "SELECT count(*) FROM jobs WHERE tool = ? AND status = ?"
+        return int(db.execute(query, (tool, status)).fetchone()[0])
+
+
+def structure_files(store: Path, tool: str) -> list[Path]:
+    """The PDB and mmCIF files of ``tool``'s completed jobs, in the store's folders."""
+    with contextlib.closing(sqlite3.connect(store / "piq.sqlite")) as db:
+        query = "SELECT id FROM jobs WHERE tool = ? AND status = 'COMPLETED'"
+        ids = [row[0] for row in db.execute(query, (tool,))]
+    return [
+        path
+        for job_id in ids
+        for path in (store / "jobs" / job_id).glob("*")
+        if path.suffix in (".pdb", ".cif")
+    ]
+
+
+def check_quickstart(notebook: Any, store: Path) -> None:
     stats = cell_text(notebook, "%piq run protein-stats")
     assert printed(stats, "COMPLETED")
     for column in ("length", "molecular_weight", "isoelectric_point"):
         assert column in stats
     table = cell_text(notebook, "piq.jobs(")
     assert "first protein" in table and "protein-stats" in table
+    assert "http" in cell_text(notebook, "piq.connection()")  # found its server
     assert printed(cell_text(notebook, "%piq run esmfold"), "COMPLETED")
     assert "22 residues, mean pLDDT" in cell_text(notebook, "fold.structure()")
-    assert printed(cell_text(notebook, 'share("public")'), "public")
-    assert completed(data_dir, "protein-stats") == 1 and completed(data_dir, "esmfold") == 1
+    assert shows_widget(notebook, "display(fold.view())", "StructureView")
+    shared = cell_text(notebook, 'share("public")')
+    assert printed(shared, "public") and "/proteiniq/public/jobs/" in shared
+    assert jobs(store, "protein-stats") >= 1 and jobs(store, "esmfold") >= 1
+    assert structure_files(store, "esmfold")
 
 
-def check_docking(notebook, data_dir: Path) -> None:
+def check_docking(notebook: Any, store: Path) -> None:
     single = cell_text(notebook, "mode=")
     assert printed(single, "COMPLETED")
     table = cell_text(notebook, "affinities =")
     for column in ("ligand", "status", "best_affinity_kcal_mol", "poses"):
         assert column in table
     assert table.count("COMPLETED") >= 3  # the batch's ligands, each docked
-    assert completed(data_dir, "autodock-vina") == 4  # one alone, three in the batch
+    assert jobs(store, "autodock-vina") == 4  # one alone, three in the batch
 
 
-def check_history(notebook, data_dir: Path) -> None:
+def check_structure_prediction(notebook: Any, store: Path) -> None:
+    catalogue = cell_text(notebook, "for tool_id in")
+    assert "esmfold" in catalogue and "runs here: True" in catalogue
+    # Boltz-2 and AlphaFold-2 cannot run here: the notebook says what they need
+    assert "boltz-2" in catalogue and "runs here: False" in catalogue
+    assert printed(cell_text(notebook, "fold = %piq run esmfold"), "COMPLETED")
+    assert shows_widget(notebook, "display(fold.view())", "StructureView")
+    assert "plddt" in cell_text(notebook, "display(fold.view())")
+    batch = cell_text(notebook, 'piq.run_batch("esmfold"')
+    assert printed(batch, "Trp-cage COMPLETED") and printed(batch, "chignolin COMPLETED")
+    quoted = cell_text(notebook, 'piq.quote("boltz-2"')
+    assert "credits" in quoted and "blocked here:" in quoted and "boltz" in quoted
+    assert "nothing charged" in cell_text(notebook, 'piq.run("boltz-2"')
+    assert "alphafold-2:" in cell_text(notebook, "%piq quote alphafold-2")
+    assert jobs(store, "esmfold") >= 3 and len(structure_files(store, "esmfold")) >= 3
+    assert jobs(store, "boltz-2", "PENDING") == 0  # refused before a job existed
+
+
+def check_history(notebook: Any, store: Path) -> None:
     assert printed(cell_text(notebook, "ubiquitin = piq.run("), "COMPLETED COMPLETED COMPLETED")
     filtered = cell_text(notebook, 'piq.jobs(tool="protein-stats"')
     assert "ubiquitin" in filtered and "insulin A" in filtered and "aspirin" not in filtered
@@ -91,14 +175,32 @@ def check_history(notebook, data_dir: Path) -> None:
     assert "aspirin, seed 42" in history and "aspirin, seed 7" in history  # renamed, duplicated
     shared = cell_text(notebook, 'share("invited"')
     assert printed(shared, "invited") and "colleague@lab.example" in shared
-    assert completed(data_dir, "smiles-to-sdf") == 2
+    assert jobs(store, "smiles-to-sdf") == 2
+
+
+def check_remote_gpu(notebook: Any, store: Path) -> None:
+    cluster = cell_text(notebook, "dask.scheduler_info(")
+    assert "gpu-worker-1" in cluster and "GPU: 1" in cluster
+    assert "the job ran on" in cluster
+    assert printed(cell_text(notebook, 'name="on the GPU worker"'), "COMPLETED")
+    stopped = cell_text(notebook, ".terminate()")
+    assert "stopped: [True, True, True]" in stopped
+    # the job ran in the cluster's own store, not in this server's
+    assert "on the GPU worker" not in names(store)
+
+
+def names(store: Path) -> list[str]:
+    with contextlib.closing(sqlite3.connect(store / "piq.sqlite")) as db:
+        return [row[0] for row in db.execute("SELECT name FROM jobs")]
 
 
 #: What each notebook must produce, beyond running without an error.
-CHECKS: dict[str, Callable[..., None]] = {
+CHECKS: dict[str, Callable[[Any, Path], None]] = {
     "01-quickstart.ipynb": check_quickstart,
     "02-docking.ipynb": check_docking,
+    "03-structure-prediction.ipynb": check_structure_prediction,
     "04-history-and-sharing.ipynb": check_history,
+    "05-remote-gpu.ipynb": check_remote_gpu,
 }
 
 
@@ -106,8 +208,11 @@ def test_every_notebook_has_its_checks():
     assert sorted(CHECKS) == [p.name for p in NOTEBOOKS]
 
 
+# -- running them ---------------------------------------------------------------
+
+
 @pytest.fixture(scope="module")
-def tiny_esmfold(tmp_path_factory) -> Path:
+def tiny_esmfold(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny random-weight ESMFold the tool tests fold with, where the real weights
     would be: what a worker with ESMFold installed reads."""
     from tests.tools.tiny_esmfold import build_tiny_esmfold
@@ -115,34 +220,98 @@ def tiny_esmfold(tmp_path_factory) -> Path:
     return build_tiny_esmfold(tmp_path_factory.mktemp("esmfold"))
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, tiny_esmfold: Path) -> Iterator[Stack]:
+    """A Jupyter server with the extension as a user runs it: jobs on the embedded
+    Dask cluster, the installed tools only, the notebooks and their data in its
+    root folder."""
+    root = tmp_path_factory.mktemp("notebooks")
+    shutil.copytree(NOTEBOOK_DIR / "data", root / "notebooks" / "data")
+    stack = start_stack(
+        root,
+        extra_env={
+            "PIQ_EXECUTOR": "dask",
+            "PIQ_EXTRA_TOOLS": "",
+            "PIQ_ESMFOLD_MODEL": str(tiny_esmfold),
+        },
+    )
+    try:
+        yield stack
+    finally:
+        stop_stack(stack)
+
+
+class ServerKernel(AsyncKernelManager):
+    """The kernel the server started for a notebook's session, reached through its
+    connection file and owned by the server (``owns_kernel=False``): nbclient runs
+    its cells and leaves its life to the server."""
+
+    @property
+    def has_kernel(self) -> bool:
+        return True
+
+    async def interrupt_kernel(self) -> None:  # type: ignore[override]
+        """Nothing: a cell past its time fails the test, and deleting the session
+        ends its kernel."""
+
+
+def execute_in_server(stack: Stack, name: str) -> Any:
+    """Run notebook ``name`` (copied into the server's root) in a kernel the server
+    starts for it, as JupyterLab opening it does; the notebook with its outputs."""
+    target = stack.root / "notebooks" / name
+    shutil.copy(NOTEBOOK_DIR / name, target)
+    notebook = nbformat.read(target, as_version=4)
+    with stack.http() as http:
+        reply = http.post(
+            "api/sessions",
+            json={"path": name, "name": name, "type": "notebook", "kernel": {"name": "python3"}},
+        )
+        reply.raise_for_status()
+        session = reply.json()
+    manager = ServerKernel(
+        owns_kernel=False,
+        connection_file=str(stack.runtime_dir / f"kernel-{session['kernel']['id']}.json"),
+    )
+    manager.load_connection_file()
+    runner = NotebookClient(notebook, km=manager, timeout=CELL_TIMEOUT_S, kernel_name="python3")
+    try:
+        asyncio.run(runner.async_execute())
+    finally:
+        atexit.unregister(runner._cleanup_kernel)
+        if runner.kc is not None:
+            runner.kc.stop_channels()
+        with stack.http() as http:
+            http.delete(f"api/sessions/{session['id']}")
+    return notebook
+
+
+def photograph(notebook: Any, name: str) -> Path:
+    """The executed notebook rendered to HTML (nbconvert) and photographed whole in
+    chromium, under tests/artifacts."""
+    from nbconvert import HTMLExporter
+
+    html, _ = HTMLExporter(template_name="lab").from_notebook_node(notebook)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page_file = ARTIFACTS / f"notebook-{Path(name).stem}.html"
+    page_file.write_text(html, encoding="utf-8")
+    picture = ARTIFACTS / f"notebook-{Path(name).stem}.png"
+    with launch() as seen:
+        seen.page.goto(page_file.as_uri())
+        seen.page.wait_for_load_state("load")
+        seen.page.screenshot(path=str(picture), full_page=True)
+    return picture
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs(path, tmp_path, monkeypatch, tiny_esmfold):
-    monkeypatch.setenv("PIQ_DATA_DIR", str(tmp_path / "piq"))
-    monkeypatch.setenv("PIQ_ESMFOLD_MODEL", str(tiny_esmfold))
-    monkeypatch.delenv("PIQ_DATABASE_URL", raising=False)
-    # A kernel of no server: the client runs the engine in the kernel.
-    for name in ("PIQ_SERVER_URL", "PIQ_SERVER_TOKEN", "JUPYTERHUB_SERVICE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    # The kernel starts where the notebook's data is, as JupyterLab starts it beside it.
-    shutil.copytree(path.parent / "data", tmp_path / "data")
-    notebook = nbformat.read(path, as_version=4)
-    with socket.socket() as taken:  # Dask's default port, held as another cluster would
-        with contextlib.suppress(OSError):  # held by someone else already: as good
-            taken.bind(("127.0.0.1", 8787))
-            taken.listen()
-        NotebookClient(
-            notebook,
-            timeout=300,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(tmp_path)}},
-        ).execute()
+def test_notebook_runs(path: Path, server: Stack) -> None:
+    notebook = execute_in_server(server, path.name)
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "\n".join(str(o.get("text") or o.get("data", {}).get("text/plain", "")) for o in outputs)
     assert "COMPLETED" in text
-    # Quiet by default: no warning about Dask's port, no traceback from its closing.
-    assert "8787" not in text and "already in use" not in text
     assert "Traceback" not in text and "CRITICAL" not in text
-    assert (tmp_path / "piq" / "piq.sqlite").is_file()
-    nbformat.write(notebook, tmp_path / path.name)  # what it showed, for a failure
-    CHECKS[path.name](notebook, tmp_path / "piq")
+    nbformat.write(notebook, server.root / f"executed-{path.name}")  # for a failure
+    CHECKS[path.name](notebook, server.root / "piq")
+    if Path(CHROMIUM).exists():
+        assert photograph(notebook, path.name).stat().st_size > 10_000
