@@ -13,7 +13,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .client import Client, JobFailed, PiqError
+from .client import Client, Job, JobFailed, PiqError
 from .client.session import default_client
 
 HELP = """\
@@ -34,7 +34,10 @@ FLAGS = frozenset({"new", "no-wait", "mine"})
 
 
 class Words:
-    """A command line: its positional words and its ``--options``."""
+    """A command line: its positional words and its ``--options``. A word or an
+    option's value that names a notebook variable holding an object (a Mol, a
+    Series, a job) stands for it; the command, the tool and a job's id are taken
+    as written (``word``), so a variable that shares their name changes nothing."""
 
     def __init__(self, line: str, namespace: dict[str, Any]) -> None:
         try:
@@ -42,6 +45,8 @@ class Words:
         except ValueError as exc:
             raise UsageError(f"cannot read the line: {exc}") from None
         self.positional: list[Any] = []
+        #: The positional words as written.
+        self.written: list[str] = []
         self.options: dict[str, list[Any]] = {}
         index = 0
         while index < len(tokens):
@@ -49,6 +54,7 @@ class Words:
             index += 1
             if not token.startswith("--") or token == "--":
                 self.positional.append(_value(token, namespace))
+                self.written.append(token)
                 continue
             key, sep, value = token[2:].partition("=")
             if key in FLAGS:
@@ -60,6 +66,16 @@ class Words:
                 value = tokens[index]
                 index += 1
             self.options.setdefault(key, []).append(_value(value, namespace))
+
+    def word(self) -> str:
+        """The next positional word as written (the caller checks there is one)."""
+        self.positional.pop(0)
+        return self.written.pop(0)
+
+    def value(self) -> Any:
+        """The next positional word as it stands: a variable's object, a number ..."""
+        self.written.pop(0)
+        return self.positional.pop(0)
 
     def take(self, key: str) -> Any:
         values = self.options.pop(key, None)
@@ -97,7 +113,7 @@ class PiqMagic:
         words = Words(line, self.shell.user_ns if self.shell is not None else {})
         if not words.positional:
             return self.help(words, cell)
-        command = str(words.positional.pop(0))
+        command = words.word()
         handler: Callable[[Words, str | None], Any] | None = (
             getattr(self, command.replace("-", "_"), None) if command in COMMANDS else None
         )
@@ -121,7 +137,7 @@ class PiqMagic:
         if not words.positional:
             tools = ", ".join(t.id for t in self.client.tools())
             raise UsageError(f"name a tool: {tools}")
-        tool = str(words.positional.pop(0))
+        tool = words.word()
         args = list(words.positional)
         if cell is not None and cell.strip():
             args.append(cell)
@@ -174,7 +190,7 @@ class PiqMagic:
         new = bool(words.take("new"))
         if not words.positional:
             raise UsageError("name a tool: %%piq batch TOOL")
-        tool = str(words.positional.pop(0))
+        tool = words.word()
         lines = [line.strip() for line in cell.splitlines() if line.strip()]
         batch = self.client.run_batch(tool, lines, name=name, new=new, **words.keywords())
         print(f"{batch.how}: {len(batch.resource.job_ids)} jobs")
@@ -195,7 +211,9 @@ class PiqMagic:
     def _job_id(self, words: Words) -> str:
         if not words.positional:
             raise UsageError("name a job: its id (job_...)")
-        return str(words.positional.pop(0))
+        written = words.written[0]
+        held = words.value()
+        return held.id if isinstance(held, Job) else written
 
     def show(self, words: Words, cell: str | None) -> Any:
         return self.client.job(self._job_id(words))
@@ -231,7 +249,7 @@ class PiqMagic:
             for budget in self.client.budgets():
                 print(_budget_line(budget))
             return None
-        credits = words.positional.pop(0)
+        credits = words.value()
         if not isinstance(credits, int) or isinstance(credits, bool):
             raise UsageError(f"%piq budget N takes a whole number of credits, not {credits!r}")
         name = words.take("name")
