@@ -151,13 +151,14 @@ def _problem(response: Response, api_path: str) -> str | None:
 @dataclass(frozen=True)
 class Seeded:
     """Real resources the requests name: a finished, public job and its file, a
-    batch, an upload, a tool."""
+    batch, an upload, a tool, a budget, the workspace and its owner."""
 
     job_id: str
     file_name: str
     batch_id: str
     file_id: str
     budget_id: str
+    workspace_id: str
 
     def path_parameters(self, operation: Any) -> dict[str, str]:
         known = {
@@ -167,6 +168,8 @@ class Seeded:
             "file_id": self.file_id,
             "tool_id": "echo",
             "ref": self.budget_id,
+            "workspace_id": self.workspace_id,
+            "username": "alice",
         }
         return {p.name: known[p.name] for p in operation.path_parameters}
 
@@ -196,6 +199,7 @@ async def seed(alice: Api) -> Seeded:
         batch_id=batch.json["id"],
         file_id=upload.json["id"],
         budget_id=budget.json["id"],
+        workspace_id=(await alice.get("account")).json["workspace"]["id"],
     )
 
 

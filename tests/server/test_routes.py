@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from proteiniq_jupyter.jobs.model import Role
+from proteiniq_jupyter.server.identity import FRESH_S
 from proteiniq_jupyter.server.routes import route_table
 
 from ..helpers import Gate
@@ -905,6 +906,7 @@ async def test_members_of_the_configured_workspace_act_in_it(piq, alice, bob):
     service = piq.state.service
     owner = service.sign_in("alice", workspace_id=piq.team.workspace_id)
     service.add_member(owner, "bob", Role.MEMBER)
+    await asyncio.sleep(FRESH_S)  # his memberships, read for his last request, are read again
     after = await bob.get("account")
     assert after.json["workspace"]["id"] == piq.team.workspace_id
     job = await bob.submit("team work")
