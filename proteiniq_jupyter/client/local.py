@@ -17,7 +17,7 @@ from .. import api
 from ..engine import Engine, open_engine
 from ..execution.base import EngineExecutor
 from ..jobs.errors import ValidationError
-from ..jobs.model import JobEvent
+from ..jobs.model import Job, JobEvent
 from ..jobs.ports import JobFilter
 from ..jobs.status import JobStatus
 from .events import BusEvents
@@ -43,8 +43,12 @@ class LocalTransport:
 
         return self.service.bus.subscribe(take)
 
-    def _job(self, job_id: str) -> api.Job:
-        return api.Job.of(*self.service.get_named(self.actor, job_id))
+    def _job(self, job: str | Job) -> api.Job:
+        """The job as the API renders it; a job a change handed back is taken as is
+        where the actor made it (see ``named_view``)."""
+        if isinstance(job, Job):
+            return api.Job.of(*self.service.named_view(self.actor, job))
+        return api.Job.of(*self.service.get_named(self.actor, job))
 
     def tools(self) -> api.ToolList:
         return api.ToolList.of(self.engine.tools, self.engine.service.tool_availability)
@@ -76,7 +80,7 @@ class LocalTransport:
             idempotency_key=idempotency_key,
             **request.limits().as_arguments(),
         )
-        return self._job(job.id)
+        return self._job(job)
 
     def job(self, job_id: str) -> api.Job:
         return self._job(job_id)
@@ -121,12 +125,12 @@ class LocalTransport:
             self.service.cancel(self.actor, job_id)
             return self._job(job_id)
         if action == "retry":
-            return self._job(self.service.retry(self.actor, job_id).id)
+            return self._job(self.service.retry(self.actor, job_id))
         request = api.JobDuplicate.parse(body or {})
         job = self.service.duplicate(
             self.actor, job_id, settings=request.settings, name=request.name
         )
-        return self._job(job.id)
+        return self._job(job)
 
     def share(self, job_id: str, body: JsonBody | None) -> api.Share:
         if body is None:

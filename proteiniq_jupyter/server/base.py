@@ -18,6 +18,7 @@ from tornado import web
 from .. import api
 from ..jobs.access import Actor
 from ..jobs.errors import JobNotCompleted, PiqError, ValidationError
+from ..jobs.model import Job
 from ..jobs.text import check_text
 from .state import ServerState
 
@@ -279,20 +280,25 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(text)
 
-    async def read_job(self, actor: Actor, job: str | Callable[[], str]) -> tuple[str, str]:
+    async def read_job(self, actor: Actor, job: str | Callable[[], str | Job]) -> tuple[str, str]:
         """The job's id, and the job as ``actor`` may see it (named submitter and
         all) as JSON. ``job`` is its id, or a change that gives it (a submit, a
-        retry): the change, the read and the rendering take one trip to the pool."""
+        retry), by id or as the job it made: the change, the read and the rendering
+        take one trip to the pool, and a job the actor made is rendered as made."""
         service = self.state.service
 
         def job_json() -> tuple[str, str]:
-            job_id = job() if callable(job) else job
-            return job_id, api.render(api.Job.of(*service.get_named(actor, job_id)))
+            changed = job() if callable(job) else job
+            if isinstance(changed, Job):
+                view, names = service.named_view(actor, changed)
+            else:
+                view, names = service.get_named(actor, changed)
+            return view.job.id, api.render(api.Job.of(view, names))
 
         return await self.call(job_json)
 
     async def send_job(
-        self, actor: Actor, job: str | Callable[[], str], *, status: int = 200
+        self, actor: Actor, job: str | Callable[[], str | Job], *, status: int = 200
     ) -> None:
         """Answer with the job (see ``read_job``)."""
         _, text = await self.read_job(actor, job)

@@ -8,7 +8,7 @@ from jupyter_server.utils import url_path_join
 from .. import api
 from ..api.scene import job_scene
 from ..jobs.errors import NotFound, ValidationError
-from ..jobs.model import Share
+from ..jobs.model import Job, Share
 from ..jobs.ports import JobFilter
 from ..jobs.status import JobStatus
 from .base import PiqHandler, authenticated
@@ -121,7 +121,7 @@ class JobsHandler(PiqHandler):
         request = api.JobCreate.parse(body)
         service = self.state.service
 
-        def submit() -> str:
+        def submit() -> Job:
             return service.submit(
                 actor,
                 request.tool,
@@ -130,7 +130,7 @@ class JobsHandler(PiqHandler):
                 name=request.name,
                 idempotency_key=key,
                 **request.limits().as_arguments(),
-            ).id
+            )
 
         job_id, text = await self.read_job(actor, submit)
         self.set_header("Location", api_url(self, "jobs", job_id))
@@ -172,15 +172,15 @@ class JobActionHandler(PiqHandler):
         if action == "duplicate":
             duplicate = api.JobDuplicate.parse(self.json_body() if self.request.body else {})
 
-        def change() -> str:
+        def change() -> str | Job:
             if action == "cancel":
                 service.cancel(actor, job_id)
                 return job_id
             if duplicate is None:
-                return service.retry(actor, job_id).id
+                return service.retry(actor, job_id)
             return service.duplicate(
                 actor, job_id, settings=duplicate.settings, name=duplicate.name
-            ).id
+            )
 
         await self.send_job(actor, change, status=200 if action == "cancel" else 201)
 

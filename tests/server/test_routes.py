@@ -238,6 +238,31 @@ async def test_submit_answers_201_with_location(alice: Api) -> None:
     assert located.status == 200 and located.json["id"] == job["id"]
 
 
+async def test_a_submit_answers_with_the_job_as_a_read_shows_it(alice: Api, gate: Gate) -> None:
+    """The answer to a submit is rendered from the job the submit made (no second
+    read); it must be the job a read shows, but for what running it has changed."""
+    answer = await alice.post("jobs", job_body("zz", tool="sleep", settings=gate.settings()))
+    assert answer.status == 201, answer.body
+    job_id = answer.json["id"]
+    read = await wait_until(
+        lambda: _job_if(alice, job_id, lambda job: job["status"] == "PROCESSING")
+    )
+    changed = {key for key in {*answer.json, *read} if answer.json.get(key) != read.get(key)}
+    # a running job's status, progress, times, attempts, charge and provenance (kept
+    # when it starts) move; nothing it was made with does
+    running = {"status", "progress", "progress_message", "updated_at", "started_at"}
+    running |= {"attempts", "duration_s", "credits", "provenance"}
+    assert changed <= running, [(key, answer.json.get(key), read.get(key)) for key in changed]
+    assert answer.json["credits"] | {"charged": 0} == read["credits"] | {"charged": 0}
+    gate.open()
+    assert (await alice.wait(job_id))["status"] == "COMPLETED"
+
+
+async def _job_if(api: Api, job_id: str, wanted: Any) -> dict[str, Any] | None:
+    job: dict[str, Any] = (await api.get(f"jobs/{job_id}")).json
+    return job if wanted(job) else None
+
+
 async def test_idempotency_keys(alice: Api) -> None:
     first = await alice.post("jobs", job_body("same request"), headers={"Idempotency-Key": "k-1"})
     assert first.status == 201, first.body
