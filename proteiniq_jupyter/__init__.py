@@ -55,6 +55,7 @@ class _Verb(ModuleType):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from . import client
 
+        _widgets()  # what the verb gives shows as a widget, as every other verb's does
         return getattr(client, self.__name__.rpartition(".")[2])(*args, **kwargs)
 
 

@@ -119,3 +119,11 @@ def test_piq_jobs_and_the_magic_show_the_table(kernel: BlockingKernelClient) -> 
     [table] = shown(magic)
     state = opened(magic, table[WIDGET_MIME]["model_id"])
     assert state["tool"] == "echo" and 1 <= len(state["rows"]) <= 3
+
+
+def test_the_first_call_of_a_fresh_kernel_shows_the_table(stack: Stack) -> None:
+    """``piq.jobs()`` as the very first call after the import (no magics loaded, no
+    other verb called before) shows the job table widget, not the HTML table."""
+    for fresh in kernel_of("http", stack, "first-call.ipynb"):
+        [data] = shown(run(fresh, "import proteiniq_jupyter as piq\npiq.jobs()"))
+        assert WIDGET_MIME in data, sorted(data)
