@@ -55,6 +55,8 @@ TABLE = ".piq-table-view"
 ROW = "tr[data-job]"
 #: The cell that shows the job table.
 TABLE_CELL = "piq.jobs()"
+#: How long one table step may take before the run stops saying what the cell shows.
+LIMIT_MS = 120_000
 VIEW = ".piq-structure"
 RENDERED = "[data-testid='structure-canvas'][data-rendered='true']"
 #: Sequences folded for the saved-notebook comparison (60 residues each).
@@ -140,7 +142,7 @@ def status_latency(book: LabNotebook, store: SqlStore, home: Path, rounds: int) 
 
 #: Adds a cell holding ``code`` and runs it; the milliseconds from the run command
 #: to the first of the table's rows in the DOM.
-RUN_TIMED = """async ({cell, code, table, row}) => {
+RUN_TIMED = """async ({cell, code, table, row, limit}) => {
   const app = window.jupyterapp;
   const notebook = app.shell.currentWidget.content;
   notebook.activeCellIndex = notebook.widgets.length - 1;
@@ -157,7 +159,10 @@ RUN_TIMED = """async ({cell, code, table, row}) => {
     observer.observe(active.node, {subtree: true, childList: true});
   });
   const ran = app.commands.execute('notebook:run-cell');
-  const elapsed = await shown;
+  const late = new Promise((_, reject) => setTimeout(() => reject(new Error(
+    `no table row after ${limit} ms; the cell shows: ${active.node.innerText.slice(0, 800)}`
+  )), limit));
+  const elapsed = await Promise.race([shown, late]);
   await ran;
   return elapsed;
 }"""
@@ -186,7 +191,7 @@ def job_table(book: LabNotebook, renders: int, pages: int) -> dict[str, list[flo
     turns: list[float] = []
     for index in range(renders):
         cell = f"table-{index}"
-        shown = {"cell": cell, "code": TABLE_CELL, "table": TABLE, "row": ROW}
+        shown = {"cell": cell, "code": TABLE_CELL, "table": TABLE, "row": ROW, "limit": LIMIT_MS}
         first.append(float(book.page.evaluate(RUN_TIMED, shown)))
     last = {"cell": f"table-{renders - 1}", "table": TABLE, "row": ROW}
     for _ in range(pages):
