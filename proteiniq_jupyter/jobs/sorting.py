@@ -73,10 +73,14 @@ class JobSort:
 
     @property
     def order(self) -> str:
-        return "desc" if self.descending else "asc"
+        return sort_order(self.descending)
 
 
 DEFAULT_SORT = JobSort()
+
+
+def sort_order(descending: bool) -> str:
+    return "desc" if descending else "asc"
 
 
 def shown_credits(job: Job) -> int:
