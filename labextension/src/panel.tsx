@@ -42,11 +42,18 @@ function JobsPanelView({ host }: { host: PanelHost }): React.JSX.Element {
     state.current = { filters, cursors, sort };
   }, [filters, cursors, sort]);
 
+  const latest = useRef(0);
+
   // A page of the whole history in `order`; a cursor belongs to the order it was read in.
+  // The last read asked for wins: a reload that a job's event started before a click
+  // on a header, and that answers after it, must not bring the old order back.
   const load = useCallback(
     async (wanted: Filters, stack: (string | null)[], order: Sort = state.current.sort): Promise<Outcome> => {
+      const ticket = ++latest.current;
+      state.current = { filters: wanted, cursors: stack, sort: order };
       try {
         const page = await api.jobs(wanted, order, stack[stack.length - 1] ?? null, PAGE_SIZE);
+        if (ticket !== latest.current) return { ok: true, error: null };
         setFilters(wanted);
         setSort(order);
         setCursors(stack);
@@ -55,7 +62,7 @@ function JobsPanelView({ host }: { host: PanelHost }): React.JSX.Element {
         setError(null);
         return { ok: true, error: null };
       } catch (problem) {
-        return outcomeOf(problem);
+        return ticket === latest.current ? outcomeOf(problem) : { ok: true, error: null };
       }
     },
     [api],
