@@ -5,8 +5,10 @@ order is refused by another."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -209,3 +211,11 @@ def test_unknown_sort_or_order_names_the_valid_values():
     assert refused.value.message == "unknown order 'up'; use asc or desc"
     assert JobSort.parse(None) == JobSort.parse("created_at", "desc")
     assert JobSort.parse("name") == JobSort.parse("name", "asc")
+
+
+def test_the_job_table_offers_exactly_the_orders_the_server_reads():
+    """The view's columns (js/src/views/JobTable.tsx) are the sort values the API takes."""
+    source = (Path(__file__).parents[1] / "js" / "src" / "views" / "JobTable.tsx").read_text()
+    declared = re.search(r"export type Column = ([^;]+);", source)
+    assert declared is not None
+    assert sorted(re.findall(r'"([a-z_]+)"', declared.group(1))) == sorted(SORT_VALUES)

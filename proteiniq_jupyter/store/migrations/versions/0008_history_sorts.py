@@ -27,8 +27,13 @@ _INDEXES = (
     ("duration", "duration_s", False),
 )
 
+#: Seconds since the epoch of a stored SQLite moment ("YYYY-MM-DD HH:MM:SS.ffffff", UTC),
+#: to the microsecond (julianday's days lose some).
+_SQLITE_SECONDS = "(CAST(strftime('%s', {0}) AS REAL) + CAST(substr({0}, 21) AS REAL) / 1e6)"
 _DURATION = {
-    "sqlite": "MAX(0, (julianday(finished_at) - julianday(started_at)) * 86400.0)",
+    "sqlite": (
+        f"MAX(0, {_SQLITE_SECONDS.format('finished_at')} - {_SQLITE_SECONDS.format('started_at')})"
+    ),
     "postgresql": "GREATEST(0, EXTRACT(EPOCH FROM finished_at - started_at))",
 }
 
