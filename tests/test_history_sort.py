@@ -17,7 +17,7 @@ from proteiniq_jupyter.execution.inprocess import run_job
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.jobs.model import Role
 from proteiniq_jupyter.jobs.ports import JobFilter
-from proteiniq_jupyter.jobs.sorting import SORT_VALUES, JobSort
+from proteiniq_jupyter.jobs.sorting import SORT_VALUES, JobSort, sort_after, sort_cursor
 from proteiniq_jupyter.jobs.status import JobStatus
 from proteiniq_jupyter.store import tables as t
 
@@ -219,3 +219,27 @@ def test_the_job_table_offers_exactly_the_orders_the_server_reads():
     declared = re.search(r"export type Column = ([^;]+);", source)
     assert declared is not None
     assert sorted(re.findall(r'"([a-z_]+)"', declared.group(1))) == sorted(SORT_VALUES)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("name", "bad\x00name"),  # no database stores text with NUL
+        ("name", 7),
+        ("credits", 2**40),  # past what the column holds
+        ("credits", True),
+        ("credits", "7"),
+        ("duration_s", float("inf")),
+        ("duration_s", "long"),
+        ("created_at", "2026-01-01T00:00:00"),  # no timezone
+        ("created_at", "9999-12-31T23:59:59-05:00"),  # past year 9999 in UTC
+    ],
+)
+def test_a_cursor_this_server_did_not_make_is_refused(column, value):
+    sort = JobSort.parse(column, "asc")
+    made = sort_cursor(sort, value, "job_0123")
+    with pytest.raises(ValidationError) as refused:
+        sort_after(sort, made)
+    assert refused.value.errors[0]["field"] == "starting_after"
+    fine = {"name": "x", "credits": 3, "duration_s": None, "created_at": "2026-01-01T00:00:00Z"}
+    assert sort_after(sort, sort_cursor(sort, fine[column], "job_0123")) is not None

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from math import isfinite
 from typing import NoReturn
 
 from .errors import ValidationError
@@ -101,6 +102,8 @@ def finished_duration_s(job: Job) -> float | None:
 _MOMENT = {SortColumn.CREATED_AT}
 _WHOLE = {SortColumn.CREDITS}
 _SECONDS = {SortColumn.DURATION}
+#: Whole numbers a stored integer column can hold.
+_INT_LIMIT = 2**31
 
 
 def sort_cursor(sort: JobSort, value: SortValue, row_id: str) -> str:
@@ -130,28 +133,26 @@ def sort_after(sort: JobSort, cursor: str | None) -> tuple[SortValue, str] | Non
         if not isinstance(row_id, str) or not ROW_ID.fullmatch(row_id):
             raise ValueError(raw)
         return _value(sort.column, value), row_id
-    except (ValueError, TypeError):  # a JSON error and a bad base64 are ValueErrors
+    except (ValueError, TypeError, OverflowError):  # JSON and base64 errors are ValueErrors
         _refuse(sort)
 
 
 def _value(column: SortColumn, value: object) -> SortValue:
+    """A cursor's value as its column holds one; anything else was not made here."""
     if column in _MOMENT:
         if isinstance(value, str):
-            try:
-                moment = datetime.fromisoformat(value)
-            except ValueError:
-                moment = None
-            if moment is not None and moment.tzinfo is not None:
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is not None:
                 return moment.astimezone(UTC)
     elif column in _WHOLE:
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) < _INT_LIMIT:
             return value
     elif column in _SECONDS:
         if value is None:
             return None
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int | float) and not isinstance(value, bool) and isfinite(value):
             return float(value)
-    elif isinstance(value, str):
+    elif isinstance(value, str) and "\x00" not in value:
         return value
     raise ValueError(value)
 
