@@ -9,7 +9,11 @@ Pages timed on each backend (the reader is a member of the workspace):
 * ``status`` - its FAILED jobs;
 * ``deep``   - the team-history page after a cursor about 500,000 rows deep;
 * ``batch``  - the children of its largest batch;
-* ``small``  - the team history of the smallest workspace.
+* ``small``  - the team history of the smallest workspace;
+* ``name``, ``name deep`` - the team history by name (A to z), first page and a
+  page about 500,000 rows deep;
+* ``duration``, ``duration deep`` - the same, longest first (jobs with no
+  duration last).
 
 Each page is fetched three ways, interleaved: through the service (what users hit),
 through the store alone (a read transaction and ``SqlTransaction.list_jobs``) and
@@ -52,9 +56,10 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 
 from proteiniq_jupyter.jobs.access import Actor
-from proteiniq_jupyter.jobs.paging import decode_cursor, encode_cursor
+from proteiniq_jupyter.jobs.paging import encode_cursor
 from proteiniq_jupyter.jobs.ports import JobFilter
 from proteiniq_jupyter.jobs.service import JobService
+from proteiniq_jupyter.jobs.sorting import DEFAULT_SORT, JobSort, sort_after, sort_cursor
 from proteiniq_jupyter.jobs.status import TERMINAL, JobStatus
 from proteiniq_jupyter.store import tables as t
 from proteiniq_jupyter.store.database import create_db_engine, normalise_url, sqlite_url
@@ -308,6 +313,10 @@ def _user_id(index: int) -> str:
     return f"usr_bench_{index:02d}"
 
 
+def _username(user_id: str) -> str:
+    return f"bench-user-{user_id.removeprefix('usr_bench_')}"
+
+
 class Workload:
     """A year of one lab's use, reproducible from ``seed``: three workspaces (one holds
     most jobs), eight tools of very different popularity, a few percent of jobs run
@@ -358,7 +367,7 @@ class Workload:
         return [
             {
                 "id": _user_id(i),
-                "username": f"bench-user-{i:02d}",
+                "username": _username(_user_id(i)),
                 "email": f"bench-user-{i:02d}@lab.example",
                 "created_at": created,
             }
@@ -469,6 +478,7 @@ class Workload:
             error = rng.choice(ERRORS)
         elif status is JobStatus.TIMEOUT:
             error = "ran past 3600 s"
+        charged = tool.credits if status is JobStatus.COMPLETED else 0
         visibility = VISIBILITY_DRAW.draw(rng)
         if visibility == "invited":
             self.invites.append(
@@ -505,7 +515,7 @@ class Workload:
             "status_reason": "waiting for a worker" if status is JobStatus.QUEUED else None,
             "error": error,
             "estimated_credits": tool.credits,
-            "credits_charged": tool.credits if status is JobStatus.COMPLETED else 0,
+            "credits_charged": charged,
             "attempts": 0 if started is None else (2 if rng.random() < 0.03 else 1),
             "idempotency_key": f"idem-{rng.getrandbits(64):016x}" if keyed else None,
             "request_hash": f"{rng.getrandbits(256):064x}" if keyed else None,
@@ -513,6 +523,10 @@ class Workload:
             "updated_at": finished or started or created,
             "started_at": started,
             "finished_at": finished,
+            # What the history sorts by (the store writes these from the job).
+            "submitter_name": _username(submitter_id),
+            "credits_shown": (tool.credits if status is JobStatus.COMPLETED else 0) or tool.credits,
+            "duration_s": (finished - started).total_seconds() if started and finished else None,
         }
 
 
@@ -621,6 +635,7 @@ class Case:
     cursor: str | None
     raw_sql: str
     raw_params: tuple[Any, ...]
+    sort: JobSort = DEFAULT_SORT
 
 
 class RawConnection:
@@ -727,7 +742,67 @@ def build_cases(raw: RawConnection, store: SqlStore, deep: int) -> list[Case]:
             raw_page_sql(""),
             (SMALL_WORKSPACE, limit),
         ),
+        *sorted_cases(raw, deep),
     ]
+
+
+#: The non-default orders timed: key, sort, column, and what a row of the timed part holds.
+SORTED = (
+    ("name", JobSort.parse("name", "asc"), "name", ""),
+    ("duration", JobSort.parse("duration_s", "desc"), "duration_s", " AND duration_s IS NOT NULL"),
+)
+
+
+def sorted_cases(raw: RawConnection, deep: int) -> list[Case]:
+    """A first page and a deep page of the team history in each order of ``SORTED``,
+    with raw SQL that walks the same index the same way."""
+    cases = []
+    limit = PAGE + 1
+    big = (READER, BIG_WORKSPACE)
+    for key, sort, column, has_value in SORTED:
+        ordered = (
+            f'{column} COLLATE "C"' if raw.backend == "postgresql" and key == "name" else column
+        )
+        way = "DESC" if sort.descending else "ASC"
+        base = (
+            f"SELECT {LIST_COLUMNS} FROM jobs "
+            f"WHERE workspace_id = ? AND batch_id IS NULL{has_value}"
+        )
+        order = f" ORDER BY {ordered} {way}, id {way} LIMIT ?"
+        rows = raw.fetch(
+            f"SELECT count(*) FROM jobs WHERE workspace_id = ? AND batch_id IS NULL{has_value}",
+            [BIG_WORKSPACE],
+        )
+        depth = max(1, min(deep, int(rows[0][0]) - 2 * PAGE))
+        value, job_id = raw.fetch(
+            f"SELECT {column}, id FROM jobs WHERE workspace_id = ? AND batch_id IS NULL"
+            f"{has_value} ORDER BY {ordered} {way}, id {way} LIMIT 1 OFFSET ?",
+            [BIG_WORKSPACE, depth - 1],
+        )[0]
+        past = "<" if sort.descending else ">"
+        cases += [
+            Case(
+                key,
+                f"by {sort.column} {sort.order}",
+                *big,
+                JobFilter(),
+                None,
+                base + order,
+                (BIG_WORKSPACE, limit),
+                sort,
+            ),
+            Case(
+                f"{key} deep",
+                f"by {sort.column} {sort.order}, {depth:,} rows deep",
+                *big,
+                JobFilter(),
+                sort_cursor(sort, value, job_id),
+                base + f" AND ({ordered}, id) {past} (?, ?)" + order,
+                (BIG_WORKSPACE, value, job_id, limit),
+                sort,
+            ),
+        ]
+    return cases
 
 
 class StatementLog:
@@ -780,28 +855,28 @@ def measure(
     results: dict[str, JsonDict] = {}
     for case in build_cases(raw, store, deep):
         reader = service.sign_in(f"bench-user-{case.reader:02d}", workspace_id=case.workspace_id)
-        after = decode_cursor(case.cursor) if case.cursor else None
+        after = sort_after(case.sort, case.cursor)
 
         def through_service(case: Case = case, reader: Actor = reader) -> Any:
             return service.list_jobs(
-                reader, case.job_filter, starting_after=case.cursor, limit=PAGE
+                reader, case.job_filter, starting_after=case.cursor, limit=PAGE, sort=case.sort
             )
 
         def through_store(case: Case = case, after: Any = after) -> Any:
             with store.read() as tx:
-                return tx.list_jobs(case.workspace_id, case.job_filter, after, PAGE + 1)
+                return tx.list_jobs(case.workspace_id, case.job_filter, after, PAGE + 1, case.sort)
 
         def through_raw(case: Case = case) -> Any:
             return raw.fetch(case.raw_sql, case.raw_params)
 
         # All three must return the same rows.
         got = [view.job.id for view in through_service().items]
-        stored = [job.id for job in through_store()][:PAGE]
+        stored = [job.id for job, _ in through_store()][:PAGE]
         want = [row[0] for row in through_raw()][:PAGE]
         if not (got == stored == want) or len(got) != PAGE:
             raise SystemExit(f"{backend} {case.key}: the service, store and raw SQL disagree")
         statements = log.capture(through_service)
-        listing = [s for s in statements if "ORDER BY jobs.created_at DESC" in s[0]]
+        listing = [s for s in statements if "sort_value_" in s[0]]
         plan = raw.explain(*listing[0])
         print(f"\n{backend} · {case.label} · plan of the service query:")
         print("\n".join(f"    {line}" for line in plan))

@@ -3,14 +3,16 @@ WAL mode at the documented default place, and PostgreSQL is reached by URL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, select, text
 
 from proteiniq_jupyter.config import EngineConfig
 from proteiniq_jupyter.engine import open_engine
+from proteiniq_jupyter.store import tables as t
 from proteiniq_jupyter.store.database import create_db_engine, migrate, normalise_url
 from proteiniq_jupyter.store.sql_store import SqlStore
 from proteiniq_jupyter.store.tables import metadata
@@ -29,7 +31,7 @@ def test_migrating_twice_is_harmless(database_url):
     migrate(engine)
     migrate(engine)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0008"
     engine.dispose()
 
 
@@ -62,3 +64,56 @@ def test_backend_reported(store):
     reopened = SqlStore(store.engine, run_migrations=False)
     with reopened.read() as tx:
         assert tx.ledger_balance("nobody") == 0
+
+
+def test_the_history_sort_columns_are_filled_for_jobs_made_before_them(database_url):
+    """Jobs stored before the history could be sorted get their submitter's name,
+    the credits their row shows and their duration when the store is upgraded."""
+    engine = create_db_engine(database_url)
+    migrate(engine, "0007")
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    common = {
+        "workspace_id": "ws_1",
+        "submitter_id": "usr_1",
+        "tool": "echo",
+        "status": "COMPLETED",
+        "visibility": "private",
+        "inputs": [],
+        "settings": {},
+        "progress": 1.0,
+        "estimated_credits": 10,
+        "attempts": 1,
+        "created_at": at,
+        "updated_at": at,
+    }
+    with engine.begin() as conn:
+        conn.execute(insert(t.workspaces).values(id="ws_1", name="Lab", plan="free", created_at=at))
+        conn.execute(insert(t.users).values(id="usr_1", username="ada", created_at=at))
+        rows = [
+            {
+                **common,
+                "id": "job_ran",
+                "name": "ran",
+                "credits_charged": 12,
+                "started_at": at,
+                "finished_at": at + timedelta(seconds=90),
+            },
+            {
+                **common,
+                "id": "job_waits",
+                "name": "waits",
+                "status": "PENDING",
+                "credits_charged": 0,
+                "started_at": None,
+                "finished_at": None,
+            },
+        ]
+        conn.execute(insert(t.jobs), rows)  # the columns the schema had then
+    migrate(engine)
+    with engine.connect() as conn:
+        query = select(
+            t.jobs.c.id, t.jobs.c.submitter_name, t.jobs.c.credits_shown, t.jobs.c.duration_s
+        ).order_by(t.jobs.c.id)
+        stored = [tuple(r) for r in conn.execute(query)]
+    engine.dispose()
+    assert stored == [("job_ran", "ada", 12, 90.0), ("job_waits", "ada", 10, None)]

@@ -2,6 +2,7 @@
 // ServerConnection (it adds the XSRF token and the page's credentials).
 import { URLExt } from "@jupyterlab/coreutils";
 import { ServerConnection } from "@jupyterlab/services";
+import { sortParams } from "@proteiniq/views";
 import type {
   Batch,
   FileFilters,
@@ -13,6 +14,7 @@ import type {
   JobWithContents,
   Outcome,
   Share,
+  Sort,
   ToolDetail,
 } from "@proteiniq/views";
 
@@ -92,8 +94,8 @@ export class PiqApi {
     return (await response.json()) as T;
   }
 
-  jobs(filters: Filters, startingAfter: string | null, limit: number): Promise<JobPage> {
-    const query = new URLSearchParams({ limit: String(limit) });
+  jobs(filters: Filters, sort: Sort, startingAfter: string | null, limit: number): Promise<JobPage> {
+    const query = new URLSearchParams({ limit: String(limit), ...sortParams(sort) });
     if (filters.tool !== "") query.set("tool", filters.tool);
     if (filters.status.length > 0) query.set("status", filters.status.join(","));
     if (filters.search !== "") query.set("q", filters.search);

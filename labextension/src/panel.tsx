@@ -1,7 +1,16 @@
 // The Jobs panel: the shared JobTable over the workspace's history, a page at a time
 // through the server's cursor, its rows kept live by the event stream (no polling).
 import { ReactWidget } from "@jupyterlab/ui-components";
-import { JobTable, downloadFile, type Filters, type Job, type Outcome, type RowAction, type Sort } from "@proteiniq/views";
+import {
+  DEFAULT_SORT,
+  JobTable,
+  downloadFile,
+  type Filters,
+  type Job,
+  type Outcome,
+  type RowAction,
+  type Sort,
+} from "@proteiniq/views";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { outcomeOf, type PiqApi } from "./api";
 import { PanelBatches } from "./batches";
@@ -26,25 +35,34 @@ function JobsPanelView({ host }: { host: PanelHost }): React.JSX.Element {
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const [next, setNext] = useState<string | null>(null);
   const [tools, setTools] = useState<string[]>([]);
-  const [sort, setSort] = useState<Sort>({ column: "created_at", descending: true });
+  const [sort, setSort] = useState<Sort>(DEFAULT_SORT);
   const [error, setError] = useState<string | null>(null);
-  const state = useRef({ filters, cursors });
+  const state = useRef({ filters, cursors, sort });
   useEffect(() => {
-    state.current = { filters, cursors };
-  }, [filters, cursors]);
+    state.current = { filters, cursors, sort };
+  }, [filters, cursors, sort]);
 
+  const latest = useRef(0);
+
+  // A page of the whole history in `order`; a cursor belongs to the order it was read in.
+  // The last read asked for wins: a reload that a job's event started before a click
+  // on a header, and that answers after it, must not bring the old order back.
   const load = useCallback(
-    async (wanted: Filters, stack: (string | null)[]): Promise<Outcome> => {
+    async (wanted: Filters, stack: (string | null)[], order: Sort = state.current.sort): Promise<Outcome> => {
+      const ticket = ++latest.current;
+      state.current = { filters: wanted, cursors: stack, sort: order };
       try {
-        const page = await api.jobs(wanted, stack[stack.length - 1] ?? null, PAGE_SIZE);
+        const page = await api.jobs(wanted, order, stack[stack.length - 1] ?? null, PAGE_SIZE);
+        if (ticket !== latest.current) return { ok: true, error: null };
         setFilters(wanted);
+        setSort(order);
         setCursors(stack);
         setRows(page.data);
         setNext(page.has_more ? page.next_cursor : null);
         setError(null);
         return { ok: true, error: null };
       } catch (problem) {
-        return outcomeOf(problem);
+        return ticket === latest.current ? outcomeOf(problem) : { ok: true, error: null };
       }
     },
     [api],
@@ -156,7 +174,7 @@ function JobsPanelView({ host }: { host: PanelHost }): React.JSX.Element {
         filters={filters}
         tools={tools}
         sort={sort}
-        onSort={setSort}
+        onSort={(order) => load(filters, [null], order)}
         onFilters={(wanted) => load(wanted, [null])}
         onPage={(to) => {
           if (to === "first") return load(filters, [null]);

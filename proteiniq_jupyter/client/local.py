@@ -19,6 +19,7 @@ from ..execution.base import EngineExecutor
 from ..jobs.errors import ValidationError
 from ..jobs.model import Job, JobEvent
 from ..jobs.ports import JobFilter
+from ..jobs.sorting import JobSort
 from ..jobs.status import JobStatus
 from .events import BusEvents
 from .transport import Connection, EventSink, JsonBody
@@ -105,6 +106,7 @@ class LocalTransport:
             job_filter,
             starting_after=params.get("starting_after"),
             limit=int(params.get("limit", "20")),
+            sort=JobSort.parse(params.get("sort"), params.get("order")),
         )
         return api.JobList.of(page, self.service.usernames(self.actor))
 

@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 
 from .. import api
 from ..jobs.errors import NotFound, ValidationError
+from ..jobs.sorting import DEFAULT_SORT, JobSort, sort_order
 from . import reattach
 from .discovery import discover
 from .display import mimebundle, open_widget
@@ -188,11 +189,19 @@ class Client:
         mine: bool = False,
         limit: int | None = None,
         page_size: int = 20,
+        sort: str = "created_at",
+        descending: bool | None = None,
     ) -> JobTable:
-        """Jobs of the workspace, newest first: ``limit`` rows at most (all with
-        None), read ``page_size`` at a time as the table is read."""
+        """Jobs of the workspace, newest first, or sorted by ``sort`` (created_at,
+        name, status, tool, submitter, credits, duration_s; ascending but for
+        created_at unless ``descending`` says) across the whole history:
+        ``limit`` rows at most (all with None), read ``page_size`` at a time as
+        the table is read."""
+        order = JobSort.parse(sort, None if descending is None else sort_order(descending))
         size = min(limit, page_size) if limit else page_size
         params: dict[str, str] = {"limit": str(max(1, min(size, MAX_PAGE)))}
+        if order != DEFAULT_SORT:
+            params["sort"], params["order"] = order.column.value, order.order
         if tool:
             params["tool"] = tool
         if status:

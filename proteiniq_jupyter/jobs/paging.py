@@ -12,7 +12,7 @@ from .model import Job
 
 MAX_PAGE = 100
 #: What a row id in a cursor looks like (``job_`` and 32 hex digits, and the like).
-_ROW_ID = re.compile(r"[A-Za-z0-9_\-]{1,40}")
+ROW_ID = re.compile(r"[A-Za-z0-9_\-]{1,40}")
 
 
 def check_limit(limit: int) -> None:
@@ -46,7 +46,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created, row_id = raw.split("|", 1)
         moment = datetime.fromisoformat(created)
-        if moment.tzinfo is None or not _ROW_ID.fullmatch(row_id):
+        if moment.tzinfo is None or not ROW_ID.fullmatch(row_id):
             raise ValueError(raw)
         return moment.astimezone(UTC), row_id
     except (ValueError, OverflowError):  # UnicodeDecodeError and binascii.Error are ValueErrors

@@ -25,6 +25,7 @@ from .model import (
     User,
     Workspace,
 )
+from .sorting import JobSort, SortValue
 from .status import JobStatus
 
 
@@ -127,9 +128,14 @@ class StoreTransaction(Protocol):
         self,
         workspace_id: str,
         job_filter: JobFilter,
-        after: tuple[datetime, str] | None,
+        after: tuple[SortValue, str] | None,
         limit: int,
-    ) -> list[Job]: ...
+        sort: JobSort = ...,
+    ) -> list[tuple[Job, SortValue]]:
+        """A page in ``sort``'s order after the (value, id) ``after``, each job with
+        the value it was ordered by."""
+        ...
+
     def count_jobs(
         self, workspace_id: str, statuses: Sequence[JobStatus], *, batch_children: bool = False
     ) -> int: ...

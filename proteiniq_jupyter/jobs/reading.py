@@ -13,8 +13,9 @@ from .core import ServiceCore, usernames_in
 from .errors import JobNotCompleted, NotFound, ValidationError
 from .export import to_csv, to_json
 from .model import Job, JobEvent, Page, ResultFile, Visibility
-from .paging import check_limit, encode_cursor, start_after
+from .paging import check_limit
 from .ports import JobFilter, StoreTransaction
+from .sorting import DEFAULT_SORT, JobSort, sort_after, sort_cursor
 from .status import JobStatus
 from .text import check_filter
 
@@ -113,12 +114,14 @@ class Reading(ServiceCore):
         *,
         starting_after: str | None = None,
         limit: int = 20,
+        sort: JobSort = DEFAULT_SORT,
     ) -> Page:
-        """A page of the workspace's history, newest first (``Page.items`` are
-        JobViews). Rows of jobs whose contents the actor may not see are emptied."""
+        """A page of the workspace's history in ``sort``'s order, newest first by
+        default (``Page.items`` are JobViews). Rows of jobs whose contents the
+        actor may not see are emptied."""
         workspace_id, _, _ = self._member(actor)
         check_limit(limit)
-        after = start_after(starting_after)
+        after = sort_after(sort, starting_after)
         job_filter = job_filter or JobFilter()
         check_filter(job_filter)
         with self.store.read() as tx:
@@ -126,9 +129,12 @@ class Reading(ServiceCore):
                 batch = tx.get_batch(job_filter.batch_id)
                 if batch is None or batch.workspace_id != workspace_id:
                     raise NotFound(f"no batch {job_filter.batch_id}")
-            rows = tx.list_jobs(workspace_id, job_filter, after, limit + 1)
-            views = [_view(job, self._permissions(tx, actor, job)) for job in rows[:limit]]
-        next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+            rows = tx.list_jobs(workspace_id, job_filter, after, limit + 1, sort)
+            views = [_view(job, self._permissions(tx, actor, job)) for job, _ in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last, value = rows[limit - 1]
+            next_cursor = sort_cursor(sort, value, last.id)
         return Page(items=views, next_cursor=next_cursor)
 
     def result(self, actor: Actor, job_id: str) -> Job:

@@ -10,6 +10,7 @@ from ..api.scene import job_scene
 from ..jobs.errors import NotFound, ValidationError
 from ..jobs.model import Job, Share
 from ..jobs.ports import JobFilter
+from ..jobs.sorting import JobSort
 from ..jobs.status import JobStatus
 from .base import PiqHandler, authenticated
 from .budget_routes import budget_routes
@@ -101,6 +102,9 @@ class JobsHandler(PiqHandler):
         actor = await self.actor()
         if self.get_query_argument("mine", "") in ("1", "true"):
             job_filter = JobFilter(**{**job_filter.__dict__, "submitter_id": actor.user_id})
+        sort = JobSort.parse(
+            self.get_query_argument("sort", None), self.get_query_argument("order", None)
+        )
         starting_after = self.get_query_argument("starting_after", None)
         limit = self.query_int("limit", 20)
         service = self.state.service
@@ -108,7 +112,9 @@ class JobsHandler(PiqHandler):
         def page_json() -> str:
             # One trip to the pool for the page, the names and the JSON: every trip
             # is two thread switches, the biggest cost of a page on a busy machine.
-            page = service.list_jobs(actor, job_filter, starting_after=starting_after, limit=limit)
+            page = service.list_jobs(
+                actor, job_filter, starting_after=starting_after, limit=limit, sort=sort
+            )
             return api.render(api.JobList.of(page, service.usernames(actor)))
 
         self.send_json(await self.call(page_json))

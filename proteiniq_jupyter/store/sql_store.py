@@ -41,6 +41,14 @@ from ..jobs.model import (
     Workspace,
 )
 from ..jobs.ports import ClaimScope, FileFilter, JobFilter, LedgerEntry
+from ..jobs.sorting import (
+    DEFAULT_SORT,
+    JobSort,
+    SortColumn,
+    SortValue,
+    finished_duration_s,
+    shown_credits,
+)
 from ..jobs.status import JobStatus
 from . import codec
 from . import tables as t
@@ -119,6 +127,8 @@ def _job_values(job: Job) -> dict[str, Any]:
         "budget_id": job.budget_id,
         "max_credits": job.max_credits,
         "reserved_credits": job.reserved_credits,
+        "credits_shown": shown_credits(job),
+        "duration_s": finished_duration_s(job),
     }
 
 
@@ -130,7 +140,12 @@ _LIST_COLUMNS = [
 # The statements of a job's life (written several times per job, by every runner)
 # are built once and executed with parameters: building ``.values(...)`` anew for
 # each write cost more CPU than SQLite spends running it.
-_INSERT_JOB = insert(t.jobs)
+# The submitter's user name is read from the users table as the row goes in.
+_INSERT_JOB = insert(t.jobs).values(
+    submitter_name=select(t.users.c.username)
+    .where(t.users.c.id == bindparam("submitter_id_"))
+    .scalar_subquery()
+)
 _UPDATE_JOB = sql_update(t.jobs).where(t.jobs.c.id == bindparam("job_id_"))
 _UPDATE_HELD_JOB = _UPDATE_JOB.where(t.jobs.c.lease_owner == bindparam("held_by_"))
 _GET_JOB = select(t.jobs).where(t.jobs.c.id == bindparam("job_id_"))
@@ -193,6 +208,8 @@ _MUTABLE = frozenset(
         "lease_owner",
         "lease_expires_at",
         "provenance",
+        "credits_shown",
+        "duration_s",
     }
 )
 
@@ -343,7 +360,12 @@ class SqlTransaction(BudgetRows):
     def insert_job(self, job: Job, idempotency_key: str | None, request_hash: str | None) -> None:
         self.conn.execute(
             _INSERT_JOB,
-            {**_job_values(job), "idempotency_key": idempotency_key, "request_hash": request_hash},
+            {
+                **_job_values(job),
+                "submitter_id_": job.submitter_id,
+                "idempotency_key": idempotency_key,
+                "request_hash": request_hash,
+            },
         )
 
     def get_job(self, job_id: str, *, for_update: bool = False, inputs: bool = True) -> Job | None:
@@ -400,9 +422,10 @@ class SqlTransaction(BudgetRows):
         self,
         workspace_id: str,
         job_filter: JobFilter,
-        after: tuple[datetime, str] | None,
+        after: tuple[SortValue, str] | None,
         limit: int,
-    ) -> list[Job]:
+        sort: JobSort = DEFAULT_SORT,
+    ) -> list[tuple[Job, SortValue]]:
         c = t.jobs.c
         where: list[Any] = []
         if job_filter.batch_id is not None:
@@ -419,16 +442,38 @@ class SqlTransaction(BudgetRows):
             where.append(c.submitter_id == job_filter.submitter_id)
         if job_filter.name_contains:
             where.append(_name_contains(c.name, job_filter.name_contains))
-        if after is not None:
-            where.append(_before(c.created_at, c.id, after))
+        value, ordered = _SORTED_BY[sort.column]
+        if sort.column is not SortColumn.DURATION:
+            if after is not None:
+                where.append(_past(ordered, c.id, after, descending=sort.descending))
+            return self._sorted_page(where, value, ordered, sort.descending, limit)
+        # Jobs with a duration first, then those without (in id order), in either direction.
+        rows: list[tuple[Job, SortValue]] = []
+        if after is None or after[0] is not None:
+            timed = [*where, value.is_not(None)]
+            if after is not None:
+                timed.append(_past(ordered, c.id, after, descending=sort.descending))
+            rows = self._sorted_page(timed, value, ordered, sort.descending, limit)
+        if len(rows) < limit:
+            untimed = [*where, value.is_(None)]
+            if after is not None and after[0] is None:
+                untimed.append(_past(None, c.id, after, descending=sort.descending))
+            rows += self._sorted_page(untimed, value, None, sort.descending, limit - len(rows))
+        return rows
+
+    def _sorted_page(
+        self, where: list[Any], value: Any, ordered: Any, descending: bool, limit: int
+    ) -> list[tuple[Job, SortValue]]:
+        keys = [k for k in (ordered, t.jobs.c.id) if k is not None]
         query = (
-            select(*_LIST_COLUMNS)
+            select(*_LIST_COLUMNS, value.label("sort_value_"))
             .where(*where)
-            .order_by(c.created_at.desc(), c.id.desc())
+            .order_by(*(k.desc() if descending else k.asc() for k in keys))
             .limit(limit)
         )
         # .all() takes the page from the driver in one fetch rather than row by row.
-        return [_job_from_row(row) for row in self.conn.execute(query).mappings().all()]
+        rows = self.conn.execute(query).mappings().all()
+        return [(_job_from_row(row), row["sort_value_"]) for row in rows]
 
     def count_jobs(
         self, workspace_id: str, statuses: Sequence[JobStatus], *, batch_children: bool = False
@@ -870,6 +915,29 @@ def _before(created_at: Any, row_id: Any, cursor: tuple[datetime, str]) -> Any:
     return tuple_(created_at, row_id) < tuple_(
         literal(created, created_at.type), literal(last_id, row_id.type)
     )
+
+
+#: Each sort column's value as read, and as ordered (text in code point order).
+_SORTED_BY: dict[SortColumn, tuple[Any, Any]] = {
+    SortColumn.CREATED_AT: (t.jobs.c.created_at, t.jobs.c.created_at),
+    SortColumn.NAME: (t.jobs.c.name, t.ByteOrder(t.jobs.c.name)),
+    SortColumn.STATUS: (t.jobs.c.status, t.ByteOrder(t.jobs.c.status)),
+    SortColumn.TOOL: (t.jobs.c.tool, t.ByteOrder(t.jobs.c.tool)),
+    SortColumn.SUBMITTER: (t.jobs.c.submitter_name, t.ByteOrder(t.jobs.c.submitter_name)),
+    SortColumn.CREDITS: (t.jobs.c.credits_shown, t.jobs.c.credits_shown),
+    SortColumn.DURATION: (t.jobs.c.duration_s, t.jobs.c.duration_s),
+}
+
+
+def _past(ordered: Any, row_id: Any, cursor: tuple[SortValue, str], *, descending: bool) -> Any:
+    """Rows after the cursor's in a sort's (value, id) order, as ``_before`` is for
+    the newest-first history; with no ``ordered`` value, after its id alone."""
+    value, last_id = cursor
+    if ordered is None:
+        return row_id < last_id if descending else row_id > last_id
+    mine = tuple_(ordered, row_id)
+    theirs = tuple_(literal(value, ordered.type), literal(last_id, row_id.type))
+    return mine < theirs if descending else mine > theirs
 
 
 def _name_contains(column: Any, text: str) -> Any:

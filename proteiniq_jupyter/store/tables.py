@@ -26,6 +26,9 @@ from sqlalchemy import (
     false,
     text,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -47,6 +50,33 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ByteOrder(ColumnElement[str]):
+    """A text column compared in code point order on every backend: SQLite's
+    default; on PostgreSQL the "C" collation, whatever the database's locale. The
+    history's sort indexes and the queries that walk them use it alike."""
+
+    inherit_cache = True
+    _traverse_internals = (("column", InternalTraversal.dp_clauseelement),)  # type: ignore[assignment]
+
+    def __init__(self, column: ColumnElement[str]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(ByteOrder)
+def _byte_order(element: ByteOrder, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
+
+
+#: How PostgreSQL is told to compare text in code point order.
+BYTE_ORDER_COLLATION = 'COLLATE "C"'
+
+
+@compiles(ByteOrder, "postgresql")
+def _byte_order_postgres(element: ByteOrder, compiler: Any, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} {BYTE_ORDER_COLLATION}"
 
 
 # An integer primary key that is 64-bit on PostgreSQL and SQLite's ROWID alias.
@@ -154,6 +184,12 @@ jobs = Table(
     #: What the job held at submit when it is more than its estimate (a tool billed
     #: by use holds its cap); None: it held its estimate.
     Column("reserved_credits", Integer),
+    # What the history sorts by where a row holds it only in parts (``jobs.sorting``):
+    # the submitter's user name (user names never change), the credits the row shows,
+    # and the seconds from start to finish (None until the job has finished running).
+    Column("submitter_name", String(200), nullable=False, server_default=""),
+    Column("credits_shown", Integer, nullable=False, server_default=text("0")),
+    Column("duration_s", Float),
     UniqueConstraint("workspace_id", "idempotency_key"),
     # Team history and per-tool history leave batch children out: partial indexes
     # hold exactly the rows those pages read.
@@ -192,6 +228,31 @@ jobs = Table(
     Index("ix_jobs_live", "status", "lease_expires_at"),
     Index(None, "budget_id", "created_at", "id"),
 )
+
+
+def _sort_index(name: str, column: str, *, text_: bool = False) -> Index:
+    """The team history in one sort order (``jobs.sorting``): (value, id) per
+    workspace; text in the order ``ByteOrder`` compares it in."""
+    return Index(
+        f"ix_jobs_by_{name}",
+        jobs.c.workspace_id,
+        jobs.c[column],
+        jobs.c.id,
+        sqlite_where=_TOP_LEVEL,
+        postgresql_where=_TOP_LEVEL,
+        postgresql_ops={column: BYTE_ORDER_COLLATION} if text_ else {},
+    )
+
+
+#: The index of each sort order but the default (``ix_jobs_team``), by sort column.
+SORT_INDEXES = {
+    "name": _sort_index("name", "name", text_=True),
+    "status": _sort_index("status", "status", text_=True),
+    "tool": _sort_index("tool", "tool", text_=True),
+    "submitter": _sort_index("submitter", "submitter_name", text_=True),
+    "credits": _sort_index("credits", "credits_shown"),
+    "duration_s": _sort_index("duration", "duration_s"),
+}
 
 job_events = Table(
     "job_events",

@@ -20,6 +20,7 @@ from ..client.handle import Job
 from ..client.tables import JobTable as Rows
 from ..client.transport import Transport
 from ..jobs.paging import MAX_PAGE
+from ..jobs.sorting import DEFAULT_SORT, JobSort, sort_order
 from ..jobs.status import JobStatus
 from .base import PiqWidget, action, dump
 
@@ -35,7 +36,7 @@ EXPORT_TYPES = {"csv": "text/csv", "json": "application/json"}
 class JobTable(PiqWidget):
     bundle = "job_table"
 
-    #: The page shown: the API's jobs, newest first.
+    #: The page shown: the API's jobs in the table's order.
     rows = traitlets.List(traitlets.Dict()).tag(sync=True)
     #: Which page (0 is the newest) and whether there are more after it.
     page = traitlets.Int(0).tag(sync=True)
@@ -47,8 +48,10 @@ class JobTable(PiqWidget):
     search = traitlets.Unicode("").tag(sync=True)
     #: The tools there are, for the tool filter.
     tools = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    #: How the page's rows are ordered in the view: {"column": ..., "descending": ...}.
-    sort = traitlets.Dict({"column": "created_at", "descending": True}).tag(sync=True)
+    #: The order of the whole history, which pages follow: {"column", "descending"}.
+    sort = traitlets.Dict(
+        {"column": DEFAULT_SORT.column.value, "descending": DEFAULT_SORT.descending}
+    ).tag(sync=True)
 
     def __init__(
         self,
@@ -59,6 +62,7 @@ class JobTable(PiqWidget):
         search: str | None = None,
         page_size: int = PAGE_SIZE,
         mine: bool = False,
+        sort: JobSort = DEFAULT_SORT,
     ) -> None:
         self._transport = transport
         self._mine = mine
@@ -71,6 +75,7 @@ class JobTable(PiqWidget):
         self.tools = sorted(t.id for t in transport.tools().data)
         statuses = [status] if isinstance(status, str) else list(status or [])
         self._set_query(tool or "", statuses, search or "", page_size)
+        self._set_sort(sort)
         events = transport.events
         events.start()
         before = events.progress()
@@ -92,6 +97,7 @@ class JobTable(PiqWidget):
             search=params.get("q"),
             page_size=int(params.get("limit", PAGE_SIZE)),
             mine=params.get("mine") == "1",
+            sort=JobSort.parse(params.get("sort"), params.get("order")),
         )
 
     # -- reading ----------------------------------------------------------------
@@ -119,7 +125,16 @@ class JobTable(PiqWidget):
             params["q"] = self.search
         if self._mine:
             params["mine"] = "1"
+        order = self._order()
+        if order != DEFAULT_SORT:
+            params["sort"], params["order"] = order.column.value, order.order
         return params
+
+    def _order(self) -> JobSort:
+        return JobSort.parse(str(self.sort["column"]), sort_order(bool(self.sort["descending"])))
+
+    def _set_sort(self, order: JobSort) -> None:
+        self.sort = {"column": order.column.value, "descending": order.descending}
 
     def _load(self, page: int) -> None:
         """Read page ``page`` (its cursor is known: it is at most one past the last)."""
@@ -192,11 +207,15 @@ class JobTable(PiqWidget):
             return self._state()
 
     @action("sort")
-    def set_sort(self, column: str, descending: bool = False) -> dict[str, Any]:
-        if column not in SORTABLE:
-            raise ValueError(f"sort by {', '.join(SORTABLE)}, not {column!r}")
-        self.sort = {"column": column, "descending": bool(descending)}
-        return {}
+    def set_sort(self, column: str, descending: bool | None = None) -> dict[str, Any]:
+        """Order the whole history by ``column``: the table starts again at its
+        first page, in that order."""
+        order = None if descending is None else sort_order(bool(descending))
+        with self._lock:
+            self._set_sort(JobSort.parse(column, order))
+            self._cursors = [None]
+            self._load(0)
+            return self._state()
 
     # -- the row menu -------------------------------------------------------------
 
@@ -300,7 +319,3 @@ class JobTable(PiqWidget):
             self._reload = threading.Timer(RELOAD_DELAY_S, reload)
             self._reload.daemon = True
             self._reload.start()
-
-
-#: Columns the view sorts a page by.
-SORTABLE = ("name", "status", "duration_s", "tool", "submitter", "credits", "created_at")

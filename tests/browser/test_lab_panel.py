@@ -510,3 +510,52 @@ def test_duplicate_opens_the_settings_and_runs_the_copy_with_the_changes(
     with team.store.read() as tx:
         stored = tx.get_job(copy["id"])
     assert stored is not None and stored.settings["repeat"] == 2
+
+
+def panel_ids(page: LabNotebook) -> list[str]:
+    rows = page.page.locator(f"{PANEL} tr[data-job]").all()
+    return [r.get_attribute("data-job") or "" for r in rows]
+
+
+def test_a_header_sorts_the_whole_history_not_only_the_page(
+    lab_page: LabNotebook, team: Team, lab: Stack
+) -> None:
+    """A job that the newest-first history shows only on a later page comes first
+    once the Name header sorts every job by name; Created turns it back."""
+    first_by_name = team.submit(team.bob, "sorted", "0 first by name")
+    bulk = [team.submit(team.bob, "bulk", f"bulk {n:02d}") for n in range(52)]
+    panel = show_panel(lab_page).locator(".piq-table-view")
+    row(lab_page, bulk[-1]).wait_for(timeout=TIMEOUT_MS)
+    newest = [j["id"] for j in get(lab, "jobs?limit=50")["data"]]
+    assert first_by_name not in newest and not row(lab_page, first_by_name).count()
+    name = panel.get_by_role("columnheader", name="Name")
+    name.get_by_role("button").press("Enter")  # reachable by keyboard
+    row(lab_page, first_by_name).wait_for(timeout=TIMEOUT_MS)
+    by_name = [j["id"] for j in get(lab, "jobs?limit=50&sort=name&order=asc")["data"]]
+    assert by_name[0] == first_by_name
+    assert panel_ids(lab_page) == by_name
+    assert name.get_attribute("aria-sort") == "ascending"
+    caption = panel.locator("caption").first.text_content() or ""
+    assert "headers sort the whole history" in caption
+    lab_page.screenshot(panel, "lab-jobs-sorted-by-name")
+    # the next page continues the same order
+    pages = panel.get_by_role("navigation", name="Pages")
+    pages.get_by_role("button", name="Next", exact=True).click()
+    rest = get(lab, f"jobs?limit=50&sort=name&order=asc&starting_after={by_name_cursor(lab)}")
+    row(lab_page, rest["data"][0]["id"]).wait_for(timeout=TIMEOUT_MS)
+    assert panel_ids(lab_page) == [j["id"] for j in rest["data"]]
+    # Name again: the other way; once more: newest first, as the panel opened
+    name.get_by_role("button").click()
+    last_by_name = get(lab, "jobs?limit=1&sort=name&order=desc")["data"][0]["id"]
+    row(lab_page, last_by_name).wait_for(timeout=TIMEOUT_MS)
+    assert panel_ids(lab_page)[0] == last_by_name
+    assert name.get_attribute("aria-sort") == "descending"
+    name.get_by_role("button").click()
+    row(lab_page, newest[0]).wait_for(timeout=TIMEOUT_MS)
+    assert panel_ids(lab_page) == newest
+    assert name.get_attribute("aria-sort") == "none"
+
+
+def by_name_cursor(lab: Stack) -> str:
+    cursor: str = get(lab, "jobs?limit=50&sort=name&order=asc")["next_cursor"]
+    return cursor

@@ -175,6 +175,44 @@ def test_renaming_in_the_job_table_renames_the_job_in_the_store(
     notebook.screenshot(table, "job-table-renamed")
 
 
+def shown_ids(table: Any) -> list[str]:
+    return [r.get_attribute("data-job") or "" for r in table.locator("tr[data-job]").all()]
+
+
+def test_a_header_sorts_the_whole_history_in_the_job_table(
+    notebook: LabNotebook, stats: tuple[Any, str], lab: Stack
+) -> None:
+    """Two rows a page: the Created header (by keyboard) turns the history oldest
+    first, so rows from the last pages come first; Name sorts every job by name."""
+    notebook.run(
+        "more-jobs",
+        "for word in ('kilo', 'alfa', 'echo'):\n"
+        f"    piq.run('protein-stats', '{STATS_SEQUENCE}', name=f'Sorted {{word}}', new=True)",
+    )
+    output = notebook.run("sorted-table", "piq.jobs(page_size=2)")
+    table = output.locator(TABLE).first
+    newest = [j["id"] for j in api(lab, "jobs?limit=2")["data"]]
+    table.locator(f"tr[data-job='{newest[0]}']").wait_for(timeout=30_000)
+    assert shown_ids(table) == newest
+    created = table.get_by_role("columnheader", name="Created")
+    assert created.get_attribute("aria-sort") == "descending"
+    created.get_by_role("button").press("Enter")
+    oldest = [j["id"] for j in api(lab, "jobs?limit=2&sort=created_at&order=asc")["data"]]
+    assert not set(oldest) & set(newest)  # from other pages, not this page turned around
+    table.locator(f"tr[data-job='{oldest[0]}']").wait_for(timeout=30_000)
+    assert shown_ids(table) == oldest
+    assert created.get_attribute("aria-sort") == "ascending"
+    name = table.get_by_role("columnheader", name="Name")
+    name.get_by_role("button").click()
+    by_name = [j["id"] for j in api(lab, "jobs?limit=2&sort=name&order=asc")["data"]]
+    table.locator(f"tr[data-job='{by_name[0]}']").wait_for(timeout=30_000)
+    assert shown_ids(table) == by_name
+    assert name.get_attribute("aria-sort") == "ascending"
+    assert created.get_attribute("aria-sort") == "none"
+    assert "headers sort the whole history" in (table.locator("caption").text_content() or "")
+    notebook.screenshot(table, "job-table-sorted-by-name")
+
+
 def test_an_invitation_in_the_share_dialog_shows_as_pending(
     notebook: LabNotebook, live_jobs: dict[str, Any], lab: Stack
 ) -> None:

@@ -226,6 +226,24 @@ def test_the_job_table_pages_lazily(client: Client) -> None:
     assert made[-1] in table._repr_html_()
 
 
+def test_the_job_table_sorts_the_whole_history(client: Client) -> None:
+    tag = client.connection.transport
+    names = [f"{tag} sorted {word}" for word in ("kilo", "alfa", "Zulu", "bravo", "alfa")]
+    made = [client.run("echo", "sort", name=n, new=True).id for n in names]
+    mine = {"tool": "echo", "search": f"{tag} sorted", "page_size": 2}
+    by_name = client.jobs(**mine, sort="name")
+    assert len(by_name.first_page()) == 2  # still one page at a time
+    rows = [(j.resource.name, j.id) for j in by_name]
+    assert rows == sorted(zip(names, made, strict=True))
+    assert rows[0][0] == f"{tag} sorted Zulu"  # code point order: upper case first
+    backwards = client.jobs(**mine, sort="name", descending=True)
+    assert [j.id for j in backwards] == [j for _, j in reversed(rows)]
+    oldest = client.jobs(**mine, sort="created_at", descending=False)
+    assert [j.id for j in oldest] == made
+    with pytest.raises(ValidationError, match="sort by created_at, name, status"):
+        client.jobs(sort="colour")
+
+
 def test_inputs_as_scientists_hold_them(client: Client, tmp_path: Path) -> None:
     mols = [Chem.MolFromSmiles("CCO"), Chem.MolFromSmiles("c1ccccc1")]
     sdf = client.run("smiles-to-sdf", mols, new=True).wait(60)

@@ -30,6 +30,14 @@ def made(client: Client, count: int, tag: str, **settings: object) -> list[Job]:
     ]
 
 
+def made_free(client: Client, count: int, tag: str) -> list[Job]:
+    """``count`` jobs of a free tool named ``tag n``, oldest first."""
+    return [
+        client.run("protein-stats", "MKTAYIAKQR", name=f"{tag} {n}", new=True).wait(60)
+        for n in range(count)
+    ]
+
+
 def ids(rows: list[dict[str, object]]) -> list[object]:
     return [r["id"] for r in rows]
 
@@ -210,14 +218,42 @@ def test_a_widget_closed_inside_the_feeds_lock_leaves_the_feed_running(
     assert closed.rows == []
 
 
-def test_sort_is_kept_as_the_page_set_it(client: Client, front: FrontEnd) -> None:
-    table = JobTable(client.transport, page_size=5)
-    front.change(table, sort={"column": "credits", "descending": True})
-    assert table.sort == {"column": "credits", "descending": True}
-    assert front.act(table, "sort", column="tool")["ok"]
-    assert table.sort == {"column": "tool", "descending": False}
+def test_a_sort_gives_the_first_page_of_the_whole_history_in_that_order(
+    client: Client, front: FrontEnd
+) -> None:
+    tag = f"sorted {secrets.token_hex(3)}"
+    jobs = made_free(client, 5, tag)  # "tag 0" oldest ... "tag 4" newest
+    table = JobTable(client.transport, search=tag, page_size=2)
+    assert ids(table.rows) == [jobs[4].id, jobs[3].id]
+    front.act(table, "page", to="next")
+    reply = front.act(table, "sort", column="name")
+    assert reply["ok"] and reply["page"] == 0 and reply["has_more"] is True
+    # the oldest two come first: rows that were on later pages, not this page re-ordered
+    assert ids(table.rows) == [jobs[0].id, jobs[1].id]
+    assert table.sort == {"column": "name", "descending": False}
+    assert front.updates(table, "sort")[-1] == {"column": "name", "descending": False}
+    front.act(table, "page", to="next")
+    assert ids(table.rows) == [jobs[2].id, jobs[3].id]
+    assert front.act(table, "sort", column="name", descending=True)["page"] == 0
+    assert ids(table.rows) == [jobs[4].id, jobs[3].id]
+    front.act(table, "sort", column="created_at", descending=False)
+    assert ids(table.rows) == [jobs[0].id, jobs[1].id]
+    # the order stays when the filters change, and is what the table's frame reads
+    front.act(table, "query", search=f"{tag} 3")
+    assert ids(table.rows) == [jobs[3].id] and table.sort["column"] == "created_at"
     refused = front.act(table, "sort", column="colour")
     assert refused["ok"] is False and "colour" in refused["error"]
+    assert "created_at, name, status" in refused["error"]
+    assert table.sort == {"column": "created_at", "descending": False}
+
+
+def test_the_table_of_piq_jobs_keeps_its_order(client: Client, front: FrontEnd) -> None:
+    tag = f"ordered {secrets.token_hex(3)}"
+    jobs = made_free(client, 3, tag)
+    table = JobTable.of(client.jobs(search=tag, page_size=2, sort="name", descending=True))
+    assert table.sort == {"column": "name", "descending": True}
+    assert ids(table.rows) == [jobs[2].id, jobs[1].id]
+    assert list(table.to_dataframe()["id"]) == [j.id for j in reversed(jobs)]
 
 
 def test_to_dataframe_reads_every_page_the_filters_select(client: Client, front: FrontEnd) -> None:

@@ -1,6 +1,7 @@
 // The job table: a page of jobs with filters, sorting, paging and a menu per row.
-// The host (a widget, the lab extension) does the reading and the changes.
-import { Fragment, useEffect, useMemo, useRef, useState } from "react";
+// The host (a widget, the lab extension) does the reading and the changes; a header
+// asks it for the first page of the whole history in that column's order.
+import { Fragment, useEffect, useRef, useState } from "react";
 import { Pager, type PageTurn } from "./Pager";
 import { RowMenu, menuButtonId } from "./RowMenu";
 import { StatusBadge } from "./StatusBadge";
@@ -8,11 +9,34 @@ import { formatDuration, formatJobCredits, formatTime, statusLabel } from "./for
 import type { Job, Outcome } from "./types";
 import { ALL_STATUSES } from "./types";
 
+/** The orders the server reads the whole history in (proteiniq_jupyter/jobs/sorting.py). */
 export type Column = "name" | "status" | "duration_s" | "tool" | "submitter" | "credits" | "created_at";
 
 export interface Sort {
   column: Column;
   descending: boolean;
+}
+
+/** Newest first, as the server lists jobs when not asked otherwise. */
+export const DEFAULT_SORT: Sort = { column: "created_at", descending: true };
+
+/** A header's first click: newest first for the creation time, smallest first otherwise. */
+export function firstDirection(column: Column): boolean {
+  return column === "created_at";
+}
+
+/** What a click on a column's header asks for: its first direction, then the other,
+ *  then the history newest first again (in a narrow place Created is folded away). */
+export function nextSort(current: Sort, column: Column): Sort {
+  if (current.column !== column) return { column, descending: firstDirection(column) };
+  if (column !== DEFAULT_SORT.column && current.descending !== firstDirection(column)) return DEFAULT_SORT;
+  return { column, descending: !current.descending };
+}
+
+/** The query parameters of a sort (none for the default order). */
+export function sortParams(sort: Sort): Record<string, string> {
+  if (sort.column === DEFAULT_SORT.column && sort.descending === DEFAULT_SORT.descending) return {};
+  return { sort: sort.column, order: sort.descending ? "desc" : "asc" };
 }
 
 export interface Filters {
@@ -37,8 +61,9 @@ export interface JobTableProps {
   hasMore: boolean;
   filters: Filters;
   tools: string[];
+  /** The order of the whole history the rows come in (the host reads pages in it). */
   sort: Sort;
-  onSort: (sort: Sort) => void;
+  onSort: (sort: Sort) => Promise<Outcome>;
   onFilters: (filters: Filters) => Promise<Outcome>;
   onPage: (to: PageTurn) => Promise<Outcome>;
   onRow: (job: Job, action: RowAction) => Promise<Outcome>;
@@ -83,30 +108,6 @@ const COLUMNS: { column: Column; label: string; wide?: true }[] = [
 ];
 const WIDE = "piq-col-wide";
 
-function sortKey(job: Job, column: Column): string | number {
-  switch (column) {
-    case "submitter":
-      return job.submitter.username ?? job.submitter.id;
-    case "credits":
-      return job.credits.charged || job.credits.estimated;
-    case "duration_s":
-      return job.duration_s ?? -1;
-    default:
-      return job[column];
-  }
-}
-
-export function sortRows(rows: Job[], sort: Sort): Job[] {
-  const sign = sort.descending ? -1 : 1;
-  return [...rows].sort((a, b) => {
-    const x = sortKey(a, sort.column);
-    const y = sortKey(b, sort.column);
-    if (x < y) return -sign;
-    if (x > y) return sign;
-    return 0;
-  });
-}
-
 /** Waits `ms` after the last change of `value` before giving it. */
 function useSettled<T>(value: T, ms: number): T {
   const [settled, setSettled] = useState(value);
@@ -128,7 +129,7 @@ export function JobTable(props: JobTableProps): React.JSX.Element {
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const settledSearch = useSettled(search, 300);
-  const rows = useMemo(() => sortRows(props.rows, props.sort), [props.rows, props.sort]);
+  const rows = props.rows;
   const sent = useRef(filters.search);
   const [menuFor, setMenuFor] = useState<string | null>(null);
   const closeMenu = (job: Job): void => {
@@ -155,8 +156,7 @@ export function JobTable(props: JobTableProps): React.JSX.Element {
   }, [settledSearch]);
 
   const setSort = (column: Column): void => {
-    const descending = props.sort.column === column ? !props.sort.descending : column === "created_at";
-    props.onSort({ column, descending });
+    run(props.onSort(nextSort(props.sort, column)));
   };
 
   const status = filters.status[0] ?? "";
@@ -225,7 +225,7 @@ export function JobTable(props: JobTableProps): React.JSX.Element {
       <div className="piq-table-scroll">
         <table className="piq-table">
           <caption className="piq-visually-hidden">
-            Jobs, page {props.page + 1}; column headers sort the rows of this page
+            Jobs, page {props.page + 1}; column headers sort the whole history, not only this page
           </caption>
           <thead>
             <tr>

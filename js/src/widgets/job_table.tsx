@@ -15,7 +15,7 @@ function JobTableWidget(): React.JSX.Element {
   const [status] = useModelState<string[]>("status");
   const [search] = useModelState<string>("search");
   const [tools] = useModelState<string[]>("tools");
-  const [sort, setSort] = useModelState<Sort>("sort");
+  const [sort] = useModelState<Sort>("sort");
   const call = useCall();
   const sharing = useTableShareDialog(call);
   return (
@@ -27,7 +27,7 @@ function JobTableWidget(): React.JSX.Element {
       filters={{ tool, status, search }}
       tools={tools}
       sort={sort}
-      onSort={setSort}
+      onSort={({ column, descending }) => call("sort", { column, descending })}
       onFilters={(filters) => call("query", { ...filters })}
       onPage={(to) => call("page", { to })}
       onRow={(job, { action, ...args }) => call(action, { job: job.id, ...args })}

@@ -4,6 +4,7 @@ and the responses, headers and parameters that several operations share."""
 from __future__ import annotations
 
 from ...api.schema import components
+from ...jobs.sorting import ORDERS, SORT_VALUES
 from ..base import RESULT_RETRY_AFTER_S
 from .builders import (
     ANY_OBJECT,
@@ -206,6 +207,22 @@ def parameters() -> JsonDict:
             "mine",
             {"type": "string", "enum": ["1", "true", "0", "false"]},
             "only the caller's own (1 or true)",
+        ),
+        "JobSort": query_param(
+            "sort",
+            {"type": "string", "enum": list(SORT_VALUES), "default": "created_at"},
+            (
+                "the order of the whole list, across its pages: by a job field; "
+                "text in code point order (upper case first), credits as charged "
+                "or else estimated, and jobs with no duration (not finished) last "
+                "either way; equal values in id order. A cursor belongs to its "
+                "sort and order: with another it is a 400"
+            ),
+        ),
+        "SortOrder": query_param(
+            "order",
+            {"type": "string", "enum": list(ORDERS)},
+            "asc or desc; by default desc for created_at, asc for the others",
         ),
         "Limit": query_param(
             "limit",

@@ -83,7 +83,7 @@ def paths() -> JsonDict:
         f"{API}/jobs": {
             "get": op(
                 "listJobs",
-                "The workspace's jobs, newest first",
+                "The workspace's jobs, newest first unless sorted otherwise",
                 "jobs",
                 {"200": ok("a page of jobs", ref("JobList")), **errors(400, 404)},
                 parameters=[
@@ -128,6 +128,8 @@ def paths() -> JsonDict:
                         "description": "only this batch's children (404 for an unknown batch)",
                         "schema": STRING,
                     },
+                    param("JobSort"),
+                    param("SortOrder"),
                     *page,
                 ],
             ),
