@@ -23,7 +23,7 @@ from .lab import LabNotebook, slug, start_lab
 #: Credits of the test workspace: enough for every job a module runs.
 CREDITS = 1_000_000
 #: Data files the notebooks read, copied beside them (sources in tests/data/README.md).
-DATA_FILES = ("docking/1s3v_protein_one_lig_removed.pdb", "docking/1s3v_ligand.sdf")
+DATA_FILES = ("docking/BACE_1_receptorH.pdb", "docking/BACE_1_ligand.mol2")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

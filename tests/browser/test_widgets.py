@@ -1,6 +1,6 @@
 """The notebook widgets as a person meets them: in a real JupyterLab, in Debian's
 chromium, with nothing fetched from the internet. One notebook runs a protein-stats
-job, a docking of DHFR's inhibitor into its receptor and a folding with the tiny
+job, a docking of BACE-1's inhibitor into its receptor and a folding with the tiny
 ESMFold; no cell is ever run twice, so everything that changes after a cell ran
 came live through the kernel's event feed. Each widget is photographed in the light
 and the dark theme (tests/artifacts/) and checked by axe-core."""
@@ -22,19 +22,19 @@ from .lab import LabNotebook
 #: folds it in seconds.
 FOLD_SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKA"
 STATS_SEQUENCE = "MKTAYIAKQRQISFVKSHFSRQ"
-#: DHFR's inhibitor TQD docked back into its receptor (PDB 1S3V, heavy atoms only, so
-#: the receptor is completed with hydrogens first), in the crystal ligand's box, at
-#: exhaustiveness 1 (the fixtures of tests/data/docking).
+#: BACE-1's co-crystallised macrocyclic inhibitor docked back into its receptor (the
+#: receptor with hydrogens, as AutoDock Vina's own example gives it), in the crystal
+#: ligand's box, at exhaustiveness 1 (the fixtures of tests/data/docking).
 DOCKING = """from rdkit import Chem
-ligand = Chem.MolFromMolFile("data/1s3v_ligand.sdf")
+ligand = Chem.MolFromMol2File("data/BACE_1_ligand.mol2", removeHs=False)
 dock = piq.run(
     "autodock-vina",
-    receptor="data/1s3v_protein_one_lig_removed.pdb",
+    receptor="data/BACE_1_receptorH.pdb",
     ligands=ligand,
-    reference_ligand="data/1s3v_ligand.sdf",
+    reference_ligand="data/BACE_1_ligand.mol2",
     exhaustiveness=1,
     num_poses=3,
-    name="DHFR redocking",
+    name="BACE-1 redocking",
 )
 display(dock)
 dock.view()"""
