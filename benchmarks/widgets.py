@@ -56,7 +56,7 @@ ROW = "tr[data-job]"
 #: The cell that shows the job table.
 TABLE_CELL = "piq.jobs()"
 #: How long one table step may take before the run stops saying what the cell shows.
-LIMIT_MS = 120_000
+LIMIT_MS = 60_000
 VIEW = ".piq-structure"
 RENDERED = "[data-testid='structure-canvas'][data-rendered='true']"
 #: Sequences folded for the saved-notebook comparison (60 residues each).
@@ -163,24 +163,27 @@ RUN_TIMED = """async ({cell, code, table, row, limit}) => {
     `no table row after ${limit} ms; the cell shows: ${active.node.innerText.slice(0, 800)}`
   )), limit));
   const elapsed = await Promise.race([shown, late]);
-  await ran;
+  await Promise.race([ran, late]);
   return elapsed;
 }"""
 
 #: Clicks the table's next-page button; the milliseconds until its first row is
 #: another job.
-TURN = """async ({cell, table, row}) => {
+TURN = """async ({cell, table, row, limit}) => {
   const found = document.querySelector(`[data-test-cell='${cell}'] ${table}`);
   const first = () => found.querySelector(row)?.dataset.job;
   const before = first();
   const next = [...found.querySelectorAll('button')].find(
     (b) => /next/i.test(b.getAttribute('aria-label') || b.textContent));
   const started = performance.now();
-  return await new Promise((resolve) => {
+  return await new Promise((resolve, reject) => {
     const observer = new MutationObserver(() => {
       if (first() !== before) { observer.disconnect(); resolve(performance.now() - started); }
     });
     observer.observe(found, {subtree: true, childList: true, attributes: true});
+    setTimeout(() => reject(new Error(
+      `the first row is still ${before} after ${limit} ms (next: ${next?.outerHTML}); ` +
+      `the table shows: ${found.innerText.slice(0, 600)}`)), limit);
     next.click();
   });
 }"""
@@ -193,7 +196,7 @@ def job_table(book: LabNotebook, renders: int, pages: int) -> dict[str, list[flo
         cell = f"table-{index}"
         shown = {"cell": cell, "code": TABLE_CELL, "table": TABLE, "row": ROW, "limit": LIMIT_MS}
         first.append(float(book.page.evaluate(RUN_TIMED, shown)))
-    last = {"cell": f"table-{renders - 1}", "table": TABLE, "row": ROW}
+    last = {"cell": f"table-{renders - 1}", "table": TABLE, "row": ROW, "limit": LIMIT_MS}
     for _ in range(pages):
         turns.append(float(book.page.evaluate(TURN, last)))
     return {"first_render_ms": first, "page_turn_ms": turns}
