@@ -206,7 +206,9 @@ VINA_PHASES = (
     ("PROCESSING$", "PROCESSING -> inputs checked"),
     ("inputs checked|ligand", "ligand preparation"),
     ("preparing the receptor", "receptor: cache lookup or preparation"),
-    ("receptor ", "docking"),
+    # "receptor from the cache" may fall within 50 ms of the ligand's mark and never
+    # reach the store; the docking's own estimate marks its start then.
+    ("receptor |docking", "docking"),
     (r"\d+ poses;", "poses to RDKit, SDF, complex PDB"),
     ("done$", "result -> COMPLETED"),
 )
