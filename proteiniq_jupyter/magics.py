@@ -24,7 +24,8 @@ HELP = """\
 %piq quote TOOL [INPUT] [--SLOT VALUE] [--SETTING VALUE] [--max-credits N]
 %piq budget N [--name NAME]   bound what this notebook's runs may spend to N credits
 %piq form TOOL [--SLOT VALUE] [--SETTING VALUE] [--name NAME]   the run form, with its cost
-%piq jobs [--tool T] [--status S] [--limit N]
+%piq jobs [--tool T] [--status S] [--search TEXT] [--mine] [--limit N]
+          [--sort COLUMN] [--order asc|desc]   sorted across the whole history
 %piq show ID | %piq cancel ID | %piq share ID --visibility V [--invite EMAIL]
 %piq tools | %piq credits | %piq help
 A rerun of the same run or batch from the same notebook attaches to what it made;
@@ -206,6 +207,8 @@ class PiqMagic:
             search=words.take("search"),
             mine=bool(words.take("mine")),
             limit=int(limit) if limit else 20,
+            sort=str(words.take("sort") or "created_at"),
+            descending=_descending(words.take("order")),
         )
 
     def _job_id(self, words: Words) -> str:
@@ -285,3 +288,12 @@ COMMANDS = frozenset(
 
 def load(ipython: Any) -> None:
     ipython.register_magic_function(PiqMagic(ipython), "line_cell", "piq")
+
+
+def _descending(order: Any) -> bool | None:
+    """``--order asc|desc`` as the client's ``descending`` (None: the column's own)."""
+    if order is None:
+        return None
+    if order not in ("asc", "desc"):
+        raise UsageError(f"--order takes asc or desc, not {order!r}")
+    return bool(order == "desc")

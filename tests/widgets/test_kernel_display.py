@@ -119,6 +119,16 @@ def test_piq_jobs_and_the_magic_show_the_table(kernel: BlockingKernelClient) -> 
     [table] = shown(magic)
     state = opened(magic, table[WIDGET_MIME]["model_id"])
     assert state["tool"] == "echo" and 1 <= len(state["rows"]) <= 3
+    by_name = run(kernel, "%piq jobs --tool echo --sort name --order desc")
+    [table] = shown(by_name)
+    state = opened(by_name, table[WIDGET_MIME]["model_id"])
+    assert state["sort"] == {"column": "name", "descending": True}, state["sort"]
+    names = [row["name"] for row in state["rows"]]
+    assert names == sorted(names, reverse=True), names
+    said: list[dict[str, Any]] = []
+    kernel.execute_interactive("%piq jobs --sort size", timeout=60, output_hook=said.append)
+    text = "".join(m["content"].get("text", "") for m in said if m["msg_type"] == "stream")
+    assert text.startswith("UsageError: unknown sort 'size'"), text
 
 
 def test_the_first_call_of_a_fresh_kernel_shows_the_table(stack: Stack) -> None:
