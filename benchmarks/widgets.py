@@ -282,6 +282,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         store.close()
         stop_stack(lab)
+        (home / "lab.log").write_text("".join(lab.log))  # for a look at any outlier
     return results
 
 

@@ -115,6 +115,18 @@ def _actions_executor() -> ThreadPoolExecutor:
         return _executor
 
 
+_reader: ThreadPoolExecutor | None = None
+
+
+def _reads_executor() -> ThreadPoolExecutor:
+    """The one thread that widgets read the server on after an event (in order)."""
+    global _reader
+    with _executor_lock:
+        if _reader is None:
+            _reader = ThreadPoolExecutor(1, thread_name_prefix="piq-widget-read")
+        return _reader
+
+
 class PiqWidget(anywidget.AnyWidget):
     #: The name of the widget's bundle: ``js/src/widgets/<bundle>.tsx``.
     bundle: ClassVar[str]
@@ -138,6 +150,8 @@ class PiqWidget(anywidget.AnyWidget):
         self._closed = False
         super().__init__(**kwargs)
         self._pending: set[Any] = set()
+        self._read_waiting = False
+        self._read_lock = threading.Lock()
         self.on_msg(_on_message)
 
     # -- actions --------------------------------------------------------------
@@ -187,6 +201,28 @@ class PiqWidget(anywidget.AnyWidget):
 
     def on_event(self, event: api.JobEvent) -> None:
         """An event of a followed job (on the feed's thread)."""
+
+    def read_later(self, read: Callable[[], None]) -> None:
+        """Run ``read``, a read of the server that may have to wait (a server that
+        asks the client to slow down, a lost connection), on the widgets' reading
+        thread rather than the feed's, so that the wait holds up no widget's events.
+        A read of this widget already waiting to run stands for this one."""
+        with self._read_lock:
+            if self._read_waiting:
+                return
+            self._read_waiting = True
+
+        def run() -> None:
+            with self._read_lock:
+                self._read_waiting = False
+            if self._closed:
+                return
+            try:
+                read()
+            except Exception as exc:  # what the events showed stays shown
+                log.info("a widget could not read its job again: %s", error_message(exc))
+
+        _reads_executor().submit(run)
 
     def on_resync(self) -> None:
         """Events may have been missed: read what is shown again (on the feed's thread)."""

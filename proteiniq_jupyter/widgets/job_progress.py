@@ -42,13 +42,17 @@ class JobProgress(PiqWidget):
         self.job = dump(resource)
 
     def reread(self) -> None:
-        self.show(self._handle._transport.job(self._handle.id))
+        fresh = self._handle._transport.job(self._handle.id)
+        if self._resource.status.is_terminal and not fresh.status.is_terminal:
+            return  # read before the end that an event has shown since
+        self.show(fresh)
 
     def on_event(self, event: api.JobEvent) -> None:
+        """What the event says shows at once; the rest of the job (its times, its
+        charge) follows from a read where the event does not carry it."""
+        self.show(apply_event(self._resource, event))
         if event.kind in REREAD_KINDS or event.status.is_terminal:
-            self.reread()
-        else:
-            self.show(apply_event(self._resource, event))
+            self.read_later(self.reread)
 
     def on_resync(self) -> None:
         self.reread()

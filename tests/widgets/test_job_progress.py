@@ -43,13 +43,34 @@ def test_progress_and_status_reach_the_page_with_no_call(
             )
         )
         gate.open()
-        front.wait_for(lambda: widget.job["status"] == "COMPLETED")
+        # the end shows from its event first, then from the read that follows it
+        front.wait_for(lambda: widget.job["completed_at"] is not None)
         shown = front.updates(widget, "job")[-1]
         assert shown["status"] == "COMPLETED" and shown["progress"] == 1.0
         assert shown["completed_at"] is not None and shown["credits"]["charged"] == 10
         assert shown["progress_message"] == "step 4"
         # no handle-level watch was opened for it: the widgets' one feed listens
         assert client.transport.events.watching() == before
+    finally:
+        gate.open()
+
+
+def test_the_end_shows_from_its_event_before_the_job_is_read_again(
+    client: Client, front: FrontEnd, tmp_path: Path
+) -> None:
+    """The page reads COMPLETED as soon as the event says so, not after the read of
+    the whole job that follows it (a busy server can make that read wait its turn:
+    the badge must not); the read then adds the end's time and the charge."""
+    gate = Gate(tmp_path / "gate")
+    try:
+        job = client.run("sleep", "ends", new=True, **gate.settings(steps=2))
+        widget = JobProgress(job)
+        front.wait_for(lambda: widget.job["status"] == "PROCESSING")
+        gate.open()
+        front.wait_for(lambda: widget.job["completed_at"] is not None)
+        ended = [j for j in front.updates(widget, "job") if j["status"] == "COMPLETED"]
+        assert ended[0]["completed_at"] is None, ended[0]  # the event's word, at once
+        assert ended[-1]["credits"]["charged"] == 10 and ended[-1]["progress"] == 1.0
     finally:
         gate.open()
 
