@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from .. import api
+from ..jobs.status import JobStatus
 
 #: Put on a watch when events may have been missed: the handle reads its job again.
 RESYNC: Final = None
@@ -227,6 +228,11 @@ def apply_event(resource: api.Job, event: api.JobEvent) -> api.Job:
         return resource
     data = event.data
     update: dict[str, Any] = {"status": event.status}
+    if event.status is JobStatus.PROCESSING and resource.started_at is None:
+        update["started_at"] = event.created_at  # the job starts as this event is written
+    charged = data.get("credits_charged")
+    if isinstance(charged, int) and charged != resource.credits.charged:
+        update["credits"] = resource.credits.model_copy(update={"charged": charged})
     if isinstance(data.get("progress"), (int, float)):
         update["progress"] = float(data["progress"])
     if "progress_message" in data:

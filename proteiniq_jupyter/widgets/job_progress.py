@@ -12,8 +12,10 @@ from ..client.events import apply_event
 from ..client.handle import Job
 from .base import PiqWidget, action, dump
 
-#: Event kinds after which the job is read whole (times and credits change with them).
-REREAD_KINDS = frozenset({"status", "created", "renamed", "shared"})
+#: Events after which the job is read again: what they change is not in them. A
+#: status event carries the status, progress and charge (and its time is the start's),
+#: so only the end's (its times and result) is followed by a read.
+REREAD_KINDS = frozenset({"created", "renamed", "shared"})
 
 
 class JobProgress(PiqWidget):

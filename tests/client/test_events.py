@@ -4,6 +4,7 @@ off; in-process the same waits share the service's event bus."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -132,6 +133,46 @@ def test_an_event_that_arrives_after_the_end_changes_nothing(client: Client) -> 
     assert after.status is JobStatus.COMPLETED
     assert after.progress == resource.progress
     assert after.progress_message == resource.progress_message
+
+
+def test_the_start_event_gives_the_start_time_and_the_charge(
+    client: Client, tmp_path: Path
+) -> None:
+    """The event that takes a job to PROCESSING carries what a read would add: the
+    start (its own time) and the credits charged as processing began."""
+    gate = Gate(tmp_path / "gate")
+    seen: list[api.JobEvent] = []
+    stop = client.transport.events.listen(
+        lambda item: seen.append(item) if isinstance(item, api.JobEvent) else None
+    )
+    try:
+        submitted = client.run("sleep", "starting", new=True, **gate.settings(steps=2))
+        assert submitted.resource.started_at is None
+
+        def start() -> api.JobEvent | None:
+            return next(
+                (
+                    e
+                    for e in list(seen)
+                    if e.job_id == submitted.id
+                    and e.kind == "status"
+                    and e.status is JobStatus.PROCESSING
+                ),
+                None,
+            )
+
+        deadline = time.monotonic() + 60
+        while start() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        event = start()
+        assert event is not None, "no PROCESSING event"
+        shown = apply_event(submitted.resource, event)
+        stored = client.job(submitted.id).resource
+        assert shown.started_at == stored.started_at
+        assert shown.credits.charged == stored.credits.charged == 10
+    finally:
+        stop()
+        gate.open()
 
 
 def test_wait_returns_on_the_ending_event_and_reads_the_rest_when_asked(
