@@ -114,7 +114,11 @@ class ProteinIQApp(ExtensionApp):
     time_limits = Dict(
         per_key_traits=None, config=True, help="Per-tool time limits in seconds, by tool id."
     )
-    rate_limit = Int(600, config=True, help="Requests per user per rate_limit_window (0: none).")
+    # One person's own front ends read after events: the lab's panels and every table
+    # and progress widget of their notebooks. A burst of short jobs (a hundred in a
+    # minute) made them ask 600 times a minute, and the 429s held their views back
+    # for half a minute. The limit is there to stop a runaway loop, not them.
+    rate_limit = Int(3000, config=True, help="Requests per user per rate_limit_window (0: none).")
     rate_limit_window = Float(60.0, config=True, help="Seconds of a rate-limit window.")
     max_upload_bytes = Int(
         EngineConfig.max_upload_bytes, config=True, help="Largest accepted upload."
