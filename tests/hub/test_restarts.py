@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 from collections import Counter
+from pathlib import Path
 
 import psutil
 import pytest
@@ -15,6 +16,7 @@ from proteiniq_jupyter.engine import open_engine
 from proteiniq_jupyter.hub import team_workspace_id
 
 from ..engines import wait_until
+from ..helpers import Gate
 from .conftest import Hub, job_of, needs_hub
 from .test_team_on_jupyterhub import team_members
 
@@ -25,13 +27,15 @@ pytestmark = [
 ]
 
 
-def sleeper(text: str) -> dict:
+def sleeper(text: str, gate: Gate) -> dict:
+    """A run that, after its first second, waits at ``gate``: it is still running
+    when the restarts come, however long they take on a busy machine."""
     return {
         "tool": "sleep",
         "input": {
             "inputs": [{"slotId": "text", "kind": "text", "format": "text", "content": text}]
         },
-        "settings": {"seconds": 10, "steps": 10},
+        "settings": gate.settings(steps=2, seconds=2),
     }
 
 
@@ -48,12 +52,13 @@ def the_service(hub: Hub) -> psutil.Process | None:
     return None
 
 
-def test_restarts_during_a_run_lose_no_job_and_no_credit(hub: Hub) -> None:
+def test_restarts_during_a_run_lose_no_job_and_no_credit(hub: Hub, tmp_path: Path) -> None:
+    gate = Gate(tmp_path / "gate")
     tokens = hub.tokens()
     hub.start_server("alice")
     wait_until(lambda: "alice" in team_members(hub.database_url), 60)
     alice = hub.user_api("alice", tokens["alice"])
-    jobs = [job_of(alice.post("jobs", json=sleeper(f"run {i}")))["id"] for i in range(4)]
+    jobs = [job_of(alice.post("jobs", json=sleeper(f"run {i}", gate)))["id"] for i in range(4)]
 
     def statuses() -> Counter[str]:
         return Counter(job_of(alice.get(f"jobs/{j}/status"))["status"] for j in jobs)
@@ -72,6 +77,7 @@ def test_restarts_during_a_run_lose_no_job_and_no_credit(hub: Hub) -> None:
     hub.start_server("alice")
     tokens = hub.tokens()
     alice = hub.user_api("alice", tokens["alice"])
+    gate.open()
     wait_until(lambda: statuses() == Counter({"COMPLETED": 4}), 300, 1.0)
 
     # one charge per job, nothing held, the balance what the charges say
