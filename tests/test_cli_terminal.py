@@ -172,8 +172,13 @@ def _ctrl_c(process: subprocess.Popen[str], after: str, code: int, gate: Gate | 
     _wait_for_line(process.stderr, after)
     process.send_signal(signal.SIGINT)
     try:
-        rest = process.stderr.read()
+        # The command itself must end (the prompt comes back), whatever else still
+        # holds its standard error: a job's process held at the gate is let go
+        # only then, so that reading to the end cannot wait on the gate.
         assert process.wait(timeout=60) == code
+        if gate is not None:
+            gate.open()
+        rest = process.stderr.read()
     finally:
         if gate is not None:
             gate.open()
