@@ -57,7 +57,7 @@ class JobProgress(PiqWidget):
             self.read_later(self.reread)
 
     def on_resync(self) -> None:
-        self.reread()
+        self.read_later(self.reread)
 
     @action("cancel")
     def cancel(self) -> dict[str, Any]:
