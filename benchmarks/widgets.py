@@ -168,13 +168,22 @@ RUN_TIMED = """async ({cell, code, table, row, limit}) => {
 }"""
 
 #: Clicks the table's next-page button; the milliseconds until its first row is
-#: another job.
+#: another job. The button is disabled from a click until the kernel answers it,
+#: which comes a moment after the new rows: a click then would be ignored, so the
+#: turn waits for the button first.
 TURN = """async ({cell, table, row, limit}) => {
   const found = document.querySelector(`[data-test-cell='${cell}'] ${table}`);
   const first = () => found.querySelector(row)?.dataset.job;
   const before = first();
   const next = [...found.querySelectorAll('button')].find(
     (b) => /next/i.test(b.getAttribute('aria-label') || b.textContent));
+  const waited = performance.now();
+  while (next.disabled) {
+    if (performance.now() - waited > limit) {
+      throw new Error(`the next button stayed disabled for ${limit} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
   const started = performance.now();
   return await new Promise((resolve, reject) => {
     const observer = new MutationObserver(() => {
@@ -183,7 +192,7 @@ TURN = """async ({cell, table, row, limit}) => {
     observer.observe(found, {subtree: true, childList: true, attributes: true});
     setTimeout(() => reject(new Error(
       `the first row is still ${before} after ${limit} ms (next: ${next?.outerHTML}); ` +
-      `the table shows: ${found.innerText.slice(0, 600)}`)), limit);
+      `the table shows: ${found.innerText.slice(-1500)}`)), limit);
     next.click();
   });
 }"""
@@ -197,8 +206,11 @@ def job_table(book: LabNotebook, renders: int, pages: int) -> dict[str, list[flo
         shown = {"cell": cell, "code": TABLE_CELL, "table": TABLE, "row": ROW, "limit": LIMIT_MS}
         first.append(float(book.page.evaluate(RUN_TIMED, shown)))
     last = {"cell": f"table-{renders - 1}", "table": TABLE, "row": ROW, "limit": LIMIT_MS}
-    for _ in range(pages):
-        turns.append(float(book.page.evaluate(TURN, last)))
+    for turn in range(pages):
+        try:
+            turns.append(float(book.page.evaluate(TURN, last)))
+        except Exception as exc:
+            raise RuntimeError(f"page turn {turn + 1} of {pages} failed") from exc
     return {"first_render_ms": first, "page_turn_ms": turns}
 
 
