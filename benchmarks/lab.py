@@ -53,7 +53,7 @@ from widgets import spread, timings_table  # noqa: E402
 from proteiniq_jupyter.jobs import credits  # noqa: E402
 from proteiniq_jupyter.store.database import sqlite_url  # noqa: E402
 from proteiniq_jupyter.store.sql_store import SqlStore  # noqa: E402
-from tests.browser.chromium import Visit, launch  # noqa: E402
+from tests.browser.chromium import POLL_MS, Visit, launch  # noqa: E402
 from tests.browser.lab import start_lab  # noqa: E402
 from tests.helpers import TEST_TOOL_PATHS  # noqa: E402
 from tests.stack import Stack, stop_stack  # noqa: E402
@@ -166,7 +166,9 @@ def first_renders(seen: Visit, lab: Stack, renders: int) -> dict[str, list[float
     samples: dict[str, list[float]] = {"first_render_ms": [], "answer_ms": [], "render_ms": []}
     for _ in range(renders):
         open_lab(seen, lab)
-        seen.page.wait_for_function("() => window.__rows !== null", timeout=120_000)
+        seen.page.wait_for_function(
+            "() => window.__rows !== null", timeout=120_000, polling=POLL_MS
+        )
         asked = seen.page.evaluate(FIRST_REQUEST)
         assert asked is not None, "the panel's first request was not seen"
         started, answered = float(asked[0]), float(asked[1])
@@ -205,7 +207,7 @@ def status_latency(seen: Visit, lab: Stack, store: SqlStore, rounds: int) -> lis
         row.locator(".piq-badge[data-status='PROCESSING']").wait_for(timeout=300_000)
         page.evaluate(WATCH, job_id)
         (gate / "open").touch()
-        page.wait_for_function("() => window.__seen !== null", timeout=60_000)
+        page.wait_for_function("() => window.__seen !== null", timeout=60_000, polling=POLL_MS)
         seen_ms = float(page.evaluate("() => window.__seen"))
         with store.read() as tx:
             job = tx.get_job(job_id)
@@ -251,7 +253,9 @@ def their_page(args: argparse.Namespace, seen: Visit) -> dict[str, Any]:
                 ".commands.execute('scheduling:list-jobs-from-launcher'); }"
             )
             try:
-                page.wait_for_function("() => window.__rows !== null", timeout=120_000)
+                page.wait_for_function(
+                    "() => window.__rows !== null", timeout=120_000, polling=POLL_MS
+                )
             except Exception:
                 page.screenshot(path=str(home / "failed.png"))
                 raise

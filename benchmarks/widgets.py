@@ -42,7 +42,7 @@ from store_list import BIG_WORKSPACE, READER, Workload, fill_sqlite  # noqa: E40
 from proteiniq_jupyter.jobs import credits  # noqa: E402
 from proteiniq_jupyter.store.database import sqlite_url  # noqa: E402
 from proteiniq_jupyter.store.sql_store import SqlStore  # noqa: E402
-from tests.browser.chromium import launch  # noqa: E402
+from tests.browser.chromium import POLL_MS, launch  # noqa: E402
 from tests.browser.lab import LabNotebook, start_lab  # noqa: E402
 from tests.helpers import TEST_TOOL_PATHS  # noqa: E402
 from tests.stack import Stack, stop_stack  # noqa: E402
@@ -124,12 +124,15 @@ def status_latency(book: LabNotebook, store: SqlStore, home: Path, rounds: int) 
             "`[data-test-cell='${cell}'] .piq-progress .piq-badge[data-status]`).length === n",
             arg=[cell, count],
             timeout=120_000,
+            polling=POLL_MS,
         )
         assert badges.count() == count
         for index, (gate, job_id) in enumerate(zip(gates, ids, strict=True)):
             book.page.evaluate(WATCH, [cell, index])
             (gate / "open").touch()
-            book.page.wait_for_function("() => window.__seen !== null", timeout=60_000)
+            book.page.wait_for_function(
+                "() => window.__seen !== null", timeout=60_000, polling=POLL_MS
+            )
             seen_ms = float(book.page.evaluate("() => window.__seen"))
             with store.read() as tx:
                 job = tx.get_job(job_id)
