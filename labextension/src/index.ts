@@ -137,7 +137,9 @@ function activate(
       rank: 50,
     });
   }
-  notifyEndings(api, hub, openJob);
+  notifyEndings(api, hub, openJob, () => {
+    labShell.activateById(panel.id);
+  });
   hub.start();
 }
 

@@ -5,6 +5,7 @@ import {
   DEFAULT_SORT,
   JobTable,
   downloadFile,
+  isTerminal,
   type Filters,
   type Job,
   type Outcome,
@@ -17,6 +18,8 @@ import { PanelBatches } from "./batches";
 import { applyEvent, type EventHub, type LiveEvent } from "./events";
 
 export const PAGE_SIZE = 50;
+/** Events this close together are followed by one read of the page. */
+const RELOAD_MS = 250;
 
 export interface PanelHost {
   api: PiqApi;
@@ -79,29 +82,31 @@ function JobsPanelView({ host }: { host: PanelHost }): React.JSX.Element {
     void api.tools().then(setTools, () => undefined);
   }, [api, load]);
 
+  const shown = useRef<Job[]>(rows);
   useEffect(() => {
+    shown.current = rows;
+  }, [rows]);
+
+  useEffect(() => {
+    // One read of the page for a burst of events (a notebook's ten jobs ending).
+    let timer: number | null = null;
+    const reloadSoon = (): void => {
+      if (timer !== null) return;
+      timer = window.setTimeout(() => {
+        timer = null;
+        reload();
+      }, RELOAD_MS);
+    };
     const onEvent = (_: unknown, event: LiveEvent): void => {
       const onFirstPage = state.current.cursors.length === 1;
       if (event.kind === "created" || event.kind === "deleted") {
-        if (onFirstPage || event.kind === "deleted") reload();
+        if (onFirstPage || event.kind === "deleted") reloadSoon();
         return;
       }
-      setRows((current) => {
-        const index = current.findIndex((job) => job.id === event.job_id);
-        if (index < 0) return current;
-        const updated = [...current];
-        updated[index] = applyEvent(current[index] as Job, event);
-        return updated;
-      });
+      if (!shown.current.some((job) => job.id === event.job_id)) return;
+      setRows((current) => current.map((job) => (job.id === event.job_id ? applyEvent(job, event) : job)));
       // A finished job's duration and charge come from the job itself.
-      if (event.kind === "status" && ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"].includes(event.status)) {
-        void api.job(event.job_id).then(
-          (job) => {
-            setRows((current) => current.map((row) => (row.id === job.id ? { ...row, ...job } : row)));
-          },
-          () => undefined,
-        );
-      }
+      if (event.kind === "status" && isTerminal(event.status as Job["status"])) reloadSoon();
     };
     // After a reconnect the stream replays what was missed; a re-read covers what it cannot (deletions).
     const onConnection = (_: unknown, open: boolean): void => {
@@ -110,10 +115,11 @@ function JobsPanelView({ host }: { host: PanelHost }): React.JSX.Element {
     hub.event.connect(onEvent);
     hub.connected.connect(onConnection);
     return () => {
+      if (timer !== null) window.clearTimeout(timer);
       hub.event.disconnect(onEvent);
       hub.connected.disconnect(onConnection);
     };
-  }, [api, hub, reload]);
+  }, [hub, reload]);
 
   const onRow = async (job: Job, action: RowAction): Promise<Outcome> => {
     try {
