@@ -2,6 +2,7 @@
 // (a notebook's ten dockings, a batch) share one notification, kept up to date as
 // more end, rather than stacking a toast each over the notebook.
 import { Notification } from "@jupyterlab/apputils";
+import type { ReadonlyJSONValue } from "@lumino/coreutils";
 import type { PiqApi } from "./api";
 import type { EventHub, LiveEvent } from "./events";
 
@@ -67,8 +68,7 @@ export function notifyEndings(
   let timer: number | null = null;
   let shown: { id: string; jobs: Ended[]; at: number } | null = null;
 
-  const show = (jobs: Ended[]): void => {
-    const { message, type } = announcement(jobs);
+  const options = (jobs: Ended[]): Notification.IOptions<ReadonlyJSONValue> => {
     const latest = jobs[jobs.length - 1] as Ended;
     const actions: Notification.IAction[] = [
       {
@@ -82,13 +82,7 @@ export function notifyEndings(
     if (jobs.length > 1) {
       actions.push({ label: "Show jobs", caption: "Show the Jobs panel", callback: openPanel });
     }
-    const options = { autoClose: SHOWN_MS, actions };
-    const now = Date.now();
-    if (shown !== null && now - shown.at < KEEP_MS && Notification.update({ id: shown.id, message, type, ...options })) {
-      shown = { ...shown, jobs, at: now };
-    } else {
-      shown = { id: Notification.emit(message, type, options), jobs, at: now };
-    }
+    return { autoClose: SHOWN_MS, actions };
   };
 
   const announce = async (ids: string[]): Promise<void> => {
@@ -99,8 +93,17 @@ export function notifyEndings(
       if (job !== null && job.submitter.id === me) mine.push({ id: job.id, name: job.name, status: job.status });
     }
     if (mine.length === 0) return;
-    const recent = shown !== null && Date.now() - shown.at < KEEP_MS ? shown.jobs : [];
-    show([...recent, ...mine]);
+    const now = Date.now();
+    // The notification still up takes these too (unless it was dismissed meanwhile).
+    if (shown !== null && now - shown.at < KEEP_MS) {
+      const jobs = [...shown.jobs, ...mine];
+      if (Notification.update({ id: shown.id, ...announcement(jobs), ...options(jobs) })) {
+        shown = { id: shown.id, jobs, at: now };
+        return;
+      }
+    }
+    const { message, type } = announcement(mine);
+    shown = { id: Notification.emit(message, type, options(mine)), jobs: mine, at: now };
   };
 
   hub.event.connect((_, event: LiveEvent) => {

@@ -218,6 +218,43 @@ def test_a_running_job_turns_completed_without_a_reload(
     detail.wait_for(timeout=TIMEOUT_MS)
 
 
+def test_jobs_that_end_together_share_one_notification(
+    lab_page: LabNotebook, lab: Stack, gate: Gate
+) -> None:
+    """Three jobs let go at once: one notification counts them and names the latest,
+    instead of a toast each over the notebook; its second action shows the panel."""
+    names = [f"Together {n}" for n in range(3)]
+    jobs = [
+        post(
+            lab,
+            "jobs",
+            {
+                "tool": "sleep",
+                "name": name,
+                "settings": gate.settings(),
+                "input": echo("x", "x")["input"],
+            },
+        )
+        for name in names
+    ]
+    for job in jobs:
+        row(lab_page, job["id"]).wait_for(timeout=TIMEOUT_MS)
+    # What earlier tests' jobs announced is put away, so the toast counts these alone.
+    lab_page.page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:dismiss-notification')"
+    )
+    gate.open()
+    toast = lab_page.page.locator(".Toastify__toast").filter(has_text="3 jobs completed")
+    toast.wait_for(timeout=TIMEOUT_MS)
+    assert re.search(r"Latest: Together \d \(completed\)", toast.inner_text()), toast.inner_text()
+    toasts = lab_page.page.locator(".Toastify__toast").filter(has_text="Together")
+    assert toasts.count() == 1, [toasts.nth(i).inner_text() for i in range(toasts.count())]
+    lab_page.page.evaluate("() => window.jupyterapp.shell.activateById('filebrowser')")
+    lab_page.page.locator(PANEL).wait_for(state="hidden", timeout=TIMEOUT_MS)
+    toast.get_by_role("button", name="Show jobs").click()
+    lab_page.page.locator(PANEL).wait_for(state="visible", timeout=TIMEOUT_MS)
+
+
 def test_the_credits_item_changes_when_a_job_is_charged(lab_page: LabNotebook, lab: Stack) -> None:
     """An echo job holds its credits when it is accepted: the status bar follows the
     workspace's balance without a reload."""
