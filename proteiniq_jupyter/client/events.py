@@ -26,7 +26,11 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from .. import api
+from ..jobs.model import Visibility
 from ..jobs.status import JobStatus
+
+#: The visibilities a "shared" event may name.
+VISIBILITIES: Final = frozenset(v.value for v in Visibility)
 
 #: Put on a watch when events may have been missed: the handle reads its job again.
 RESYNC: Final = None
@@ -221,12 +225,17 @@ class BusEvents(EventHub):
 
 
 def apply_event(resource: api.Job, event: api.JobEvent) -> api.Job:
-    """What an event says of the job, until the next read gives it all. An ended
-    job never moves again, so an event that arrives after its end (a progress
-    report overtaken by a cancel answered in this process) changes nothing."""
+    """What an event says of the job, until the next read gives it all. A rename
+    or a change of sharing shows whatever the job's status; otherwise an ended job
+    never moves again, so an event that arrives after its end (a progress report
+    overtaken by a cancel answered in this process) changes nothing."""
+    data = event.data
+    if event.kind == "renamed" and isinstance(data.get("name"), str):
+        return resource.model_copy(update={"name": data["name"]})
+    if event.kind == "shared" and data.get("visibility") in VISIBILITIES:
+        return resource.model_copy(update={"visibility": Visibility(data["visibility"])})
     if resource.status.is_terminal:
         return resource
-    data = event.data
     update: dict[str, Any] = {"status": event.status}
     if event.status is JobStatus.PROCESSING and resource.started_at is None:
         update["started_at"] = event.created_at  # the job starts as this event is written

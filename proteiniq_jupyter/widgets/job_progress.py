@@ -14,8 +14,9 @@ from .base import PiqWidget, action, dump
 
 #: Events after which the job is read again: what they change is not in them. A
 #: status event carries the status, progress and charge (and its time is the start's),
-#: so only the end's (its times and result) is followed by a read.
-REREAD_KINDS = frozenset({"created", "renamed", "shared"})
+#: a rename the name, a share the visibility, so only the end's (its times and result)
+#: is followed by a read.
+REREAD_KINDS = frozenset({"created"})
 
 
 class JobProgress(PiqWidget):

@@ -26,10 +26,9 @@ from .base import PiqWidget, action, dump
 
 #: Rows a page shows unless asked otherwise.
 PAGE_SIZE = 20
-#: New jobs arriving together reload the first page once, this long after the first.
+#: Events this close together are followed by one read of the page shown (new jobs
+#: on the first page; the times, charge and result of jobs that ended).
 RELOAD_DELAY_S = 0.3
-#: Event kinds after which a row is read whole (times, credits, names change).
-REREAD_KINDS = frozenset({"status", "renamed"})
 EXPORT_TYPES = {"csv": "text/csv", "json": "application/json"}
 
 
@@ -247,13 +246,13 @@ class JobTable(PiqWidget):
     @action("retry")
     def retry(self, job: str) -> dict[str, Any]:
         created = self._transport.action(job, "retry")
-        self._reload_first_page_soon()
+        self._reload_soon()
         return {"job": dump(created)}
 
     @action("duplicate")
     def duplicate(self, job: str) -> dict[str, Any]:
         created = self._transport.action(job, "duplicate")
-        self._reload_first_page_soon()
+        self._reload_soon()
         return {"job": dump(created)}
 
     @action("export")
@@ -291,21 +290,24 @@ class JobTable(PiqWidget):
     # -- live ----------------------------------------------------------------------
 
     def on_event(self, event: api.JobEvent) -> None:
+        """What an event says shows in its row at once; jobs that end (their times,
+        charge and result are not in the event) and new jobs on the first page are
+        read with the page, once for a burst of events."""
         with self._lock:
             shown = next((r for r in self.rows if r["id"] == event.job_id), None)
         if shown is None:
             if event.kind == "created" and self.page == 0:
-                self._reload_first_page_soon()
+                self._reload_soon()
             return
-        if event.kind in REREAD_KINDS or event.status.is_terminal:
-            self._replace(self._transport.job(event.job_id))
-        else:
-            self._replace(apply_event(api.Job.model_validate(shown), event))
+        self._replace(apply_event(api.Job.model_validate(shown), event))
+        if event.kind == "status" and event.status.is_terminal:
+            self._reload_soon()
 
     def on_resync(self) -> None:
         self.turn("reload")
 
-    def _reload_first_page_soon(self) -> None:
+    def _reload_soon(self) -> None:
+        """Read the page shown again in ``RELOAD_DELAY_S``, unless a read is already due."""
         with self._lock:
             if self._reload is not None:
                 return
@@ -313,8 +315,7 @@ class JobTable(PiqWidget):
             def reload() -> None:
                 with self._lock:
                     self._reload = None
-                    if self.page == 0:
-                        self._load(0)
+                    self._load(self.page)
 
             self._reload = threading.Timer(RELOAD_DELAY_S, reload)
             self._reload.daemon = True

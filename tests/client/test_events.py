@@ -135,6 +135,35 @@ def test_an_event_that_arrives_after_the_end_changes_nothing(client: Client) -> 
     assert after.progress_message == resource.progress_message
 
 
+def test_a_rename_or_a_share_shows_from_its_event_on_an_ended_job(client: Client) -> None:
+    """The events of a rename and of a change of sharing carry the new name and
+    visibility, which show on the job whatever its status, as a read would give them."""
+    ended = client.run("protein-stats", "MKTAYIAKQR", new=True).wait(60, show=False)
+    before = client.transport.job(ended.id)
+    seen: list[api.JobEvent] = []
+    stop = client.transport.events.listen(
+        lambda item: seen.append(item) if isinstance(item, api.JobEvent) else None
+    )
+    try:
+        client.transport.rename(ended.id, "renamed from elsewhere")
+        client.transport.share(ended.id, {"visibility": "public"})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and {e.kind for e in seen if e.job_id == ended.id} < {
+            "renamed",
+            "shared",
+        }:
+            time.sleep(0.05)
+    finally:
+        stop()
+    shown = before
+    for event in (e for e in seen if e.job_id == ended.id):
+        shown = apply_event(shown, event)
+    stored = client.job(ended.id).resource
+    assert shown.status is JobStatus.COMPLETED
+    assert (shown.name, shown.visibility) == (stored.name, stored.visibility)
+    assert (stored.name, str(stored.visibility)) == ("renamed from elsewhere", "public")
+
+
 def test_the_start_event_gives_the_start_time_and_the_charge(
     client: Client, tmp_path: Path
 ) -> None:

@@ -174,6 +174,49 @@ def test_rows_follow_the_event_feed(client: Client, front: FrontEnd, tmp_path: P
     assert client.transport.job(job.id).status is JobStatus.COMPLETED
 
 
+def test_jobs_that_end_together_are_read_with_one_page(
+    client: Client, front: FrontEnd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three shown jobs let go at once: each row says COMPLETED from its event, and
+    their durations come with one read of the page, not a read of each job; a
+    rename elsewhere shows from its event alone."""
+    tag = f"together {secrets.token_hex(3)}"
+    gate = Gate(tmp_path / "gate")
+    try:
+        jobs = [
+            client.run("sleep", "x", name=f"{tag} {n}", new=True, **gate.settings(steps=2))
+            for n in range(3)
+        ]
+        table = JobTable(client.transport, search=tag)
+        front.wait_for(lambda: sorted(ids(table.rows)) == sorted(j.id for j in jobs))
+        front.wait_for(lambda: any(r["status"] == "PROCESSING" for r in table.rows))
+        reads: list[str] = []
+        transport = client.transport
+        for name in ("job", "jobs"):
+            original = getattr(transport, name)
+
+            def counted(*args: object, _name: str = name, _original: object = original) -> object:
+                reads.append(_name)
+                return _original(*args)  # type: ignore[operator]
+
+            monkeypatch.setattr(transport, name, counted)
+        gate.open()
+        front.wait_for(
+            lambda: all(
+                r["status"] == "COMPLETED" and r["duration_s"] is not None for r in table.rows
+            ),
+            timeout=60,
+        )
+        assert reads.count("job") == 0, reads
+        assert 1 <= reads.count("jobs") <= 3, reads  # a read per burst, the jobs may end apart
+        monkeypatch.undo()
+        reads.clear()
+        client.transport.rename(jobs[0].id, f"{tag} renamed")
+        front.wait_for(lambda: f"{tag} renamed" in [r["name"] for r in table.rows])
+    finally:
+        gate.open()
+
+
 def test_an_event_between_the_first_read_and_the_follow_is_not_lost(
     client: Client, front: FrontEnd
 ) -> None:
