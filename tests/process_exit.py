@@ -23,8 +23,10 @@ def remember(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[EXIT_STATUS] = int(exitstatus)
 
 
-#: multiprocessing's resource tracker ends by itself when this process does.
-OWN_HELPERS = ("multiprocessing.resource_tracker",)
+#: multiprocessing's helpers of this process (the resource tracker, and the fork server
+#: that job processes started from the tests' own process fork from) end by themselves
+#: when this process does.
+OWN_HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
 
 
 def leftover_children() -> list[psutil.Process]:
