@@ -9,6 +9,7 @@ reads every page on purpose).
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -23,6 +24,8 @@ from ..jobs.paging import MAX_PAGE
 from ..jobs.sorting import DEFAULT_SORT, JobSort, sort_order
 from ..jobs.status import JobStatus
 from .base import PiqWidget, action, dump
+
+log = logging.getLogger(__name__)
 
 #: Rows a page shows unless asked otherwise.
 PAGE_SIZE = 20
@@ -315,7 +318,12 @@ class JobTable(PiqWidget):
             def reload() -> None:
                 with self._lock:
                     self._reload = None
-                    self._load(self.page)
+                    if self._closed:
+                        return
+                    try:
+                        self._load(self.page)
+                    except Exception as exc:  # what the events showed stays shown
+                        log.info("a job table could not read its page again: %s", exc)
 
             self._reload = threading.Timer(RELOAD_DELAY_S, reload)
             self._reload.daemon = True
