@@ -19,6 +19,7 @@ const ENDINGS: Record<string, { type: Kind; says: string }> = {
 const GATHER_MS = 400;
 /** A notification updated this recently takes the next endings too. */
 const KEEP_MS = 10_000;
+/** How long a notification stays on screen after its last update. */
 const SHOWN_MS = 10_000;
 
 /** A job of the reader's that ended, as a notification names it. */
