@@ -230,6 +230,7 @@ class ProteinIQApp(ExtensionApp):
         state = getattr(self, "state", None)
         if state is None:
             return
+        state.stopping = True
         runtime_file = getattr(self, "_runtime_file", None)
         if runtime_file is not None:
             handoff.withdraw(runtime_file)

@@ -20,7 +20,7 @@ from ..jobs.access import Actor
 from ..jobs.errors import JobNotCompleted, PiqError, ValidationError
 from ..jobs.model import Job
 from ..jobs.text import check_text
-from .state import ServerState
+from .state import STOPPING_RETRY_AFTER_S, ServerState, ServerStopping
 
 T = TypeVar("T")
 #: How long a client asking for an unfinished result is told to wait.
@@ -122,7 +122,7 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         # A refused request is an answer, not a server fault: one line, no traceback.
-        if isinstance(value, PiqError | ApiError):
+        if isinstance(value, PiqError | ApiError | ServerStopping):
             self.log.info("%s %s: %s", self.request.method, self.request.path, value)
             return
         super().log_exception(typ, value, tb)
@@ -138,6 +138,9 @@ class PiqHandler(ExtensionHandlerMixin, APIHandler):
             status = exc.status_code
             body = api.Error.of(exc.code, exc.message, exc.details)
             headers = exc.headers
+        elif isinstance(exc, ServerStopping):
+            status, body = 503, api.Error.of("unavailable", str(exc))
+            headers["Retry-After"] = str(STOPPING_RETRY_AFTER_S)
         elif isinstance(exc, web.HTTPError):
             status = exc.status_code
             code = _HTTP_CODES.get(status, "internal_error" if status >= 500 else "invalid_request")

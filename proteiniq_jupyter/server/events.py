@@ -18,6 +18,7 @@ from ..jobs.model import JobEvent
 from .base import ApiError, PiqHandler, authenticated
 from .feed import FEED_KEY, EventFeed, Subscription
 from .routes import API, JOB_ID
+from .state import ServerStopping
 
 #: Seconds between comments on a quiet stream, so proxies keep it open and a
 #: client that went away is noticed.
@@ -80,6 +81,8 @@ class EventStreamHandler(PiqHandler):
             raise ApiError(
                 503, "unavailable", "live events are not available yet; try again shortly"
             ) from None
+        if sub.closed:  # the feed has stopped: so is the server
+            raise ServerStopping
         self._subscription = sub
         return sub
 

@@ -19,6 +19,17 @@ from .ratelimit import RateLimiter
 
 T = TypeVar("T")
 
+#: Seconds a client is asked to wait before trying a server that is stopping.
+STOPPING_RETRY_AFTER_S = 5
+
+
+class ServerStopping(RuntimeError):
+    """The extension is stopping: its engine and thread pool take no more work, and
+    a request that needs them is answered 503, not 500."""
+
+    def __init__(self) -> None:
+        super().__init__("the server is stopping; try again once it is back")
+
 
 @dataclass
 class ServerState:
@@ -32,6 +43,8 @@ class ServerState:
     #: The hub's links, when the server runs under JupyterHub.
     hub_links: HubLinks | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    #: Set when the extension begins to stop.
+    stopping: bool = False
 
     @property
     def max_upload_bytes(self) -> int:
@@ -42,5 +55,16 @@ class ServerState:
         return self.engine.service
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``function`` on the pool; ``ServerStopping`` once the server is stopping
+        (whatever the call then failed with: a closed pool, a closed store)."""
+        if self.stopping:
+            raise ServerStopping
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, functools.partial(function, *args, **kwargs))
+        try:
+            return await loop.run_in_executor(
+                self.pool, functools.partial(function, *args, **kwargs)
+            )
+        except Exception:
+            if self.stopping:
+                raise ServerStopping from None
+            raise

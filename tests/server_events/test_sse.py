@@ -566,3 +566,13 @@ async def test_a_reader_taken_out_of_the_team_stops_getting_its_events(
     assert team_job not in {e.data["job_id"] for e in again.events}
     assert {e.data["job_id"] for e in again.events} == {tims}
     await again.hang_up()
+
+
+async def test_a_stopping_server_answers_503_not_500(server: Server, writer: Writer) -> None:
+    job = await off_loop(writer.submit)
+    await server.extension.stop_extension()
+    for path in (f"jobs/{job}/events", "events", f"jobs/{job}", "jobs"):
+        reply = await server.get("alice", path)
+        assert reply.code == 503, (path, reply.code, reply.body)
+        assert b'"unavailable"' in reply.body and b"stopping" in reply.body, reply.body
+        assert reply.headers.get("Retry-After"), reply.headers
