@@ -253,6 +253,26 @@ def test_jobs_filters_and_cursor_paging(piq: Piq, env: dict[str, str | None]) ->
     assert done[2] in second and done[1] in second
     assert "cursor" in one_error_line(piq("jobs", "--after", "rubbish!", code=1))
 
+    # The whole history sorted by a column, paged in that order by the hint it prints.
+    assert ids("--sort", "name") == [*done, other]
+    assert ids("--sort", "NAME", "--order", "desc") == [other, *done[::-1]]
+    assert ids("--sort", "duration_s")[-1] == other  # never ran: after every duration
+    by_name: list[str] = []
+    args = ["--sort", "name", "--limit", "2"]
+    while True:
+        lines = piq("jobs", *args).stdout.splitlines()
+        by_name += [line.split()[0] for line in lines[1:] if line.startswith("job_")]
+        if not lines[-1].startswith("next page: "):
+            break
+        hint = lines[-1].removeprefix("next page: ").split()
+        assert hint[:4] == ["--sort", "name", "--order", "asc"], hint
+        args = [*hint, "--limit", "2"]
+    assert by_name == [*done, other]
+    default_cursor = text[-1].split()[-1]
+    refused = one_error_line(piq("jobs", "--sort", "name", "--after", default_cursor, code=1))
+    assert "cursor" in refused, refused
+    assert "created_at" in one_error_line(piq("jobs", "--sort", "size", code=2))
+
 
 def test_rename_share_and_delete(piq: Piq, tmp_path: Path) -> None:
     job_id = run_wait(piq, "MKVLA")

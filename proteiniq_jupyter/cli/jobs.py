@@ -15,6 +15,7 @@ from ..console import duration_text as _duration
 from ..jobs.errors import PiqError
 from ..jobs.model import JobEvent, Quote, Share, Visibility
 from ..jobs.ports import JobFilter
+from ..jobs.sorting import DEFAULT_SORT, ORDERS, SORT_VALUES, JobSort
 from ..jobs.status import JobStatus
 from .app import cli
 from .engine import _engine
@@ -189,19 +190,35 @@ def run(
 )
 @click.option("--mine", is_flag=True, help="Only jobs I submitted.")
 @click.option("--search", help="Only jobs whose name contains this text.")
+@click.option(
+    "--sort",
+    "sort_column",
+    type=click.Choice(SORT_VALUES, case_sensitive=False),
+    help="Sort the whole history by this column (default: created_at, newest first).",
+)
+@click.option(
+    "--order",
+    type=click.Choice(ORDERS, case_sensitive=False),
+    help="asc or desc (default: desc for created_at, asc for the others).",
+)
 @click.option("--limit", type=int, default=20, show_default=True, help="Jobs per page.")
-@click.option("--after", "cursor", metavar="CURSOR", help="The page after this cursor.")
+@click.option(
+    "--after", "cursor", metavar="CURSOR", help="The page after this cursor (same --sort)."
+)
 @json_option
 def jobs_command(
     tool: str | None,
     statuses: tuple[str, ...],
     mine: bool,
     search: str | None,
+    sort_column: str | None,
+    order: str | None,
     limit: int,
     cursor: str | None,
     as_json: bool,
 ) -> None:
-    """The workspace's job history, newest first."""
+    """The workspace's job history, newest first, or sorted by a column."""
+    sort = JobSort.parse(sort_column and sort_column.lower(), order and order.lower())
     with _engine() as engine:
         actor = engine.actor()
         job_filter = JobFilter(
@@ -210,7 +227,9 @@ def jobs_command(
             submitter_id=actor.user_id if mine else None,
             name_contains=search,
         )
-        page = engine.service.list_jobs(actor, job_filter, starting_after=cursor, limit=limit)
+        page = engine.service.list_jobs(
+            actor, job_filter, starting_after=cursor, limit=limit, sort=sort
+        )
         submitters = _submitters(engine, actor)
     jobs = [view.job for view in page.items]
     if as_json:
@@ -235,7 +254,8 @@ def jobs_command(
         headers = ["id", "name", "tool", "status", "duration", "submitter", "credits"]
         click.echo(_table(headers, rows))
     if page.next_cursor:
-        click.echo(f"next page: --after {page.next_cursor}")
+        same_sort = "" if sort == DEFAULT_SORT else f"--sort {sort.column} --order {sort.order} "
+        click.echo(f"next page: {same_sort}--after {page.next_cursor}")
 
 
 @cli.command()
