@@ -316,6 +316,18 @@ def test_retry_and_duplicate_preconditions(piq: Piq, env: dict[str, str | None])
     assert "created" in kinds and "COMPLETED" in kinds
 
 
+def test_duplicate_unset_takes_a_setting_back_to_its_default(piq: Piq) -> None:
+    spaced = piq(
+        "run", "residue-codes", "--input", "sequences=MKV", "--set", "separator=space", "--wait"
+    ).stdout.splitlines()[0]
+    assert show(piq, spaced)["settings"]["separator"] == "space"
+    dashed = piq("duplicate", spaced, "--unset", "separator", "--wait").stdout.splitlines()[0]
+    assert show(piq, dashed)["settings"]["separator"] == "dash"
+    assert "Met-Lys-Val" in piq("export", dashed).stdout
+    refused = one_error_line(piq("duplicate", spaced, "--unset", "seperator", code=1))
+    assert "did you mean 'separator'" in refused, refused
+
+
 def test_credits_grant_and_ledger(piq: Piq) -> None:
     assert ["available", "500", "credits"] in [
         line.split() for line in piq("credits").stdout.splitlines()

@@ -277,6 +277,16 @@ def test_duplicate_with_other_settings(service, tools, alice):
         service.duplicate(alice, pending.id)
 
 
+def test_a_duplicate_takes_a_setting_given_as_none_back_to_its_default(service, tools, alice):
+    done = completed(service, tools, alice, "twice")
+    thrice = service.duplicate(alice, done.id, settings={"repeat": 3, "outcome": "ok"})
+    run_job(service.runs, tools, thrice.id)
+    back = service.duplicate(alice, thrice.id, settings={"repeat": None})
+    assert back.settings == {"repeat": 1, "outcome": "ok"}
+    with pytest.raises(ValidationError, match="did you mean 'repeat'"):
+        service.duplicate(alice, thrice.id, settings={"repaet": None})
+
+
 def test_durations_and_timestamps(service, tools, alice):
     job = completed(service, tools, alice)
     assert job.started_at is not None and job.finished_at >= job.started_at

@@ -157,7 +157,11 @@ class JobCreate(Spending):
 
 
 class JobDuplicate(Body):
-    settings: JsonObject | None = Field(default=None, description="merged over the job's settings")
+    settings: JsonObject | None = Field(
+        default=None,
+        description="merged over the job's settings; a null takes a setting back to "
+        "the tool's default",
+    )
     name: Name | None = None
 
 

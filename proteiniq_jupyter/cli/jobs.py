@@ -361,17 +361,25 @@ def retry(job_id: str, wait: bool) -> None:
 @click.argument("job_id", metavar="ID")
 @set_option
 @settings_json_option
+@click.option(
+    "--unset",
+    "unset_names",
+    multiple=True,
+    metavar="KEY",
+    help="Take a setting back to the tool's default (the same as --set KEY=null).",
+)
 @click.option("--name", help="A name for the new job (default: the old name, copied).")
 @wait_option
 def duplicate(
     job_id: str,
     set_pairs: tuple[str, ...],
     settings_json: str | None,
+    unset_names: tuple[str, ...],
     name: str | None,
     wait: bool,
 ) -> None:
     """Run a completed job again as a new job, optionally with other settings."""
-    settings = _parse_settings(set_pairs, settings_json)
+    settings = {**(_parse_settings(set_pairs, settings_json) or {}), **dict.fromkeys(unset_names)}
     with _engine(detached=not wait) as engine:
         actor = engine.actor()
         job = engine.service.duplicate(actor, job_id, settings=settings, name=name)

@@ -256,7 +256,8 @@ class Job:
         return Job(self._transport, resource, how="retry", mark=mark)
 
     def duplicate(self, *, name: str | None = None, **settings: Any) -> Job:
-        """A new job with this one's inputs, its settings with ``settings`` over them."""
+        """A new job with this one's inputs, its settings with ``settings`` over them;
+        a setting given as None goes back to the tool's default."""
         body: dict[str, Any] = {"settings": settings} if settings else {}
         if name is not None:
             body["name"] = name

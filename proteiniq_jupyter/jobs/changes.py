@@ -82,7 +82,9 @@ class Changes(Submission):
         settings: JsonDict | None = None,
         name: str | None = None,
     ) -> Job:
-        """A completed job run again as a new job, optionally with other settings."""
+        """A completed job run again as a new job, optionally with other settings:
+        ``settings`` go over the job's, and a setting given as None goes back to the
+        tool's default (as in a JSON merge patch)."""
         with self.store.read() as tx:
             job = self._changeable(tx, actor, job_id)
         if job.status is not JobStatus.COMPLETED:
@@ -94,7 +96,7 @@ class Changes(Submission):
             actor,
             job.tool,
             job.inputs,
-            {**job.settings, **(settings or {})},
+            merged_settings(job.settings, settings or {}),
             name=name or derived_name(job.name, "copy"),
             origin_job_id=job.id,
             limits=Limits(job.max_credits, job.budget_id),
@@ -147,3 +149,11 @@ class Changes(Submission):
                 )
             )
         return Share(job.id, visibility, invites)
+
+
+def merged_settings(settings: JsonDict, changes: JsonDict) -> JsonDict:
+    """``changes`` over ``settings``; a None drops a setting the job has, so that the
+    tool's default applies. A None for a name the job does not have stays, for the
+    tool to refuse it by name."""
+    merged = {**settings, **changes}
+    return {k: v for k, v in merged.items() if not (v is None and k in changes and k in settings)}

@@ -158,6 +158,10 @@ def test_rename_duplicate_share_link_delete(client: Client) -> None:
     twin = job.duplicate(repeat=2, name="twice").wait(60)
     assert twin.resource.origin_job_id == job.id and twin.name == "twice"
     assert twin.result().results.fields["echo"] == "to change to change"
+    # None takes a setting back to the tool's default, through either transport.
+    once = twin.duplicate(repeat=None).wait(60)
+    assert once.resource.settings["repeat"] == 1
+    assert once.result().results.fields["echo"] == "to change"
     share = job.share("invited", invite=["someone@lab.example"])
     assert str(share.visibility) == "invited"
     assert [i.email for i in share.invites] == ["someone@lab.example"]
