@@ -180,6 +180,11 @@ def test_run_wait_then_export_agrees_with_show(piq: Piq, fasta: Path, tmp_path: 
     assert fields["molecular_weight"] == pytest.approx(5098.3, abs=0.1)
     for file in data["result"]["files"]:
         assert Path(file["path"]).is_file()
+    listed = piq("show", job_id).stdout.split("\nfiles (")[1].splitlines()[1:]
+    assert listed[0].split() == ["NAME", "FORMAT", "SIZE", "PATH"], listed
+    assert [line.index(" /") for line in listed[1:]] == [listed[0].index("PATH") - 1] * (
+        len(listed) - 1
+    ), listed  # a table: every path starts in the same column
 
     out = tmp_path / "stats.csv"
     piq("export", job_id, "--format", "csv", "-o", str(out))

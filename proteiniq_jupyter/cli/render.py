@@ -235,9 +235,10 @@ def _render_detail(data: JsonDict) -> str:
         if len(rows) > len(shown):
             out.append(f"  ... {len(rows) - len(shown)} more (piq export {data['id']})")
     if result["files"]:
-        out.append("files")
-        for f in result["files"]:
-            out.append(f"  {f['name']}  {f['format']}  {_size(f['size'])}  {f['path']}")
+        out.append(f"files ({len(result['files'])})")
+        cells = [[f["name"], f["format"], _size(f["size"]), f["path"]] for f in result["files"]]
+        table = _table(["name", "format", "size", "path"], cells)
+        out.append("\n".join("  " + line for line in table.splitlines()))
     return "\n".join(out)
 
 
