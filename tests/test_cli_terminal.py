@@ -133,6 +133,10 @@ def test_vina_batch_with_items_file_and_receptor_and_its_quote(
     assert all("COMPLETED" in row and " s " in row + " " for row in rows), shown
     data = json.loads(piq("batch", "show", batch_id, "--json").stdout)
     assert data["status"] == "COMPLETED" and data["credits_charged"] == quote["estimated_credits"]
+    # The history leaves the children to their batch, and says where they are.
+    history = piq("jobs")
+    assert history.stdout.strip() == "no jobs"
+    assert "listed by batch: piq batch list" in history.stderr
 
 
 def _piq_process(

@@ -231,6 +231,7 @@ def jobs_command(
             actor, job_filter, starting_after=cursor, limit=limit, sort=sort
         )
         submitters = _submitters(engine, actor)
+        batches, _ = engine.service.list_batches(actor, limit=1)
     jobs = [view.job for view in page.items]
     if as_json:
         items = [_job_row(api.Job.of(view, submitters)) for view in page.items]
@@ -256,6 +257,8 @@ def jobs_command(
     if page.next_cursor:
         same_sort = "" if sort == DEFAULT_SORT else f"--sort {sort.column} --order {sort.order} "
         click.echo(f"next page: {same_sort}--after {page.next_cursor}")
+    if batches:
+        click.echo("the jobs of batches are listed by batch: piq batch list", err=True)
 
 
 @cli.command()
