@@ -439,7 +439,7 @@ def test_batch_run_show_list_and_retry(piq: Piq, tmp_path: Path) -> None:
     # batch children stay out of the job history
     assert json.loads(piq("jobs", "--json").stdout)["items"] == []
     retried = piq("batch", "retry", batch_id)
-    assert retried.stdout == "" and "no failed children" in retried.stderr
+    assert retried.stdout == "" and "no failed, timed-out or cancelled children" in retried.stderr
     # a bad item refuses the whole batch, naming it
     bad = piq("batch", "run", "protein-stats", "MKT", "MKJT", code=1)
     assert "item 2" in bad.stderr

@@ -251,7 +251,10 @@ def batch_retry(batch_id: str) -> None:
     for job in jobs:
         click.echo(job.id)
     if not jobs:
-        click.echo("no failed children to retry", err=True)
+        click.echo(
+            "no failed, timed-out or cancelled children left to retry (each runs again once)",
+            err=True,
+        )
 
 
 @batch_group.command("cancel")
