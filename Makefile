@@ -10,7 +10,7 @@ FRONT := $(WIDGETS)/.built
 JLPM := $(BIN)/jlpm
 FRONT_SOURCES := package.json yarn.lock .yarnrc.yml js/package.json js/tsconfig.json \
 	labextension/package.json labextension/tsconfig.json labextension/rspack.config.cjs \
-	$(shell find js/src js/scripts labextension/src labextension/style -type f 2>/dev/null)
+	$(shell find js/src js/scripts labextension/src labextension/scripts labextension/style -type f 2>/dev/null)
 
 .PHONY: lab test install check clean browser mutation
 

@@ -5,7 +5,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["eslint.config.mjs", "rspack.config.cjs", "style/**", "lib/**"] },
+  { ignores: ["eslint.config.mjs", "rspack.config.cjs", "scripts/**", "style/**", "lib/**"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
