@@ -26,7 +26,7 @@ from proteiniq_jupyter.execution.detached import LOG_NAME
 from proteiniq_jupyter.jobs.model import JobInput
 from proteiniq_jupyter.store.database import sqlite_url
 from proteiniq_jupyter.tools.colabfold import WEIGHTS as COLABFOLD_WEIGHTS
-from proteiniq_jupyter.tools.protein_stats import ProteinStats
+from proteiniq_jupyter.tools.sequence import ProteinStats
 
 from .helpers import Gate, PdbEntryServer
 

@@ -24,7 +24,7 @@ from proteiniq_jupyter.jobs.submission import normalise_pdb_id
 from proteiniq_jupyter.pdb_archive import RCSB_PDB_URL, PdbArchive
 from proteiniq_jupyter.store.sql_store import DirectoryJobFiles, SqlStore
 from proteiniq_jupyter.tools.registry import ToolRegistry
-from proteiniq_jupyter.tools.structure_tools import PdbToMmcif
+from proteiniq_jupyter.tools.structure import PdbToMmcif
 
 from .helpers import PdbEntryServer
 

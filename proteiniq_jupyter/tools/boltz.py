@@ -33,8 +33,14 @@ from ..jobs.errors import ValidationError
 from ..jobs.model import Estimate, EstimateLine, JobInput, JsonDict, ResultFile, ToolResult
 from ..jobs.provenance import ModelWeights
 from .base import InputSlot, OutputField, RunContext, Tool
-from .fasta import parse_fasta
-from .parsing import ErrorList, check_size, entry_lines, file_stem, only_item, settings_as
+from .parsing import (
+    ErrorList,
+    check_size,
+    entry_lines,
+    file_stem,
+    only_item,
+    settings_as,
+)
 from .prediction import (
     LIGAND_KEYS,
     PROTEIN_ALPHABET,
@@ -61,6 +67,7 @@ from .prediction import (
     run_program,
     tail_message,
 )
+from .sequence import parse_fasta
 from .weights import listing_fingerprint
 
 PROTEINS = "proteins"

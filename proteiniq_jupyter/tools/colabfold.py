@@ -32,7 +32,6 @@ import pydantic
 from ..jobs.model import Estimate, EstimateLine, JobInput, JsonDict, ResultFile, ToolResult
 from ..jobs.provenance import ModelWeights
 from .base import InputSlot, OutputField, RunContext, Tool
-from .fasta import parse_fasta
 from .parsing import check_size, file_stem, only_item, settings_as
 from .prediction import (
     PROTEIN_ALPHABET,
@@ -55,6 +54,7 @@ from .prediction import (
     run_program,
     tail_message,
 )
+from .sequence import parse_fasta
 from .weights import listing_fingerprint
 
 SEQUENCES = "sequences"

@@ -35,8 +35,8 @@ from ..jobs.errors import ValidationError
 from ..jobs.model import Estimate, EstimateLine, JobInput, JsonDict, ToolResult
 from ..jobs.provenance import ModelWeights
 from .base import InputSlot, OutputField, RunContext, Tool
-from .fasta import STANDARD_AMINO_ACIDS, parse_fasta
 from .parsing import check_size, file_stem, only_item, settings_as, split_lines
+from .sequence import STANDARD_AMINO_ACIDS, parse_fasta
 from .weights import index_fingerprint
 
 if TYPE_CHECKING:

@@ -42,10 +42,10 @@ from rdkit import Chem
 
 from ..jobs.model import JobInput, JsonDict, ResultFile, ToolResult
 from .base import RunContext
-from .fasta import STANDARD_AMINO_ACIDS
 from .molecule import chemistry_problems, rdkit_log, summarise_log
 from .parsing import ErrorList, entry_lines, format_fasta
 from .programs import Program as Program
+from .sequence import STANDARD_AMINO_ACIDS
 
 #: Both programs read X as an unknown residue; other ambiguity codes they reject.
 PROTEIN_ALPHABET = STANDARD_AMINO_ACIDS + "X"

@@ -16,8 +16,7 @@ from rdkit.Chem import rdDistGeom, rdMolTransforms
 
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.tools.base import RunContext
-from proteiniq_jupyter.tools.sdf_to_smiles import SdfToSmiles
-from proteiniq_jupyter.tools.smiles_to_sdf import SmilesToSdf
+from proteiniq_jupyter.tools.molecule import SdfToSmiles, SmilesToSdf
 
 MOLECULES = {
     "aspirin": "CC(=O)Oc1ccccc1C(=O)O",

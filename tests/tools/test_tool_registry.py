@@ -12,12 +12,10 @@ import pytest
 from proteiniq_jupyter import api
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.tools.base import RunContext, Tool
-from proteiniq_jupyter.tools.protein_stats import ProteinStats
+from proteiniq_jupyter.tools.molecule import SdfToSmiles, SmilesToSdf
 from proteiniq_jupyter.tools.registry import ToolRegistry
-from proteiniq_jupyter.tools.residue_codes import ResidueCodes
-from proteiniq_jupyter.tools.sdf_to_smiles import SdfToSmiles
-from proteiniq_jupyter.tools.smiles_to_sdf import SmilesToSdf
-from proteiniq_jupyter.tools.structure_tools import MmcifToPdb, PdbToMmcif, StructureToSequence
+from proteiniq_jupyter.tools.sequence import ProteinStats, ResidueCodes
+from proteiniq_jupyter.tools.structure import MmcifToPdb, PdbToMmcif, StructureToSequence
 
 FREE_TOOLS: dict[str, type[Tool]] = {
     "protein-stats": ProteinStats,

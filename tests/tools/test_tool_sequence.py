@@ -13,14 +13,15 @@ from hypothesis import strategies as st
 
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.tools.base import RunContext
-from proteiniq_jupyter.tools.fasta import STANDARD_AMINO_ACIDS, parse_fasta
-from proteiniq_jupyter.tools.protein_stats import (
+from proteiniq_jupyter.tools.sequence import (
     DIWV,
     KYTE_DOOLITTLE,
+    STANDARD_AMINO_ACIDS,
     ProteinStats,
+    ResidueCodes,
+    parse_fasta,
     protein_statistics,
 )
-from proteiniq_jupyter.tools.residue_codes import ResidueCodes
 
 UBIQUITIN = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
 INSULIN_A = "GIVEQCCTSICSLYQLENYCN"

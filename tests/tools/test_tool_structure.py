@@ -13,7 +13,7 @@ from Bio.PDB.Structure import Structure
 
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.tools.base import RunContext, Tool
-from proteiniq_jupyter.tools.structure_tools import MmcifToPdb, PdbToMmcif, StructureToSequence
+from proteiniq_jupyter.tools.structure import MmcifToPdb, PdbToMmcif, StructureToSequence
 
 COLABFOLD_MODEL = "colabfold/ERR550519_2213899_unrelaxed_model_1.pdb"
 BACE_RECEPTOR = "docking/BACE_1_receptorH.pdb"

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from rdkit import Chem
 
 from ...jobs.model import JobInput, JsonDict
-from ..molecule import rdkit_log
+from ..molecule import check_v2000, rdkit_log, split_sdf
 from ..parsing import ErrorList, fail, split_lines
-from ..sdf_to_smiles import check_v2000, split_sdf
 from ..structure import check_pdb_text
 from .receptor import PdbAtom, Point, pdb_atoms
 from .settings import MAX_BOX_SIDE, SDF_FORMATS, VinaSettings, settings_error

@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from rdkit import Chem
 
 from ...jobs.model import JobInput, JsonDict
-from ..molecule import rdkit_log
+from ..molecule import SmilesToSdfSettings, embed_molecule, parse_sdf, parse_smiles_lines, rdkit_log
 from ..parsing import ErrorList, check_size, fail, only_item
-from ..sdf_to_smiles import parse_sdf
-from ..smiles_to_sdf import SmilesToSdfSettings, embed_molecule, parse_smiles_lines
 from .settings import LIGANDS_SLOT, SDF_FORMATS, SMILES_FORMATS, PreparationError, VinaSettings
 
 #: Seed of the ETKDG embedding of SMILES ligands, so a ligand starts from the same

@@ -15,8 +15,8 @@ from rdkit import Chem, rdBase
 from rdkit.Chem import rdMolDescriptors
 from rdkit.Chem.Descriptors import MolWt  # type: ignore[attr-defined]  # missing from RDKit's type hints
 
-from ..jobs.model import JsonDict
-from .base import OutputField
+from ...jobs.model import JsonDict
+from ..base import OutputField
 
 _TIMESTAMP = re.compile(r"^\[\d\d:\d\d:\d\d\]\s?")
 

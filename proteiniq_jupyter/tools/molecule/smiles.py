@@ -13,10 +13,9 @@ import pydantic
 from rdkit import Chem
 from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
 
-from ..jobs.model import JobInput, JsonDict, ToolResult
-from .base import InputSlot, OutputField, RunContext, Tool
-from .molecule import MOLECULE_OUTPUTS, chemistry_problems, molecule_row, rdkit_log, summarise_log
-from .parsing import (
+from ...jobs.model import JobInput, JsonDict, ToolResult
+from ..base import InputSlot, OutputField, RunContext, Tool
+from ..parsing import (
     ErrorList,
     check_size,
     entry_lines,
@@ -25,6 +24,7 @@ from .parsing import (
     settings_as,
     summary_fields,
 )
+from .chemistry import MOLECULE_OUTPUTS, chemistry_problems, molecule_row, rdkit_log, summarise_log
 
 #: Where RDKit says a SMILES went wrong.
 _POSITION = re.compile(r"around position (\d+)")

@@ -10,9 +10,9 @@ from typing import Any, ClassVar
 import gemmi
 import pydantic
 
-from ..jobs.model import JobInput, JsonDict, ToolResult
-from .base import InputSlot, OutputField, RunContext, Tool
-from .parsing import (
+from ...jobs.model import JobInput, JsonDict, ToolResult
+from ..base import InputSlot, OutputField, RunContext, Tool
+from ..parsing import (
     check_size,
     fail,
     file_stem,
@@ -21,7 +21,7 @@ from .parsing import (
     settings_as,
     summary_fields,
 )
-from .structure import (
+from .reading import (
     MMCIF_FORMATS,
     PDB_FORMATS,
     polymer_type,

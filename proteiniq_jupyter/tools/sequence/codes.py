@@ -10,10 +10,9 @@ from typing import Any, ClassVar, Literal
 
 import pydantic
 
-from ..jobs.model import JobInput, JsonDict, ToolResult
-from .base import InputSlot, OutputField, RunContext, Tool
-from .fasta import EXTENDED_AMINO_ACIDS, SEQUENCE_SLOT, RawRecord, parse_fasta
-from .parsing import (
+from ...jobs.model import JobInput, JsonDict, ToolResult
+from ..base import InputSlot, OutputField, RunContext, Tool
+from ..parsing import (
     ErrorList,
     check_size,
     file_stem,
@@ -23,6 +22,7 @@ from .parsing import (
     split_lines,
     summary_fields,
 )
+from .fasta import EXTENDED_AMINO_ACIDS, SEQUENCE_SLOT, RawRecord, parse_fasta
 
 ONE_TO_THREE: dict[str, str] = {
     "A": "Ala",

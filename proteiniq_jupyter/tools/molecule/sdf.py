@@ -10,10 +10,9 @@ from typing import ClassVar
 import pydantic
 from rdkit import Chem
 
-from ..jobs.model import JobInput, JsonDict, ToolResult
-from .base import InputSlot, OutputField, RunContext, Tool
-from .molecule import MOLECULE_OUTPUTS, chemistry_problems, molecule_row, rdkit_log, summarise_log
-from .parsing import (
+from ...jobs.model import JobInput, JsonDict, ToolResult
+from ..base import InputSlot, OutputField, RunContext, Tool
+from ..parsing import (
     ErrorList,
     check_size,
     file_stem,
@@ -22,6 +21,7 @@ from .parsing import (
     split_lines,
     summary_fields,
 )
+from .chemistry import MOLECULE_OUTPUTS, chemistry_problems, molecule_row, rdkit_log, summarise_log
 
 
 @dataclass(frozen=True)

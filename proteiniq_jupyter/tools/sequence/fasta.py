@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .parsing import ErrorList, split_lines
+from ..parsing import ErrorList, split_lines
 
 STANDARD_AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 #: The standard 20 plus selenocysteine, pyrrolysine and the IUPAC ambiguity codes.

@@ -13,8 +13,8 @@ from typing import Any
 
 import gemmi
 
-from ..jobs.model import JobInput, JsonDict
-from .parsing import (
+from ...jobs.model import JobInput, JsonDict
+from ..parsing import (
     ErrorList,
     fail,
     split_lines,

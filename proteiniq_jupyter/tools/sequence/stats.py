@@ -16,10 +16,10 @@ from typing import ClassVar
 
 import pydantic
 
-from ..jobs.model import JobInput, JsonDict, ToolResult
-from .base import InputSlot, OutputField, RunContext, Tool
+from ...jobs.model import JobInput, JsonDict, ToolResult
+from ..base import InputSlot, OutputField, RunContext, Tool
+from ..parsing import check_size, file_stem, only_item, summary_fields
 from .fasta import SEQUENCE_SLOT, FastaRecord, parse_fasta
-from .parsing import check_size, file_stem, only_item, summary_fields
 
 # -- ProtParam -------------------------------------------------------------
 
