@@ -190,7 +190,7 @@ def test_settings_reach_the_model(tiny: Path, tmp_path: Path) -> None:
 def test_the_result_says_whether_the_model_was_in_memory(
     tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(esmfold, "_LOADED", {})  # as in a fresh process
+    monkeypatch.setattr(esmfold.model, "_LOADED", {})  # as in a fresh process
     first = run_tool(f">p\n{PEPTIDE}\n", tmp_path / "first")
     second = run_tool(f">p\n{PEPTIDE}\n", tmp_path / "second")
     assert (first.fields["model_in_memory"], second.fields["model_in_memory"]) == (False, True)

@@ -38,7 +38,7 @@ print(json.dumps({
         sys.modules.get("transformers.conversion_mapping"),
         "_checkpoint_conversion_mapping_cache", None) is not None,
     "models_loaded": [list(key) for key in getattr(
-        sys.modules.get("proteiniq_jupyter.tools.esmfold"), "_LOADED", {})],
+        sys.modules.get("proteiniq_jupyter.tools.esmfold.model"), "_LOADED", {})],
 }))
 """
 
