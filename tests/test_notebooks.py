@@ -285,12 +285,25 @@ def execute_in_server(stack: Stack, name: str) -> Any:
     return notebook
 
 
-def photograph(notebook: Any, name: str) -> Path:
-    """The executed notebook rendered to HTML (nbconvert) and photographed whole in
-    chromium, under tests/artifacts."""
-    from nbconvert import HTMLExporter
+#: What a view's output holds for a page that can run widgets.
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+#: Notebooks that show a job table or a batch (views with an HTML summary).
+SHOWS_VIEWS = ("01-quickstart.ipynb", "02-docking.ipynb")
 
-    html, _ = HTMLExporter(template_name="lab").from_notebook_node(notebook)
+
+def shared_html(notebook: Any) -> str:
+    """The executed notebook as static HTML, made as the README says to share one:
+    nbconvert with the widget state cleared, so that each view shows its summary."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+
+    shared, _ = ClearMetadataPreprocessor(enabled=True).preprocess(nbformat.from_dict(notebook), {})
+    html, _ = HTMLExporter(template_name="lab").from_notebook_node(shared)
+    return str(html)
+
+
+def photograph(html: str, name: str) -> Path:
+    """The notebook's static HTML photographed whole in chromium, under tests/artifacts."""
     ARTIFACTS.mkdir(exist_ok=True)
     page_file = ARTIFACTS / f"notebook-{Path(name).stem}.html"
     page_file.write_text(html, encoding="utf-8")
@@ -313,5 +326,14 @@ def test_notebook_runs(path: Path, server: Stack) -> None:
     assert "Traceback" not in text and "CRITICAL" not in text
     nbformat.write(notebook, server.root / f"executed-{path.name}")  # for a failure
     CHECKS[path.name](notebook, server.root / "piq")
+    # Shared as static HTML, every view that has a summary shows it, not a blank.
+    html = shared_html(notebook)
+    summaries = [
+        o.data["text/html"]
+        for o in outputs
+        if WIDGET_VIEW in o.get("data", {}) and "text/html" in o.data
+    ]
+    assert summaries or path.name not in SHOWS_VIEWS, "no view with a summary was shown"
+    assert all(summary in html for summary in summaries), path.name
     if Path(CHROMIUM).exists():
-        assert photograph(notebook, path.name).stat().st_size > 10_000
+        assert photograph(html, path.name).stat().st_size > 10_000
