@@ -62,7 +62,7 @@ MUTATED := 'proteiniq_jupyter.jobs.credits.*' 'proteiniq_jupyter.jobs.access.*' 
 	'proteiniq_jupyter.jobs.status.*' 'proteiniq_jupyter.jobs.paging.*' \
 	'proteiniq_jupyter.jobs.submission.x_request_hash__*' \
 	'proteiniq_jupyter.jobs.submission.x__same_request__*' \
-	'proteiniq_jupyter.store.sql_store.x__before__*' \
+	'proteiniq_jupyter.store.keyset.x_before__*' \
 	'proteiniq_jupyter.tools.vina.box.*'
 
 $(MUTMUT): $(STAMP)
