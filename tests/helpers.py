@@ -16,6 +16,7 @@ from proteiniq_jupyter.execution.cpu import THREAD_VARIABLES
 from proteiniq_jupyter.jobs.errors import ValidationError
 from proteiniq_jupyter.jobs.model import Estimate, EstimateLine, JobInput, JsonDict, ToolResult
 from proteiniq_jupyter.tools.base import InputSlot, OutputField, RunContext, Tool, input_error
+from proteiniq_jupyter.tools.warm_host import run_warm
 
 
 class EchoSettings(pydantic.BaseModel):
@@ -304,7 +305,8 @@ ENGINE_LABEL_ENV = "PIQ_TEST_ENGINE_LABEL"
 class ProcessProbe(Tool):
     """Reports on its own job process what it got from the fork server: a module the
     tool never imports (preloaded or not), the warm-up (done there or not), frozen
-    objects, and the environment (the allocator settings, huge pages)."""
+    objects, the environment (the allocator settings, huge pages), and the process
+    its warm host work ran in."""
 
     id = "process-probe"
     name = "Process probe"
@@ -338,6 +340,8 @@ class ProcessProbe(Tool):
                 "huge_pages_kb": anonymous_huge_pages_kb(64 << 20),
                 # which engine's workers ran it, where a test labels its engines
                 "engine_label": os.environ.get(ENGINE_LABEL_ENV),
+                "job_process": os.getpid(),
+                "warm_host": run_warm(context.host_scope, "probing", os.getpid),
             }
         )
 

@@ -409,3 +409,39 @@ def test_a_tool_no_worker_can_run_is_refused_at_submit(
         engine.service.submit_batch(me, "weights-echo", [[text_input("a")], [text_input("b")]])
     assert engine.service.list_jobs(me).items == []
     assert engine.service.account(me).available_credits == 500
+
+
+def test_a_workers_jobs_share_one_warm_host_which_leaves_with_the_worker(
+    config: EngineConfig,
+):
+    """Native work a tool sends to a warm host (Vina's docking) runs, job after
+    job, in one host per worker: a process of neither job, which is gone once the
+    cluster is."""
+    config = replace(config, dask_workers=1, extra_tools=(*config.extra_tools, PROBE_TOOL_PATH))
+    engine = open_engine(config)
+    try:
+        me = engine.actor()
+        seen = []
+        for text in ("first", "second"):
+            job = engine.service.submit(me, "process-probe", [text_input(text)])
+            engine.wait(timeout=60)
+            done = engine.service.get(me, job.id).job
+            assert done.status is JobStatus.COMPLETED, done.error
+            seen.append((done.result.fields["job_process"], done.result.fields["warm_host"]))
+    finally:
+        engine.close()
+    (first_job, host), (second_job, second_host) = seen
+    assert second_host == host
+    assert host not in (first_job, second_job, os.getpid())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _running(host):
+        time.sleep(0.1)
+    assert not _running(host), "the warm host outlived its worker"
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

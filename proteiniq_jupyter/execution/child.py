@@ -33,6 +33,7 @@ from ..jobs.provenance import model_record
 from ..store import codec
 from ..tools.base import RunContext
 from ..tools.registry import ToolRegistry
+from ..tools.warm_host import HostScope
 from .cpu import use_threads, without_huge_pages
 
 #: What the supervisor sends once the job is PROCESSING; anything else means stop.
@@ -151,6 +152,7 @@ def run_tool(request: dict[str, Any], conn: Connection) -> None:
                 {"type": "models", "models": [model_record(m) for m in models]}
             ),
             report_use=lambda credits: conn.send({"type": "usage", "credits": credits}),
+            host_scope=HostScope.of_job_process(),
         )
         inputs = codec.decode_inputs(request["inputs"])
         result = tool.run(inputs, tool.parse_settings(request["settings"]), context)

@@ -9,6 +9,8 @@ per worker rather than once per job:
   with them filled.
 * **The installed tools.** Their entry points are looked up once here, not in
   every job's process before its tool can start.
+* **A token for warm hosts.** Job processes inherit it; the hosts they start
+  (``tools.warm_host``) are named by it, so they serve this worker's jobs alone.
 * **``gc.freeze()``.** The modules preloaded here (the engine, and a tool's
   libraries: torch alone is hundreds of thousands of objects) are shared with every
   job process copy-on-write. A full collection in a job would walk them all, and
@@ -26,10 +28,12 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+import secrets
 import sys
 import traceback
 
 from ..tools.registry import remember_entry_points
+from ..tools.warm_host import HOST_TOKEN_ENV
 
 #: Tool classes to warm up, as ``module:Class`` separated by commas.
 WARM_UP_ENV = "PIQ_FORK_SERVER_WARM_UP"
@@ -53,6 +57,8 @@ def warm_up(specs: str) -> list[str]:
 
 
 def finish_start() -> None:
+    # The warm hosts its job processes start are this fork server's own.
+    os.environ[HOST_TOKEN_ENV] = secrets.token_hex(8)
     remember_entry_points()
     warm_up(os.environ.pop(WARM_UP_ENV, ""))
     gc.collect()

@@ -24,6 +24,7 @@ from ..jobs.model import Estimate, JobInput, JsonDict, ResultFile, ToolResult
 from ..jobs.provenance import ModelWeights
 from .estimate import EstimatedPhase, EstimateSink, PhaseEstimate
 from .programs import Program
+from .warm_host import HostScope
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ class RunContext:
     started: float = field(default_factory=time.monotonic)
     #: Where the credits a run billed by use has used go (in all, so far).
     report_use: Callable[[int], None] = field(default=lambda _c: None)
+    #: Where a warm host (``warm_host``) may serve this job's native work: its
+    #: worker's fork server; None outside a job process, where work runs apart.
+    host_scope: HostScope | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def progress(self, fraction: float, message: str | None = None) -> None:

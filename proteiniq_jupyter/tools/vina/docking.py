@@ -13,8 +13,8 @@ from pathlib import Path
 
 from rdkit import Chem
 
-from ..apart import run_apart
 from ..parsing import split_lines
+from ..warm_host import HostScope, run_warm
 from .box import Box
 from .settings import VinaSettings
 
@@ -80,13 +80,15 @@ def dock(
     settings: VinaSettings | None = None,
     *,
     cpu: int | None = None,
+    host: HostScope | None = None,
 ) -> DockingResult:
     """Dock prepared ligands into a prepared receptor with Vina's Python API.
 
     ``receptor_pdbqt`` is PDBQT text, or a path to a ``.pdbqt`` file (Vina reads the
     receptor only from a file). Several ligands are docked together, as Vina's
     ``set_ligand_from_string`` takes them. Vina is asked for ``num_poses`` poses
-    within ``energy_range``, as its command line does."""
+    within ``energy_range``, as its command line does. With a ``host`` scope (a job's
+    process), the docking runs in that scope's warm host (``warm_host``)."""
     options = settings or VinaSettings()
     if not ligand_pdbqts:
         raise ValueError("dock needs at least one ligand")
@@ -95,9 +97,9 @@ def dock(
     # Text is written to a file for Vina; a path is read as it is.
     text = receptor_pdbqt if isinstance(receptor_pdbqt, str) else None
     path = None if isinstance(receptor_pdbqt, str) else os.fspath(receptor_pdbqt)
-    # Apart: Vina holds the interpreter's lock for the whole docking, and a crash of
-    # its C++ code ends the docking's process, not the caller's.
-    return run_apart("docking", _dock, text, path, list(ligand_pdbqts), box, options, cpu)
+    # Apart, or in a warm host: Vina holds the interpreter's lock for the whole
+    # docking, and a crash of its C++ code ends the docking's process, not the caller's.
+    return run_warm(host, "docking", _dock, text, path, list(ligand_pdbqts), box, options, cpu)
 
 
 def _dock(

@@ -16,6 +16,7 @@ from ...jobs.model import Estimate, EstimateLine, JobInput, JsonDict, ResultFile
 from ..base import InputSlot, OutputField, RunContext, Tool
 from ..parsing import only_item, settings_as, summary_fields
 from ..structure_input import read_structure_input
+from ..warm_host import idle_seconds
 from .box import Box, docking_box
 from .docking import complex_pdb, dock, pose_molecules, poses_sdf, vina_cpus
 from .ligands import Ligand, check_ligands, prepare_ligand, read_ligands
@@ -207,6 +208,10 @@ class AutodockVina(Tool):
         warm_up_repair()
 
     def missing_requirements(self) -> str | None:
+        try:
+            idle_seconds()  # the worker's setting for its warm docking host
+        except ValueError as exc:
+            return str(exc)
         missing = []
         for module in ("vina", "meeko", "scipy", "pdbfixer", "openmm"):
             try:
@@ -299,6 +304,7 @@ class AutodockVina(Tool):
                 request.box,
                 options,
                 cpu=cpu,
+                host=context.host_scope,
             )
         context.progress(0.9, f"{len(result.poses)} poses; writing files")
         molecules = pose_molecules(result.pdbqt, names)
