@@ -224,14 +224,32 @@ def worker_cpu_s() -> float:
     return float(total)
 
 
+def warm_hosts_cpu_s() -> float:
+    """CPU seconds used so far by the warm hosts on this machine (they live in
+    sessions of their own, outside their worker's process tree)."""
+    import psutil
+
+    from proteiniq_jupyter.tools.warm_host import HOST_PROCESS_NAME
+
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] == HOST_PROCESS_NAME:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+    return total
+
+
 def cluster_cpu_s(engine: Engine) -> float:
-    """CPU seconds used so far by this process (engine and scheduler) and every
-    worker with its job processes."""
+    """CPU seconds used so far by this process (engine and scheduler), every
+    worker with its job processes, and the warm hosts of this machine."""
     import psutil
 
     times = psutil.Process().cpu_times()
     workers: dict[str, float] = dask_client(engine).run(worker_cpu_s)
-    return float(times.user + times.system) + sum(workers.values())
+    return float(times.user + times.system) + sum(workers.values()) + warm_hosts_cpu_s()
 
 
 def percentile(values: Sequence[float], q: float) -> float:
