@@ -22,6 +22,7 @@ from proteiniq_jupyter.config import EngineConfig
 from proteiniq_jupyter.engine import Engine, open_engine
 from proteiniq_jupyter.execution.dask_executor import WAITING_FOR_GPU
 from proteiniq_jupyter.jobs.errors import ToolUnavailable
+from proteiniq_jupyter.jobs.model import JobInput
 from proteiniq_jupyter.jobs.status import JobStatus
 
 from .conftest import text_input
@@ -434,14 +435,62 @@ def test_a_workers_jobs_share_one_warm_host_which_leaves_with_the_worker(
     assert second_host == host
     assert host not in (first_job, second_job, os.getpid())
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _running(host):
+    while time.monotonic() < deadline and process_alive(host):
         time.sleep(0.1)
-    assert not _running(host), "the warm host outlived its worker"
+    assert not process_alive(host), "the warm host outlived its worker"
 
 
-def _running(pid: int) -> bool:
+def _warm_hosts() -> dict[int, float]:
+    """The warm hosts on this machine, with when each started."""
+    import psutil
+
+    hosts = {}
+    for process in psutil.process_iter(["name", "create_time"]):
+        if process.info["name"] == "piq-warm-host":
+            hosts[process.pid] = process.info["create_time"]
+    return hosts
+
+
+def test_cancelling_a_docking_stops_it_in_its_warm_host_at_once(
+    config: EngineConfig, fixtures_dir: Path
+):
+    """A Vina job cancelled while it docks in its worker's warm host: the host (a
+    process outside the job's group) stops docking at once, and the next docking
+    on the worker runs in a new host and completes."""
+    receptor = (fixtures_dir / "docking" / "BACE_1_receptorH.pdb").read_text()
+    box = {"center_x": 28.5, "center_y": 6.0, "center_z": 14.4}
+    box |= {"size_x": 20.0, "size_y": 20.0, "size_z": 20.0}
+
+    def docking(exhaustiveness: int) -> str:
+        inputs = [
+            JobInput(id="r", slot_id="receptor", kind="structure", format="pdb", content=receptor),
+            JobInput(
+                id="l", slot_id="ligands", kind="ligand", format="smiles", content="c1ccccc1O"
+            ),
+        ]
+        settings = {**box, "exhaustiveness": exhaustiveness, "num_poses": 3}
+        return engine.service.submit(me, "autodock-vina", inputs, settings).id
+
+    started = time.time() - 1
+    engine = open_engine(replace(config, dask_workers=1))
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+        me = engine.actor()
+        long = docking(64)
+
+        def docking_in_a_host() -> int | None:
+            job = engine.service.get(me, long).job
+            assert not job.status.is_terminal, job.error
+            new = [pid for pid, at in _warm_hosts().items() if at >= started]
+            return new[0] if job.progress >= 0.3 and new else None
+
+        host = wait_until(docking_in_a_host, timeout=120, every=0.1)
+        engine.service.cancel(me, long)
+        wait_until(lambda: not process_alive(host), timeout=5, every=0.05)
+        short = docking(1)
+        engine.wait(timeout=120)
+        done = engine.service.get(me, short).job
+        assert done.status is JobStatus.COMPLETED, done.error
+        assert engine.service.get(me, long).job.status is JobStatus.CANCELLED
+        assert any(pid != host and at >= started for pid, at in _warm_hosts().items())
+    finally:
+        engine.close()

@@ -39,13 +39,7 @@ def run_apart(what: str, work: Callable[..., T], *args: Any) -> T:
         try:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.close(read_fd)
-            try:
-                payload = pickle.dumps((True, work(*args)))
-            except BaseException as exc:
-                try:
-                    payload = pickle.dumps((False, exc))
-                except Exception:
-                    payload = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+            payload = outcome(work, args)
             with os.fdopen(write_fd, "wb") as out:
                 out.write(payload)
         except BaseException:
@@ -70,6 +64,18 @@ def run_apart(what: str, work: Callable[..., T], *args: Any) -> T:
     if not ok:
         raise value
     return cast(T, value)
+
+
+def outcome(work: Callable[..., Any], args: tuple[Any, ...]) -> bytes:
+    """``work(*args)`` pickled for the caller: ``(True, its result)``, or ``(False,
+    the exception it raised)`` (in words, if the exception does not pickle)."""
+    try:
+        return pickle.dumps((True, work(*args)))
+    except BaseException as exc:
+        try:
+            return pickle.dumps((False, exc))
+        except Exception:
+            return pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
 def _how_it_ended(status: int) -> str:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import pickle
 import select
 import signal
 import socket
@@ -42,7 +41,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, NoReturn, TypeVar, cast
 
-from .apart import CrashedApart, run_apart
+from .apart import CrashedApart, outcome, run_apart
 
 T = TypeVar("T")
 
@@ -237,14 +236,7 @@ def _serve(sock: socket.socket, monitor: int, scope: HostScope) -> socket.socket
             sock.sendall(_READY)
             with Connection(os.dup(sock.fileno())) as conn:
                 work, args = conn.recv()
-                try:
-                    payload = pickle.dumps((True, work(*args)))
-                except BaseException as exc:
-                    try:
-                        payload = pickle.dumps((False, exc))
-                    except Exception:
-                        failure = RuntimeError(f"{type(exc).__name__}: {exc}")
-                        payload = pickle.dumps((False, failure))
+                payload = outcome(work, args)
                 # done before the job can read its answer and end
                 os.write(monitor, struct.pack("i", 0))
                 watched = False
