@@ -27,6 +27,7 @@ _CLIENT = frozenset(
         "JobTable",
         "Output",
         "PiqError",
+        "Quote",
         "ServerError",
         "account",
         "batch",

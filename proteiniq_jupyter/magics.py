@@ -164,15 +164,7 @@ class PiqMagic:
 
     def quote(self, words: Words, cell: str | None) -> Any:
         tool, args, kwargs = self._request(words, cell)
-        quote = self.client.quote(tool, *args, **kwargs)
-        blocking = "; ".join(str(e.get("message")) for e in quote.blocking_errors)
-        print(
-            f"{quote.tool}: {quote.estimated_credits} credits "
-            + (f"(at most {quote.max_credits}) " if quote.max_credits is not None else "")
-            + f"({quote.available_credits} available)"
-            + (f"; blocked: {blocking}" if blocking else "")
-        )
-        return quote
+        return self.client.quote(tool, *args, **kwargs)  # shown as ``piq quote`` prints it
 
     def form(self, words: Words, cell: str | None) -> Any:
         name = words.take("name")

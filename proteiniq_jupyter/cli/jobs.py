@@ -13,10 +13,11 @@ from .. import api
 from ..console import clip as _clip
 from ..console import duration_text as _duration
 from ..jobs.errors import PiqError
-from ..jobs.model import JobEvent, Quote, Share, Visibility
+from ..jobs.model import JobEvent, Share, Visibility
 from ..jobs.ports import JobFilter
 from ..jobs.sorting import DEFAULT_SORT, ORDERS, SORT_VALUES, JobSort
 from ..jobs.status import JobStatus
+from ..quotes import quote_text
 from .app import cli
 from .engine import _engine
 from .follow import _cancelled_text, _finish
@@ -37,53 +38,12 @@ from .render import (
     _echo_json,
     _iso,
     _job_row,
-    _pairs,
     _render_detail,
     _status_text,
     _submitters,
     _table,
     _when,
 )
-
-
-def _render_quote(quote: Quote, jobs: int = 1) -> str:
-    out = [
-        _pairs(
-            [
-                ("tool", quote.tool),
-                *([("jobs", f"{jobs}, one per item (piq batch run)")] if jobs > 1 else []),
-                ("estimated credits", quote.estimated_credits),
-                *(
-                    [("billing", "by use, the estimate being the least")]
-                    if quote.billed_by_use
-                    else []
-                ),
-                *([("max credits", quote.max_credits)] if quote.max_credits is not None else []),
-                *(
-                    [
-                        (
-                            "budget",
-                            f"{quote.budget.budget.name}: {quote.budget.remaining} of "
-                            f"{quote.budget.budget.credits} credits left",
-                        )
-                    ]
-                    if quote.budget is not None
-                    else []
-                ),
-                ("available credits", quote.available_credits),
-                ("billable credits", quote.billable_credits),
-            ]
-        )
-    ]
-    if quote.estimate.lines:
-        out.append("breakdown")
-        for line in quote.estimate.lines:
-            out.append(f"  {line.label}: {line.quantity:g} x {line.unit_credits} = {line.credits}")
-    if quote.blocking_errors:
-        out.append("cannot run")
-        for error in quote.blocking_errors:
-            out.append(f"  {error.get('message', error)}")
-    return "\n".join(out)
 
 
 @cli.command()
@@ -128,7 +88,7 @@ def quote(
     if as_json:
         _echo_json({**api.JobQuote.of(result).model_dump(), "jobs": jobs})
     else:
-        click.echo(_render_quote(result, jobs))
+        click.echo(quote_text(api.JobQuote.of(result), jobs))
     if result.blocking_errors:
         sys.exit(1)
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import api
+from ..quotes import Quote
 from .errors import ConnectionFailed, JobFailed, PiqError, ServerError
 from .handle import Job
 from .inputs import Output
@@ -28,6 +29,7 @@ __all__ = [
     "JobTable",
     "Output",
     "PiqError",
+    "Quote",
     "ServerError",
     "account",
     "batch",
@@ -74,7 +76,7 @@ def form(tool_id: str, *, name: str | None = None, **values: Any) -> Any:
     return default_client().form(tool_id, name=name, **values)
 
 
-def quote(tool_id: str, *args: Any, **kwargs: Any) -> api.JobQuote:
+def quote(tool_id: str, *args: Any, **kwargs: Any) -> Quote:
     return default_client().quote(tool_id, *args, **kwargs)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from .. import api
 from ..jobs.errors import NotFound, ValidationError
 from ..jobs.sorting import DEFAULT_SORT, JobSort, sort_order
+from ..quotes import Quote
 from . import reattach
 from .discovery import discover
 from .display import mimebundle, open_widget
@@ -94,9 +95,11 @@ class Client:
         max_credits: int | None = None,
         budget: str | None = None,
         **kwargs: Any,
-    ) -> api.JobQuote:
+    ) -> Quote:
+        """What the run would cost, and what stops it now; shown as ``piq quote``
+        prints it."""
         body = with_limits(self.request(tool_id, args, kwargs, None), max_credits, budget)
-        return self.transport.quote(body)
+        return Quote.shown(self.transport.quote(body))
 
     def form(self, tool_id: str, *, name: str | None = None, **values: Any) -> Any:
         """The tool's run form (a widget): its inputs and settings, the cost on the

@@ -101,6 +101,26 @@ def test_quote_then_run_charges_what_was_quoted(client: Client) -> None:
     assert client.credits() == before - 40
 
 
+def test_a_quote_reads_as_piq_quote_prints_it(client: Client) -> None:
+    """In a notebook a quote shows its facts, its breakdown and what blocks it, as
+    the terminal's ``piq quote`` does (a table in HTML), not as a model's dump; it is
+    still the API's quote."""
+    from IPython.lib.pretty import pretty
+
+    quote = client.quote("echo", "hello <world>", repeat=2, max_credits=1)
+    assert isinstance(quote, api.JobQuote)
+    text = pretty(quote)
+    assert text == str(quote)
+    lines = text.splitlines()
+    assert lines[0] == "tool               echo"
+    assert "estimated credits  40" in lines and "max credits        1" in lines
+    assert lines[lines.index("breakdown") + 1].endswith("= 40")
+    assert lines[lines.index("cannot run") + 1].strip() == quote.blocking_errors[0]["message"]
+    shown = quote._repr_html_()
+    assert "<th" in shown and ">40</td>" in shown and "Cannot run" in shown
+    assert "JobQuote(" not in text + shown
+
+
 @pytest.mark.parametrize(
     ("tool", "args", "kwargs", "error", "says"),
     [

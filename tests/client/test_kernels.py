@@ -201,7 +201,8 @@ def test_magics_run_show_and_refuse_in_one_line(notebook: NotebookKernel) -> Non
     assert "credits available" in execute(notebook.client, "%piq credits")
     assert "autodock-vina" in execute(notebook.client, "%piq tools")
     assert "%piq run TOOL" in execute(notebook.client, "%piq help")
-    assert "20 credits" in execute(notebook.client, "%piq quote echo 'hello world'")
+    quoted = execute(notebook.client, "%piq quote echo 'hello world'")
+    assert "estimated credits  20" in quoted and "JobQuote(" not in quoted, quoted
     assert "public" in execute(notebook.client, "%piq share $j.id --visibility public")
     # Variables that share a name with the command or the tool change nothing, and a
     # job's handle names the job.
@@ -209,7 +210,7 @@ def test_magics_run_show_and_refuse_in_one_line(notebook: NotebookKernel) -> Non
         notebook.client,
         "import proteiniq_jupyter as piq\nquote = piq.quote('echo', 'x')\necho = object()",
     )
-    assert "20 credits" in execute(notebook.client, "%piq quote echo 'hello world'")
+    assert "estimated credits  20" in execute(notebook.client, "%piq quote echo 'hello world'")
     assert "protein-stats" in execute(notebook.client, "%piq show j")
     for line, says in [
         ("%piq run", "name a tool: "),
