@@ -157,7 +157,11 @@ def check_structure_prediction(notebook: Any, store: Path) -> None:
     quoted = cell_text(notebook, 'piq.quote("boltz-2"')
     assert "credits" in quoted and "blocked here:" in quoted and "boltz" in quoted
     assert "nothing charged" in cell_text(notebook, 'piq.run("boltz-2"')
-    assert "alphafold-2:" in cell_text(notebook, "%piq quote alphafold-2")
+    # The magic's quote reads as ``piq quote`` prints it, not as a raw model dump.
+    quoted = cell_text(notebook, "%piq quote alphafold-2")
+    assert printed(quoted, "tool               alphafold-2"), quoted
+    assert printed(quoted, "cannot run") and "JobQuote(" not in quoted
+    assert "<th" in quoted and "Cannot run" in quoted
     assert jobs(store, "esmfold") >= 3 and len(structure_files(store, "esmfold")) >= 3
     assert jobs(store, "boltz-2", "PENDING") == 0  # refused before a job existed
 
@@ -287,8 +291,8 @@ def execute_in_server(stack: Stack, name: str) -> Any:
 
 #: What a view's output holds for a page that can run widgets.
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-#: Notebooks that show a job table or a batch (views with an HTML summary).
-SHOWS_VIEWS = ("01-quickstart.ipynb", "02-docking.ipynb")
+#: Notebooks that show a job table, a batch or a structure (views with an HTML summary).
+SHOWS_VIEWS = ("01-quickstart.ipynb", "02-docking.ipynb", "03-structure-prediction.ipynb")
 
 
 def shared_html(notebook: Any) -> str:

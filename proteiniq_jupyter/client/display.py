@@ -41,8 +41,13 @@ def view(kind: Kind, shown: Any) -> View | None:
 def mimebundle(kind: Kind, shown: Any, html: str, text: str) -> dict[str, Any]:
     """The display data of ``shown``: its view's with the HTML summary and the text
     beside it (front ends that cannot render the view pick those)."""
+    return with_summary(view(kind, shown), html, text)
+
+
+def with_summary(made: View | None, html: str, text: str) -> dict[str, Any]:
+    """The display data of the view ``made`` (if any) with the HTML summary and the
+    text beside it."""
     data: dict[str, Any] = {"text/html": html, "text/plain": text}
-    made = view(kind, shown)
     if made is not None:
         bundle = made._repr_mimebundle_()
         widget_data = bundle[0] if isinstance(bundle, tuple) else bundle

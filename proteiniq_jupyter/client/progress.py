@@ -8,7 +8,7 @@ import time
 from typing import Any, Protocol
 
 from ..console import Bars, job_row
-from .display import LiveView, view
+from .display import LiveView, view, with_summary
 from .render import job_html
 
 #: Notebook updates closer together than this are merged (the last always shows).
@@ -43,18 +43,18 @@ class Live:
         #: The live widget, which follows the job's events itself.
         self.widget: LiveView | None = None
         if in_kernel():
-            from IPython.display import HTML, display
+            from IPython.display import display
 
             self.widget = view("wait", job)  # type: ignore[assignment]
-            if self.widget is not None:
-                display(self.widget)
-            else:
-                self.handle = display(HTML(self._html()), display_id=True)
+            self.handle = display(self._data(), raw=True, display_id=True)
         elif sys.stderr.isatty():
             self.bars = Bars()
 
-    def _html(self) -> str:
-        return job_html(self.job.resource, how=self.job.how, link=self.job.link())
+    def _data(self) -> dict[str, Any]:
+        """The widget (where there is one) with the HTML summary beside it, which a
+        page that cannot render widgets (a notebook shared as HTML) shows."""
+        html = job_html(self.job.resource, how=self.job.how, link=self.job.link())
+        return with_summary(self.widget, html, repr(self.job))
 
     def update(self) -> None:
         now = time.monotonic()
@@ -62,10 +62,10 @@ class Live:
         if now - self.last < UPDATE_INTERVAL_S and not resource.status.is_terminal:
             return
         self.last = now
+        if self.widget is not None:
+            return  # it follows the job's events itself
         if self.handle is not None:
-            from IPython.display import HTML
-
-            self.handle.update(HTML(self._html()))
+            self.handle.update(self._data(), raw=True)
         elif self.bars is not None:
             self.bars.show([job_row(resource, resource.eta_seconds)])
 
@@ -73,10 +73,8 @@ class Live:
         self.last = 0.0
         if self.widget is not None:
             self.widget.show(self.job.resource)
-        elif self.handle is not None:
-            from IPython.display import HTML
-
-            self.handle.update(HTML(self._html()))
+        if self.handle is not None:  # the summary of how it ended
+            self.handle.update(self._data(), raw=True)
         elif self.bars is not None:
             self.bars.show([job_row(self.job.resource, self.job.resource.eta_seconds)])
             self.bars.close()

@@ -10,11 +10,13 @@ is not (see ``structures``).
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 import traitlets
 
 from .. import api
+from ..api.scene import StructureScene
 from ..client.events import apply_event
 from ..client.transport import Transport
 from .base import PiqWidget, action, dump
@@ -98,6 +100,41 @@ class StructureView(PiqWidget):
         self.show(self._transport.job(self.job_id))
 
     # -- actions --------------------------------------------------------------
+
+    # -- where widgets cannot render -------------------------------------------
+
+    def summary_html(self) -> str:
+        """What the view shows, in words: the page of a notebook shared as static
+        HTML shows this in its place (a 3D view needs the running notebook)."""
+        head = f"<b>{escape(str(self.job.get('name', self.job_id)))}</b> ({escape(self.job_id)})"
+        if self.error:
+            return f'<div class="piq-structure">{head}: {escape(self.error)}</div>'
+        if self.scene is None:
+            status = escape(str(self.job.get("status", "")))
+            return f'<div class="piq-structure">{head}: {status}, no structure yet</div>'
+        scene = StructureScene.model_validate(self.scene)
+        items = [
+            f"<li><code>{escape(s.name)}</code>: {escape(s.label)}</li>" for s in scene.structures
+        ]
+        if scene.poses_file and scene.poses:
+            best = min(scene.poses, key=lambda pose: pose.rank)
+            items.append(
+                f"<li><code>{escape(scene.poses_file)}</code>: {len(scene.poses)} poses, the "
+                f"best {best.affinity:.2f} kcal/mol ({escape(best.ligand)})</li>"
+            )
+        colour = "coloured by pLDDT" if scene.colour == "plddt" else "coloured by chain"
+        return (
+            f'<div class="piq-structure">{head}, in 3D {colour}:<ul>{"".join(items)}</ul>'
+            "<i>The 3D view shows in the running notebook.</i></div>"
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget, with its summary beside it for pages that cannot render it."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if isinstance(data, dict):
+            data["text/html"] = self.summary_html()
+        return bundle
 
     @action("viewer_script")
     def send_viewer_script(self) -> dict[str, Any]:

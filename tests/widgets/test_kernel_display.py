@@ -99,6 +99,12 @@ def test_wait_shows_the_widget_and_its_final_state(kernel: BlockingKernelClient)
     model_id = data[WIDGET_MIME]["model_id"]
     states = [opened(messages, model_id)["job"], *job_states(messages, model_id)]
     assert states[-1]["status"] == "COMPLETED"
+    # Beside the widget, a summary for pages that cannot render it (a notebook
+    # shared as HTML), brought up to the job's end in place.
+    assert data["text/plain"].startswith("<Job job_")
+    [ended] = [m["content"]["data"] for m in messages if m["msg_type"] == "update_display_data"]
+    assert ended[WIDGET_MIME]["model_id"] == model_id
+    assert "COMPLETED" in ended["text/html"] and "COMPLETED" in ended["text/plain"]
     printed = "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
     assert "COMPLETED" in printed
 

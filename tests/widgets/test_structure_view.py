@@ -47,6 +47,12 @@ __all__ = [
 pytestmark = pytest.mark.timeout(600)
 
 
+def display_data(view: StructureView) -> dict[str, object]:
+    """What a notebook receives when it shows the view."""
+    bundle = view._repr_mimebundle_()
+    return dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+
+
 def texts(view: StructureView) -> dict[str, str]:
     return {name: gzip.decompress(data).decode() for name, data in view.structures.items()}
 
@@ -72,6 +78,16 @@ def test_a_docking_shows_the_receptor_and_each_pose_with_its_affinity(
     assert shown["poses.sdf"].count("$$$$") == len(rows)
     assert view.pose == 1
     assert view.job["id"] == job.id and "input" not in view.job
+    # Where the widget cannot render (a notebook shared as static HTML), its
+    # summary says what it shows.
+    data = display_data(view)
+    assert "application/vnd.jupyter.widget-view+json" in data
+    best = rows[0]
+    assert (
+        f"<code>poses.sdf</code>: {len(rows)} poses, the best {best['affinity']:.2f} kcal/mol"
+        in str(data["text/html"])
+    )
+    assert "<code>receptor.pdbqt</code>" in str(data["text/html"])
 
 
 def test_a_fold_is_coloured_by_plddt_from_its_b_factors(client: Client, jobs: Jobs) -> None:
@@ -83,6 +99,8 @@ def test_a_fold_is_coloured_by_plddt_from_its_b_factors(client: Client, jobs: Jo
     fields = job.result().results.fields
     assert structure["mean_plddt"] == fields["mean_plddt"]
     assert f"mean pLDDT {fields['mean_plddt']:.1f}" in structure["label"]
+    summary = str(display_data(view)["text/html"])
+    assert "in 3D coloured by pLDDT" in summary and structure["label"] in summary
     # pLDDT is in the B-factor column on 0-100, residue by residue as the rows say.
     pdb = texts(view)[structure["name"]]
     by_residue = {
@@ -169,6 +187,7 @@ def test_a_job_without_a_structure_says_so(client: Client) -> None:
     view = job.view()
     assert view.scene is None
     assert view.error == f"job {job.id} (protein-stats) has no structure among its files"
+    assert view.error in str(display_data(view)["text/html"])
     with pytest.raises(ValueError, match="has no structure"):
         job.view(backend="py3dmol")
 
