@@ -1,329 +1,68 @@
-"""Boltz-2: structures of protein complexes with small molecules, and binding affinity.
-
-The adapter writes Boltz's YAML input, runs the installed ``boltz predict`` in the
-job's folder and reads its output layout::
-
-    <out_dir>/boltz_results_<input stem>/predictions/<input stem>/
-        <input stem>_model_<k>.cif            k = 0 is the best-ranked sample
-        confidence_<input stem>_model_<k>.json   confidence_score, ptm, iptm, ... on 0-1
-        plddt_/pae_/pde_<input stem>_model_<k>.npz
-        affinity_<input stem>.json           when the affinity was asked for
-
-pLDDT is reported on 0-100 like AlphaFold's; the files are moved to the top of the job
-folder as ``<name>_rank_<k>...``.
-
-MSAs: by default every protein runs in single-sequence mode (``msa: empty``), because
-many GPU workers have no internet; ``use_msa_server`` asks a ColabFold MMseqs2 server
-instead (``PIQ_MSA_SERVER_URL`` for a self-hosted one), which is more accurate.
-"""
+"""The Boltz-2 tool: its slots, checks, price and the run of ``boltz predict``."""
 
 from __future__ import annotations
 
-import json
-import re
-import string
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import pydantic
 
-from ..jobs.errors import ValidationError
-from ..jobs.model import Estimate, EstimateLine, JobInput, JsonDict, ResultFile, ToolResult
-from ..jobs.provenance import ModelWeights
-from .base import InputSlot, OutputField, RunContext, Tool
-from .parsing import (
-    ErrorList,
+from ...jobs.errors import ValidationError
+from ...jobs.model import Estimate, EstimateLine, JobInput, JsonDict, ResultFile, ToolResult
+from ...jobs.provenance import ModelWeights
+from ..base import InputSlot, OutputField, RunContext, Tool
+from ..parsing import (
     check_size,
-    entry_lines,
     file_stem,
     only_item,
     settings_as,
 )
-from .prediction import (
-    LIGAND_KEYS,
+from ..prediction import (
     PROTEIN_ALPHABET,
     PROTEIN_LETTERS,
     Ligand,
     PredictionFailed,
-    Program,
-    RankedModel,
-    as_percent,
     check_complex_size,
-    check_ligand,
     check_smiles,
-    configured_dir,
-    json_number,
-    mean,
     msa_server_url,
     parse_batch_lines,
     prediction_result,
     publish,
     publish_models,
-    read_json,
     residue_blocks,
-    residue_plddt,
     run_program,
     tail_message,
 )
-from .sequence import parse_fasta
-from .weights import listing_fingerprint
-
-PROTEINS = "proteins"
-LIGANDS = "ligands"
-BOLTZ = Program(
-    name="boltz",
-    env_var="PIQ_BOLTZ_BIN",
-    distribution="boltz",
-    install_hint="install Boltz-2 on the GPU worker with `pip install boltz` (it puts `boltz` "
-    "on PATH)",
+from ..sequence import parse_fasta
+from ..weights import listing_fingerprint
+from .inputs import (
+    BoltzComplex,
+    boltz_yaml,
+    parse_ligand_lines,
 )
-CACHE_ENV_VARS = ("PIQ_BOLTZ_CACHE", "BOLTZ_CACHE")
-DEFAULT_CACHE = Path("~/.boltz").expanduser()
-#: What ``boltz predict`` would otherwise download into its cache on first use.
-STRUCTURE_WEIGHTS = "boltz2_conf.ckpt"
-AFFINITY_WEIGHTS = "boltz2_aff.ckpt"
-MOLECULES_DIR = "mols"
-#: Boltz names its results after the input file's stem; a fixed one keeps them found.
-INPUT_STEM = "input"
-OUT_DIR = "boltz_out"
-MAX_LIGANDS = 5
-#: Boltz's own limit for the affinity ligand (heavy atoms, as RDKit's RemoveHs keeps).
-MAX_AFFINITY_HEAVY_ATOMS = 128
-
-RUN_CREDITS = 5
-RESIDUE_BLOCK_CREDITS = 2
-LIGAND_CREDITS = 1
-AFFINITY_CREDITS = 10
-
-
-def boltz_cache() -> tuple[Path, str]:
-    """Where the Boltz-2 weights and molecule data are, and where that was set."""
-    return configured_dir(CACHE_ENV_VARS, DEFAULT_CACHE)
-
-
-class Boltz2Settings(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid")
-
-    diffusion_samples: int = pydantic.Field(
-        1, ge=1, le=5, description="structures sampled and ranked by confidence; each is charged"
-    )
-    recycling_steps: int = pydantic.Field(
-        3, ge=1, le=10, description="trunk recycling steps (AlphaFold 3 uses 10)"
-    )
-    sampling_steps: int = pydantic.Field(
-        200, ge=10, le=500, description="diffusion steps per sample"
-    )
-    use_msa_server: bool = pydantic.Field(
-        False,
-        description=(
-            "build MSAs on a ColabFold MMseqs2 server (the GPU worker needs to reach it; "
-            "PIQ_MSA_SERVER_URL names a self-hosted one). Off: single-sequence mode, which "
-            "works offline but is less accurate"
-        ),
-    )
-    use_potentials: bool = pydantic.Field(
-        False, description="inference-time potentials for more physical poses (slower)"
-    )
-    affinity: bool = pydantic.Field(
-        False, description="also predict the binding affinity of one ligand to the proteins"
-    )
-    affinity_ligand: int = pydantic.Field(
-        1,
-        ge=1,
-        le=MAX_LIGANDS,
-        description="which ligand the affinity is for: 1 is the first of the ligands input",
-    )
-    seed: int = pydantic.Field(
-        0, ge=0, le=2**31 - 1, description="random seed; the same seed repeats a run"
-    )
-
-
-@dataclass(frozen=True)
-class BoltzComplex:
-    """One job's complex: protein chains (record name, sequence) and ligands."""
-
-    stem: str
-    chains: tuple[tuple[str, str], ...]
-    ligands: tuple[Ligand, ...]
-
-    @property
-    def residues(self) -> int:
-        return sum(len(seq) for _, seq in self.chains)
-
-    def chain_ids(self) -> tuple[list[str], list[str]]:
-        """Boltz chain ids: A, B, ... for the proteins, then on for the ligands."""
-        letters = string.ascii_uppercase
-        n = len(self.chains)
-        return list(letters[:n]), list(letters[n : n + len(self.ligands)])
-
-
-def parse_ligand_lines(
-    text: str, *, index: int | None, slot: str | None, max_ligands: int, max_heavy_atoms: int
-) -> list[Ligand]:
-    """The ligands input: one per line, ``SMILES [name]``, ``smiles=SMILES [name]`` or
-    ``ccd=CODE [name]``; blank lines and '#' comments are skipped."""
-    errors = ErrorList(index=index, slot=slot)
-    ligands: list[Ligand] = []
-    count = 0
-    for line_number, line, stripped in entry_lines(text):
-        count += 1
-        first, *rest = stripped.split(maxsplit=1)
-        column = len(line) - len(line.lstrip()) + 1
-        key, equals, value = first.partition("=")
-        if equals and key.lower() in LIGAND_KEYS:
-            kind = key.lower()
-            column += len(key) + 1
-        else:
-            kind, value = "smiles", first
-        name = rest[0].strip() if rest else f"ligand {count}"
-        ligand = check_ligand(
-            kind,
-            value,
-            name,
-            errors,
-            where=f"ligand {count} ({name!r}), line {line_number}, character {column}",
-            max_heavy_atoms=max_heavy_atoms,
-            line=line_number,
-            column=column,
-        )
-        if ligand is not None:
-            ligands.append(ligand)
-    if count == 0:
-        errors.add("the ligands input has no ligand (it is empty or only comments)")
-    elif count > max_ligands:
-        errors.add(f"the input has {count} ligands; the limit is {max_ligands}")
-    errors.raise_if_any()
-    return ligands
-
-
-def boltz_yaml(job: BoltzComplex, *, msa_empty: bool, affinity_binder: str | None) -> str:
-    """Boltz's YAML input. Every value is a JSON-quoted string (JSON strings are YAML
-    double-quoted scalars), so no YAML library is needed and no value is misread."""
-    protein_ids, ligand_ids = job.chain_ids()
-    q = json.dumps
-    lines = ["version: 1", "sequences:"]
-    for chain_id, (_, sequence) in zip(protein_ids, job.chains, strict=True):
-        lines += ["  - protein:", f"      id: {q(chain_id)}", f"      sequence: {q(sequence)}"]
-        if msa_empty:
-            lines.append(f"      msa: {q('empty')}")
-    for chain_id, ligand in zip(ligand_ids, job.ligands, strict=True):
-        lines += [
-            "  - ligand:",
-            f"      id: {q(chain_id)}",
-            f"      {ligand.kind}: {q(ligand.value)}",
-        ]
-    if affinity_binder is not None:
-        lines += ["properties:", "  - affinity:", f"      binder: {q(affinity_binder)}"]
-    return "\n".join(lines) + "\n"
-
-
-_BAR = re.compile(r"(\d+)%\|")
-
-
-class BoltzProgress:
-    """Boltz prints its phases (checking and processing the input, MSAs, structure
-    prediction, affinity prediction), each prediction with a Lightning progress bar
-    ("Predicting DataLoader 0:  40%|..."); the structure is most of the run."""
-
-    def __init__(self, affinity: bool) -> None:
-        self.structure_end = 0.8 if affinity else 1.0
-        self.phase = "input"
-
-    def __call__(self, line: str) -> tuple[float, str] | None:
-        lower = line.lower()
-        bar = _BAR.search(line)
-        if bar is not None:
-            share = int(bar.group(1)) / 100
-            if self.phase == "affinity":
-                fraction = self.structure_end + (1.0 - self.structure_end) * share
-                return fraction, f"predicting the binding affinity: {bar.group(1)}%"
-            return 0.1 + (self.structure_end - 0.1) * share, (
-                f"predicting the structure: {bar.group(1)}%"
-            )
-        if "affinity" in lower and ("running" in lower or "predict" in lower):
-            self.phase = "affinity"
-            return self.structure_end, "predicting the binding affinity"
-        if "structure prediction" in lower:
-            self.phase = "structure"
-            return 0.1, "predicting the structure"
-        if "msa" in lower and self.phase == "input":
-            return 0.05, "building the MSAs"
-        if "checking input" in lower or "processing" in lower:
-            return 0.02, "preparing the input"
-        return None
-
-
-def read_boltz_models(
-    predictions: Path, name: str, *, proteins: int, ligands: int
-) -> list[RankedModel]:
-    """The models in Boltz's predictions folder, best first (Boltz numbers them by
-    confidence), with confidences normalised: pLDDT to 0-100, and an interface score
-    None where the complex has no such interface (Boltz writes 0 there). Without a
-    confidence file the pLDDT comes from the structure's B-factors."""
-    multichain = proteins + ligands > 1
-    pattern = re.compile(rf"{re.escape(name)}_model_(\d+)\.(cif|pdb)")
-    found: list[tuple[int, Path]] = []
-    if predictions.is_dir():
-        for path in predictions.iterdir():
-            match = pattern.fullmatch(path.name)
-            if match:
-                found.append((int(match.group(1)), path))
-    models: list[RankedModel] = []
-    for rank, (k, structure) in enumerate(sorted(found), start=1):
-        confidence_path = predictions / f"confidence_{name}_model_{k}.json"
-        confidence = read_json(confidence_path) if confidence_path.is_file() else {}
-        plddt = as_percent(json_number(confidence, "complex_plddt"))
-        if plddt is None:
-            plddt = mean(residue_plddt(structure))
-
-        def interface(
-            key: str, present: bool = multichain, data: JsonDict = confidence
-        ) -> float | None:
-            return json_number(data, key) if present else None
-
-        extra: JsonDict = {
-            "ligand_iptm": interface("ligand_iptm", ligands > 0 and proteins > 0),
-            "protein_iptm": interface("protein_iptm", proteins > 1),
-            "complex_iplddt": as_percent(json_number(confidence, "complex_iplddt")),
-            "complex_pde": json_number(confidence, "complex_pde"),
-            "complex_ipde": interface("complex_ipde"),
-        }
-        attachments = [
-            (predictions / f"{kind}_{name}_model_{k}.npz", f"{kind}.npz", "npz")
-            for kind in ("plddt", "pae", "pde")
-        ]
-        attachments.insert(0, (confidence_path, "confidence.json", "json"))
-        models.append(
-            RankedModel(
-                rank=rank,
-                model=f"model_{k}",
-                structure=structure,
-                plddt=plddt,
-                ptm=json_number(confidence, "ptm"),
-                iptm=interface("iptm"),
-                ranking_score=json_number(confidence, "confidence_score"),
-                extra=extra,
-                attachments=[a for a in attachments if a[0].is_file()],
-            )
-        )
-    return models
-
-
-def read_boltz_affinity(predictions: Path, name: str) -> JsonDict | None:
-    """The affinity fields: log10(IC50 in µM), the IC50 itself and the probability
-    that the ligand binds; None when Boltz wrote no affinity file."""
-    path = predictions / f"affinity_{name}.json"
-    if not path.is_file():
-        return None
-    data = read_json(path)
-    value = json_number(data, "affinity_pred_value")
-    return {
-        "affinity_pred_value": None if value is None else round(value, 4),
-        "affinity_ic50_um": None if value is None else float(f"{10.0**value:.4g}"),
-        "affinity_probability_binary": json_number(data, "affinity_probability_binary"),
-    }
+from .outputs import (
+    BoltzProgress,
+    read_boltz_affinity,
+    read_boltz_models,
+)
+from .settings import (
+    AFFINITY_CREDITS,
+    AFFINITY_WEIGHTS,
+    BOLTZ,
+    INPUT_STEM,
+    LIGAND_CREDITS,
+    LIGANDS,
+    MAX_AFFINITY_HEAVY_ATOMS,
+    MAX_LIGANDS,
+    MOLECULES_DIR,
+    OUT_DIR,
+    PROTEINS,
+    RESIDUE_BLOCK_CREDITS,
+    RUN_CREDITS,
+    STRUCTURE_WEIGHTS,
+    Boltz2Settings,
+    boltz_cache,
+)
 
 
 class Boltz2(Tool):
