@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import os
@@ -163,6 +164,23 @@ def _same(cell: str, value: Any) -> bool:
     return cell == str(value)
 
 
+def files_table(piq: Piq, job_id: str) -> list[list[str]]:
+    """The files ``piq show`` lists, a row each (name, format, size, path), checked
+    to be a table: a header, then every column starting where its heading does."""
+    listed = piq("show", job_id).stdout.split("\nfiles (")[1].splitlines()[1:]
+    header = listed[0]
+    assert header.split() == ["NAME", "FORMAT", "SIZE", "PATH"], listed
+    starts = [header.index(name) for name in ("FORMAT", "SIZE", "PATH")]
+    rows = []
+    for line in listed[1:]:
+        if not line.startswith("  "):  # the table ends
+            break
+        assert all(line[at - 1] == " " and line[at] != " " for at in starts), listed
+        bounds = [0, *starts, len(line)]
+        rows.append([line[a:b].strip() for a, b in itertools.pairwise(bounds)])
+    return rows
+
+
 def test_run_wait_then_export_agrees_with_show(piq: Piq, fasta: Path, tmp_path: Path) -> None:
     result = piq(
         "run", "protein-stats", "--input", f"{SLOT}=@{fasta}", "--name", "P54025", "--wait"
@@ -180,11 +198,9 @@ def test_run_wait_then_export_agrees_with_show(piq: Piq, fasta: Path, tmp_path: 
     assert fields["molecular_weight"] == pytest.approx(5098.3, abs=0.1)
     for file in data["result"]["files"]:
         assert Path(file["path"]).is_file()
-    listed = piq("show", job_id).stdout.split("\nfiles (")[1].splitlines()[1:]
-    assert listed[0].split() == ["NAME", "FORMAT", "SIZE", "PATH"], listed
-    assert [line.index(" /") for line in listed[1:]] == [listed[0].index("PATH") - 1] * (
-        len(listed) - 1
-    ), listed  # a table: every path starts in the same column
+    assert [row[0] for row in files_table(piq, job_id)] == [
+        f["name"] for f in data["result"]["files"]
+    ]
 
     out = tmp_path / "stats.csv"
     piq("export", job_id, "--format", "csv", "-o", str(out))

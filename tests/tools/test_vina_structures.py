@@ -32,7 +32,7 @@ from proteiniq_jupyter.jobs.model import JobInput
 from proteiniq_jupyter.store.database import sqlite_url
 from proteiniq_jupyter.tools.vina import AutodockVina, ReceptorOptions, prepare_receptor
 from proteiniq_jupyter.tools.vina.preparation import prepare_receptor_reported
-from tests.test_cli import environment, process_invoker
+from tests.test_cli import environment, files_table, process_invoker
 
 Piq = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -385,6 +385,15 @@ def test_variant_docks_through_the_cli(
     if variant in ("pdbbind-style", "side-chains-cut"):
         assert fields["residues_repaired"] >= 5
     assert job["credits_charged"] == 1
+    if variant == "pdbbind-style":  # a docking's files, as piq show lists them
+        rows = files_table(piq, job_id)
+        assert [row[:2] for row in rows] == [
+            ["receptor.pdbqt", "pdbqt"],
+            ["poses.sdf", "sdf"],
+            ["poses.pdbqt", "pdbqt"],
+            ["complex.pdb", "pdb"],
+        ], rows
+        assert all(Path(row[3]).is_file() for row in rows)
 
 
 # -- refusals at submit -------------------------------------------------------------
