@@ -3,10 +3,10 @@ does the same work for the jobs after it, one at a time, in memory it has alread
 touched.
 
 A job's process is new, and so is every page its library allocates: Vina's grid
-maps grow the heap to about 370 MB, and a fresh process takes 92,000 page faults
-(0.25 s of the kernel's time) to first touch them, where a process that has docked
-before reuses its heap and takes 3,000. A host keeps its freed heap between jobs (up to
-``KEEP_FREED_BYTES``), and docks in 2.7 s what takes 2.9 s in a new process.
+maps grow the heap to about 370 MB, which a new process first touches in 92,000
+page faults (0.2 s of the kernel's time). A host keeps the heap its work freed
+(up to ``KEEP_FREED_BYTES``, where glibc would hand it back at once), and docks in
+2.7 s what takes 2.9 s in a new process.
 
 What the host must not change is what ``apart`` gives: a crash of the library fails
 the one job whose work crashed; and a job that is cancelled or loses its lease stops
