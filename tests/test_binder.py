@@ -35,6 +35,8 @@ from typing import Any
 import psutil
 import pytest
 
+from proteiniq_jupyter.tools.warm_host import HOST_PROCESS_NAME
+
 from .browser.chromium import ARTIFACTS, CANVAS_PIXELS, NEEDS_CHROMIUM, launch
 from .browser.lab import OVERRIDES
 from .stack import START_TIMEOUT_S, free_port
@@ -125,12 +127,14 @@ def make_binder_environment(target: Path) -> float:
 
 class PeakMemory:
     """The largest memory the server and every process under it (kernels, Dask
-    workers, jobs) held at once, sampled twice a second: their resident sets
-    added up (which counts pages they share more than once) and their
-    proportional sets (which counts each once)."""
+    workers, jobs) held at once, with the warm hosts started meanwhile (detached
+    from the server's tree, but in its container), sampled twice a second: their
+    resident sets added up (which counts pages they share more than once) and
+    their proportional sets (which counts each once)."""
 
     def __init__(self, pid: int) -> None:
         self.root = psutil.Process(pid)
+        self.since = time.time() - 1
         self.rss = 0
         self.pss = 0
         self.stop = threading.Event()
@@ -141,7 +145,7 @@ class PeakMemory:
         while not self.stop.wait(0.5):
             rss = pss = 0
             try:
-                processes = [self.root, *self.root.children(recursive=True)]
+                processes = [self.root, *self.root.children(recursive=True), *self._hosts()]
             except psutil.Error:
                 continue
             for process in processes:
@@ -152,6 +156,14 @@ class PeakMemory:
                 rss += info.rss
                 pss += getattr(info, "pss", info.rss)
             self.rss, self.pss = max(self.rss, rss), max(self.pss, pss)
+
+    def _hosts(self) -> list[psutil.Process]:
+        return [
+            process
+            for process in psutil.process_iter(["name", "create_time"])
+            if process.info["name"] == HOST_PROCESS_NAME
+            and process.info["create_time"] >= self.since
+        ]
 
     def close(self) -> None:
         self.stop.set()

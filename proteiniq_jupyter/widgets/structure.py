@@ -108,10 +108,10 @@ class StructureView(PiqWidget):
         HTML shows this in its place (a 3D view needs the running notebook)."""
         head = f"<b>{escape(str(self.job.get('name', self.job_id)))}</b> ({escape(self.job_id)})"
         if self.error:
-            return f'<div class="piq-structure">{head}: {escape(self.error)}</div>'
+            return f'<div class="piq-structure-summary">{head}: {escape(self.error)}</div>'
         if self.scene is None:
             status = escape(str(self.job.get("status", "")))
-            return f'<div class="piq-structure">{head}: {status}, no structure yet</div>'
+            return f'<div class="piq-structure-summary">{head}: {status}, no structure yet</div>'
         scene = StructureScene.model_validate(self.scene)
         items = [
             f"<li><code>{escape(s.name)}</code>: {escape(s.label)}</li>" for s in scene.structures
@@ -124,7 +124,7 @@ class StructureView(PiqWidget):
             )
         colour = "coloured by pLDDT" if scene.colour == "plddt" else "coloured by chain"
         return (
-            f'<div class="piq-structure">{head}, in 3D {colour}:<ul>{"".join(items)}</ul>'
+            f'<div class="piq-structure-summary">{head}, in 3D {colour}:<ul>{"".join(items)}</ul>'
             "<i>The 3D view shows in the running notebook.</i></div>"
         )
 
